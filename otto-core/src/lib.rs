@@ -1,0 +1,45 @@
+//! # otto-core: the domain of Otto
+//!
+//! Otto is the backend of a multi-tenant call-intelligence platform for sales teams.
+//! Each tenant is a company (a Clerk organization). Otto takes provider webhooks
+//! (CallRail, Twilio, Clerk, Bland AI) exactly once, stores calls and messages per
+//! tenant, runs background work against providers, and serves a tenant-scoped API.
+//!
+//! This crate is the part of Otto that knows *what* happens, never *how* bytes move:
+//!
+//! - **Domain values** parsed once at the edge ([`Rate`]), so an invalid value cannot
+//!   exist past it.
+//! - **Ports**: small traits named for what the domain needs ([`ports::ReadinessProbe`],
+//!   [`ports::Clock`], [`ports::IdGenerator`]). Real adapters live in `otto-adapters`,
+//!   fakes in `otto-testkit`, and one contract suite checks that both behave alike.
+//! - **Pure policies** that every layer shares, such as [`redact::redact_pii`], the PII
+//!   redaction applied to every log line.
+//!
+//! ## Architecture invariant
+//!
+//! `otto-core` depends on no database, HTTP, Redis or server crate, and on nothing else
+//! of Otto's. A test in this crate (`tests/dependency_rule.rs`) fails if one appears.
+//!
+//! ## Example: a port used with a fake
+//!
+//! ```
+//! use otto_core::ports::{ReadinessProbe, ProbeError};
+//!
+//! struct AlwaysUp;
+//!
+//! #[async_trait::async_trait]
+//! impl ReadinessProbe for AlwaysUp {
+//!     fn component(&self) -> &'static str { "database" }
+//!     async fn check(&self) -> Result<(), ProbeError> { Ok(()) }
+//! }
+//!
+//! # let runtime_less = AlwaysUp;
+//! assert_eq!(runtime_less.component(), "database");
+//! ```
+
+pub mod ports;
+pub mod rate;
+pub mod redact;
+
+pub use rate::{Rate, RateError, RatePeriod};
+pub use redact::redact_pii;

@@ -1,0 +1,9 @@
+//! Ports: the traits through which the domain reaches the outside world.
+//!
+//! Each port has a real adapter in `otto-adapters` and a fake in `otto-testkit`.
+
+mod clock;
+mod readiness;
+
+pub use clock::{Clock, IdGenerator};
+pub use readiness::{ProbeError, ReadinessProbe};

@@ -1,0 +1,19 @@
+//! # otto-testkit: fakes, builders and contract suites
+//!
+//! Every port of `otto-core` has an in-memory fake here, and every port has a contract
+//! suite (see [`contracts`]) that runs against the fake *and* against each real adapter,
+//! so a fake cannot drift from the truth.
+//!
+//! ```
+//! use otto_core::ports::Clock;
+//! use otto_testkit::ManualClock;
+//!
+//! let clock = ManualClock::at("2026-11-25T02:00:00Z");
+//! clock.advance(std::time::Duration::from_secs(90));
+//! assert_eq!(clock.now().to_rfc3339(), "2026-11-25T02:01:30+00:00");
+//! ```
+
+pub mod contracts;
+mod fakes;
+
+pub use fakes::{ManualClock, SequentialIds, SwitchableProbe};
