@@ -1,1 +1,21 @@
+//! Otto's schema, as sea-orm migrations that run on PostgreSQL and SQLite alike.
+//!
+//! Every migration has a working `down`, and the test suite in `otto-adapters`
+//! (`tests/migrations.rs`) runs all of them up and back down on both databases.
+//! Add a migration as a new module named `mYYYYMMDD_NNNNNN_what` and list it in
+//! [`Migrator::migrations`], last.
 
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_tenants;
+
+/// Runs Otto's migrations in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_tenants::Migration)]
+    }
+}

@@ -1,1 +1,16 @@
+//! # otto-adapters: the real implementations of `otto-core`'s ports
+//!
+//! - [`database`]: sea-orm connections to PostgreSQL or SQLite, migrations on start,
+//!   and the database readiness probe.
+//! - [`redis`]: the fred client and the Redis readiness probe.
+//! - [`system`]: the system clock and UUIDv7 ids.
+//!
+//! ## Architecture invariant
+//!
+//! Adapters implement ports; they hold no business rules. Anything a reader must know
+//! to understand *what* Otto does lives in `otto-core`.
 
+pub mod database;
+pub mod redis;
+pub mod system;
+pub mod test_support;

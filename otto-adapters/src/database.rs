@@ -1,0 +1,198 @@
+//! Database connections (PostgreSQL or SQLite through sea-orm), migrations, readiness.
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use migrations::{Migrator, MigratorTrait};
+use otto_core::ports::{ProbeError, ReadinessProbe};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+
+/// Why the database could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    /// The URL is neither `postgres://` nor `sqlite:`.
+    #[error("unsupported database URL scheme `{0}` (expected postgres://, postgresql:// or sqlite:)")]
+    UnsupportedScheme(String),
+    /// The SQLite file's directory could not be created.
+    #[error("cannot create the SQLite data directory {path}: {source}")]
+    DataDirectory {
+        /// The directory Otto tried to create.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Connecting, querying or migrating failed.
+    #[error(transparent)]
+    Db(#[from] DbErr),
+}
+
+/// Which database a URL points at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// A PostgreSQL server.
+    Postgres,
+    /// An SQLite file (the embedded default).
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend a database URL names.
+    pub fn of(url: &str) -> Result<Self, DatabaseError> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "postgres" | "postgresql" => Ok(Backend::Postgres),
+            "sqlite" => Ok(Backend::Sqlite),
+            other => Err(DatabaseError::UnsupportedScheme(other.to_owned())),
+        }
+    }
+}
+
+/// Connection pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    /// Most connections the pool holds open.
+    pub max_connections: u32,
+    /// How long to wait to establish or acquire a connection.
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings { max_connections: 16, connect_timeout: Duration::from_secs(5) }
+    }
+}
+
+/// Opens a pool to `url`. For SQLite, the file and its directory are created if
+/// missing and the journal is switched to WAL so readers do not block the writer.
+pub async fn connect(url: &str, settings: &PoolSettings) -> Result<DatabaseConnection, DatabaseError> {
+    let backend = Backend::of(url)?;
+    let url = match backend {
+        Backend::Sqlite => prepare_sqlite_url(url)?,
+        Backend::Postgres => url.to_owned(),
+    };
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(settings.max_connections)
+        .connect_timeout(settings.connect_timeout)
+        .acquire_timeout(settings.connect_timeout)
+        .sqlx_logging(false);
+    let connection = Database::connect(options).await?;
+    if backend == Backend::Sqlite {
+        connection.execute_unprepared("PRAGMA journal_mode=WAL;").await?;
+    }
+    Ok(connection)
+}
+
+/// Applies every pending migration.
+pub async fn migrate_up(connection: &DatabaseConnection) -> Result<(), DatabaseError> {
+    Migrator::up(connection, None).await?;
+    Ok(())
+}
+
+/// Reverts the last `steps` migrations.
+pub async fn migrate_down(connection: &DatabaseConnection, steps: u32) -> Result<(), DatabaseError> {
+    Migrator::down(connection, Some(steps)).await?;
+    Ok(())
+}
+
+/// One migration and whether it has been applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    /// The migration's name.
+    pub name: String,
+    /// Whether it has been applied to this database.
+    pub applied: bool,
+}
+
+/// Every known migration, in order, with its state.
+pub async fn migration_status(connection: &DatabaseConnection) -> Result<Vec<MigrationState>, DatabaseError> {
+    let applied: Vec<String> = Migrator::get_applied_migrations(connection)
+        .await?
+        .iter()
+        .map(|migration| migration.name().to_owned())
+        .collect();
+    Ok(Migrator::migrations()
+        .iter()
+        .map(|migration| {
+            let name = migration.name().to_owned();
+            MigrationState { applied: applied.contains(&name), name }
+        })
+        .collect())
+}
+
+/// Makes sure an SQLite URL's file can be created: creates its directory and asks for
+/// read-write-create mode unless the URL already chose a mode.
+fn prepare_sqlite_url(url: &str) -> Result<String, DatabaseError> {
+    let path_and_query = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let in_memory = path == ":memory:" || query.contains("mode=memory");
+    if !in_memory {
+        if let Some(parent) = Path::new(path).parent().filter(|parent| !parent.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|source| DatabaseError::DataDirectory {
+                path: parent.display().to_string(),
+                source,
+            })?;
+        }
+    }
+    Ok(match (in_memory, query.contains("mode=")) {
+        (false, false) if query.is_empty() => format!("sqlite://{path}?mode=rwc"),
+        (false, false) => format!("sqlite://{path}?{query}&mode=rwc"),
+        _ => url.to_owned(),
+    })
+}
+
+/// Readiness of the database: one `SELECT 1` round trip.
+#[derive(Debug, Clone)]
+pub struct DatabaseProbe {
+    connection: DatabaseConnection,
+}
+
+impl DatabaseProbe {
+    /// A probe over an open pool.
+    pub fn new(connection: DatabaseConnection) -> Self {
+        DatabaseProbe { connection }
+    }
+}
+
+#[async_trait]
+impl ReadinessProbe for DatabaseProbe {
+    fn component(&self) -> &'static str {
+        "database"
+    }
+
+    async fn check(&self) -> Result<(), ProbeError> {
+        self.connection
+            .ping()
+            .await
+            .map_err(|error| ProbeError::Unavailable(error.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_are_recognised_by_scheme() {
+        assert_eq!(Backend::of("postgres://localhost/otto").ok(), Some(Backend::Postgres));
+        assert_eq!(Backend::of("postgresql://localhost/otto").ok(), Some(Backend::Postgres));
+        assert_eq!(Backend::of("sqlite://data/otto.db").ok(), Some(Backend::Sqlite));
+        let error = Backend::of("mysql://localhost/otto").expect_err("mysql is not supported");
+        assert!(error.to_string().contains("mysql"), "{error}");
+    }
+
+    #[test]
+    fn sqlite_urls_gain_create_mode_unless_they_chose_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("nested/otto.db");
+        let url = format!("sqlite://{}", file.display());
+        assert_eq!(prepare_sqlite_url(&url).expect("prepared"), format!("{url}?mode=rwc"));
+        assert!(file.parent().expect("parent").is_dir(), "the data directory is created");
+        let with_query = format!("{url}?cache=shared");
+        assert_eq!(prepare_sqlite_url(&with_query).expect("prepared"), format!("{url}?cache=shared&mode=rwc"));
+        let read_only = format!("{url}?mode=ro");
+        assert_eq!(prepare_sqlite_url(&read_only).expect("prepared"), read_only);
+        assert_eq!(prepare_sqlite_url("sqlite::memory:").expect("prepared"), "sqlite::memory:");
+    }
+}
