@@ -27,14 +27,22 @@ impl MigrationTrait for Migration {
                     .col(uuid(Tenants::Id).primary_key())
                     .col(string_uniq(Tenants::ClerkOrganizationId))
                     .col(string(Tenants::Name))
-                    .col(timestamp_with_time_zone(Tenants::CreatedAt).default(Expr::current_timestamp()))
-                    .col(timestamp_with_time_zone(Tenants::UpdatedAt).default(Expr::current_timestamp()))
+                    .col(
+                        timestamp_with_time_zone(Tenants::CreatedAt)
+                            .default(Expr::current_timestamp()),
+                    )
+                    .col(
+                        timestamp_with_time_zone(Tenants::UpdatedAt)
+                            .default(Expr::current_timestamp()),
+                    )
                     .to_owned(),
             )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager.drop_table(Table::drop().table(Tenants::Table).to_owned()).await
+        manager
+            .drop_table(Table::drop().table(Tenants::Table).to_owned())
+            .await
     }
 }

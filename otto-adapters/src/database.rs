@@ -12,7 +12,9 @@ use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbE
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
     /// The URL is neither `postgres://` nor `sqlite:`.
-    #[error("unsupported database URL scheme `{0}` (expected postgres://, postgresql:// or sqlite:)")]
+    #[error(
+        "unsupported database URL scheme `{0}` (expected postgres://, postgresql:// or sqlite:)"
+    )]
     UnsupportedScheme(String),
     /// The SQLite file's directory could not be created.
     #[error("cannot create the SQLite data directory {path}: {source}")]
@@ -59,13 +61,19 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        PoolSettings { max_connections: 16, connect_timeout: Duration::from_secs(5) }
+        PoolSettings {
+            max_connections: 16,
+            connect_timeout: Duration::from_secs(5),
+        }
     }
 }
 
 /// Opens a pool to `url`. For SQLite, the file and its directory are created if
 /// missing and the journal is switched to WAL so readers do not block the writer.
-pub async fn connect(url: &str, settings: &PoolSettings) -> Result<DatabaseConnection, DatabaseError> {
+pub async fn connect(
+    url: &str,
+    settings: &PoolSettings,
+) -> Result<DatabaseConnection, DatabaseError> {
     let backend = Backend::of(url)?;
     let url = match backend {
         Backend::Sqlite => prepare_sqlite_url(url)?,
@@ -79,7 +87,9 @@ pub async fn connect(url: &str, settings: &PoolSettings) -> Result<DatabaseConne
         .sqlx_logging(false);
     let connection = Database::connect(options).await?;
     if backend == Backend::Sqlite {
-        connection.execute_unprepared("PRAGMA journal_mode=WAL;").await?;
+        connection
+            .execute_unprepared("PRAGMA journal_mode=WAL;")
+            .await?;
     }
     Ok(connection)
 }
@@ -91,7 +101,10 @@ pub async fn migrate_up(connection: &DatabaseConnection) -> Result<(), DatabaseE
 }
 
 /// Reverts the last `steps` migrations.
-pub async fn migrate_down(connection: &DatabaseConnection, steps: u32) -> Result<(), DatabaseError> {
+pub async fn migrate_down(
+    connection: &DatabaseConnection,
+    steps: u32,
+) -> Result<(), DatabaseError> {
     Migrator::down(connection, Some(steps)).await?;
     Ok(())
 }
@@ -106,7 +119,9 @@ pub struct MigrationState {
 }
 
 /// Every known migration, in order, with its state.
-pub async fn migration_status(connection: &DatabaseConnection) -> Result<Vec<MigrationState>, DatabaseError> {
+pub async fn migration_status(
+    connection: &DatabaseConnection,
+) -> Result<Vec<MigrationState>, DatabaseError> {
     let applied: Vec<String> = Migrator::get_applied_migrations(connection)
         .await?
         .iter()
@@ -116,7 +131,10 @@ pub async fn migration_status(connection: &DatabaseConnection) -> Result<Vec<Mig
         .iter()
         .map(|migration| {
             let name = migration.name().to_owned();
-            MigrationState { applied: applied.contains(&name), name }
+            MigrationState {
+                applied: applied.contains(&name),
+                name,
+            }
         })
         .collect())
 }
@@ -125,10 +143,15 @@ pub async fn migration_status(connection: &DatabaseConnection) -> Result<Vec<Mig
 /// read-write-create mode unless the URL already chose a mode.
 fn prepare_sqlite_url(url: &str) -> Result<String, DatabaseError> {
     let path_and_query = url.trim_start_matches("sqlite:").trim_start_matches("//");
-    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
     let in_memory = path == ":memory:" || query.contains("mode=memory");
     if !in_memory {
-        if let Some(parent) = Path::new(path).parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        if let Some(parent) = Path::new(path)
+            .parent()
+            .filter(|parent| !parent.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(parent).map_err(|source| DatabaseError::DataDirectory {
                 path: parent.display().to_string(),
                 source,
@@ -175,9 +198,18 @@ mod tests {
 
     #[test]
     fn backends_are_recognised_by_scheme() {
-        assert_eq!(Backend::of("postgres://localhost/otto").ok(), Some(Backend::Postgres));
-        assert_eq!(Backend::of("postgresql://localhost/otto").ok(), Some(Backend::Postgres));
-        assert_eq!(Backend::of("sqlite://data/otto.db").ok(), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::of("postgres://localhost/otto").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::of("postgresql://localhost/otto").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::of("sqlite://data/otto.db").ok(),
+            Some(Backend::Sqlite)
+        );
         let error = Backend::of("mysql://localhost/otto").expect_err("mysql is not supported");
         assert!(error.to_string().contains("mysql"), "{error}");
     }
@@ -187,12 +219,24 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let file = dir.path().join("nested/otto.db");
         let url = format!("sqlite://{}", file.display());
-        assert_eq!(prepare_sqlite_url(&url).expect("prepared"), format!("{url}?mode=rwc"));
-        assert!(file.parent().expect("parent").is_dir(), "the data directory is created");
+        assert_eq!(
+            prepare_sqlite_url(&url).expect("prepared"),
+            format!("{url}?mode=rwc")
+        );
+        assert!(
+            file.parent().expect("parent").is_dir(),
+            "the data directory is created"
+        );
         let with_query = format!("{url}?cache=shared");
-        assert_eq!(prepare_sqlite_url(&with_query).expect("prepared"), format!("{url}?cache=shared&mode=rwc"));
+        assert_eq!(
+            prepare_sqlite_url(&with_query).expect("prepared"),
+            format!("{url}?cache=shared&mode=rwc")
+        );
         let read_only = format!("{url}?mode=ro");
         assert_eq!(prepare_sqlite_url(&read_only).expect("prepared"), read_only);
-        assert_eq!(prepare_sqlite_url("sqlite::memory:").expect("prepared"), "sqlite::memory:");
+        assert_eq!(
+            prepare_sqlite_url("sqlite::memory:").expect("prepared"),
+            "sqlite::memory:"
+        );
     }
 }

@@ -8,7 +8,8 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 
 /// Where the local PostgreSQL server is (override with `OTTO_TEST_POSTGRES_URL`).
 pub fn postgres_admin_url() -> String {
-    std::env::var("OTTO_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    std::env::var("OTTO_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
 /// Where the local Redis server is (override with `OTTO_TEST_REDIS_URL`).
@@ -18,14 +19,20 @@ pub fn redis_url() -> String {
 
 /// Whether unreachable services fail tests (CI) or skip them (a laptop without them).
 pub fn services_required() -> bool {
-    std::env::var("OTTO_REQUIRE_SERVICES").is_ok_and(|value| value == "1" || value.eq_ignore_ascii_case("true"))
+    std::env::var("OTTO_REQUIRE_SERVICES")
+        .is_ok_and(|value| value == "1" || value.eq_ignore_ascii_case("true"))
 }
 
 /// Reports an unreachable service: panics when services are required, else prints
 /// why the test is skipped.
 pub fn service_unavailable(service: &str, reason: &str) {
-    assert!(!services_required(), "{service} is required (OTTO_REQUIRE_SERVICES=1) but unreachable: {reason}");
-    eprintln!("skipping: {service} unreachable ({reason}); set OTTO_REQUIRE_SERVICES=1 to make this a failure");
+    assert!(
+        !services_required(),
+        "{service} is required (OTTO_REQUIRE_SERVICES=1) but unreachable: {reason}"
+    );
+    eprintln!(
+        "skipping: {service} unreachable ({reason}); set OTTO_REQUIRE_SERVICES=1 to make this a failure"
+    );
 }
 
 /// A fresh PostgreSQL database, dropped by [`TestDatabase::drop_database`].
@@ -50,11 +57,20 @@ impl TestDatabase {
             }
         };
         let name = format!("otto_test_{}", uuid::Uuid::new_v4().simple());
-        if let Err(error) = admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await {
+        if let Err(error) = admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+        {
             panic!("PostgreSQL is reachable but cannot create a test database: {error}");
         }
-        let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
-        Some(TestDatabase { url: format!("{base}/{name}"), name, admin })
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base);
+        Some(TestDatabase {
+            url: format!("{base}/{name}"),
+            name,
+            admin,
+        })
     }
 
     /// Drops the database (closing other sessions on it first).

@@ -107,7 +107,8 @@ impl FromStr for Rate {
             .trim()
             .parse()
             .map_err(|_| RateError::InvalidCount(text.to_owned()))?;
-        let count = NonZeroU32::new(count).ok_or_else(|| RateError::InvalidCount(text.to_owned()))?;
+        let count =
+            NonZeroU32::new(count).ok_or_else(|| RateError::InvalidCount(text.to_owned()))?;
         // Plural units are accepted because people write them ("100/minutes" is clear).
         let period = match unit.trim().to_ascii_lowercase().as_str() {
             "second" | "seconds" | "s" => RatePeriod::Second,
@@ -158,8 +159,14 @@ mod tests {
             ("0/minute", RateError::InvalidCount("0/minute".into())),
             ("-5/minute", RateError::InvalidCount("-5/minute".into())),
             ("ten/minute", RateError::InvalidCount("ten/minute".into())),
-            ("99999999999/minute", RateError::InvalidCount("99999999999/minute".into())),
-            ("60/fortnight", RateError::UnknownUnit("60/fortnight".into())),
+            (
+                "99999999999/minute",
+                RateError::InvalidCount("99999999999/minute".into()),
+            ),
+            (
+                "60/fortnight",
+                RateError::UnknownUnit("60/fortnight".into()),
+            ),
             ("60/", RateError::UnknownUnit("60/".into())),
         ] {
             let error = text.parse::<Rate>().expect_err(text);

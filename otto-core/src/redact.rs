@@ -51,7 +51,10 @@ static PHONE: LazyLock<Regex> = LazyLock::new(|| {
 /// ```
 pub fn redact_pii(text: &str) -> Cow<'_, str> {
     // Fast path: neither pattern can match without one of these characters.
-    if !text.bytes().any(|b| b.is_ascii_digit() || b == b'@' || b == b'%') {
+    if !text
+        .bytes()
+        .any(|b| b.is_ascii_digit() || b == b'@' || b == b'%')
+    {
         return Cow::Borrowed(text);
     }
     let without_emails = EMAIL.replace_all(text, EMAIL_PLACEHOLDER);
@@ -65,7 +68,11 @@ pub fn redact_pii(text: &str) -> Cow<'_, str> {
             }
         })
         .into_owned();
-    if redacted == text { Cow::Borrowed(text) } else { Cow::Owned(redacted) }
+    if redacted == text {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(redacted)
+    }
 }
 
 /// A `+`-prefixed candidate is a phone number only with a plausible digit count; this
@@ -103,7 +110,11 @@ mod tests {
             "555.123.4567",
             "1-800-555-1234",
         ] {
-            assert_eq!(redact_pii(&format!("caller {number} rang")), "caller [REDACTED_PHONE] rang", "{number}");
+            assert_eq!(
+                redact_pii(&format!("caller {number} rang")),
+                "caller [REDACTED_PHONE] rang",
+                "{number}"
+            );
         }
     }
 
@@ -117,7 +128,10 @@ mod tests {
 
     #[test]
     fn email_addresses_are_redacted() {
-        assert_eq!(redact_pii("jane.doe+sales@mail.example.co.uk"), EMAIL_PLACEHOLDER);
+        assert_eq!(
+            redact_pii("jane.doe+sales@mail.example.co.uk"),
+            EMAIL_PLACEHOLDER
+        );
         assert_eq!(redact_pii("<a@b.io>"), "<[REDACTED_EMAIL]>");
     }
 

@@ -1,1 +1,201 @@
-fn main() {}
+//! The `otto-server` binary: `serve`, `migrate`, `openapi`, `check-config`.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use otto_server::cli::{Cli, Command, MigrateAction, exit_code};
+use otto_server::config::{self, Config, Environment};
+use otto_server::telemetry::{self, LogDestination, Service};
+use otto_server::{http, startup, state::AppState};
+
+fn main() -> ExitCode {
+    // One TLS crypto provider for the whole process (see docs/architecture.md).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            return ExitCode::from(exit_code::FAILURE as u8);
+        }
+    };
+    let code = runtime.block_on(run(cli.command.unwrap_or(Command::Serve)));
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Loads the configuration, or prints one line per problem and returns the exit code.
+fn load_config() -> Result<(Config, Environment), i32> {
+    let env = Environment::from_process();
+    match Config::load(&env) {
+        Ok(config) => Ok((config, env)),
+        Err(errors) => {
+            eprintln!("{errors}");
+            Err(exit_code::CONFIG)
+        }
+    }
+}
+
+async fn run(command: Command) -> i32 {
+    let (config, env) = match load_config() {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate { action } => migrate(config, action).await,
+        Command::Openapi { output } => openapi(config, output),
+        Command::CheckConfig => check_config(&config, &env),
+    }
+}
+
+async fn serve(config: Config) -> i32 {
+    let _telemetry = match telemetry::init(&config, Service::Api, LogDestination::Stdout) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            return exit_code::CONFIG;
+        }
+    };
+    for note in config::unconfigured_components(&config) {
+        tracing::info!("{note}");
+    }
+    let connections = match startup::connect(&config).await {
+        Ok(connections) => connections,
+        Err(error) => {
+            tracing::error!(error = %error, "startup failed");
+            return exit_code::FAILURE;
+        }
+    };
+    let address = config.bind_address();
+    let grace = config.shutdown_grace;
+    let state = startup::state(config, &connections);
+    let app = http::app(&state);
+    let listener = poem::listener::TcpListener::bind(address.clone());
+    tracing::info!(address = %address, "otto-server listening");
+    let result = poem::Server::new(listener)
+        .run_with_graceful_shutdown(app, shutdown_signal(), Some(grace))
+        .await;
+    connections.database.close().await.ok();
+    match result {
+        Ok(()) => {
+            tracing::info!("otto-server stopped");
+            0
+        }
+        Err(error) => {
+            tracing::error!(error = %error, address = %address, "server failed");
+            exit_code::FAILURE
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}
+
+async fn migrate(config: Config, action: MigrateAction) -> i32 {
+    let _telemetry = telemetry::init(&config, Service::Api, LogDestination::Stderr);
+    let connection =
+        match otto_adapters::database::connect(config.database_url.expose(), &Default::default())
+            .await
+        {
+            Ok(connection) => connection,
+            Err(error) => {
+                eprintln!("cannot open the database: {error}");
+                return exit_code::FAILURE;
+            }
+        };
+    let outcome = match action {
+        MigrateAction::Up => otto_adapters::database::migrate_up(&connection)
+            .await
+            .map(|()| "migrations applied".to_owned()),
+        MigrateAction::Down { steps } => otto_adapters::database::migrate_down(&connection, steps)
+            .await
+            .map(|()| format!("{steps} migration(s) reverted")),
+        MigrateAction::Status => otto_adapters::database::migration_status(&connection)
+            .await
+            .map(|states| {
+                states
+                    .iter()
+                    .map(|state| {
+                        format!(
+                            "{}  {}",
+                            if state.applied { "applied" } else { "pending" },
+                            state.name
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            }),
+    };
+    match outcome {
+        Ok(report) => {
+            write_stdout(&report);
+            0
+        }
+        Err(error) => {
+            eprintln!("migration failed: {error}");
+            exit_code::FAILURE
+        }
+    }
+}
+
+fn openapi(config: Config, output: Option<std::path::PathBuf>) -> i32 {
+    let document = http::openapi_document(&AppState::detached(config));
+    match output {
+        Some(path) => match std::fs::write(&path, format!("{document}\n")) {
+            Ok(()) => 0,
+            Err(error) => {
+                eprintln!("cannot write {}: {error}", path.display());
+                exit_code::FAILURE
+            }
+        },
+        None => {
+            write_stdout(&document);
+            0
+        }
+    }
+}
+
+fn check_config(config: &Config, env: &Environment) -> i32 {
+    let mut lines: Vec<String> = config::effective_settings(config, env)
+        .into_iter()
+        .map(|(name, value)| format!("{name}={value}"))
+        .collect();
+    let notes = config::unconfigured_components(config);
+    if !notes.is_empty() {
+        lines.push(String::new());
+        lines.extend(notes.into_iter().map(|note| format!("# {note}")));
+    }
+    lines.push(String::new());
+    lines.push("# configuration is valid".to_owned());
+    write_stdout(&lines.join("\n"));
+    0
+}
+
+/// Writes a command's result to stdout (the one place the binary prints results).
+#[allow(clippy::print_stdout)]
+fn write_stdout(text: &str) {
+    println!("{text}");
+}

@@ -10,7 +10,10 @@ use otto_core::ports::{Clock, IdGenerator, ReadinessProbe};
 pub async fn readiness_probe_of_reachable_dependency(probe: &dyn ReadinessProbe) {
     assert!(!probe.component().is_empty(), "a probe names its component");
     assert!(
-        probe.component().chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+        probe
+            .component()
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '_'),
         "component names are snake_case report keys, got `{}`",
         probe.component()
     );
@@ -19,7 +22,10 @@ pub async fn readiness_probe_of_reachable_dependency(probe: &dyn ReadinessProbe)
     }
     // A second check succeeds too: probes hold no one-shot state.
     if let Err(error) = probe.check().await {
-        panic!("second probe of reachable {} failed: {error}", probe.component());
+        panic!(
+            "second probe of reachable {} failed: {error}",
+            probe.component()
+        );
     }
 }
 
@@ -27,7 +33,10 @@ pub async fn readiness_probe_of_reachable_dependency(probe: &dyn ReadinessProbe)
 pub async fn readiness_probe_of_unreachable_dependency(probe: &dyn ReadinessProbe) {
     match probe.check().await {
         Ok(()) => panic!("probe of unreachable {} reported ready", probe.component()),
-        Err(error) => assert!(!error.to_string().is_empty(), "the failure carries a reason"),
+        Err(error) => assert!(
+            !error.to_string().is_empty(),
+            "the failure carries a reason"
+        ),
     }
 }
 
@@ -65,7 +74,10 @@ mod tests {
         let probe = SwitchableProbe::slow("database", std::time::Duration::from_millis(50));
         let started = std::time::Instant::now();
         readiness_probe_of_reachable_dependency(&probe).await;
-        assert!(started.elapsed() >= std::time::Duration::from_millis(100), "two checks, 50 ms each");
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(100),
+            "two checks, 50 ms each"
+        );
     }
 
     #[test]
@@ -77,7 +89,13 @@ mod tests {
     #[test]
     fn sequential_ids_count_from_one() {
         let ids = SequentialIds::default();
-        assert_eq!(ids.new_id().to_string(), "00000000-0000-0000-0000-000000000001");
-        assert_eq!(ids.new_id().to_string(), "00000000-0000-0000-0000-000000000002");
+        assert_eq!(
+            ids.new_id().to_string(),
+            "00000000-0000-0000-0000-000000000001"
+        );
+        assert_eq!(
+            ids.new_id().to_string(),
+            "00000000-0000-0000-0000-000000000002"
+        );
     }
 }

@@ -25,7 +25,9 @@ impl ManualClock {
         let now = DateTime::parse_from_rfc3339(instant)
             .unwrap_or_else(|error| panic!("`{instant}` is not RFC 3339: {error}"))
             .with_timezone(&Utc);
-        ManualClock { now: Arc::new(Mutex::new(now)) }
+        ManualClock {
+            now: Arc::new(Mutex::new(now)),
+        }
     }
 
     /// Moves the clock forward.
@@ -40,7 +42,9 @@ impl ManualClock {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, DateTime<Utc>> {
-        self.now.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.now
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -73,7 +77,11 @@ pub struct SwitchableProbe {
 impl SwitchableProbe {
     /// A probe for `component` that starts up.
     pub fn up(component: &'static str) -> Self {
-        SwitchableProbe { component, up: Arc::new(AtomicBool::new(true)), delay: Duration::ZERO }
+        SwitchableProbe {
+            component,
+            up: Arc::new(AtomicBool::new(true)),
+            delay: Duration::ZERO,
+        }
     }
 
     /// A probe for `component` that starts down.
@@ -85,7 +93,10 @@ impl SwitchableProbe {
 
     /// A probe that takes `delay` to answer: for testing timeouts.
     pub fn slow(component: &'static str, delay: Duration) -> Self {
-        SwitchableProbe { delay, ..Self::up(component) }
+        SwitchableProbe {
+            delay,
+            ..Self::up(component)
+        }
     }
 
     /// Switches the dependency up or down.
@@ -107,7 +118,10 @@ impl ReadinessProbe for SwitchableProbe {
         if self.up.load(Ordering::SeqCst) {
             Ok(())
         } else {
-            Err(ProbeError::Unavailable(format!("{} is switched off", self.component)))
+            Err(ProbeError::Unavailable(format!(
+                "{} is switched off",
+                self.component
+            )))
         }
     }
 }

@@ -1,0 +1,188 @@
+//! Otto's typed configuration, loaded once from the environment and `.env`.
+//!
+//! Every variable is described in [`spec::VARIABLES`] and documented in
+//! `docs/configuration.md`. Loading collects *every* problem before failing, so an
+//! operator fixes a broken deployment in one pass.
+
+mod environment;
+mod parse;
+mod report;
+mod secret;
+pub mod spec;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use otto_core::Rate;
+use tracing::level_filters::LevelFilter;
+
+use crate::http::cors::OriginPattern;
+pub use environment::Environment;
+pub use report::{effective_settings, unconfigured_components};
+pub use secret::{MASK, Secret, mask_url_password};
+
+/// The deployment environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OttoEnv {
+    /// A developer's machine: nothing is required.
+    Development,
+    /// Automated tests.
+    Test,
+    /// A real deployment: every production variable must hold a real value.
+    Production,
+}
+
+/// Where finished spans go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TracesExporter {
+    /// OTLP over HTTP to `OTEL_EXPORTER_OTLP_ENDPOINT`.
+    Otlp,
+    /// One JSON line per span on standard error.
+    Console,
+    /// Spans are not exported.
+    None,
+}
+
+/// Clerk credentials.
+#[derive(Debug, Clone, Default)]
+pub struct ClerkConfig {
+    /// Backend API secret key.
+    pub secret_key: Option<Secret>,
+    /// Publishable key (names the Frontend API host).
+    pub publishable_key: Option<String>,
+}
+
+/// Twilio credentials.
+#[derive(Debug, Clone, Default)]
+pub struct TwilioConfig {
+    /// Account SID.
+    pub account_sid: Option<String>,
+    /// Auth token (also the webhook signing key).
+    pub auth_token: Option<Secret>,
+    /// The number SMS are sent from.
+    pub from_number: Option<String>,
+}
+
+/// CallRail credentials.
+#[derive(Debug, Clone, Default)]
+pub struct CallRailConfig {
+    /// API key.
+    pub api_key: Option<Secret>,
+    /// Account id.
+    pub account_id: Option<String>,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Deployment environment.
+    pub env: OttoEnv,
+    /// Interface to listen on.
+    pub host: String,
+    /// Port to listen on.
+    pub port: u16,
+    /// Directory of the embedded SQLite database.
+    pub data_dir: PathBuf,
+    /// Effective database URL (the embedded SQLite file when DATABASE_URL is unset).
+    pub database_url: Secret,
+    /// Whether `database_url` is the embedded default.
+    pub database_is_embedded: bool,
+    /// Redis, when configured.
+    pub redis_url: Option<Secret>,
+    /// Clerk credentials.
+    pub clerk: ClerkConfig,
+    /// Twilio credentials.
+    pub twilio: TwilioConfig,
+    /// CallRail credentials.
+    pub callrail: CallRailConfig,
+    /// Deepgram API key.
+    pub deepgram_api_key: Option<Secret>,
+    /// OpenAI API key.
+    pub openai_api_key: Option<Secret>,
+    /// Bland AI API key.
+    pub bland_api_key: Option<Secret>,
+    /// Browser origins allowed by CORS.
+    pub allowed_origins: Vec<OriginPattern>,
+    /// How long browsers may cache a preflight answer.
+    pub cors_max_age: Duration,
+    /// Per-user rate limit.
+    pub rate_limit_user: Rate,
+    /// Per-tenant rate limit.
+    pub rate_limit_tenant: Rate,
+    /// Most verbose log level written.
+    pub log_level: LevelFilter,
+    /// Whether phone numbers and e-mail addresses are redacted from logs.
+    pub redact_pii: bool,
+    /// OTLP/HTTP collector endpoint.
+    pub otlp_endpoint: Option<url::Url>,
+    /// Where spans go.
+    pub traces_exporter: TracesExporter,
+    /// Service name of API spans.
+    pub service_name_api: String,
+    /// Service name of worker spans.
+    pub service_name_worker: String,
+    /// Days webhook idempotency keys are kept.
+    pub idempotency_ttl_days: u32,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Timeout of each readiness check.
+    pub ready_timeout: Duration,
+    /// Whether `serve` applies pending migrations at start.
+    pub migrate_on_start: bool,
+    /// Time in-flight requests get to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+/// One problem with one variable. Never contains a secret value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The offending variable.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.variable, self.problem)
+    }
+}
+
+/// Every problem found while loading, one per offending variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (index, error) in self.0.iter().enumerate() {
+            if index > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "configuration error: {error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl Config {
+    /// Loads the configuration from the process environment and `./.env`.
+    pub fn from_process_env() -> Result<Config, ConfigErrors> {
+        Config::load(&Environment::from_process())
+    }
+
+    /// Loads the configuration from an explicit environment (tests use this).
+    pub fn load(env: &Environment) -> Result<Config, ConfigErrors> {
+        parse::load(env)
+    }
+
+    /// The socket address to bind, bracketing IPv6 literals.
+    pub fn bind_address(&self) -> String {
+        if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]:{}", self.host, self.port)
+        } else {
+            format!("{}:{}", self.host, self.port)
+        }
+    }
+}

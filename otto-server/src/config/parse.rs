@@ -1,0 +1,341 @@
+//! Turning an [`Environment`] into a [`Config`], collecting every error.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use otto_core::Rate;
+use tracing::level_filters::LevelFilter;
+
+use super::spec::{self, VARIABLES};
+use super::{
+    CallRailConfig, ClerkConfig, Config, ConfigError, ConfigErrors, Environment, OttoEnv, Secret,
+    TracesExporter, TwilioConfig,
+};
+use crate::http::cors::OriginPattern;
+
+/// Origins allowed outside production when ALLOWED_ORIGINS is unset: a local frontend.
+const DEVELOPMENT_ORIGINS: &str = "http://localhost:3000,http://127.0.0.1:3000";
+
+struct Parser<'a> {
+    env: &'a Environment,
+    errors: Vec<ConfigError>,
+}
+
+impl Parser<'_> {
+    fn fail(&mut self, variable: &'static str, problem: impl Into<String>) {
+        self.errors.push(ConfigError {
+            variable,
+            problem: problem.into(),
+        });
+    }
+
+    fn text(&self, name: &'static str) -> Option<String> {
+        self.env.get(name).map(str::to_owned)
+    }
+
+    fn secret(&self, name: &'static str) -> Option<Secret> {
+        self.env.get(name).map(Secret::new)
+    }
+
+    /// Parses `name` with `parse`, falling back to `default`; a bad value is an error
+    /// that shows the accepted form (and the value, unless the variable is a secret).
+    fn parsed<T, E: std::fmt::Display>(
+        &mut self,
+        name: &'static str,
+        default: T,
+        accepted: &str,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> T {
+        let Some(value) = self.env.get(name) else {
+            return default;
+        };
+        match parse(value) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                let secret = VARIABLES
+                    .iter()
+                    .any(|variable| variable.name == name && variable.secret);
+                let shown = if secret { super::MASK } else { value };
+                let problem = format!("`{shown}` is invalid ({error}); expected {accepted}");
+                self.fail(name, problem);
+                default
+            }
+        }
+    }
+
+    fn number<T: FromStr>(
+        &mut self,
+        name: &'static str,
+        default: T,
+        accepted: &str,
+        valid: impl Fn(&T) -> bool,
+    ) -> T
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.parsed(name, default, accepted, |value| {
+            value
+                .parse::<T>()
+                .map_err(|error| error.to_string())
+                .and_then(|number| {
+                    if valid(&number) {
+                        Ok(number)
+                    } else {
+                        Err("out of range".to_owned())
+                    }
+                })
+        })
+    }
+
+    fn boolean(&mut self, name: &'static str, default: bool) -> bool {
+        self.parsed(
+            name,
+            default,
+            "true or false (also 1/0, yes/no, on/off)",
+            |value| match value.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err("not a boolean"),
+            },
+        )
+    }
+
+    fn rate(&mut self, name: &'static str, default: &str) -> Rate {
+        let fallback = default.parse().expect("built-in default rates parse");
+        let Some(value) = self.env.get(name) else {
+            return fallback;
+        };
+        match value.parse::<Rate>() {
+            Ok(rate) => rate,
+            Err(error) => {
+                self.fail(name, error.to_string());
+                fallback
+            }
+        }
+    }
+}
+
+pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
+    let mut p = Parser {
+        env,
+        errors: Vec::new(),
+    };
+
+    let otto_env = p.parsed(
+        "OTTO_ENV",
+        OttoEnv::Development,
+        "development, test or production",
+        |value| match value.to_ascii_lowercase().as_str() {
+            "development" | "dev" => Ok(OttoEnv::Development),
+            "test" => Ok(OttoEnv::Test),
+            "production" | "prod" => Ok(OttoEnv::Production),
+            _ => Err("unknown environment"),
+        },
+    );
+    let host = p.text("HOST").unwrap_or_else(|| "127.0.0.1".to_owned());
+    let port = p.number("PORT", 8000u16, "a port number 0-65535", |_| true);
+    let data_dir = PathBuf::from(p.text("OTTO_DATA_DIR").unwrap_or_else(|| "data".to_owned()));
+    let (database_url, database_is_embedded) = match p.secret("DATABASE_URL") {
+        Some(url) => {
+            if otto_adapters::database::Backend::of(url.expose()).is_err() {
+                p.fail(
+                    "DATABASE_URL",
+                    "unsupported scheme; expected postgres://... or sqlite://...",
+                );
+            }
+            (url, false)
+        }
+        None => (
+            Secret::new(format!("sqlite://{}/otto.db", data_dir.display())),
+            true,
+        ),
+    };
+    let redis_url = p.secret("REDIS_URL");
+    if let Some(url) = &redis_url {
+        let scheme = url.expose().split("://").next().unwrap_or_default();
+        if !matches!(
+            scheme,
+            "redis" | "rediss" | "redis-cluster" | "redis-sentinel"
+        ) {
+            p.fail(
+                "REDIS_URL",
+                "unsupported scheme; expected redis://host:6379 or rediss://...",
+            );
+        }
+    }
+
+    let origins_text = p
+        .text("ALLOWED_ORIGINS")
+        .or_else(|| (otto_env != OttoEnv::Production).then(|| DEVELOPMENT_ORIGINS.to_owned()))
+        .unwrap_or_default();
+    let allowed_origins = p.parsed(
+        "ALLOWED_ORIGINS",
+        Vec::new(),
+        "comma-separated origins such as https://app.example.com, exp://* or https://*.vercel.app",
+        |_| OriginPattern::parse_list(&origins_text),
+    );
+    let cors_max_age = Duration::from_secs(p.number(
+        "CORS_MAX_AGE_SECONDS",
+        600u64,
+        "seconds (0-86400)",
+        |s| *s <= 86_400,
+    ));
+    let rate_limit_user = p.rate("RATE_LIMIT_USER", "60/minute");
+    let rate_limit_tenant = p.rate("RATE_LIMIT_TENANT", "600/minute");
+    let log_level = p.parsed(
+        "LOG_LEVEL",
+        LevelFilter::INFO,
+        "TRACE, DEBUG, INFO, WARN or ERROR",
+        |value| match value.to_ascii_uppercase().as_str() {
+            "TRACE" => Ok(LevelFilter::TRACE),
+            "DEBUG" => Ok(LevelFilter::DEBUG),
+            "INFO" => Ok(LevelFilter::INFO),
+            "WARN" | "WARNING" => Ok(LevelFilter::WARN),
+            "ERROR" | "CRITICAL" => Ok(LevelFilter::ERROR),
+            "OFF" => Ok(LevelFilter::OFF),
+            _ => Err("unknown level"),
+        },
+    );
+    let redact_pii = p.boolean("OBS_REDACT_PII", true);
+    let otlp_endpoint = p.parsed(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        None,
+        "an http(s) URL such as http://localhost:4318",
+        |value| {
+            url::Url::parse(value)
+                .map_err(|error| error.to_string())
+                .and_then(|url| {
+                    if matches!(url.scheme(), "http" | "https") {
+                        Ok(Some(url))
+                    } else {
+                        Err("not http(s)".to_owned())
+                    }
+                })
+        },
+    );
+    let default_exporter = if otlp_endpoint.is_some() {
+        TracesExporter::Otlp
+    } else {
+        TracesExporter::Console
+    };
+    let traces_exporter = p.parsed(
+        "OTEL_TRACES_EXPORTER",
+        default_exporter,
+        "otlp, console or none",
+        |value| match value.to_ascii_lowercase().as_str() {
+            "otlp" => Ok(TracesExporter::Otlp),
+            "console" | "stdout" => Ok(TracesExporter::Console),
+            "none" => Ok(TracesExporter::None),
+            _ => Err("unknown exporter"),
+        },
+    );
+    if traces_exporter == TracesExporter::Otlp && otlp_endpoint.is_none() {
+        p.fail(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "required when OTEL_TRACES_EXPORTER=otlp",
+        );
+    }
+    let service_name_api = p
+        .text("OTEL_SERVICE_NAME_API")
+        .unwrap_or_else(|| "otto-api".to_owned());
+    let service_name_worker = p
+        .text("OTEL_SERVICE_NAME_WORKER")
+        .unwrap_or_else(|| "otto-worker".to_owned());
+    let idempotency_ttl_days = p.number(
+        "IDEMPOTENCY_TTL_DAYS",
+        90u32,
+        "a whole number of days, at least 1",
+        |days| *days >= 1,
+    );
+    let max_body_bytes = p.number(
+        "OTTO_MAX_BODY_BYTES",
+        1_048_576usize,
+        "a byte count, at least 1024",
+        |bytes| *bytes >= 1024,
+    );
+    let ready_timeout = Duration::from_millis(p.number(
+        "OTTO_READY_TIMEOUT_MS",
+        500u64,
+        "milliseconds (10-30000)",
+        |ms| (10..=30_000).contains(ms),
+    ));
+    let migrate_on_start = p.boolean("OTTO_MIGRATE_ON_START", true);
+    let shutdown_grace = Duration::from_secs(p.number(
+        "OTTO_SHUTDOWN_GRACE_SECONDS",
+        10u64,
+        "seconds (0-600)",
+        |s| *s <= 600,
+    ));
+
+    if otto_env == OttoEnv::Production {
+        check_production_values(env, &mut p);
+    }
+
+    let config = Config {
+        env: otto_env,
+        host,
+        port,
+        data_dir,
+        database_url,
+        database_is_embedded,
+        redis_url,
+        clerk: ClerkConfig {
+            secret_key: p.secret("CLERK_SECRET_KEY"),
+            publishable_key: p.text("CLERK_PUBLISHABLE_KEY"),
+        },
+        twilio: TwilioConfig {
+            account_sid: p.text("TWILIO_ACCOUNT_SID"),
+            auth_token: p.secret("TWILIO_AUTH_TOKEN"),
+            from_number: p.text("TWILIO_FROM_NUMBER"),
+        },
+        callrail: CallRailConfig {
+            api_key: p.secret("CALLRAIL_API_KEY"),
+            account_id: p.text("CALLRAIL_ACCOUNT_ID"),
+        },
+        deepgram_api_key: p.secret("DEEPGRAM_API_KEY"),
+        openai_api_key: p.secret("OPENAI_API_KEY"),
+        bland_api_key: p.secret("BLAND_API_KEY"),
+        allowed_origins,
+        cors_max_age,
+        rate_limit_user,
+        rate_limit_tenant,
+        log_level,
+        redact_pii,
+        otlp_endpoint,
+        traces_exporter,
+        service_name_api,
+        service_name_worker,
+        idempotency_ttl_days,
+        max_body_bytes,
+        ready_timeout,
+        migrate_on_start,
+        shutdown_grace,
+    };
+    if p.errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(p.errors))
+    }
+}
+
+/// Production refuses to start on a missing or placeholder value, one error per
+/// variable, and never echoes the value (it may be a real secret in the wrong place).
+fn check_production_values(env: &Environment, p: &mut Parser<'_>) {
+    for variable in VARIABLES
+        .iter()
+        .filter(|variable| variable.required_in_production)
+    {
+        match env.raw(variable.name) {
+            None => p.fail(variable.name, "required in production but not set"),
+            Some(value) if value.trim().is_empty() => {
+                p.fail(variable.name, "required in production but empty")
+            }
+            Some(value) if spec::is_placeholder(variable.name, value) => p.fail(
+                variable.name,
+                "holds a placeholder value in production; set the real value",
+            ),
+            Some(_) => {}
+        }
+    }
+}

@@ -1,0 +1,213 @@
+//! The catalogue of every configuration variable: one table that drives parsing
+//! checks, production requirements, masking in `check-config`, and the tests that
+//! keep `.env.example` and `docs/configuration.md` complete.
+
+/// One environment variable Otto reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Variable {
+    /// The variable's name.
+    pub name: &'static str,
+    /// Whether its value is a secret (masked whenever printed).
+    pub secret: bool,
+    /// Whether `OTTO_ENV=production` refuses to start without a real value.
+    pub required_in_production: bool,
+    /// The default used when unset, as text (`None`: no default, feature off).
+    pub default: Option<&'static str>,
+}
+
+const fn var(name: &'static str, default: Option<&'static str>) -> Variable {
+    Variable {
+        name,
+        secret: false,
+        required_in_production: false,
+        default,
+    }
+}
+
+const fn required(name: &'static str) -> Variable {
+    Variable {
+        name,
+        secret: false,
+        required_in_production: true,
+        default: None,
+    }
+}
+
+const fn required_secret(name: &'static str) -> Variable {
+    Variable {
+        name,
+        secret: true,
+        required_in_production: true,
+        default: None,
+    }
+}
+
+/// Every variable, in the order `check-config` prints them.
+pub const VARIABLES: &[Variable] = &[
+    var("OTTO_ENV", Some("development")),
+    var("HOST", Some("127.0.0.1")),
+    var("PORT", Some("8000")),
+    var("OTTO_DATA_DIR", Some("data")),
+    var("OTTO_MAX_BODY_BYTES", Some("1048576")),
+    var("OTTO_READY_TIMEOUT_MS", Some("500")),
+    var("OTTO_MIGRATE_ON_START", Some("true")),
+    var("OTTO_SHUTDOWN_GRACE_SECONDS", Some("10")),
+    required_secret("DATABASE_URL"),
+    required_secret("REDIS_URL"),
+    required_secret("CLERK_SECRET_KEY"),
+    required("CLERK_PUBLISHABLE_KEY"),
+    required("TWILIO_ACCOUNT_SID"),
+    required_secret("TWILIO_AUTH_TOKEN"),
+    required("TWILIO_FROM_NUMBER"),
+    required_secret("CALLRAIL_API_KEY"),
+    required("CALLRAIL_ACCOUNT_ID"),
+    required_secret("DEEPGRAM_API_KEY"),
+    required_secret("OPENAI_API_KEY"),
+    required_secret("BLAND_API_KEY"),
+    required("ALLOWED_ORIGINS"),
+    var("CORS_MAX_AGE_SECONDS", Some("600")),
+    var("RATE_LIMIT_USER", Some("60/minute")),
+    var("RATE_LIMIT_TENANT", Some("600/minute")),
+    var("LOG_LEVEL", Some("INFO")),
+    var("OBS_REDACT_PII", Some("true")),
+    var("OTEL_EXPORTER_OTLP_ENDPOINT", None),
+    var("OTEL_TRACES_EXPORTER", None),
+    var("OTEL_SERVICE_NAME_API", Some("otto-api")),
+    var("OTEL_SERVICE_NAME_WORKER", Some("otto-worker")),
+    var("IDEMPOTENCY_TTL_DAYS", Some("90")),
+];
+
+/// The committed `.env.example`, whose values are placeholders by definition: a
+/// production value equal to one of them is refused.
+pub const ENV_EXAMPLE: &str = include_str!("../../../.env.example");
+
+/// The value `.env.example` gives `name`, if it lists one.
+pub fn example_value(name: &str) -> Option<&'static str> {
+    ENV_EXAMPLE
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .filter_map(|line| line.split_once('='))
+        .find(|(key, _)| key.trim() == name)
+        .map(|(_, value)| value.trim())
+}
+
+/// Whether `value` is a placeholder rather than a real setting.
+pub fn is_placeholder(name: &str, value: &str) -> bool {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return true;
+    }
+    if example_value(name).is_some_and(|example| !example.is_empty() && example == trimmed) {
+        return true;
+    }
+    let lower = trimmed.to_ascii_lowercase();
+    const WORDS: &[&str] = &[
+        "changeme",
+        "change_me",
+        "change-me",
+        "placeholder",
+        "todo",
+        "tbd",
+        "fixme",
+        "none",
+        "null",
+        "undefined",
+        "secret",
+        "password",
+        "example",
+        "dummy",
+        "fake",
+        "test",
+        "xxx",
+    ];
+    WORDS.contains(&lower.as_str())
+        || lower.starts_with("your_")
+        || lower.starts_with("your-")
+        || lower.starts_with("your ")
+        || lower.contains("xxx")
+        || lower.contains("changeme")
+        || (trimmed.starts_with('<') && trimmed.ends_with('>'))
+        || (trimmed.starts_with("${") && trimmed.ends_with('}'))
+        || trimmed.chars().all(|c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_example_lists_every_variable_and_nothing_else() {
+        for variable in VARIABLES {
+            assert!(
+                example_value(variable.name).is_some(),
+                ".env.example lacks {}",
+                variable.name
+            );
+        }
+        for line in ENV_EXAMPLE
+            .lines()
+            .filter(|line| !line.trim_start().starts_with('#') && line.contains('='))
+        {
+            let (key, _) = line.split_once('=').unwrap_or_default();
+            assert!(
+                VARIABLES.iter().any(|variable| variable.name == key),
+                ".env.example has unknown {key}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_production_variable_in_env_example_is_a_placeholder() {
+        for variable in VARIABLES
+            .iter()
+            .filter(|variable| variable.required_in_production)
+        {
+            let example = example_value(variable.name).unwrap_or_default();
+            assert!(
+                is_placeholder(variable.name, example),
+                "{} example `{example}` looks real",
+                variable.name
+            );
+        }
+    }
+
+    #[test]
+    fn placeholders_are_recognised_and_real_values_are_not() {
+        for placeholder in [
+            "",
+            "  ",
+            "changeme",
+            "CHANGEME",
+            "your_key",
+            "<token>",
+            "${TOKEN}",
+            "sk_test_xxx",
+            "****",
+        ] {
+            assert!(
+                is_placeholder("OPENAI_API_KEY", placeholder),
+                "`{placeholder}` is a placeholder"
+            );
+        }
+        for real in [
+            "sk-proj-4f9a1c2e7b",
+            "AC1d2e3f4a5b6c7d8e9f",
+            "postgres://otto@db/otto",
+            "https://app.otto.io",
+        ] {
+            assert!(!is_placeholder("OPENAI_API_KEY", real), "`{real}` is real");
+        }
+    }
+
+    #[test]
+    fn docs_describe_every_variable() {
+        let docs = include_str!("../../../docs/configuration.md");
+        for variable in VARIABLES {
+            assert!(
+                docs.contains(&format!("`{}`", variable.name)),
+                "docs/configuration.md lacks `{}`",
+                variable.name
+            );
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The HTTP adapter: routes, middleware and the OpenAPI document.
+//!
+//! Request flow, outermost first: [`request_context`] (request id, trace span,
+//! `X-Request-Id`) → [`observe`] (metrics, access log) → [`cors`] → [`problems`]
+//! (every error becomes problem details) → [`body_limit`] → routes.
+
+pub mod body_limit;
+pub mod cors;
+pub mod json_body;
+pub mod observe;
+pub mod problem;
+pub mod problems;
+pub mod request_context;
+pub mod routes;
+
+use poem::endpoint::BoxEndpoint;
+use poem::{EndpointExt, Response, Route};
+use poem_openapi::{OpenApi, OpenApiService};
+
+use crate::state::AppState;
+use body_limit::BodyLimit;
+use cors::Cors;
+use observe::Observe;
+use problems::Problems;
+use request_context::AssignRequestContext;
+use routes::system::SystemApi;
+
+const API_TITLE: &str = "Otto API";
+const API_DESCRIPTION: &str = "Tenant-scoped API of the Otto call-intelligence platform. Every error is an RFC 9457 \
+problem (`application/problem+json`) carrying the request's `trace_id`, which is also returned as `X-Request-Id`.";
+
+/// Every API operation Otto serves.
+pub fn api(state: &AppState) -> SystemApi {
+    SystemApi::new(state.clone())
+}
+
+fn service<T: OpenApi>(api: T) -> OpenApiService<T, ()> {
+    OpenApiService::new(api, API_TITLE, env!("CARGO_PKG_VERSION")).description(API_DESCRIPTION)
+}
+
+/// The OpenAPI document, as committed in `docs/openapi.json`.
+pub fn openapi_document(state: &AppState) -> String {
+    service(api(state)).spec()
+}
+
+/// The whole HTTP application.
+pub fn app(state: &AppState) -> BoxEndpoint<'static, Response> {
+    app_with(api(state), state)
+}
+
+/// The application serving `api` with Otto's full middleware stack (tests mount
+/// extra operations through this).
+pub fn app_with<T: OpenApi + 'static>(api: T, state: &AppState) -> BoxEndpoint<'static, Response> {
+    let service = service(api);
+    let spec = service.spec_endpoint();
+    let swagger = service.swagger_ui();
+    let redoc = service.redoc();
+    Route::new()
+        .at("/openapi.json", spec)
+        .nest("/docs", swagger)
+        .nest("/redoc", redoc)
+        .nest("/", service)
+        .with(BodyLimit::new(state.config.max_body_bytes))
+        .with(Problems)
+        .with(Cors::new(
+            state.config.allowed_origins.clone(),
+            state.config.cors_max_age,
+        ))
+        .with(Observe::new(state.metrics.clone()))
+        .with(AssignRequestContext)
+        .boxed()
+}

@@ -1,0 +1,141 @@
+//! Metrics and the access log: one `http_requests_total` increment, one latency
+//! observation and one access log line per request, labelled by route template so
+//! that label cardinality stays bounded.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use poem::PathPattern;
+use poem::http::Method;
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+
+use crate::telemetry::metrics::{HttpRequestLabels, Metrics, RouteLabels};
+
+/// The route label of requests that matched no route.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// A poem path pattern (`/calls/:id`, `/files/*path`) as an OpenAPI-style template
+/// (`/calls/{id}`, `/files/{path}`).
+pub fn route_template(pattern: &str) -> String {
+    pattern
+        .split('/')
+        .map(|segment| {
+            match segment
+                .strip_prefix(':')
+                .or_else(|| segment.strip_prefix('*'))
+            {
+                Some(name) if !name.is_empty() => format!("{{{name}}}"),
+                _ => segment.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Methods become labels as they are; anything unusual shares one label.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+/// The middleware; see the module docs.
+#[derive(Debug, Clone)]
+pub struct Observe {
+    metrics: Arc<Metrics>,
+}
+
+impl Observe {
+    /// Records into `metrics`.
+    pub fn new(metrics: Arc<Metrics>) -> Self {
+        Observe { metrics }
+    }
+}
+
+impl<E: Endpoint> Middleware<E> for Observe {
+    type Output = ObserveEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ObserveEndpoint {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// The endpoint produced by [`Observe`].
+#[derive(Debug)]
+pub struct ObserveEndpoint<E> {
+    inner: E,
+    metrics: Arc<Metrics>,
+}
+
+impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, request: Request) -> Result<Response> {
+        let started = Instant::now();
+        let method = method_label(request.method());
+        let path = request.uri().path().to_owned();
+        let response = match self.inner.call(request).await {
+            Ok(output) => output.into_response(),
+            Err(error) => error.into_response(),
+        };
+        let latency = started.elapsed();
+        let latency_ms = latency.as_secs_f64() * 1_000.0;
+        // A 404 below a nested service carries its mount point's empty pattern.
+        let route = response
+            .data::<PathPattern>()
+            .map(|pattern| route_template(&pattern.0))
+            .filter(|template| !template.is_empty())
+            .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
+        let status = response.status().as_u16();
+
+        self.metrics
+            .http_requests
+            .get_or_create(&HttpRequestLabels {
+                route: route.clone(),
+                method: method.to_owned(),
+                status: status.to_string(),
+            })
+            .inc();
+        self.metrics
+            .http_request_duration_ms
+            .get_or_create(&RouteLabels {
+                route: route.clone(),
+                method: method.to_owned(),
+            })
+            .observe(latency_ms);
+
+        let span = tracing::Span::current();
+        span.record("route", route.as_str());
+        span.record("status", status);
+        let latency_ms = (latency_ms * 1_000.0).round() / 1_000.0;
+        if status >= 500 {
+            tracing::error!(status, latency_ms, path = %path, "request completed");
+        } else {
+            tracing::info!(status, latency_ms, path = %path, "request completed");
+        }
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poem_patterns_become_openapi_templates() {
+        assert_eq!(route_template("/api/v1/calls/:id"), "/api/v1/calls/{id}");
+        assert_eq!(route_template("/health"), "/health");
+        assert_eq!(route_template("/files/*path"), "/files/{path}");
+        assert_eq!(route_template("/"), "/");
+    }
+}

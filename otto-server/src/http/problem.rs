@@ -1,0 +1,241 @@
+//! RFC 9457 problem details: the one place where errors become HTTP responses.
+//!
+//! Handlers and middleware raise [`ApiError`]s (or poem's own errors); the
+//! [`problems`](crate::http::problems) middleware turns every error into an
+//! `application/problem+json` response carrying the request's `trace_id`.
+
+use poem::http::StatusCode;
+use poem::{IntoResponse, Response};
+use poem_openapi::Object;
+use poem_openapi::payload::Payload;
+use poem_openapi::registry::{MetaSchemaRef, Registry};
+use poem_openapi::types::{ToJSON, Type};
+
+/// The media type of every error body.
+pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct FieldError {
+    /// Where the field is: a JSON path such as `settings.quiet_hours.start`, or a
+    /// parameter name.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// An RFC 9457 problem details object.
+#[derive(Debug, Clone, PartialEq, Eq, Object)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem (`/problems/not-found`).
+    #[oai(rename = "type")]
+    pub problem_type: String,
+    /// A short summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, for a human.
+    pub detail: String,
+    /// The path of the request that failed.
+    pub instance: String,
+    /// The request's trace id, also sent as `X-Request-Id`; quote it to support.
+    pub trace_id: String,
+    /// For validation problems: each invalid field.
+    #[oai(skip_serializing_if_is_none)]
+    pub errors: Option<Vec<FieldError>>,
+    /// For 429 problems: seconds to wait before retrying.
+    #[oai(skip_serializing_if_is_none)]
+    pub retry_after: Option<u64>,
+}
+
+/// Every kind of problem Otto answers with. Its `type` is `/problems/{slug}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// 400: the request could not be read (malformed JSON, bad parameter syntax).
+    BadRequest,
+    /// 401: missing or invalid credentials or signature.
+    Unauthorized,
+    /// 403: the request is understood but not allowed (origin, tenant).
+    Forbidden,
+    /// 403: the browser origin is not in ALLOWED_ORIGINS.
+    OriginNotAllowed,
+    /// 404: nothing at this path.
+    NotFound,
+    /// 405: the path exists but not with this method.
+    MethodNotAllowed,
+    /// 409: the request conflicts with the current state.
+    Conflict,
+    /// 413: the body is larger than OTTO_MAX_BODY_BYTES.
+    PayloadTooLarge,
+    /// 415: the body's media type is not accepted here.
+    UnsupportedMediaType,
+    /// 422: the body was read but its content is invalid.
+    ValidationFailed,
+    /// 429: a rate limit was hit.
+    TooManyRequests,
+    /// 500: a fault on Otto's side; the cause is logged, not returned.
+    Internal,
+    /// 503: a dependency is down; retry later.
+    ServiceUnavailable,
+}
+
+impl ProblemKind {
+    /// The status code.
+    pub fn status(self) -> StatusCode {
+        match self {
+            ProblemKind::BadRequest => StatusCode::BAD_REQUEST,
+            ProblemKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ProblemKind::Forbidden | ProblemKind::OriginNotAllowed => StatusCode::FORBIDDEN,
+            ProblemKind::NotFound => StatusCode::NOT_FOUND,
+            ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProblemKind::Conflict => StatusCode::CONFLICT,
+            ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProblemKind::ValidationFailed => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+            ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ProblemKind::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The stable identifier, used in the `type` URI.
+    pub fn slug(self) -> &'static str {
+        match self {
+            ProblemKind::BadRequest => "bad-request",
+            ProblemKind::Unauthorized => "unauthorized",
+            ProblemKind::Forbidden => "forbidden",
+            ProblemKind::OriginNotAllowed => "origin-not-allowed",
+            ProblemKind::NotFound => "not-found",
+            ProblemKind::MethodNotAllowed => "method-not-allowed",
+            ProblemKind::Conflict => "conflict",
+            ProblemKind::PayloadTooLarge => "payload-too-large",
+            ProblemKind::UnsupportedMediaType => "unsupported-media-type",
+            ProblemKind::ValidationFailed => "validation-failed",
+            ProblemKind::TooManyRequests => "too-many-requests",
+            ProblemKind::Internal => "internal-error",
+            ProblemKind::ServiceUnavailable => "service-unavailable",
+        }
+    }
+
+    /// The title shown for every problem of this kind.
+    pub fn title(self) -> &'static str {
+        match self {
+            ProblemKind::BadRequest => "Bad Request",
+            ProblemKind::Unauthorized => "Unauthorized",
+            ProblemKind::Forbidden => "Forbidden",
+            ProblemKind::OriginNotAllowed => "Origin Not Allowed",
+            ProblemKind::NotFound => "Not Found",
+            ProblemKind::MethodNotAllowed => "Method Not Allowed",
+            ProblemKind::Conflict => "Conflict",
+            ProblemKind::PayloadTooLarge => "Payload Too Large",
+            ProblemKind::UnsupportedMediaType => "Unsupported Media Type",
+            ProblemKind::ValidationFailed => "Validation Failed",
+            ProblemKind::TooManyRequests => "Too Many Requests",
+            ProblemKind::Internal => "Internal Server Error",
+            ProblemKind::ServiceUnavailable => "Service Unavailable",
+        }
+    }
+}
+
+/// An error a handler or middleware raises; becomes a [`Problem`] in one place.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{detail}")]
+pub struct ApiError {
+    /// The kind of problem.
+    pub kind: ProblemKind,
+    /// What went wrong, safe to show the client.
+    pub detail: String,
+    /// Invalid fields, for validation problems.
+    pub errors: Option<Vec<FieldError>>,
+    /// Seconds to wait, for 429 and 503.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// A problem of `kind` with a client-safe `detail`.
+    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
+        ApiError {
+            kind,
+            detail: detail.into(),
+            errors: None,
+            retry_after: None,
+        }
+    }
+
+    /// A 422 listing the invalid fields.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [single] => format!("`{}` is invalid: {}", single.field, single.message),
+            _ => format!("{} fields are invalid", errors.len()),
+        };
+        ApiError {
+            errors: Some(errors),
+            ..ApiError::new(ProblemKind::ValidationFailed, detail)
+        }
+    }
+
+    /// The problem body for a request with this trace id and path.
+    pub fn to_problem(&self, trace_id: &str, instance: &str) -> Problem {
+        Problem {
+            problem_type: format!("/problems/{}", self.kind.slug()),
+            title: self.kind.title().to_owned(),
+            status: self.kind.status().as_u16(),
+            detail: self.detail.clone(),
+            instance: instance.to_owned(),
+            trace_id: trace_id.to_owned(),
+            errors: self.errors.clone(),
+            retry_after: self.retry_after,
+        }
+    }
+}
+
+impl poem::error::ResponseError for ApiError {
+    fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+}
+
+/// Renders a problem as an `application/problem+json` response.
+pub fn problem_response(problem: &Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = Response::builder()
+        .status(status)
+        .content_type(PROBLEM_CONTENT_TYPE)
+        .body(problem.to_json_string());
+    if let Some(seconds) = problem.retry_after {
+        response
+            .headers_mut()
+            .insert(poem::http::header::RETRY_AFTER, seconds.into());
+    }
+    response
+}
+
+/// A problem as an OpenAPI response payload, so that every operation documents its
+/// errors with the `application/problem+json` media type and the [`Problem`] schema.
+///
+/// Handlers return it inside their error enums; at run time it is an [`ApiError`]
+/// that the problems middleware renders with the request's trace id.
+#[derive(Debug, Clone)]
+pub struct ProblemBody(pub ApiError);
+
+impl Payload for ProblemBody {
+    const CONTENT_TYPE: &'static str = PROBLEM_CONTENT_TYPE;
+
+    fn schema_ref() -> MetaSchemaRef {
+        Problem::schema_ref()
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+impl IntoResponse for ProblemBody {
+    fn into_response(self) -> Response {
+        // Rendered for real by the problems middleware, which knows the trace id; the
+        // error travels in the response's extensions.
+        let mut response = Response::builder().status(self.0.kind.status()).finish();
+        response.set_data(self.0);
+        response
+    }
+}

@@ -1,0 +1,171 @@
+//! Middleware turning every error, from any layer, into a problem details response.
+
+use poem::error::{MethodNotAllowedError, NotFoundError, ReadBodyError};
+use poem::http::StatusCode;
+use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
+use poem_openapi::error::{
+    ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
+};
+
+use super::problem::{ApiError, FieldError, ProblemKind, problem_response};
+use super::request_context::RequestContext;
+
+/// Classifies an error into a client-safe [`ApiError`]. Server faults keep their
+/// cause out of the response (it is logged instead).
+pub fn classify(error: &poem::Error) -> ApiError {
+    if let Some(api_error) = error.downcast_ref::<ApiError>() {
+        return api_error.clone();
+    }
+    if let Some(api_error) = error.data::<ApiError>() {
+        return api_error.clone();
+    }
+    if error.is::<NotFoundError>() {
+        return ApiError::new(ProblemKind::NotFound, "No resource exists at this path.");
+    }
+    if error.is::<MethodNotAllowedError>() {
+        return ApiError::new(
+            ProblemKind::MethodNotAllowed,
+            "This path does not support the request's method.",
+        );
+    }
+    if let Some(payload) = error.downcast_ref::<ParseRequestPayloadError>() {
+        return ApiError::new(
+            ProblemKind::BadRequest,
+            format!("The request body could not be read: {}", payload.reason),
+        );
+    }
+    if let Some(content_type) = error.downcast_ref::<ContentTypeError>() {
+        return ApiError::new(ProblemKind::UnsupportedMediaType, content_type.to_string());
+    }
+    if let Some(param) = error.downcast_ref::<ParseParamError>() {
+        return parameter_error(param.name, &param.reason);
+    }
+    if let Some(path) = error.downcast_ref::<ParsePathError>() {
+        return parameter_error(path.name, &path.reason);
+    }
+    if let Some(ReadBodyError::PayloadTooLarge) = error.downcast_ref::<ReadBodyError>() {
+        return ApiError::new(
+            ProblemKind::PayloadTooLarge,
+            "The request body is larger than this server accepts.",
+        );
+    }
+    let status = error.status();
+    match status {
+        StatusCode::UNAUTHORIZED => {
+            ApiError::new(ProblemKind::Unauthorized, "Authentication is required.")
+        }
+        StatusCode::FORBIDDEN => {
+            ApiError::new(ProblemKind::Forbidden, "This request is not allowed.")
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            ProblemKind::PayloadTooLarge,
+            "The request body is larger than this server accepts.",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ApiError::new(ProblemKind::UnsupportedMediaType, error.to_string())
+        }
+        StatusCode::SERVICE_UNAVAILABLE => ApiError::new(
+            ProblemKind::ServiceUnavailable,
+            "A dependency is unavailable; retry later.",
+        ),
+        status if status.is_client_error() => {
+            ApiError::new(ProblemKind::BadRequest, error.to_string())
+        }
+        _ => ApiError::new(
+            ProblemKind::Internal,
+            "An internal error occurred; quote the trace_id to support.",
+        ),
+    }
+}
+
+fn parameter_error(name: &str, reason: &str) -> ApiError {
+    ApiError {
+        errors: Some(vec![FieldError {
+            field: name.to_owned(),
+            message: reason.to_owned(),
+        }]),
+        ..ApiError::new(
+            ProblemKind::BadRequest,
+            format!("Parameter `{name}` is invalid: {reason}"),
+        )
+    }
+}
+
+/// Renders `api_error` for `request_path`, in the context of the current request.
+pub fn render(
+    api_error: &ApiError,
+    context: Option<&RequestContext>,
+    request_path: &str,
+) -> Response {
+    let trace_id = context
+        .map(|context| context.request_id.as_ref())
+        .unwrap_or_default();
+    problem_response(&api_error.to_problem(trace_id, request_path))
+}
+
+/// The middleware; see the module docs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Problems;
+
+impl<E: Endpoint> Middleware<E> for Problems {
+    type Output = ProblemsEndpoint<E>;
+
+    fn transform(&self, inner: E) -> Self::Output {
+        ProblemsEndpoint { inner }
+    }
+}
+
+/// The endpoint produced by [`Problems`].
+#[derive(Debug)]
+pub struct ProblemsEndpoint<E> {
+    inner: E,
+}
+
+impl<E: Endpoint> Endpoint for ProblemsEndpoint<E> {
+    type Output = Response;
+
+    async fn call(&self, request: Request) -> Result<Response> {
+        let context = request.data::<RequestContext>().cloned();
+        let path = request.uri().path().to_owned();
+        let (api_error, mut response, pattern) = match self.inner.call(request).await {
+            Ok(output) => {
+                let response = output.into_response();
+                match response.data::<ApiError>().cloned() {
+                    Some(api_error) => (api_error, response, None),
+                    None => return Ok(response),
+                }
+            }
+            Err(error) if error.is_from_response() && error.data::<ApiError>().is_none() => {
+                let response = error.into_response();
+                match response.data::<ApiError>().cloned() {
+                    Some(api_error) => (api_error, response, None),
+                    None => return Ok(response),
+                }
+            }
+            Err(error) => {
+                let api_error = classify(&error);
+                if api_error.kind == ProblemKind::Internal {
+                    tracing::error!(error = %error, cause = ?error, "request failed with an internal error");
+                }
+                let pattern = error.data::<poem::PathPattern>().cloned();
+                (api_error, Response::default(), pattern)
+            }
+        };
+        let mut rendered = render(&api_error, context.as_ref(), &path);
+        // Keep what inner layers put on the response: headers such as Retry-After or
+        // Allow, and the matched route pattern the metrics layer labels with.
+        for name in response.headers().keys() {
+            if !rendered.headers().contains_key(name) && name != poem::http::header::CONTENT_LENGTH
+            {
+                for value in response.headers().get_all(name) {
+                    rendered.headers_mut().append(name.clone(), value.clone());
+                }
+            }
+        }
+        if let Some(pattern) = pattern.or_else(|| response.data::<poem::PathPattern>().cloned()) {
+            rendered.set_data(pattern);
+        }
+        drop(response.take_body());
+        Ok(rendered)
+    }
+}

@@ -1,0 +1,142 @@
+//! `/health`, `/ready` and `/metrics`.
+
+use std::collections::BTreeMap;
+
+use poem::Request;
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Union};
+
+use super::{ApiTags, PublicErrors};
+use crate::http::request_context::RequestContext;
+use crate::state::{AppState, ComponentState};
+
+/// Liveness of the process.
+#[derive(Debug, Object)]
+pub struct Health {
+    /// Always `healthy` when the process answers.
+    pub status: String,
+    /// The service name (`otto-api`).
+    pub service: String,
+    /// The running version.
+    pub version: String,
+    /// The request's trace id.
+    pub trace_id: String,
+}
+
+/// The marker of a dependency this deployment does not use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum NotConfigured {
+    /// Not configured.
+    NotConfigured,
+}
+
+/// One dependency in a readiness report: whether it answered, or `not_configured`.
+#[derive(Debug, Clone, PartialEq, Eq, Union)]
+pub enum ComponentStatus {
+    /// `true` when the dependency answered within the timeout.
+    Checked(bool),
+    /// The dependency is not configured (not a failure).
+    NotConfigured(NotConfigured),
+}
+
+/// Readiness of the process and each dependency.
+#[derive(Debug, Object)]
+pub struct ReadinessReport {
+    /// Whether every configured dependency answered.
+    pub ready: bool,
+    /// Each dependency by name (`database`, `redis`).
+    pub components: BTreeMap<String, ComponentStatus>,
+    /// How long the checks took, in milliseconds.
+    pub duration_ms: f64,
+}
+
+/// `/ready`'s answers.
+#[derive(Debug, ApiResponse)]
+pub enum ReadyResponse {
+    /// Every configured dependency answered.
+    #[oai(status = 200)]
+    Ready(Json<ReadinessReport>),
+    /// At least one configured dependency did not answer in time.
+    #[oai(status = 503)]
+    NotReady(Json<ReadinessReport>),
+}
+
+/// `/metrics`' answer.
+#[derive(Debug, ApiResponse)]
+pub enum MetricsResponse {
+    /// The OpenMetrics text exposition.
+    #[oai(
+        status = 200,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    )]
+    Exposition(PlainText<String>),
+}
+
+/// The system operations.
+#[derive(Debug, Clone)]
+pub struct SystemApi {
+    state: AppState,
+}
+
+impl SystemApi {
+    /// Operations over the shared state.
+    pub fn new(state: AppState) -> Self {
+        SystemApi { state }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::System")]
+impl SystemApi {
+    /// Liveness: answers as long as the process serves HTTP.
+    #[oai(path = "/health", method = "get", operation_id = "getHealth")]
+    async fn health(&self, request: &Request) -> Result<Json<Health>, PublicErrors> {
+        let trace_id = request
+            .data::<RequestContext>()
+            .map(|context| context.request_id.to_string())
+            .unwrap_or_default();
+        Ok(Json(Health {
+            status: "healthy".to_owned(),
+            service: self.state.config.service_name_api.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            trace_id,
+        }))
+    }
+
+    /// Readiness: checks every configured dependency, each within
+    /// OTTO_READY_TIMEOUT_MS; 503 when one does not answer.
+    #[oai(path = "/ready", method = "get", operation_id = "getReady")]
+    async fn ready(&self) -> Result<ReadyResponse, PublicErrors> {
+        let outcome = self.state.readiness.check().await;
+        let report = ReadinessReport {
+            ready: outcome.ready,
+            components: outcome
+                .components
+                .into_iter()
+                .map(|(name, state)| {
+                    let status = match state {
+                        ComponentState::Checked(up) => ComponentStatus::Checked(up),
+                        ComponentState::NotConfigured => {
+                            ComponentStatus::NotConfigured(NotConfigured::NotConfigured)
+                        }
+                    };
+                    (name.to_owned(), status)
+                })
+                .collect(),
+            duration_ms: (outcome.duration.as_secs_f64() * 1_000_000.0).round() / 1_000.0,
+        };
+        Ok(if report.ready {
+            ReadyResponse::Ready(Json(report))
+        } else {
+            ReadyResponse::NotReady(Json(report))
+        })
+    }
+
+    /// Prometheus metrics in the OpenMetrics text format.
+    #[oai(path = "/metrics", method = "get", operation_id = "getMetrics")]
+    async fn metrics(&self) -> Result<MetricsResponse, PublicErrors> {
+        Ok(MetricsResponse::Exposition(PlainText(
+            self.state.metrics.encode(),
+        )))
+    }
+}

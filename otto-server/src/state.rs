@@ -1,0 +1,135 @@
+//! What every handler can reach: configuration, metrics, readiness probes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use otto_core::ports::{ProbeError, ReadinessProbe};
+
+use crate::config::Config;
+use crate::telemetry::metrics::Metrics;
+
+/// Shared application state, cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// The loaded configuration.
+    pub config: Arc<Config>,
+    /// The metrics registry.
+    pub metrics: Arc<Metrics>,
+    /// Dependency checks behind `/ready`.
+    pub readiness: Arc<Readiness>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").finish_non_exhaustive()
+    }
+}
+
+/// The state of one dependency in a readiness report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComponentState {
+    /// Configured, and answered (`true`) or not (`false`) in time.
+    Checked(bool),
+    /// Not configured in this deployment (not a failure).
+    NotConfigured,
+}
+
+/// The readiness probes of this deployment.
+pub struct Readiness {
+    probes: Vec<Arc<dyn ReadinessProbe>>,
+    not_configured: Vec<&'static str>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let components: Vec<&str> = self.probes.iter().map(|probe| probe.component()).collect();
+        f.debug_struct("Readiness")
+            .field("probes", &components)
+            .field("not_configured", &self.not_configured)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// The outcome of checking every dependency.
+#[derive(Debug, Clone)]
+pub struct ReadinessOutcome {
+    /// Whether every configured dependency answered.
+    pub ready: bool,
+    /// Each dependency's state, in a stable order.
+    pub components: Vec<(&'static str, ComponentState)>,
+    /// How long the whole check took.
+    pub duration: Duration,
+}
+
+impl Readiness {
+    /// Probes checked on every `/ready`, each bounded by `timeout`;
+    /// `not_configured` components are reported as such.
+    pub fn new(
+        probes: Vec<Arc<dyn ReadinessProbe>>,
+        not_configured: Vec<&'static str>,
+        timeout: Duration,
+    ) -> Self {
+        Readiness {
+            probes,
+            not_configured,
+            timeout,
+        }
+    }
+
+    /// Checks every probe concurrently; a probe that does not answer in time is down.
+    pub async fn check(&self) -> ReadinessOutcome {
+        let started = Instant::now();
+        let mut checks = tokio::task::JoinSet::new();
+        for (index, probe) in self.probes.iter().enumerate() {
+            let probe = probe.clone();
+            let timeout = self.timeout;
+            checks.spawn(async move {
+                let result = match tokio::time::timeout(timeout, probe.check()).await {
+                    Ok(result) => result,
+                    Err(_) => Err(ProbeError::TimedOut),
+                };
+                (index, result)
+            });
+        }
+        let mut results = vec![false; self.probes.len()];
+        while let Some(joined) = checks.join_next().await {
+            match joined {
+                Ok((index, Ok(()))) => results[index] = true,
+                Ok((index, Err(error))) => {
+                    let component = self.probes[index].component();
+                    tracing::warn!(component, error = %error, "readiness check failed");
+                }
+                Err(error) => tracing::error!(error = %error, "readiness check panicked"),
+            }
+        }
+        let mut components: Vec<(&'static str, ComponentState)> = self
+            .probes
+            .iter()
+            .zip(&results)
+            .map(|(probe, up)| (probe.component(), ComponentState::Checked(*up)))
+            .collect();
+        components.extend(
+            self.not_configured
+                .iter()
+                .map(|name| (*name, ComponentState::NotConfigured)),
+        );
+        ReadinessOutcome {
+            ready: results.iter().all(|up| *up),
+            components,
+            duration: started.elapsed(),
+        }
+    }
+}
+impl AppState {
+    /// State with no live dependency, for producing the OpenAPI document.
+    pub fn detached(config: Config) -> Self {
+        let readiness = Readiness::new(Vec::new(), Vec::new(), config.ready_timeout);
+        AppState {
+            config: Arc::new(config),
+            metrics: Arc::new(Metrics::new()),
+            readiness: Arc::new(readiness),
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Prometheus metrics (prometheus-client). Every family is registered when
+//! [`Metrics::new`] runs, so `/metrics` lists them all before their first use.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+/// Latency buckets in milliseconds: from a cache hit to a slow provider call.
+const LATENCY_BUCKETS_MS: [f64; 14] = [
+    1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1_000.0, 2_500.0, 5_000.0, 10_000.0,
+    30_000.0,
+];
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(LATENCY_BUCKETS_MS)
+}
+
+/// Labels of `http_requests_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpRequestLabels {
+    /// Route template (`/api/v1/calls/{id}`), or `unmatched`.
+    pub route: String,
+    /// HTTP method.
+    pub method: String,
+    /// Status code.
+    pub status: String,
+}
+
+/// Labels of `http_request_duration_ms`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabels {
+    /// Route template, or `unmatched`.
+    pub route: String,
+    /// HTTP method.
+    pub method: String,
+}
+
+/// Labels of `worker_task_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskLabels {
+    /// Job kind.
+    pub name: String,
+    /// Outcome: succeeded, failed, skipped, dead.
+    pub status: String,
+}
+
+/// Labels of `worker_task_duration_ms`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TaskNameLabels {
+    /// Job kind.
+    pub name: String,
+}
+
+/// Labels of the webhook counters.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookLabels {
+    /// callrail, twilio, clerk or bland.
+    pub provider: String,
+    /// The tenant the delivery was routed to (`unknown` before routing).
+    pub tenant_id: String,
+}
+
+/// Labels of `rate_limit_hits_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RateLimitLabels {
+    /// Route template.
+    pub route: String,
+    /// `user` or `tenant`.
+    pub limit_type: String,
+}
+
+/// Labels of per-tenant business counters.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TenantLabels {
+    /// Tenant id.
+    pub tenant_id: String,
+}
+
+/// Labels of `llm_tokens_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LlmLabels {
+    /// Tenant id.
+    pub tenant_id: String,
+    /// Model name.
+    pub model: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+/// Every metric Otto exposes.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    /// `http_requests_total{route,method,status}`
+    pub http_requests: Family<HttpRequestLabels, Counter>,
+    /// `http_request_duration_ms{route,method}`
+    pub http_request_duration_ms: HistogramFamily<RouteLabels>,
+    /// `worker_task_total{name,status}`
+    pub worker_tasks: Family<TaskLabels, Counter>,
+    /// `worker_task_duration_ms{name}`
+    pub worker_task_duration_ms: HistogramFamily<TaskNameLabels>,
+    /// `webhook_processed_total{provider,tenant_id}`
+    pub webhook_processed: Family<WebhookLabels, Counter>,
+    /// `webhook_duplicates_total{provider,tenant_id}`
+    pub webhook_duplicates: Family<WebhookLabels, Counter>,
+    /// `webhook_failures_total{provider,tenant_id}`
+    pub webhook_failures: Family<WebhookLabels, Counter>,
+    /// `webhook_idempotency_purged_total`
+    pub webhook_idempotency_purged: Counter,
+    /// `rate_limit_hits_total{route,limit_type}`
+    pub rate_limit_hits: Family<RateLimitLabels, Counter>,
+    /// `asr_minutes_total{tenant_id}`
+    pub asr_minutes: Family<TenantLabels, Counter<f64, AtomicU64>>,
+    /// `llm_tokens_total{tenant_id,model}`
+    pub llm_tokens: Family<LlmLabels, Counter>,
+    /// `sms_sent_total{tenant_id}`
+    pub sms_sent: Family<TenantLabels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Creates and registers every metric.
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let http_requests = Family::default();
+        let http_request_duration_ms: HistogramFamily<RouteLabels> =
+            Family::new_with_constructor(latency_histogram);
+        let worker_tasks = Family::default();
+        let worker_task_duration_ms: HistogramFamily<TaskNameLabels> =
+            Family::new_with_constructor(latency_histogram);
+        let webhook_processed = Family::default();
+        let webhook_duplicates = Family::default();
+        let webhook_failures = Family::default();
+        let webhook_idempotency_purged = Counter::default();
+        let rate_limit_hits = Family::default();
+        let asr_minutes = Family::default();
+        let llm_tokens = Family::default();
+        let sms_sent = Family::default();
+
+        // prometheus-client appends `_total` to counters itself.
+        registry.register(
+            "http_requests",
+            "HTTP requests by route template, method and status",
+            http_requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_ms",
+            "HTTP request latency in milliseconds",
+            http_request_duration_ms.clone(),
+        );
+        registry.register(
+            "worker_task",
+            "Background jobs run, by kind and outcome",
+            worker_tasks.clone(),
+        );
+        registry.register(
+            "worker_task_duration_ms",
+            "Background job duration in milliseconds",
+            worker_task_duration_ms.clone(),
+        );
+        registry.register(
+            "webhook_processed",
+            "Webhook deliveries processed for the first time",
+            webhook_processed.clone(),
+        );
+        registry.register(
+            "webhook_duplicates",
+            "Duplicate webhook deliveries ignored",
+            webhook_duplicates.clone(),
+        );
+        registry.register(
+            "webhook_failures",
+            "Webhook deliveries refused or failed",
+            webhook_failures.clone(),
+        );
+        registry.register(
+            "webhook_idempotency_purged",
+            "Expired webhook idempotency keys purged",
+            webhook_idempotency_purged.clone(),
+        );
+        registry.register(
+            "rate_limit_hits",
+            "Requests refused by a rate limit",
+            rate_limit_hits.clone(),
+        );
+        registry.register(
+            "asr_minutes",
+            "Minutes of audio transcribed",
+            asr_minutes.clone(),
+        );
+        registry.register("llm_tokens", "LLM tokens consumed", llm_tokens.clone());
+        registry.register("sms_sent", "SMS messages sent", sms_sent.clone());
+
+        Metrics {
+            registry,
+            http_requests,
+            http_request_duration_ms,
+            worker_tasks,
+            worker_task_duration_ms,
+            webhook_processed,
+            webhook_duplicates,
+            webhook_failures,
+            webhook_idempotency_purged,
+            rate_limit_hits,
+            asr_minutes,
+            llm_tokens,
+            sms_sent,
+        }
+    }
+
+    /// The OpenMetrics text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        text
+    }
+}
+
+/// The media type of [`Metrics::encode`]'s output.
+pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
