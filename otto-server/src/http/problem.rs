@@ -213,8 +213,8 @@ pub fn problem_response(problem: &Problem) -> Response {
 /// A problem as an OpenAPI response payload, so that every operation documents its
 /// errors with the `application/problem+json` media type and the [`Problem`] schema.
 ///
-/// Handlers return it inside their error enums; at run time it is an [`ApiError`]
-/// that the problems middleware renders with the request's trace id.
+/// Handlers return it inside their error enums; it renders with the trace id of the
+/// request being served.
 #[derive(Debug, Clone)]
 pub struct ProblemBody(pub ApiError);
 
@@ -232,10 +232,11 @@ impl Payload for ProblemBody {
 
 impl IntoResponse for ProblemBody {
     fn into_response(self) -> Response {
-        // Rendered for real by the problems middleware, which knows the trace id; the
-        // error travels in the response's extensions.
-        let mut response = Response::builder().status(self.0.kind.status()).finish();
-        response.set_data(self.0);
-        response
+        let context = super::request_context::current();
+        let (trace_id, instance) = context
+            .as_ref()
+            .map(|context| (context.request_id.as_ref(), context.path.as_ref()))
+            .unwrap_or_default();
+        problem_response(&self.0.to_problem(trace_id, instance))
     }
 }

@@ -16,9 +16,6 @@ pub fn classify(error: &poem::Error) -> ApiError {
     if let Some(api_error) = error.downcast_ref::<ApiError>() {
         return api_error.clone();
     }
-    if let Some(api_error) = error.data::<ApiError>() {
-        return api_error.clone();
-    }
     if error.is::<NotFoundError>() {
         return ApiError::new(ProblemKind::NotFound, "No resource exists at this path.");
     }
@@ -127,45 +124,21 @@ impl<E: Endpoint> Endpoint for ProblemsEndpoint<E> {
     async fn call(&self, request: Request) -> Result<Response> {
         let context = request.data::<RequestContext>().cloned();
         let path = request.uri().path().to_owned();
-        let (api_error, mut response, pattern) = match self.inner.call(request).await {
-            Ok(output) => {
-                let response = output.into_response();
-                match response.data::<ApiError>().cloned() {
-                    Some(api_error) => (api_error, response, None),
-                    None => return Ok(response),
-                }
-            }
-            Err(error) if error.is_from_response() && error.data::<ApiError>().is_none() => {
-                let response = error.into_response();
-                match response.data::<ApiError>().cloned() {
-                    Some(api_error) => (api_error, response, None),
-                    None => return Ok(response),
-                }
-            }
-            Err(error) => {
-                let api_error = classify(&error);
-                if api_error.kind == ProblemKind::Internal {
-                    tracing::error!(error = %error, cause = ?error, "request failed with an internal error");
-                }
-                let pattern = error.data::<poem::PathPattern>().cloned();
-                (api_error, Response::default(), pattern)
-            }
+        let error = match self.inner.call(request).await {
+            Ok(output) => return Ok(output.into_response()),
+            // Documented problems (`ProblemBody`) arrive already rendered.
+            Err(error) if error.is_from_response() => return Ok(error.into_response()),
+            Err(error) => error,
         };
+        let api_error = classify(&error);
+        if api_error.kind == ProblemKind::Internal {
+            tracing::error!(error = %error, cause = ?error, "request failed with an internal error");
+        }
         let mut rendered = render(&api_error, context.as_ref(), &path);
-        // Keep what inner layers put on the response: headers such as Retry-After or
-        // Allow, and the matched route pattern the metrics layer labels with.
-        for name in response.headers().keys() {
-            if !rendered.headers().contains_key(name) && name != poem::http::header::CONTENT_LENGTH
-            {
-                for value in response.headers().get_all(name) {
-                    rendered.headers_mut().append(name.clone(), value.clone());
-                }
-            }
+        // Keep the matched route pattern for the metrics layer's label.
+        if let Some(pattern) = error.data::<poem::PathPattern>() {
+            rendered.set_data(pattern.clone());
         }
-        if let Some(pattern) = pattern.or_else(|| response.data::<poem::PathPattern>().cloned()) {
-            rendered.set_data(pattern);
-        }
-        drop(response.take_body());
         Ok(rendered)
     }
 }

@@ -25,6 +25,18 @@ const MAX_REQUEST_ID_LEN: usize = 128;
 pub struct RequestContext {
     /// The request id (see the module docs for how it is chosen).
     pub request_id: Arc<str>,
+    /// The request's path: the `instance` of its problems.
+    pub path: Arc<str>,
+}
+
+tokio::task_local! {
+    static CURRENT: RequestContext;
+}
+
+/// The context of the request this task is serving, if any. Lets code far from the
+/// middleware (a response payload rendering a problem) stamp the right trace id.
+pub fn current() -> Option<RequestContext> {
+    CURRENT.try_with(Clone::clone).ok()
 }
 
 /// Whether a client-supplied request id can be trusted into logs and headers.
@@ -115,11 +127,14 @@ impl<E: Endpoint> Endpoint for AssignRequestContextEndpoint<E> {
         if otel_trace_id != TraceId::INVALID {
             span.record("otel_trace_id", tracing::field::display(otel_trace_id));
         }
-        request.set_data(RequestContext {
+        let context = RequestContext {
             request_id: Arc::from(request_id.as_str()),
-        });
+            path: Arc::from(request.uri().path()),
+        };
+        request.set_data(context.clone());
 
-        let mut response = match self.inner.call(request).instrument(span).await {
+        let call = CURRENT.scope(context, self.inner.call(request));
+        let mut response = match call.instrument(span).await {
             Ok(output) => output.into_response(),
             Err(error) => error.into_response(),
         };

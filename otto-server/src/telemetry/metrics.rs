@@ -88,6 +88,65 @@ pub struct LlmLabels {
     pub model: String,
 }
 
+/// Every family: name (without `_total`), help and OpenMetrics type.
+const FAMILIES: &[(&str, &str, &str)] = &[
+    (
+        "http_requests",
+        "HTTP requests by route template, method and status",
+        "counter",
+    ),
+    (
+        "http_request_duration_ms",
+        "HTTP request latency in milliseconds",
+        "histogram",
+    ),
+    (
+        "worker_task",
+        "Background jobs run, by kind and outcome",
+        "counter",
+    ),
+    (
+        "worker_task_duration_ms",
+        "Background job duration in milliseconds",
+        "histogram",
+    ),
+    (
+        "webhook_processed",
+        "Webhook deliveries processed for the first time",
+        "counter",
+    ),
+    (
+        "webhook_duplicates",
+        "Duplicate webhook deliveries ignored",
+        "counter",
+    ),
+    (
+        "webhook_failures",
+        "Webhook deliveries refused or failed",
+        "counter",
+    ),
+    (
+        "webhook_idempotency_purged",
+        "Expired webhook idempotency keys purged",
+        "counter",
+    ),
+    (
+        "rate_limit_hits",
+        "Requests refused by a rate limit",
+        "counter",
+    ),
+    ("asr_minutes", "Minutes of audio transcribed", "counter"),
+    ("llm_tokens", "LLM tokens consumed", "counter"),
+    ("sms_sent", "SMS messages sent", "counter"),
+];
+
+fn help(name: &str) -> &'static str {
+    FAMILIES
+        .iter()
+        .find(|(family, _, _)| *family == name)
+        .map_or("", |(_, help, _)| help)
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 /// Every metric Otto exposes.
@@ -148,56 +207,48 @@ impl Metrics {
         // prometheus-client appends `_total` to counters itself.
         registry.register(
             "http_requests",
-            "HTTP requests by route template, method and status",
+            help("http_requests"),
             http_requests.clone(),
         );
         registry.register(
             "http_request_duration_ms",
-            "HTTP request latency in milliseconds",
+            help("http_request_duration_ms"),
             http_request_duration_ms.clone(),
         );
-        registry.register(
-            "worker_task",
-            "Background jobs run, by kind and outcome",
-            worker_tasks.clone(),
-        );
+        registry.register("worker_task", help("worker_task"), worker_tasks.clone());
         registry.register(
             "worker_task_duration_ms",
-            "Background job duration in milliseconds",
+            help("worker_task_duration_ms"),
             worker_task_duration_ms.clone(),
         );
         registry.register(
             "webhook_processed",
-            "Webhook deliveries processed for the first time",
+            help("webhook_processed"),
             webhook_processed.clone(),
         );
         registry.register(
             "webhook_duplicates",
-            "Duplicate webhook deliveries ignored",
+            help("webhook_duplicates"),
             webhook_duplicates.clone(),
         );
         registry.register(
             "webhook_failures",
-            "Webhook deliveries refused or failed",
+            help("webhook_failures"),
             webhook_failures.clone(),
         );
         registry.register(
             "webhook_idempotency_purged",
-            "Expired webhook idempotency keys purged",
+            help("webhook_idempotency_purged"),
             webhook_idempotency_purged.clone(),
         );
         registry.register(
             "rate_limit_hits",
-            "Requests refused by a rate limit",
+            help("rate_limit_hits"),
             rate_limit_hits.clone(),
         );
-        registry.register(
-            "asr_minutes",
-            "Minutes of audio transcribed",
-            asr_minutes.clone(),
-        );
-        registry.register("llm_tokens", "LLM tokens consumed", llm_tokens.clone());
-        registry.register("sms_sent", "SMS messages sent", sms_sent.clone());
+        registry.register("asr_minutes", help("asr_minutes"), asr_minutes.clone());
+        registry.register("llm_tokens", help("llm_tokens"), llm_tokens.clone());
+        registry.register("sms_sent", help("sms_sent"), sms_sent.clone());
 
         Metrics {
             registry,
@@ -217,10 +268,23 @@ impl Metrics {
     }
 
     /// The OpenMetrics text exposition of every metric.
+    ///
+    /// prometheus-client leaves out a labelled family until its first series exists;
+    /// Otto declares those families anyway (HELP and TYPE, no samples), so dashboards
+    /// and alerts can rely on every family from the first scrape.
     pub fn encode(&self) -> String {
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        let declared: String = FAMILIES
+            .iter()
+            .filter(|(name, _, kind)| !text.contains(&format!("# TYPE {name} {kind}\n")))
+            .map(|(name, help, kind)| format!("# HELP {name} {help}.\n# TYPE {name} {kind}\n"))
+            .collect();
+        match text.rfind("# EOF") {
+            Some(eof) => text.insert_str(eof, &declared),
+            None => text.push_str(&declared),
+        }
         text
     }
 }

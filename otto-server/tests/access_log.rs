@@ -1,0 +1,121 @@
+//! One JSON access line per request, correlated with the request id, labelled with
+//! the route template, and PII-redacted.
+
+mod support;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use otto_server::telemetry::{JsonLogLayer, Service};
+use serde_json::Value;
+use support::*;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Lines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl MakeWriter<'_> for Lines {
+    type Writer = Lines;
+    fn make_writer(&self) -> Lines {
+        self.clone()
+    }
+}
+
+impl Lines {
+    fn parsed(&self) -> Vec<Value> {
+        let text = String::from_utf8(self.0.lock().expect("lock").clone()).expect("utf-8");
+        text.lines()
+            .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
+            .collect()
+    }
+
+    fn access_lines(&self) -> Vec<Value> {
+        self.parsed()
+            .into_iter()
+            .filter(|line| line["message"] == "request completed")
+            .collect()
+    }
+}
+
+fn capture() -> (Lines, tracing::subscriber::DefaultGuard) {
+    let lines = Lines::default();
+    let subscriber =
+        tracing_subscriber::registry().with(JsonLogLayer::new(Service::Api, true, lines.clone()));
+    (lines, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn each_request_writes_one_access_line_with_its_context() {
+    let (lines, _guard) = capture();
+    let state = default_state();
+    client(&state)
+        .get("/health")
+        .header("X-Request-Id", "log-1")
+        .send()
+        .await
+        .assert_status_is_ok();
+    let access = lines.access_lines();
+    let [line] = access.as_slice() else {
+        panic!("one access line: {access:?}")
+    };
+    assert_eq!(line["trace_id"], "log-1");
+    assert_eq!(line["route"], "/health");
+    assert_eq!(line["method"], "GET");
+    assert_eq!(line["status"], 200);
+    assert_eq!(line["service"], "api");
+    assert_eq!(line["level"], "INFO");
+    assert!(line["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0));
+    assert!(line["ts"].as_str().is_some_and(|ts| ts.ends_with('Z')));
+}
+
+#[tokio::test]
+async fn unmatched_paths_log_the_shared_route_label_and_a_redacted_path() {
+    let (lines, _guard) = capture();
+    let state = default_state();
+    client(&state).get("/messages/+15551234567").send().await;
+    let access = lines.access_lines();
+    assert_eq!(access[0]["route"], "unmatched");
+    assert_eq!(access[0]["status"], 404);
+    let text = access[0].to_string();
+    assert!(
+        !text.contains("5551234567"),
+        "phone number redacted: {text}"
+    );
+}
+
+#[tokio::test]
+async fn internal_errors_log_their_cause_under_the_request_id() {
+    let (lines, _guard) = capture();
+    let state = default_state();
+    client_with_probe_api(&state)
+        .get("/probe/crash")
+        .header("X-Request-Id", "boom-1")
+        .send()
+        .await;
+    let all = lines.parsed();
+    let cause = all
+        .iter()
+        .find(|line| {
+            line["level"] == "ERROR" && line["message"] == "request failed with an internal error"
+        })
+        .expect("the cause is logged");
+    assert_eq!(cause["trace_id"], "boom-1");
+    assert!(
+        cause["error"].as_str().unwrap().contains("refused"),
+        "{cause}"
+    );
+    let access = lines.access_lines();
+    assert_eq!(access[0]["level"], "ERROR");
+    assert_eq!(access[0]["status"], 500);
+}

@@ -1,0 +1,156 @@
+//! Configuration: defaults, parse errors naming the variable, production refusal.
+
+use otto_server::config::{Config, ConfigErrors, Environment, OttoEnv, spec::VARIABLES};
+
+fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigErrors> {
+    Config::load(&Environment::from_pairs(pairs.iter().copied()))
+}
+
+fn offending(errors: &ConfigErrors) -> Vec<&'static str> {
+    errors.0.iter().map(|error| error.variable).collect()
+}
+
+/// Real-looking values for every production variable.
+fn production_pairs() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("OTTO_ENV", "production"),
+        (
+            "DATABASE_URL",
+            "postgres://otto:Zq8x1L0p@db.internal:5432/otto",
+        ),
+        ("REDIS_URL", "redis://cache.internal:6379/0"),
+        ("CLERK_SECRET_KEY", "sk_live_9f8e7d6c5b4a39281706"),
+        ("CLERK_PUBLISHABLE_KEY", "pk_live_Y2xlcmsub3R0by5pbyQ"),
+        ("TWILIO_ACCOUNT_SID", "AC9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
+        ("TWILIO_AUTH_TOKEN", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
+        ("TWILIO_FROM_NUMBER", "+15017122661"),
+        ("CALLRAIL_API_KEY", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
+        ("CALLRAIL_ACCOUNT_ID", "ACC9f8e7d6c5b4a39281706"),
+        ("DEEPGRAM_API_KEY", "9f8e7d6c5b4a39281706f5e4d3c2b1a0"),
+        ("OPENAI_API_KEY", "sk-proj-9f8e7d6c5b4a39281706"),
+        ("BLAND_API_KEY", "org_9f8e7d6c5b4a39281706"),
+        ("ALLOWED_ORIGINS", "https://app.otto.io"),
+    ]
+}
+
+#[test]
+fn development_needs_nothing_and_uses_the_embedded_defaults() {
+    let config = load(&[]).expect("empty environment is valid");
+    assert_eq!(config.env, OttoEnv::Development);
+    assert_eq!(config.bind_address(), "127.0.0.1:8000");
+    assert!(config.database_is_embedded);
+    assert_eq!(config.database_url.expose(), "sqlite://data/otto.db");
+    assert!(config.redis_url.is_none());
+    assert_eq!(config.rate_limit_user.to_string(), "60/minute");
+    assert_eq!(config.rate_limit_tenant.to_string(), "600/minute");
+    assert!(config.redact_pii);
+    assert_eq!(config.idempotency_ttl_days, 90);
+    assert_eq!(config.max_body_bytes, 1_048_576);
+    assert_eq!(config.service_name_api, "otto-api");
+    assert_eq!(config.service_name_worker, "otto-worker");
+}
+
+#[test]
+fn malformed_rates_name_the_variable_and_show_the_accepted_form() {
+    let errors = load(&[
+        ("RATE_LIMIT_USER", "60 per minute"),
+        ("RATE_LIMIT_TENANT", "0/hour"),
+    ])
+    .expect_err("bad rates");
+    assert_eq!(offending(&errors), ["RATE_LIMIT_USER", "RATE_LIMIT_TENANT"]);
+    for error in &errors.0 {
+        assert!(error.problem.contains("N/minute"), "{error}");
+    }
+}
+
+#[test]
+fn every_malformed_value_is_reported_at_once() {
+    let errors = load(&[
+        ("PORT", "eighty"),
+        ("OBS_REDACT_PII", "maybe"),
+        ("LOG_LEVEL", "LOUD"),
+        ("IDEMPOTENCY_TTL_DAYS", "0"),
+        ("ALLOWED_ORIGINS", "*"),
+        ("DATABASE_URL", "mysql://db/otto"),
+        ("OTTO_ENV", "staging"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+    ])
+    .expect_err("all bad");
+    let mut names = offending(&errors);
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "ALLOWED_ORIGINS",
+            "DATABASE_URL",
+            "IDEMPOTENCY_TTL_DAYS",
+            "LOG_LEVEL",
+            "OBS_REDACT_PII",
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTTO_ENV",
+            "PORT"
+        ]
+    );
+}
+
+#[test]
+fn production_with_nothing_set_names_every_required_variable() {
+    let errors = load(&[("OTTO_ENV", "production")]).expect_err("production needs values");
+    let required: Vec<&str> = VARIABLES
+        .iter()
+        .filter(|v| v.required_in_production)
+        .map(|v| v.name)
+        .collect();
+    assert_eq!(offending(&errors), required);
+    assert!(required.contains(&"DATABASE_URL") && required.contains(&"OPENAI_API_KEY"));
+}
+
+#[test]
+fn production_with_real_values_starts() {
+    let config = load(&production_pairs()).expect("real values are accepted");
+    assert_eq!(config.env, OttoEnv::Production);
+    assert!(!config.database_is_embedded);
+}
+
+#[test]
+fn production_refuses_each_placeholder_without_printing_it() {
+    for placeholder in [
+        "",
+        "changeme",
+        "your_openai_api_key",
+        "<openai key>",
+        "sk-xxxxxxxx",
+    ] {
+        let mut pairs = production_pairs();
+        pairs.retain(|(name, _)| *name != "OPENAI_API_KEY");
+        pairs.push(("OPENAI_API_KEY", placeholder));
+        let errors = load(&pairs).expect_err(placeholder);
+        assert_eq!(offending(&errors), ["OPENAI_API_KEY"], "{placeholder}");
+        if !placeholder.is_empty() {
+            assert!(
+                !errors.to_string().contains(placeholder),
+                "value not echoed: {errors}"
+            );
+        }
+    }
+}
+
+#[test]
+fn production_refuses_the_env_example_values() {
+    let mut pairs = production_pairs();
+    pairs.retain(|(name, _)| *name != "TWILIO_AUTH_TOKEN");
+    pairs.push(("TWILIO_AUTH_TOKEN", "your_twilio_auth_token"));
+    let errors = load(&pairs).expect_err("example value");
+    assert_eq!(offending(&errors), ["TWILIO_AUTH_TOKEN"]);
+}
+
+#[test]
+fn errors_print_one_line_per_variable() {
+    let errors = load(&[("OTTO_ENV", "production")]).expect_err("missing");
+    let text = errors.to_string();
+    assert_eq!(text.lines().count(), errors.0.len());
+    assert!(
+        text.lines()
+            .all(|line| line.starts_with("configuration error: "))
+    );
+}
