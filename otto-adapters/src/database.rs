@@ -147,16 +147,14 @@ fn prepare_sqlite_url(url: &str) -> Result<String, DatabaseError> {
         .split_once('?')
         .unwrap_or((path_and_query, ""));
     let in_memory = path == ":memory:" || query.contains("mode=memory");
-    if !in_memory {
-        if let Some(parent) = Path::new(path)
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(parent).map_err(|source| DatabaseError::DataDirectory {
-                path: parent.display().to_string(),
-                source,
-            })?;
-        }
+    let data_directory = Path::new(path)
+        .parent()
+        .filter(|parent| !in_memory && !parent.as_os_str().is_empty());
+    if let Some(parent) = data_directory {
+        std::fs::create_dir_all(parent).map_err(|source| DatabaseError::DataDirectory {
+            path: parent.display().to_string(),
+            source,
+        })?;
     }
     Ok(match (in_memory, query.contains("mode=")) {
         (false, false) if query.is_empty() => format!("sqlite://{path}?mode=rwc"),

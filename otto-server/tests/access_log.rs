@@ -112,7 +112,10 @@ async fn internal_errors_log_their_cause_under_the_request_id() {
         .expect("the cause is logged");
     assert_eq!(cause["trace_id"], "boom-1");
     assert!(
-        cause["error"].as_str().unwrap().contains("refused"),
+        cause["error"]
+            .as_str()
+            .expect("present")
+            .contains("refused"),
         "{cause}"
     );
     let access = lines.access_lines();

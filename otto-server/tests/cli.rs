@@ -55,17 +55,21 @@ fn serve_refuses_to_start_on_a_bad_rate() {
 
 #[test]
 fn check_config_prints_every_variable_with_secrets_masked() {
+    // Generated, so that no credential-shaped literal is committed.
+    let api_key = format!("sk-proj-{}", uuid::Uuid::new_v4().simple());
+    let password = uuid::Uuid::new_v4().simple().to_string();
+    let database_url = format!("postgres://otto:{password}@db:5432/otto");
     let output = otto(
         &["check-config"],
         &[
-            ("OPENAI_API_KEY", "sk-proj-abcdef123456"),
-            ("DATABASE_URL", "postgres://otto:s3cr3tpw@db:5432/otto"),
+            ("OPENAI_API_KEY", &api_key),
+            ("DATABASE_URL", &database_url),
         ],
     );
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
     assert!(
-        !stdout.contains("sk-proj-abcdef123456") && !stdout.contains("s3cr3tpw"),
+        !stdout.contains(&api_key) && !stdout.contains(&password),
         "{stdout}"
     );
     assert!(stdout.contains("OPENAI_API_KEY=********"));

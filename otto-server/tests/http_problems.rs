@@ -45,7 +45,10 @@ async fn malformed_json_is_a_400_problem() {
         .await;
     let body = assert_problem(response, 400, "/probe/appointments").await;
     assert!(
-        body["detail"].as_str().unwrap().contains("not valid JSON"),
+        body["detail"]
+            .as_str()
+            .expect("present")
+            .contains("not valid JSON"),
         "{body}"
     );
 }
@@ -124,9 +127,9 @@ async fn domain_validation_is_a_422_listing_every_field() {
     let body = assert_problem(response, 422, "/probe/appointments").await;
     let fields: Vec<&str> = body["errors"]
         .as_array()
-        .unwrap()
+        .expect("present")
         .iter()
-        .map(|e| e["field"].as_str().unwrap())
+        .map(|e| e["field"].as_str().expect("present"))
         .collect();
     assert_eq!(fields, ["customer_name", "duration_minutes"]);
 }
@@ -145,7 +148,10 @@ async fn a_declared_body_over_the_limit_is_a_413_problem() {
         .send()
         .await;
     let body = assert_problem(response, 413, "/probe/appointments").await;
-    assert!(body["detail"].as_str().unwrap().contains("2048"), "{body}");
+    assert!(
+        body["detail"].as_str().expect("present").contains("2048"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

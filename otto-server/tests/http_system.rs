@@ -93,9 +93,14 @@ const REQUIRED_FAMILIES: &[(&str, &str)] = &[
     ("sms_sent", "counter"),
 ];
 
+/// A declared family: name and type.
+type Family = (String, String);
+/// A sample: metric name, label set as written, value.
+type Sample = (String, String, f64);
+
 /// A strict reader of the OpenMetrics text format: every line is a HELP/TYPE/EOF
 /// comment or `name{labels} value`; returns the declared families and the samples.
-fn parse_exposition(text: &str) -> (Vec<(String, String)>, Vec<(String, String, f64)>) {
+fn parse_exposition(text: &str) -> (Vec<Family>, Vec<Sample>) {
     let sample = regex::Regex::new(r#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (\S+)$"#)
         .expect("regex");
     let mut families = Vec::new();

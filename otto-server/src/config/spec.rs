@@ -91,13 +91,18 @@ pub fn example_value(name: &str) -> Option<&'static str> {
         .map(|(_, value)| value.trim())
 }
 
-/// Whether `value` is a placeholder rather than a real setting.
+/// Whether `value` is a placeholder rather than a real setting: a placeholder by
+/// its look, or the very value `.env.example` gives the variable.
 pub fn is_placeholder(name: &str, value: &str) -> bool {
     let trimmed = value.trim();
+    looks_like_placeholder(trimmed)
+        || example_value(name).is_some_and(|example| !example.is_empty() && example == trimmed)
+}
+
+/// Whether a value is a placeholder by its look alone.
+pub fn looks_like_placeholder(value: &str) -> bool {
+    let trimmed = value.trim();
     if trimmed.is_empty() {
-        return true;
-    }
-    if example_value(name).is_some_and(|example| !example.is_empty() && example == trimmed) {
         return true;
     }
     let lower = trimmed.to_ascii_lowercase();
@@ -124,6 +129,8 @@ pub fn is_placeholder(name: &str, value: &str) -> bool {
         || lower.starts_with("your_")
         || lower.starts_with("your-")
         || lower.starts_with("your ")
+        || lower.contains("your_")
+        || lower.contains("your-domain")
         || lower.contains("xxx")
         || lower.contains("changeme")
         || (trimmed.starts_with('<') && trimmed.ends_with('>'))
@@ -164,7 +171,7 @@ mod tests {
         {
             let example = example_value(variable.name).unwrap_or_default();
             assert!(
-                is_placeholder(variable.name, example),
+                looks_like_placeholder(example),
                 "{} example `{example}` looks real",
                 variable.name
             );
@@ -191,7 +198,7 @@ mod tests {
         }
         for real in [
             "sk-proj-4f9a1c2e7b",
-            "AC1d2e3f4a5b6c7d8e9f",
+            "AC1d2e3f4a5b6c7d8e9f", // pragma: allowlist secret (made up)
             "postgres://otto@db/otto",
             "https://app.otto.io",
         ] {

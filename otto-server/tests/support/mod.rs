@@ -1,7 +1,7 @@
 //! Shared test harness: an application over the real middleware stack, with fakes
 //! for its dependencies, driven through poem's test client.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code)]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -123,7 +123,7 @@ impl ProbeApi {
     #[oai(path = "/probe/crash", method = "get")]
     async fn crash(&self) -> poem::Result<Json<u32>> {
         Err(poem::Error::from_string(
-            "connection to postgres://otto:hunter2@db/otto refused",
+            "connection to postgres://otto:hunter2@db/otto refused", // pragma: allowlist secret
             StatusCode::INTERNAL_SERVER_ERROR,
         ))
     }
@@ -172,7 +172,10 @@ pub async fn assert_problem(response: TestResponse, status: u16, instance: &str)
         "trace_id is the X-Request-Id"
     );
     assert!(
-        body["type"].as_str().unwrap().starts_with("/problems/"),
+        body["type"]
+            .as_str()
+            .expect("present")
+            .starts_with("/problems/"),
         "{body}"
     );
     body
@@ -184,7 +187,7 @@ pub fn header(response: &TestResponse, name: &str) -> String {
         .0
         .headers()
         .get(name)
-        .map(|value| value.to_str().unwrap().to_owned())
+        .map(|value| value.to_str().expect("present").to_owned())
         .unwrap_or_default()
 }
 
@@ -195,7 +198,7 @@ pub fn header_values(response: &TestResponse, name: &str) -> String {
         .headers()
         .get_all(name)
         .iter()
-        .map(|value| value.to_str().unwrap())
+        .map(|value| value.to_str().expect("present"))
         .collect::<Vec<_>>()
         .join(", ")
 }
