@@ -20,7 +20,7 @@ build: ## Build the release binary (target/release/otto-server)
 
 test: ## Run the whole test suite (PostgreSQL/Redis tests skip when those are not running, unless OTTO_REQUIRE_SERVICES=1)
 	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
-		$(CARGO) nextest run --workspace --no-fail-fast && $(CARGO) test --workspace --doc; \
+		$(CARGO) test --workspace --doc && $(CARGO) nextest run --workspace --no-fail-fast; \
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
