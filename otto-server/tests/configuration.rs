@@ -59,6 +59,32 @@ fn development_needs_nothing_and_uses_the_embedded_defaults() {
     assert_eq!(config.max_body_bytes, 1_048_576);
     assert_eq!(config.service_name_api, "otto-api");
     assert_eq!(config.service_name_worker, "otto-worker");
+    let origins: Vec<String> = config
+        .allowed_origins
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        origins,
+        ["http://localhost:3000", "http://127.0.0.1:3000"],
+        "a local frontend works out of the box"
+    );
+}
+
+#[test]
+fn allowed_origins_are_parsed_from_the_variable() {
+    let config =
+        load(&[("ALLOWED_ORIGINS", "https://app.otto.io, exp://*")]).expect("valid origins");
+    let origins: Vec<String> = config
+        .allowed_origins
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(origins, ["https://app.otto.io", "exp://*"]);
+    let errors =
+        load(&[("ALLOWED_ORIGINS", "https://ok.io,https://*")]).expect_err("https://* is refused");
+    assert_eq!(offending(&errors), ["ALLOWED_ORIGINS"]);
+    assert!(errors.to_string().contains("https://*"), "{errors}");
 }
 
 #[test]

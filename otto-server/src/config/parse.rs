@@ -169,12 +169,18 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         .text("ALLOWED_ORIGINS")
         .or_else(|| (otto_env != OttoEnv::Production).then(|| DEVELOPMENT_ORIGINS.to_owned()))
         .unwrap_or_default();
-    let allowed_origins = p.parsed(
-        "ALLOWED_ORIGINS",
-        Vec::new(),
-        "comma-separated origins such as https://app.example.com, exp://* or https://*.vercel.app",
-        |_| OriginPattern::parse_list(&origins_text),
-    );
+    // Parsed directly, not through `Parser::parsed`: the development default must be
+    // parsed too, and `parsed` only parses values that are set.
+    let allowed_origins = OriginPattern::parse_list(&origins_text).unwrap_or_else(|error| {
+        p.fail(
+            "ALLOWED_ORIGINS",
+            format!(
+                "{error}; expected comma-separated origins such as https://app.example.com, \
+                 exp://* or https://*.vercel.app"
+            ),
+        );
+        Vec::new()
+    });
     let cors_max_age = Duration::from_secs(p.number(
         "CORS_MAX_AGE_SECONDS",
         600u64,

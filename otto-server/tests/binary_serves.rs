@@ -1,0 +1,154 @@
+//! The real binary on a real socket: the embedded default starts with no
+//! configuration, serves, logs JSON lines, and stops cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    port: u16,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn start() -> Server {
+    let data = tempfile::tempdir().expect("temp dir");
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_otto-server"))
+        .current_dir(data.path())
+        .env_clear()
+        .env("PORT", port.to_string())
+        .env("OTEL_TRACES_EXPORTER", "none")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("otto-server starts");
+    let server = Server {
+        child,
+        port,
+        _data: data,
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "otto-server did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+/// Sends one raw HTTP/1.1 request and returns (status line, headers, body).
+fn request(port: u16, head: &str) -> (String, String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        stream,
+        "{head}\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").expect("head and body");
+    let (status, headers) = head.split_once("\r\n").unwrap_or((head, ""));
+    (
+        status.to_owned(),
+        headers.to_ascii_lowercase(),
+        body.to_owned(),
+    )
+}
+
+#[test]
+fn the_embedded_default_serves_and_stops_cleanly() {
+    let mut server = start();
+    let (status, headers, body) =
+        request(server.port, "GET /health HTTP/1.1\r\nX-Request-Id: e2e-1");
+    assert!(status.contains("200"), "{status}");
+    assert!(headers.contains("x-request-id: e2e-1"), "{headers}");
+    assert!(body.contains("\"trace_id\":\"e2e-1\""), "{body}");
+
+    let (status, _, body) = request(server.port, "GET /ready HTTP/1.1");
+    assert!(status.contains("200"), "{status} {body}");
+    assert!(body.contains("\"redis\":\"not_configured\""), "{body}");
+
+    let preflight = "OPTIONS /health HTTP/1.1\r\nOrigin: http://localhost:3000\r\nAccess-Control-Request-Method: GET";
+    let (status, headers, _) = request(server.port, preflight);
+    assert!(
+        status.contains("204"),
+        "the development default allows a local frontend: {status}"
+    );
+    assert!(
+        headers.contains("access-control-allow-origin: http://localhost:3000"),
+        "{headers}"
+    );
+
+    let (status, headers, body) = request(server.port, "GET /nope HTTP/1.1");
+    assert!(status.contains("404"), "{status}");
+    assert!(
+        headers.contains("content-type: application/problem+json"),
+        "{headers}"
+    );
+    assert!(body.contains("\"instance\":\"/nope\""), "{body}");
+
+    // SIGTERM: graceful stop with exit code 0.
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(terminated.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "otto-server did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+
+    let stdout = BufReader::new(server.child.stdout.take().expect("stdout"));
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str(&line.expect("line"))
+                .expect("every stdout line is one JSON object")
+        })
+        .collect();
+    assert!(lines.iter().any(|line| {
+        line["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("twilio: not configured"))
+    }));
+    let access: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "request completed")
+        .collect();
+    assert_eq!(access.len(), 4, "one access line per request");
+    assert!(
+        access
+            .iter()
+            .any(|line| line["trace_id"] == "e2e-1" && line["route"] == "/health")
+    );
+}
