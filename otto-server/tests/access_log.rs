@@ -122,3 +122,31 @@ async fn internal_errors_log_their_cause_under_the_request_id() {
     assert_eq!(access[0]["level"], "ERROR");
     assert_eq!(access[0]["status"], 500);
 }
+
+#[tokio::test]
+async fn the_request_span_joins_the_incoming_trace_and_logs_carry_its_id() {
+    use opentelemetry::trace::TracerProvider as _;
+    let lines = Lines::default();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let subscriber = tracing_subscriber::registry()
+        .with(JsonLogLayer::new(Service::Api, true, lines.clone()))
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let state = default_state();
+    client(&state)
+        .get("/health")
+        .header("X-Request-Id", "client-chosen")
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        ) // pragma: allowlist secret (W3C example)
+        .send()
+        .await
+        .assert_status_is_ok();
+    let access = lines.access_lines();
+    assert_eq!(access[0]["trace_id"], "client-chosen");
+    assert_eq!(
+        access[0]["otel_trace_id"], "0af7651916cd43dd8448eb211c80319c",
+        "the span continues the caller's trace"
+    );
+}

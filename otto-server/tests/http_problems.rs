@@ -212,6 +212,19 @@ async fn documented_domain_problems_keep_their_status_and_detail() {
 }
 
 #[tokio::test]
+async fn unavailable_dependencies_are_503_problems_with_retry_after() {
+    let state = default_state();
+    let response = client_with_probe_api(&state)
+        .get("/probe/unavailable")
+        .send()
+        .await;
+    assert_eq!(header(&response, "retry-after"), "5");
+    let body = assert_problem(response, 503, "/probe/unavailable").await;
+    assert_eq!(body["type"], "/problems/service-unavailable");
+    assert_eq!(body["retry_after"], 5);
+}
+
+#[tokio::test]
 async fn readiness_failures_are_503_with_the_report() {
     let probe = otto_testkit::SwitchableProbe::down("database");
     let state = state(config(&[]), vec![std::sync::Arc::new(probe)], vec!["redis"]);

@@ -128,6 +128,19 @@ impl ProbeApi {
         ))
     }
 
+    /// Fails like a handler whose dependency is down.
+    #[oai(path = "/probe/unavailable", method = "get")]
+    async fn unavailable(&self) -> poem::Result<Json<u32>> {
+        Err(ApiError {
+            retry_after: Some(5),
+            ..ApiError::new(
+                ProblemKind::ServiceUnavailable,
+                "The database is unavailable; retry shortly.",
+            )
+        }
+        .into())
+    }
+
     /// Answers with a documented domain problem.
     #[oai(path = "/probe/conflict", method = "get")]
     async fn conflict(&self) -> Result<Json<u32>, ProbeErrors> {
