@@ -3,53 +3,22 @@
 
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
+use otto_server::telemetry::json_log::CapturedLines;
 use otto_server::telemetry::{JsonLogLayer, Service};
 use serde_json::Value;
 use support::*;
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Lines {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+fn access_lines(lines: &CapturedLines) -> Vec<Value> {
+    lines
+        .lines()
+        .into_iter()
+        .filter(|line| line["message"] == "request completed")
+        .collect()
 }
 
-impl MakeWriter<'_> for Lines {
-    type Writer = Lines;
-    fn make_writer(&self) -> Lines {
-        self.clone()
-    }
-}
-
-impl Lines {
-    fn parsed(&self) -> Vec<Value> {
-        let text = String::from_utf8(self.0.lock().expect("lock").clone()).expect("utf-8");
-        text.lines()
-            .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
-            .collect()
-    }
-
-    fn access_lines(&self) -> Vec<Value> {
-        self.parsed()
-            .into_iter()
-            .filter(|line| line["message"] == "request completed")
-            .collect()
-    }
-}
-
-fn capture() -> (Lines, tracing::subscriber::DefaultGuard) {
-    let lines = Lines::default();
+fn capture() -> (CapturedLines, tracing::subscriber::DefaultGuard) {
+    let lines = CapturedLines::default();
     let subscriber =
         tracing_subscriber::registry().with(JsonLogLayer::new(Service::Api, true, lines.clone()));
     (lines, tracing::subscriber::set_default(subscriber))
@@ -65,7 +34,7 @@ async fn each_request_writes_one_access_line_with_its_context() {
         .send()
         .await
         .assert_status_is_ok();
-    let access = lines.access_lines();
+    let access = access_lines(&lines);
     let [line] = access.as_slice() else {
         panic!("one access line: {access:?}")
     };
@@ -84,7 +53,7 @@ async fn unmatched_paths_log_the_shared_route_label_and_a_redacted_path() {
     let (lines, _guard) = capture();
     let state = default_state();
     client(&state).get("/messages/+15551234567").send().await;
-    let access = lines.access_lines();
+    let access = access_lines(&lines);
     assert_eq!(access[0]["route"], "unmatched");
     assert_eq!(access[0]["status"], 404);
     let text = access[0].to_string();
@@ -103,7 +72,7 @@ async fn internal_errors_log_their_cause_under_the_request_id() {
         .header("X-Request-Id", "boom-1")
         .send()
         .await;
-    let all = lines.parsed();
+    let all = lines.lines();
     let cause = all
         .iter()
         .find(|line| {
@@ -118,7 +87,7 @@ async fn internal_errors_log_their_cause_under_the_request_id() {
             .contains("refused"),
         "{cause}"
     );
-    let access = lines.access_lines();
+    let access = access_lines(&lines);
     assert_eq!(access[0]["level"], "ERROR");
     assert_eq!(access[0]["status"], 500);
 }
@@ -126,7 +95,7 @@ async fn internal_errors_log_their_cause_under_the_request_id() {
 #[tokio::test]
 async fn the_request_span_joins_the_incoming_trace_and_logs_carry_its_id() {
     use opentelemetry::trace::TracerProvider as _;
-    let lines = Lines::default();
+    let lines = CapturedLines::default();
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let subscriber = tracing_subscriber::registry()
         .with(JsonLogLayer::new(Service::Api, true, lines.clone()))
@@ -143,7 +112,7 @@ async fn the_request_span_joins_the_incoming_trace_and_logs_carry_its_id() {
         .send()
         .await
         .assert_status_is_ok();
-    let access = lines.access_lines();
+    let access = access_lines(&lines);
     assert_eq!(access[0]["trace_id"], "client-chosen");
     assert_eq!(
         access[0]["otel_trace_id"], "0af7651916cd43dd8448eb211c80319c",

@@ -4,7 +4,22 @@ mod support;
 
 use futures_util::stream;
 use poem::Body;
+use poem::test::TestResponse;
 use support::*;
+
+/// POSTs `body` as `content_type` to the appointment probe of an app built on `state`.
+async fn post_appointment(
+    state: &otto_server::state::AppState,
+    content_type: &str,
+    body: impl Into<Body>,
+) -> TestResponse {
+    client_with_probe_api(state)
+        .post("/probe/appointments")
+        .content_type(content_type)
+        .body(body)
+        .send()
+        .await
+}
 
 #[tokio::test]
 async fn unknown_routes_are_404_problems() {
@@ -37,12 +52,8 @@ async fn wrong_methods_are_405_problems() {
 #[tokio::test]
 async fn malformed_json_is_a_400_problem() {
     let state = default_state();
-    let response = client_with_probe_api(&state)
-        .post("/probe/appointments")
-        .content_type("application/json")
-        .body(r#"{"customer_name": "Jo", "#)
-        .send()
-        .await;
+    let response =
+        post_appointment(&state, "application/json", r#"{"customer_name": "Jo", "#).await;
     let body = assert_problem(response, 400, "/probe/appointments").await;
     assert!(
         body["detail"]
@@ -67,12 +78,7 @@ async fn an_empty_body_is_a_400_problem() {
 #[tokio::test]
 async fn a_body_of_the_wrong_media_type_is_a_415_problem() {
     let state = default_state();
-    let response = client_with_probe_api(&state)
-        .post("/probe/appointments")
-        .content_type("text/plain")
-        .body("customer_name=Jo")
-        .send()
-        .await;
+    let response = post_appointment(&state, "text/plain", "customer_name=Jo").await;
     let body = assert_problem(response, 415, "/probe/appointments").await;
     assert_eq!(body["type"], "/problems/unsupported-media-type");
 }
@@ -91,12 +97,12 @@ async fn a_body_without_a_media_type_is_a_415_problem() {
 #[tokio::test]
 async fn json_with_a_charset_parameter_is_accepted() {
     let state = default_state();
-    let response = client_with_probe_api(&state)
-        .post("/probe/appointments")
-        .content_type("application/json; charset=utf-8")
-        .body(r#"{"customer_name":"Jo","duration_minutes":30}"#)
-        .send()
-        .await;
+    let response = post_appointment(
+        &state,
+        "application/json; charset=utf-8",
+        r#"{"customer_name":"Jo","duration_minutes":30}"#,
+    )
+    .await;
     response.assert_status_is_ok();
     assert_eq!(json(response).await, 30);
 }
@@ -104,12 +110,12 @@ async fn json_with_a_charset_parameter_is_accepted() {
 #[tokio::test]
 async fn a_body_of_the_wrong_shape_is_a_422_naming_the_field() {
     let state = default_state();
-    let response = client_with_probe_api(&state)
-        .post("/probe/appointments")
-        .content_type("application/json")
-        .body(r#"{"customer_name":"Jo","duration_minutes":"half an hour"}"#)
-        .send()
-        .await;
+    let response = post_appointment(
+        &state,
+        "application/json",
+        r#"{"customer_name":"Jo","duration_minutes":"half an hour"}"#,
+    )
+    .await;
     let body = assert_problem(response, 422, "/probe/appointments").await;
     assert_eq!(body["type"], "/problems/validation-failed");
     assert_eq!(body["errors"][0]["field"], "duration_minutes");
@@ -118,12 +124,12 @@ async fn a_body_of_the_wrong_shape_is_a_422_naming_the_field() {
 #[tokio::test]
 async fn domain_validation_is_a_422_listing_every_field() {
     let state = default_state();
-    let response = client_with_probe_api(&state)
-        .post("/probe/appointments")
-        .content_type("application/json")
-        .body(r#"{"customer_name":"  ","duration_minutes":5}"#)
-        .send()
-        .await;
+    let response = post_appointment(
+        &state,
+        "application/json",
+        r#"{"customer_name":"  ","duration_minutes":5}"#,
+    )
+    .await;
     let body = assert_problem(response, 422, "/probe/appointments").await;
     let fields: Vec<&str> = body["errors"]
         .as_array()
@@ -141,12 +147,7 @@ async fn a_declared_body_over_the_limit_is_a_413_problem() {
         r#"{{"customer_name":"{}","duration_minutes":30}}"#,
         "a".repeat(4096)
     );
-    let response = client_with_probe_api(&state)
-        .post("/probe/appointments")
-        .content_type("application/json")
-        .body(oversized)
-        .send()
-        .await;
+    let response = post_appointment(&state, "application/json", oversized).await;
     let body = assert_problem(response, 413, "/probe/appointments").await;
     assert!(
         body["detail"].as_str().expect("present").contains("2048"),
@@ -158,12 +159,12 @@ async fn a_declared_body_over_the_limit_is_a_413_problem() {
 async fn a_chunked_body_over_the_limit_is_a_413_problem() {
     let state = state(config(&[("OTTO_MAX_BODY_BYTES", "2048")]), vec![], vec![]);
     let chunks = (0..8).map(|_| Ok::<_, std::io::Error>(vec![b' '; 512]));
-    let response = client_with_probe_api(&state)
-        .post("/probe/appointments")
-        .content_type("application/json")
-        .body(Body::from_bytes_stream(stream::iter(chunks)))
-        .send()
-        .await;
+    let response = post_appointment(
+        &state,
+        "application/json",
+        Body::from_bytes_stream(stream::iter(chunks)),
+    )
+    .await;
     assert_problem(response, 413, "/probe/appointments").await;
 }
 
@@ -174,12 +175,12 @@ async fn a_chunked_body_within_the_limit_reaches_the_handler() {
     let chunks = parts
         .into_iter()
         .map(|part| Ok::<_, std::io::Error>(part.as_bytes().to_vec()));
-    let response = client_with_probe_api(&state)
-        .post("/probe/appointments")
-        .content_type("application/json")
-        .body(Body::from_bytes_stream(stream::iter(chunks)))
-        .send()
-        .await;
+    let response = post_appointment(
+        &state,
+        "application/json",
+        Body::from_bytes_stream(stream::iter(chunks)),
+    )
+    .await;
     response.assert_status_is_ok();
     assert_eq!(json(response).await, 45);
 }

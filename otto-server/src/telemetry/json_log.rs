@@ -163,44 +163,68 @@ where
     }
 }
 
+/// A log destination in memory: what tests (and embedders checking their logging)
+/// read the JSON lines back from.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedLines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLines {
+    /// Every line written so far, parsed.
+    ///
+    /// # Panics
+    /// When a line is not one JSON object: that is the bug this type exists to catch.
+    pub fn lines(&self) -> Vec<Value> {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|error| panic!("not one JSON object ({error}): {line}"))
+            })
+            .collect()
+    }
+}
+
+impl Write for CapturedLines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl MakeWriter<'_> for CapturedLines {
+    type Writer = CapturedLines;
+
+    fn make_writer(&self) -> Self::Writer {
+        self.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
     use tracing_subscriber::layer::SubscriberExt;
 
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("buffer").extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Buffer {
-        type Writer = Buffer;
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
-
     fn capture(redact: bool, emit: impl FnOnce()) -> Vec<Value> {
-        let buffer = Buffer::default();
+        let buffer = CapturedLines::default();
         let subscriber = tracing_subscriber::registry().with(JsonLogLayer::new(
             Service::Worker,
             redact,
             buffer.clone(),
         ));
         tracing::subscriber::with_default(subscriber, emit);
-        let text = String::from_utf8(buffer.0.lock().expect("buffer").clone()).expect("utf-8");
-        text.lines()
-            .map(|line| serde_json::from_str(line).expect("each line is one JSON object"))
-            .collect()
+        buffer.lines()
     }
 
     #[test]

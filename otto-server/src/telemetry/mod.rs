@@ -91,11 +91,9 @@ pub fn init(
     let spans = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(span_export::tracer(provider))
-            .with_filter(
-                Targets::new()
-                    .with_default(LevelFilter::INFO)
-                    .with_target("otto_server", LevelFilter::INFO),
-            )
+            // Spans are exported whatever LOG_LEVEL says: traces and logs are
+            // separate signals.
+            .with_filter(LevelFilter::INFO)
     });
     tracing_subscriber::registry()
         .with(logs)
