@@ -37,9 +37,11 @@
 //! assert_eq!(runtime_less.component(), "database");
 //! ```
 
+pub mod authentication;
 pub mod ports;
 pub mod rate;
 pub mod redact;
+pub mod tenancy;
 
 pub use rate::{Rate, RateError, RatePeriod};
 pub use redact::redact_pii;

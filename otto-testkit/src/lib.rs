@@ -15,5 +15,6 @@
 
 pub mod contracts;
 mod fakes;
+pub mod signers;
 
 pub use fakes::{ManualClock, SequentialIds, SwitchableProbe};

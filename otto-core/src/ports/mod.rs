@@ -3,7 +3,9 @@
 //! Each port has a real adapter in `otto-adapters` and a fake in `otto-testkit`.
 
 mod clock;
+mod credentials;
 mod readiness;
 
 pub use clock::{Clock, IdGenerator};
+pub use credentials::{CredentialError, CredentialVerifier};
 pub use readiness::{ProbeError, ReadinessProbe};
