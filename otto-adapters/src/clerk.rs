@@ -258,12 +258,11 @@ impl ClerkJwtVerifier {
         if claims.nbf.is_some_and(|nbf| now + CLOCK_SKEW_SECONDS < nbf) {
             return Err(CredentialError::NotYetValid);
         }
-        if let Some(issuer) = &self.settings.issuer {
-            if claims.iss.as_deref().map(|iss| iss.trim_end_matches('/'))
-                != Some(issuer.trim_end_matches('/'))
-            {
-                return Err(CredentialError::WrongIssuer);
-            }
+        let issued_by = claims.iss.as_deref().map(|iss| iss.trim_end_matches('/'));
+        if let Some(issuer) = &self.settings.issuer
+            && issued_by != Some(issuer.trim_end_matches('/'))
+        {
+            return Err(CredentialError::WrongIssuer);
         }
         if !self.settings.authorized_parties.is_empty() {
             let party = claims

@@ -10,6 +10,7 @@
 //! Adapters implement ports; they hold no business rules. Anything a reader must know
 //! to understand *what* Otto does lives in `otto-core`.
 
+pub mod api_tokens;
 pub mod clerk;
 pub mod database;
 pub mod redis;

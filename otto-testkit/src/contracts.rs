@@ -55,10 +55,60 @@ pub fn clock_is_monotonic_between_reads(clock: &dyn Clock) {
     assert!(second >= first, "clock went back from {first} to {second}");
 }
 
+/// Makes credentials of one kind for the credential contract.
+pub trait CredentialMinter {
+    /// A valid credential for `principal`.
+    fn valid(&self, principal: &otto_core::tenancy::Principal) -> String;
+    /// A credential for `principal` that has expired.
+    fn expired(&self, principal: &otto_core::tenancy::Principal) -> String;
+    /// A credential for `principal` signed by someone else.
+    fn forged(&self, principal: &otto_core::tenancy::Principal) -> String;
+}
+
+/// Every credential verifier: a valid credential yields exactly its principal; expired
+/// and forged ones are refused for what they are; garbage never authenticates.
+pub async fn credential_verifier_contract(
+    verifier: &dyn otto_core::ports::CredentialVerifier,
+    minter: &dyn CredentialMinter,
+    principal: &otto_core::tenancy::Principal,
+) {
+    use otto_core::ports::CredentialError;
+    use otto_core::tenancy::Operation;
+    let verified = verifier
+        .verify(&minter.valid(principal), Operation::Read)
+        .await;
+    let verified =
+        verified.unwrap_or_else(|error| panic!("a valid credential was refused: {error}"));
+    assert_eq!(verified.tenant_id, principal.tenant_id, "tenant");
+    assert_eq!(verified.user_id, principal.user_id, "user");
+    assert_eq!(verified.role, principal.role, "role");
+    assert_eq!(verified.credential, principal.credential, "credential kind");
+    assert_eq!(
+        verifier
+            .verify(&minter.expired(principal), Operation::Read)
+            .await,
+        Err(CredentialError::Expired),
+        "an expired credential is refused as expired"
+    );
+    assert_eq!(
+        verifier
+            .verify(&minter.forged(principal), Operation::Read)
+            .await,
+        Err(CredentialError::InvalidSignature),
+        "a forged credential is refused as invalid"
+    );
+    for garbage in ["", "garbage", "a.b.c", "\u{0}"] {
+        assert!(
+            verifier.verify(garbage, Operation::Read).await.is_err(),
+            "`{garbage:?}` must not authenticate"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ManualClock, SequentialIds, SwitchableProbe};
+    use crate::{ManualClock, SequentialIds, StaticCredentials, SwitchableProbe};
 
     #[tokio::test]
     async fn switchable_probe_honours_the_readiness_contract() {
@@ -78,6 +128,38 @@ mod tests {
             started.elapsed() >= std::time::Duration::from_millis(100),
             "two checks, 50 ms each"
         );
+    }
+
+    struct StaticMinter(StaticCredentials);
+
+    impl CredentialMinter for StaticMinter {
+        fn valid(&self, principal: &otto_core::tenancy::Principal) -> String {
+            let token = format!("valid-{}", principal.user_id);
+            self.0.allow(&token, principal.clone());
+            token
+        }
+        fn expired(&self, principal: &otto_core::tenancy::Principal) -> String {
+            let token = format!("expired-{}", principal.user_id);
+            self.0.expire(&token, principal.clone());
+            token
+        }
+        fn forged(&self, principal: &otto_core::tenancy::Principal) -> String {
+            format!("forged-{}", principal.user_id)
+        }
+    }
+
+    #[tokio::test]
+    async fn static_credentials_honour_the_credential_contract() {
+        use otto_core::tenancy::{CredentialKind, Principal, Role, TenantId, UserId};
+        let credentials = StaticCredentials::default();
+        let principal = Principal {
+            tenant_id: TenantId::parse("org_a").expect("valid"),
+            user_id: UserId::parse("user_1").expect("valid"),
+            role: Role::member(),
+            credential: CredentialKind::ApiToken,
+        };
+        credential_verifier_contract(&credentials, &StaticMinter(credentials.clone()), &principal)
+            .await;
     }
 
     #[test]

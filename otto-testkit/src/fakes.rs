@@ -36,6 +36,11 @@ impl ManualClock {
         *self.lock() += by;
     }
 
+    /// The instant `by` after the clock's current time (the clock does not move).
+    pub fn now_plus(&self, by: Duration) -> DateTime<Utc> {
+        *self.lock() + chrono::Duration::from_std(by).expect("duration fits chrono")
+    }
+
     /// Sets the clock to an instant (forwards or backwards).
     pub fn set(&self, instant: DateTime<Utc>) {
         *self.lock() = instant;
@@ -122,6 +127,91 @@ impl ReadinessProbe for SwitchableProbe {
                 "{} is switched off",
                 self.component
             )))
+        }
+    }
+}
+
+/// A credential verifier over a fixed table of tokens, for tests of code that needs a
+/// principal but not a real signature scheme.
+#[derive(Debug, Clone, Default)]
+pub struct StaticCredentials {
+    tokens: Arc<Mutex<std::collections::HashMap<String, StaticToken>>>,
+}
+
+#[derive(Debug, Clone)]
+struct StaticToken {
+    principal: otto_core::tenancy::Principal,
+    expired: bool,
+    read_only: bool,
+}
+
+impl StaticCredentials {
+    /// Accepts `token` as `principal` from now on.
+    pub fn allow(&self, token: &str, principal: otto_core::tenancy::Principal) -> &Self {
+        self.insert(
+            token,
+            StaticToken {
+                principal,
+                expired: false,
+                read_only: false,
+            },
+        )
+    }
+
+    /// Accepts `token` as `principal`, for reads only.
+    pub fn allow_read_only(&self, token: &str, principal: otto_core::tenancy::Principal) -> &Self {
+        self.insert(
+            token,
+            StaticToken {
+                principal,
+                expired: false,
+                read_only: true,
+            },
+        )
+    }
+
+    /// Knows `token` as expired.
+    pub fn expire(&self, token: &str, principal: otto_core::tenancy::Principal) -> &Self {
+        self.insert(
+            token,
+            StaticToken {
+                principal,
+                expired: true,
+                read_only: false,
+            },
+        )
+    }
+
+    fn insert(&self, token: &str, entry: StaticToken) -> &Self {
+        self.tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(token.to_owned(), entry);
+        self
+    }
+}
+
+#[async_trait]
+impl otto_core::ports::CredentialVerifier for StaticCredentials {
+    async fn verify(
+        &self,
+        token: &str,
+        operation: otto_core::tenancy::Operation,
+    ) -> Result<otto_core::tenancy::Principal, otto_core::ports::CredentialError> {
+        use otto_core::ports::CredentialError;
+        let entry = self
+            .tokens
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(token)
+            .cloned();
+        match entry {
+            None => Err(CredentialError::InvalidSignature),
+            Some(entry) if entry.expired => Err(CredentialError::Expired),
+            Some(entry) if entry.read_only && operation == otto_core::tenancy::Operation::Write => {
+                Err(CredentialError::NotPermitted)
+            }
+            Some(entry) => Ok(entry.principal),
         }
     }
 }

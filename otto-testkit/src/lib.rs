@@ -17,4 +17,4 @@ pub mod contracts;
 mod fakes;
 pub mod signers;
 
-pub use fakes::{ManualClock, SequentialIds, SwitchableProbe};
+pub use fakes::{ManualClock, SequentialIds, StaticCredentials, SwitchableProbe};
