@@ -14,6 +14,7 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use otto_core::origin::{OriginPattern, is_allowed};
 use otto_core::ports::{Clock, CredentialError, CredentialVerifier};
 use otto_core::tenancy::{CredentialKind, Operation, Principal, Role, TenantId, UserId};
 use serde::Deserialize;
@@ -44,8 +45,8 @@ pub struct ClerkSettings {
     pub keys: KeySource,
     /// The expected `iss`, when known.
     pub issuer: Option<String>,
-    /// Accepted `azp` values; when non-empty a token without `azp` is refused.
-    pub authorized_parties: Vec<String>,
+    /// Accepted `azp` origins; when non-empty a token without `azp` is refused.
+    pub authorized_parties: Vec<OriginPattern>,
     /// Least time between two JWKS fetches caused by unknown key ids.
     pub refetch_interval: Duration,
     /// Age after which the JWKS is refreshed on use.
@@ -140,6 +141,7 @@ impl ClerkJwtVerifier {
             ),
             KeySource::Jwks { .. } => None,
         };
+        crate::tls::ensure_crypto_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -269,12 +271,7 @@ impl ClerkJwtVerifier {
                 .azp
                 .as_deref()
                 .ok_or(CredentialError::WrongAuthorizedParty)?;
-            if !self
-                .settings
-                .authorized_parties
-                .iter()
-                .any(|allowed| allowed.trim_end_matches('/') == party.trim_end_matches('/'))
-            {
+            if !is_allowed(&self.settings.authorized_parties, party) {
                 return Err(CredentialError::WrongAuthorizedParty);
             }
         }

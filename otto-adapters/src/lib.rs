@@ -16,3 +16,4 @@ pub mod database;
 pub mod redis;
 pub mod system;
 pub mod test_support;
+pub mod tls;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use otto_adapters::clerk::{ClerkJwtVerifier, ClerkSettings, KeySource};
+use otto_core::origin::OriginPattern;
 use otto_core::ports::{Clock, CredentialError, CredentialVerifier};
 use otto_core::tenancy::{CredentialKind, Operation};
 use otto_testkit::ManualClock;
@@ -26,7 +27,6 @@ struct Fixture {
 
 impl Fixture {
     async fn new(parties: &[&str]) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let key = TestSigningKey::generate("key-1");
         let server = MockServer::start().await;
         serve_jwks(&server, &[&key]).await;
@@ -37,7 +37,10 @@ impl Fixture {
                 bearer: Some("sk_test_backend".into()),
             },
             issuer: Some(ISSUER.to_owned()),
-            authorized_parties: parties.iter().map(|party| (*party).to_owned()).collect(),
+            authorized_parties: parties
+                .iter()
+                .map(|party| OriginPattern::parse(party).expect("pattern"))
+                .collect(),
             refetch_interval: INTERVAL,
             keys_ttl: Duration::from_secs(3600),
         };
@@ -337,7 +340,6 @@ async fn a_failed_fetch_keeps_the_last_good_keys() {
 
 #[tokio::test]
 async fn without_any_keys_verification_is_unavailable_not_invalid() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let clock = ManualClock::at("2026-11-25T12:00:00Z");
     let settings = ClerkSettings {
         keys: KeySource::Jwks {
@@ -373,11 +375,10 @@ async fn a_pem_key_verifies_fully_offline() {
     let settings = ClerkSettings {
         keys: KeySource::Pem(key.public_pem.clone()),
         issuer: None,
-        authorized_parties: vec![PARTY.to_owned()],
+        authorized_parties: vec![OriginPattern::parse(PARTY).expect("pattern")],
         refetch_interval: INTERVAL,
         keys_ttl: Duration::from_secs(3600),
     };
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let verifier = ClerkJwtVerifier::new(settings, Arc::new(clock.clone())).expect("verifier");
     let claims = signers::session_claims_v2(
         ISSUER,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use otto_adapters::api_tokens::{self, ApiTokens};
 use otto_adapters::clerk::{ClerkJwtVerifier, ClerkSettings, KeySource};
+use otto_core::origin::OriginPattern;
 use otto_core::ports::Clock;
 use otto_core::tenancy::{CredentialKind, Principal, Role, TenantId, UserId};
 use otto_testkit::ManualClock;
@@ -57,13 +58,12 @@ impl CredentialMinter for ClerkMinter {
 
 #[tokio::test]
 async fn clerk_session_tokens_honour_the_credential_contract() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let clock = ManualClock::at("2026-11-25T12:00:00Z");
     let key = TestSigningKey::generate("k1");
     let settings = ClerkSettings {
         keys: KeySource::Pem(key.public_pem.clone()),
         issuer: Some("https://clerk.otto.test".into()),
-        authorized_parties: vec!["https://app.otto.test".into()],
+        authorized_parties: vec![OriginPattern::parse("https://app.otto.test").expect("pattern")],
         refetch_interval: Duration::from_secs(30),
         keys_ttl: Duration::from_secs(3600),
     };

@@ -38,6 +38,7 @@
 //! ```
 
 pub mod authentication;
+pub mod origin;
 pub mod ports;
 pub mod rate;
 pub mod redact;

@@ -1,6 +1,9 @@
 //! The `otto-server` binary: `serve`, `migrate`, `openapi`, `check-config`.
 
 use std::process::ExitCode;
+use std::sync::Arc;
+
+use otto_adapters::system::SystemClock;
 
 use clap::Parser;
 use otto_server::cli::{Cli, Command, MigrateAction, exit_code};
@@ -10,7 +13,7 @@ use otto_server::{http, startup, state::AppState};
 
 fn main() -> ExitCode {
     // One TLS crypto provider for the whole process (see docs/architecture.md).
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    otto_adapters::tls::ensure_crypto_provider();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -69,9 +72,16 @@ async fn serve(config: Config) -> i32 {
             return exit_code::FAILURE;
         }
     };
+    let authenticator = match startup::authenticator(&config, Arc::new(SystemClock)) {
+        Ok(authenticator) => authenticator,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            return exit_code::CONFIG;
+        }
+    };
     let address = config.bind_address();
     let grace = config.shutdown_grace;
-    let state = startup::state(config, &connections);
+    let state = startup::state(config, &connections, authenticator);
     let app = http::app(&state);
     let listener = poem::listener::TcpListener::bind(address.clone());
     tracing::info!(address = %address, "otto-server listening");

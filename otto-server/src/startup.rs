@@ -3,12 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use otto_adapters::api_tokens::{self, ApiTokens};
+use otto_adapters::clerk::{self, ClerkJwtVerifier, ClerkSettings, KeySource};
 use otto_adapters::database::{self, DatabaseProbe, PoolSettings};
 use otto_adapters::redis::{self as redis_adapter, RedisProbe};
-use otto_core::ports::ReadinessProbe;
+use otto_core::authentication::Authenticator;
+use otto_core::origin::OriginPattern;
+use otto_core::ports::{Clock, CredentialVerifier, ReadinessProbe};
 use sea_orm::DatabaseConnection;
 
-use crate::config::Config;
+use crate::config::{Config, OttoEnv};
 use crate::state::{AppState, Readiness};
 use crate::telemetry::metrics::Metrics;
 
@@ -21,6 +25,147 @@ pub enum StartupError {
     /// Redis is misconfigured.
     #[error("redis: {0}")]
     Redis(#[from] redis_adapter::RedisConfigError),
+    /// Credentials are misconfigured (the operator's fix: exit code 2).
+    #[error("{variable}: {problem}")]
+    Credentials {
+        /// The offending variable.
+        variable: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+impl StartupError {
+    /// Whether the fix is in the configuration (exit code 2) rather than the world.
+    pub fn is_configuration(&self) -> bool {
+        matches!(self, StartupError::Credentials { .. })
+    }
+}
+
+/// How session tokens are verified, from the first configured key source: the PEM
+/// key, an explicit JWKS URL, the Frontend API named by the publishable key, or the
+/// Backend API with the secret key. `None`: session tokens are not accepted.
+pub fn clerk_settings(config: &Config) -> Option<ClerkSettings> {
+    let clerk_config = &config.clerk;
+    let frontend_host = clerk_config
+        .publishable_key
+        .as_deref()
+        .and_then(clerk::frontend_api_host);
+    let keys = if let Some(pem) = &clerk_config.jwt_key {
+        KeySource::Pem(pem.clone())
+    } else if let Some(url) = &clerk_config.jwks_url {
+        KeySource::Jwks {
+            url: url.to_string(),
+            bearer: None,
+        }
+    } else if let Some(host) = &frontend_host {
+        KeySource::Jwks {
+            url: format!("https://{host}/.well-known/jwks.json"),
+            bearer: None,
+        }
+    } else if let Some(secret) = &clerk_config.secret_key {
+        KeySource::Jwks {
+            url: clerk::BACKEND_API_JWKS_URL.to_owned(),
+            bearer: Some(secret.expose().to_owned()),
+        }
+    } else {
+        return None;
+    };
+    let issuer = clerk_config
+        .issuer
+        .clone()
+        .or_else(|| frontend_host.map(|host| format!("https://{host}")));
+    let authorized_parties = clerk_config.authorized_parties.clone().unwrap_or_else(|| {
+        config
+            .allowed_origins
+            .iter()
+            .filter(|origin| origin.is_web())
+            .cloned()
+            .collect::<Vec<OriginPattern>>()
+    });
+    Some(ClerkSettings {
+        keys,
+        issuer,
+        authorized_parties,
+        refetch_interval: clerk_config.jwks_refetch_interval,
+        keys_ttl: Duration::from_secs(3_600),
+    })
+}
+
+/// The file the development API-token key lives in when OTTO_BISCUIT_PRIVATE_KEY is unset.
+pub fn development_key_file(config: &Config) -> std::path::PathBuf {
+    config.data_dir.join("api-token.key")
+}
+
+/// The API-token authority: OTTO_BISCUIT_PRIVATE_KEY, or outside production a key
+/// kept in the data directory (created on first use). `None` in production without
+/// a key: API tokens are not accepted.
+pub fn api_tokens(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Option<ApiTokens>, StartupError> {
+    let invalid = |problem: String| StartupError::Credentials {
+        variable: "OTTO_BISCUIT_PRIVATE_KEY",
+        problem,
+    };
+    let key = match &config.api_token_private_key {
+        Some(key) => key.expose().to_owned(),
+        None if config.env == OttoEnv::Production => return Ok(None),
+        None => development_key(config).map_err(invalid)?,
+    };
+    ApiTokens::from_private_key(&key, clock)
+        .map(Some)
+        .map_err(|error| invalid(error.to_string()))
+}
+
+fn development_key(config: &Config) -> Result<String, String> {
+    let path = development_key_file(config);
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(existing.trim().to_owned());
+    }
+    let generated = api_tokens::generate_keys();
+    std::fs::create_dir_all(&config.data_dir)
+        .and_then(|()| write_private_file(&path, &generated.private_key))
+        .map_err(|error| {
+            format!(
+                "cannot keep a development key in {}: {error}",
+                path.display()
+            )
+        })?;
+    tracing::info!(path = %path.display(), "generated a development API-token key");
+    Ok(generated.private_key)
+}
+
+fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}
+
+/// Every configured credential verifier, behind one authenticator.
+pub fn authenticator(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Authenticator, StartupError> {
+    let sessions: Option<Arc<dyn CredentialVerifier>> = match clerk_settings(config) {
+        Some(settings) => Some(Arc::new(
+            ClerkJwtVerifier::new(settings, clock.clone()).map_err(|error| {
+                StartupError::Credentials {
+                    variable: "CLERK_JWT_KEY",
+                    problem: error.to_string(),
+                }
+            })?,
+        )),
+        None => None,
+    };
+    let tokens: Option<Arc<dyn CredentialVerifier>> = match api_tokens(config, clock)? {
+        Some(tokens) => Some(Arc::new(tokens)),
+        None => None,
+    };
+    Ok(Authenticator::new(sessions, tokens))
 }
 
 /// Live connections of a running process.
@@ -51,7 +196,7 @@ pub async fn connect(config: &Config) -> Result<Connections, StartupError> {
 }
 
 /// The application state over live connections.
-pub fn state(config: Config, connections: &Connections) -> AppState {
+pub fn state(config: Config, connections: &Connections, authenticator: Authenticator) -> AppState {
     let mut probes: Vec<Arc<dyn ReadinessProbe>> =
         vec![Arc::new(DatabaseProbe::new(connections.database.clone()))];
     let mut not_configured = Vec::new();
@@ -64,5 +209,6 @@ pub fn state(config: Config, connections: &Connections) -> AppState {
         config: Arc::new(config),
         metrics: Arc::new(Metrics::new()),
         readiness: Arc::new(readiness),
+        authenticator: Arc::new(authenticator),
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use otto_core::authentication::Authenticator;
 use otto_core::ports::{ProbeError, ReadinessProbe};
 
 use crate::config::Config;
@@ -17,6 +18,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Dependency checks behind `/ready`.
     pub readiness: Arc<Readiness>,
+    /// Verifies the credentials of authenticated operations.
+    pub authenticator: Arc<Authenticator>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -123,13 +126,15 @@ impl Readiness {
     }
 }
 impl AppState {
-    /// State with no live dependency, for producing the OpenAPI document.
+    /// State with no live dependency and no credential accepted, for producing the
+    /// OpenAPI document.
     pub fn detached(config: Config) -> Self {
         let readiness = Readiness::new(Vec::new(), Vec::new(), config.ready_timeout);
         AppState {
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
             readiness: Arc::new(readiness),
+            authenticator: Arc::new(Authenticator::default()),
         }
     }
 }

@@ -66,7 +66,7 @@ async fn a_disallowed_origin_gets_a_403_problem_on_every_route() {
                 "never echoed: {origin}"
             );
             let body = assert_problem(response, 403, path).await;
-            assert_eq!(body["type"], "/problems/origin-not-allowed");
+            assert_eq!(body["type"], "/problems/origin_not_allowed");
         }
     }
 }

@@ -26,7 +26,7 @@ async fn unknown_routes_are_404_problems() {
     let state = default_state();
     let response = client(&state).get("/no/such/route").send().await;
     let body = assert_problem(response, 404, "/no/such/route").await;
-    assert_eq!(body["type"], "/problems/not-found");
+    assert_eq!(body["type"], "/problems/not_found");
     assert_eq!(body["title"], "Not Found");
 }
 
@@ -46,7 +46,7 @@ async fn wrong_methods_are_405_problems() {
     let state = default_state();
     let response = client(&state).delete("/health").send().await;
     let body = assert_problem(response, 405, "/health").await;
-    assert_eq!(body["type"], "/problems/method-not-allowed");
+    assert_eq!(body["type"], "/problems/method_not_allowed");
 }
 
 #[tokio::test]
@@ -80,7 +80,7 @@ async fn a_body_of_the_wrong_media_type_is_a_415_problem() {
     let state = default_state();
     let response = post_appointment(&state, "text/plain", "customer_name=Jo").await;
     let body = assert_problem(response, 415, "/probe/appointments").await;
-    assert_eq!(body["type"], "/problems/unsupported-media-type");
+    assert_eq!(body["type"], "/problems/unsupported_media_type");
 }
 
 #[tokio::test]
@@ -117,7 +117,7 @@ async fn a_body_of_the_wrong_shape_is_a_422_naming_the_field() {
     )
     .await;
     let body = assert_problem(response, 422, "/probe/appointments").await;
-    assert_eq!(body["type"], "/problems/validation-failed");
+    assert_eq!(body["type"], "/problems/validation_failed");
     assert_eq!(body["errors"][0]["field"], "duration_minutes");
 }
 
@@ -198,7 +198,7 @@ async fn internal_errors_are_500_problems_that_leak_nothing() {
         !text.contains("hunter2") && !text.contains("postgres"),
         "internals leaked: {text}"
     );
-    assert_eq!(body["type"], "/problems/internal-error");
+    assert_eq!(body["type"], "/problems/internal_error");
 }
 
 #[tokio::test]
@@ -221,7 +221,7 @@ async fn unavailable_dependencies_are_503_problems_with_retry_after() {
         .await;
     assert_eq!(header(&response, "retry-after"), "5");
     let body = assert_problem(response, 503, "/probe/unavailable").await;
-    assert_eq!(body["type"], "/problems/service-unavailable");
+    assert_eq!(body["type"], "/problems/service_unavailable");
     assert_eq!(body["retry_after"], 5);
 }
 

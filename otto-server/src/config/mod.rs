@@ -43,13 +43,23 @@ pub enum TracesExporter {
     None,
 }
 
-/// Clerk credentials.
-#[derive(Debug, Clone, Default)]
+/// Clerk credentials and session-token verification settings.
+#[derive(Debug, Clone)]
 pub struct ClerkConfig {
     /// Backend API secret key.
     pub secret_key: Option<Secret>,
     /// Publishable key (names the Frontend API host).
     pub publishable_key: Option<String>,
+    /// PEM public key for fully offline verification.
+    pub jwt_key: Option<String>,
+    /// An explicit JWKS URL.
+    pub jwks_url: Option<url::Url>,
+    /// The expected `iss` (else derived from the publishable key).
+    pub issuer: Option<String>,
+    /// Accepted `azp` origins (else the web entries of ALLOWED_ORIGINS).
+    pub authorized_parties: Option<Vec<OriginPattern>>,
+    /// Least time between JWKS fetches caused by unknown key ids.
+    pub jwks_refetch_interval: Duration,
 }
 
 /// Twilio credentials.
@@ -101,6 +111,8 @@ pub struct Config {
     pub openai_api_key: Option<Secret>,
     /// Bland AI API key.
     pub bland_api_key: Option<Secret>,
+    /// Root private key of API tokens (biscuit).
+    pub api_token_private_key: Option<Secret>,
     /// Browser origins allowed by CORS.
     pub allowed_origins: Vec<OriginPattern>,
     /// How long browsers may cache a preflight answer.

@@ -274,6 +274,49 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         |s| *s <= 600,
     ));
 
+    let clerk = ClerkConfig {
+        secret_key: p.secret("CLERK_SECRET_KEY"),
+        publishable_key: p.text("CLERK_PUBLISHABLE_KEY"),
+        jwt_key: p.text("CLERK_JWT_KEY"),
+        jwks_url: p.parsed(
+            "CLERK_JWKS_URL",
+            None,
+            "an http(s) URL of a JWKS document",
+            |value| {
+                url::Url::parse(value)
+                    .map_err(|error| error.to_string())
+                    .and_then(|url| {
+                        if matches!(url.scheme(), "http" | "https") {
+                            Ok(Some(url))
+                        } else {
+                            Err("not http(s)".to_owned())
+                        }
+                    })
+            },
+        ),
+        issuer: p.text("CLERK_ISSUER"),
+        authorized_parties: p.parsed(
+            "CLERK_AUTHORIZED_PARTIES",
+            None,
+            "comma-separated origins such as https://app.example.com or https://*.vercel.app",
+            |value| OriginPattern::parse_list(value).map(Some),
+        ),
+        jwks_refetch_interval: Duration::from_secs(p.number(
+            "CLERK_JWKS_REFETCH_SECONDS",
+            30u64,
+            "seconds (1-3600)",
+            |seconds| (1..=3_600).contains(seconds),
+        )),
+    };
+    if let Some(key) = &clerk.jwt_key
+        && !key.contains("BEGIN PUBLIC KEY")
+    {
+        p.fail(
+            "CLERK_JWT_KEY",
+            "not a PEM public key (-----BEGIN PUBLIC KEY----- ...)",
+        );
+    }
+
     if otto_env == OttoEnv::Production {
         check_production_values(env, &mut p);
     }
@@ -286,10 +329,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         database_url,
         database_is_embedded,
         redis_url,
-        clerk: ClerkConfig {
-            secret_key: p.secret("CLERK_SECRET_KEY"),
-            publishable_key: p.text("CLERK_PUBLISHABLE_KEY"),
-        },
+        clerk,
         twilio: TwilioConfig {
             account_sid: p.text("TWILIO_ACCOUNT_SID"),
             auth_token: p.secret("TWILIO_AUTH_TOKEN"),
@@ -302,6 +342,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         deepgram_api_key: p.secret("DEEPGRAM_API_KEY"),
         openai_api_key: p.secret("OPENAI_API_KEY"),
         bland_api_key: p.secret("BLAND_API_KEY"),
+        api_token_private_key: p.secret("OTTO_BISCUIT_PRIVATE_KEY"),
         allowed_origins,
         cors_max_age,
         rate_limit_user,

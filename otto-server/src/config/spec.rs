@@ -24,6 +24,15 @@ const fn var(name: &'static str, default: Option<&'static str>) -> Variable {
     }
 }
 
+const fn secret(name: &'static str) -> Variable {
+    Variable {
+        name,
+        secret: true,
+        required_in_production: false,
+        default: None,
+    }
+}
+
 const fn required(name: &'static str) -> Variable {
     Variable {
         name,
@@ -56,6 +65,12 @@ pub const VARIABLES: &[Variable] = &[
     required_secret("REDIS_URL"),
     required_secret("CLERK_SECRET_KEY"),
     required("CLERK_PUBLISHABLE_KEY"),
+    var("CLERK_JWT_KEY", None),
+    var("CLERK_JWKS_URL", None),
+    var("CLERK_ISSUER", None),
+    var("CLERK_AUTHORIZED_PARTIES", None),
+    var("CLERK_JWKS_REFETCH_SECONDS", Some("30")),
+    secret("OTTO_BISCUIT_PRIVATE_KEY"),
     required("TWILIO_ACCOUNT_SID"),
     required_secret("TWILIO_AUTH_TOKEN"),
     required("TWILIO_FROM_NUMBER"),

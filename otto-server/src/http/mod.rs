@@ -4,6 +4,7 @@
 //! `X-Request-Id`) → [`observe`] (metrics, access log) → [`cors`] → [`problems`]
 //! (every error becomes problem details) → [`body_limit`] → routes.
 
+pub mod auth;
 pub mod body_limit;
 pub mod cors;
 pub mod json_body;
@@ -23,6 +24,7 @@ use cors::Cors;
 use observe::Observe;
 use problems::Problems;
 use request_context::AssignRequestContext;
+use routes::account::AccountApi;
 use routes::system::SystemApi;
 
 const API_TITLE: &str = "Otto API";
@@ -30,8 +32,8 @@ const API_DESCRIPTION: &str = "Tenant-scoped API of the Otto call-intelligence p
 problem (`application/problem+json`) carrying the request's `trace_id`, which is also returned as `X-Request-Id`.";
 
 /// Every API operation Otto serves.
-pub fn api(state: &AppState) -> SystemApi {
-    SystemApi::new(state.clone())
+pub fn api(state: &AppState) -> (SystemApi, AccountApi) {
+    (SystemApi::new(state.clone()), AccountApi)
 }
 
 fn service<T: OpenApi>(api: T) -> OpenApiService<T, ()> {
@@ -60,6 +62,7 @@ pub fn app_with<T: OpenApi + 'static>(api: T, state: &AppState) -> BoxEndpoint<'
         .nest("/docs", swagger)
         .nest("/redoc", redoc)
         .nest("/", service)
+        .data(state.authenticator.clone())
         .with(BodyLimit::new(state.config.max_body_bytes))
         .with(Problems)
         .with(Cors::new(

@@ -27,7 +27,7 @@ pub struct FieldError {
 /// An RFC 9457 problem details object.
 #[derive(Debug, Clone, PartialEq, Eq, Object)]
 pub struct Problem {
-    /// A URI reference naming the kind of problem (`/problems/not-found`).
+    /// A URI reference naming the kind of problem (`/problems/not_found`).
     #[oai(rename = "type")]
     pub problem_type: String,
     /// A short summary of the kind of problem.
@@ -63,6 +63,20 @@ pub enum ProblemKind {
     NotFound,
     /// 405: the path exists but not with this method.
     MethodNotAllowed,
+    /// 403: no credential was presented.
+    MissingToken,
+    /// 403: the credential is malformed, forged or signed with an unknown key.
+    InvalidToken,
+    /// 403: the credential has expired; refresh it.
+    ExpiredToken,
+    /// 403: the credential was issued by an unexpected issuer.
+    InvalidIssuer,
+    /// 403: the credential was issued to another application (`azp`).
+    InvalidAuthorizedParty,
+    /// 403: the credential is valid but names no organization.
+    NoTenant,
+    /// 403: the credential is valid but restricted so that it does not allow this.
+    InsufficientScope,
     /// 409: the request conflicts with the current state.
     Conflict,
     /// 413: the body is larger than OTTO_MAX_BODY_BYTES.
@@ -85,7 +99,15 @@ impl ProblemKind {
         match self {
             ProblemKind::BadRequest => StatusCode::BAD_REQUEST,
             ProblemKind::Unauthorized => StatusCode::UNAUTHORIZED,
-            ProblemKind::Forbidden | ProblemKind::OriginNotAllowed => StatusCode::FORBIDDEN,
+            ProblemKind::Forbidden
+            | ProblemKind::OriginNotAllowed
+            | ProblemKind::MissingToken
+            | ProblemKind::InvalidToken
+            | ProblemKind::ExpiredToken
+            | ProblemKind::InvalidIssuer
+            | ProblemKind::InvalidAuthorizedParty
+            | ProblemKind::NoTenant
+            | ProblemKind::InsufficientScope => StatusCode::FORBIDDEN,
             ProblemKind::NotFound => StatusCode::NOT_FOUND,
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::Conflict => StatusCode::CONFLICT,
@@ -101,19 +123,26 @@ impl ProblemKind {
     /// The stable identifier, used in the `type` URI.
     pub fn slug(self) -> &'static str {
         match self {
-            ProblemKind::BadRequest => "bad-request",
+            ProblemKind::BadRequest => "bad_request",
             ProblemKind::Unauthorized => "unauthorized",
             ProblemKind::Forbidden => "forbidden",
-            ProblemKind::OriginNotAllowed => "origin-not-allowed",
-            ProblemKind::NotFound => "not-found",
-            ProblemKind::MethodNotAllowed => "method-not-allowed",
+            ProblemKind::OriginNotAllowed => "origin_not_allowed",
+            ProblemKind::NotFound => "not_found",
+            ProblemKind::MethodNotAllowed => "method_not_allowed",
+            ProblemKind::MissingToken => "missing_token",
+            ProblemKind::InvalidToken => "invalid_token",
+            ProblemKind::ExpiredToken => "expired_token",
+            ProblemKind::InvalidIssuer => "invalid_issuer",
+            ProblemKind::InvalidAuthorizedParty => "invalid_authorized_party",
+            ProblemKind::NoTenant => "no_tenant",
+            ProblemKind::InsufficientScope => "insufficient_scope",
             ProblemKind::Conflict => "conflict",
-            ProblemKind::PayloadTooLarge => "payload-too-large",
-            ProblemKind::UnsupportedMediaType => "unsupported-media-type",
-            ProblemKind::ValidationFailed => "validation-failed",
-            ProblemKind::TooManyRequests => "too-many-requests",
-            ProblemKind::Internal => "internal-error",
-            ProblemKind::ServiceUnavailable => "service-unavailable",
+            ProblemKind::PayloadTooLarge => "payload_too_large",
+            ProblemKind::UnsupportedMediaType => "unsupported_media_type",
+            ProblemKind::ValidationFailed => "validation_failed",
+            ProblemKind::TooManyRequests => "too_many_requests",
+            ProblemKind::Internal => "internal_error",
+            ProblemKind::ServiceUnavailable => "service_unavailable",
         }
     }
 
@@ -126,6 +155,13 @@ impl ProblemKind {
             ProblemKind::OriginNotAllowed => "Origin Not Allowed",
             ProblemKind::NotFound => "Not Found",
             ProblemKind::MethodNotAllowed => "Method Not Allowed",
+            ProblemKind::MissingToken => "Missing Token",
+            ProblemKind::InvalidToken => "Invalid Token",
+            ProblemKind::ExpiredToken => "Expired Token",
+            ProblemKind::InvalidIssuer => "Invalid Issuer",
+            ProblemKind::InvalidAuthorizedParty => "Invalid Authorized Party",
+            ProblemKind::NoTenant => "No Tenant",
+            ProblemKind::InsufficientScope => "Insufficient Scope",
             ProblemKind::Conflict => "Conflict",
             ProblemKind::PayloadTooLarge => "Payload Too Large",
             ProblemKind::UnsupportedMediaType => "Unsupported Media Type",
@@ -149,6 +185,8 @@ pub struct ApiError {
     pub errors: Option<Vec<FieldError>>,
     /// Seconds to wait, for 429 and 503.
     pub retry_after: Option<u64>,
+    /// A `WWW-Authenticate` challenge, for credential problems.
+    pub challenge: Option<String>,
 }
 
 impl ApiError {
@@ -159,6 +197,7 @@ impl ApiError {
             detail: detail.into(),
             errors: None,
             retry_after: None,
+            challenge: None,
         }
     }
 
@@ -193,6 +232,21 @@ impl poem::error::ResponseError for ApiError {
     fn status(&self) -> StatusCode {
         self.kind.status()
     }
+}
+
+/// Renders an error as the problem response for a request with this trace id and path.
+pub fn render_error(error: &ApiError, trace_id: &str, instance: &str) -> Response {
+    let mut response = problem_response(&error.to_problem(trace_id, instance));
+    if let Some(challenge) = error
+        .challenge
+        .as_deref()
+        .and_then(|text| text.parse().ok())
+    {
+        response
+            .headers_mut()
+            .insert(poem::http::header::WWW_AUTHENTICATE, challenge);
+    }
+    response
 }
 
 /// Renders a problem as an `application/problem+json` response.
@@ -237,6 +291,6 @@ impl IntoResponse for ProblemBody {
             .as_ref()
             .map(|context| (context.request_id.as_ref(), context.path.as_ref()))
             .unwrap_or_default();
-        problem_response(&self.0.to_problem(trace_id, instance))
+        render_error(&self.0, trace_id, instance)
     }
 }

@@ -7,7 +7,7 @@ use poem_openapi::error::{
     ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
 
-use super::problem::{ApiError, FieldError, ProblemKind, problem_response};
+use super::problem::{ApiError, FieldError, ProblemKind, render_error};
 use super::request_context::RequestContext;
 
 /// Classifies an error into a client-safe [`ApiError`]. Server faults keep their
@@ -97,7 +97,7 @@ pub fn render(
     let trace_id = context
         .map(|context| context.request_id.as_ref())
         .unwrap_or_default();
-    problem_response(&api_error.to_problem(trace_id, request_path))
+    render_error(api_error, trace_id, request_path)
 }
 
 /// The middleware; see the module docs.

@@ -3,14 +3,20 @@
 
 #![allow(dead_code)]
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use otto_adapters::api_tokens::{self, ApiTokens};
+use otto_adapters::system::SystemClock;
+use otto_core::tenancy::{CredentialKind, Principal, Role, TenantId, UserId};
+use otto_server::startup;
+use otto_testkit::signers::{self, TestSigningKey};
 
 use otto_core::ports::ReadinessProbe;
 use otto_server::config::{Config, Environment};
+use otto_server::http;
 use otto_server::http::json_body::{JsonBody, Validate};
 use otto_server::http::problem::{ApiError, FieldError, ProblemBody, ProblemKind};
-use otto_server::http::{self, routes::system::SystemApi};
 use otto_server::state::{AppState, Readiness};
 use otto_server::telemetry::metrics::Metrics;
 use otto_testkit::SwitchableProbe;
@@ -23,25 +29,84 @@ use serde_json::Value;
 
 pub const ALLOWED_ORIGINS: &str = "http://localhost:3000,exp://*,https://*.vercel.app";
 
-/// A configuration for tests: OTTO_ENV=test, the test origins, and `extra`.
+/// The authorized party (`azp`) of test session tokens: a web entry of ALLOWED_ORIGINS.
+pub const PARTY: &str = "http://localhost:3000";
+
+/// Keys generated once per test binary (never committed): the Clerk signing key whose
+/// public half is CLERK_JWT_KEY, and the API-token root key.
+pub struct TestKeys {
+    pub clerk: TestSigningKey,
+    pub api_token_private_key: String,
+}
+
+pub fn keys() -> &'static TestKeys {
+    static KEYS: OnceLock<TestKeys> = OnceLock::new();
+    KEYS.get_or_init(|| TestKeys {
+        clerk: TestSigningKey::generate("test-key"),
+        api_token_private_key: api_tokens::generate_keys().private_key,
+    })
+}
+
+/// A configuration for tests: OTTO_ENV=test, the test origins and keys, and `extra`.
 pub fn config(extra: &[(&str, &str)]) -> Config {
-    let mut pairs = vec![("OTTO_ENV", "test"), ("ALLOWED_ORIGINS", ALLOWED_ORIGINS)];
+    let keys = keys();
+    let mut pairs = vec![
+        ("OTTO_ENV", "test"),
+        ("ALLOWED_ORIGINS", ALLOWED_ORIGINS),
+        ("CLERK_JWT_KEY", keys.clerk.public_pem.as_str()),
+        (
+            "OTTO_BISCUIT_PRIVATE_KEY",
+            keys.api_token_private_key.as_str(),
+        ),
+    ];
     pairs.extend_from_slice(extra);
     Config::load(&Environment::from_pairs(pairs)).expect("test configuration is valid")
 }
 
-/// State over fake dependencies.
+/// State over fake dependencies and the real credential verifiers.
 pub fn state(
     config: Config,
     probes: Vec<Arc<dyn ReadinessProbe>>,
     not_configured: Vec<&'static str>,
 ) -> AppState {
     let readiness = Readiness::new(probes, not_configured, config.ready_timeout);
+    let authenticator =
+        startup::authenticator(&config, Arc::new(SystemClock)).expect("credentials configured");
     AppState {
         config: Arc::new(config),
         metrics: Arc::new(Metrics::new()),
         readiness: Arc::new(readiness),
+        authenticator: Arc::new(authenticator),
     }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Claims of a valid v2 session token of `user` in `org` as `role`.
+pub fn session_claims(user: &str, org: &str, role: &str) -> Value {
+    signers::session_claims_v2("https://clerk.otto.test", PARTY, user, org, role, now())
+}
+
+/// A session token signed with the test key.
+pub fn session_token(claims: &Value) -> String {
+    keys().clerk.sign(claims)
+}
+
+/// An API token for `user` in `org` as `role`, valid for an hour.
+pub fn api_token(user: &str, org: &str, role: &str) -> String {
+    let tokens = ApiTokens::from_private_key(&keys().api_token_private_key, Arc::new(SystemClock))
+        .expect("key");
+    let principal = Principal {
+        tenant_id: TenantId::parse(org).expect("valid"),
+        user_id: UserId::parse(user).expect("valid"),
+        role: Role::parse(role).expect("valid"),
+        credential: CredentialKind::ApiToken,
+    };
+    tokens
+        .issue(&principal, Duration::from_secs(3600))
+        .expect("issued")
 }
 
 /// The application with a healthy database fake and no Redis.
@@ -61,10 +126,7 @@ pub fn client(state: &AppState) -> TestClient<BoxEndpoint<'static, Response>> {
 /// Otto's application plus [`ProbeApi`], operations that exercise request bodies and
 /// failures through the same middleware stack.
 pub fn client_with_probe_api(state: &AppState) -> TestClient<BoxEndpoint<'static, Response>> {
-    TestClient::new(http::app_with(
-        (SystemApi::new(state.clone()), ProbeApi),
-        state,
-    ))
+    TestClient::new(http::app_with((http::api(state), ProbeApi), state))
 }
 
 /// A body with a shape and domain rules, like the product's request bodies.
@@ -139,6 +201,15 @@ impl ProbeApi {
             )
         }
         .into())
+    }
+
+    /// A write that needs a credential allowing writes.
+    #[oai(path = "/probe/notes", method = "post")]
+    async fn write_note(
+        &self,
+        caller: otto_server::http::auth::Caller,
+    ) -> Result<Json<String>, ProbeErrors> {
+        Ok(Json(caller.0.user_id.to_string()))
     }
 
     /// Answers with a documented domain problem.

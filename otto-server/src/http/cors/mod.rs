@@ -2,15 +2,13 @@
 //! a request or preflight from any other origin is refused with a 403 problem.
 //! Requests without an `Origin` header (servers, webhooks) pass untouched.
 
-mod origin;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use poem::http::{HeaderValue, Method, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
-pub use origin::{OriginPattern, is_allowed};
+pub use otto_core::origin::{OriginPattern, is_allowed};
 
 use super::problem::{ApiError, ProblemKind};
 use super::problems::render;

@@ -1,6 +1,7 @@
 //! The API's operations, one module per resource group, and the shared error
 //! response sets that document their problems in the OpenAPI document.
 
+pub mod account;
 pub mod system;
 
 use poem_openapi::{ApiResponse, Tags};
@@ -12,6 +13,8 @@ use super::problem::ProblemBody;
 pub enum ApiTags {
     /// Liveness, readiness and metrics: unauthenticated and never rate-limited.
     System,
+    /// The caller and its company.
+    Account,
 }
 
 /// Problems any read-only public operation can answer with.
@@ -26,4 +29,25 @@ pub enum PublicErrors {
     /// An unexpected fault; the cause is logged under the response's trace_id.
     #[oai(status = 500)]
     Internal(ProblemBody),
+}
+
+/// Problems any authenticated operation can answer with.
+#[derive(Debug, ApiResponse)]
+pub enum AuthenticatedErrors {
+    /// The credential is missing or refused (`missing_token`, `invalid_token`,
+    /// `expired_token`, `invalid_issuer`, `invalid_authorized_party`, `no_tenant`,
+    /// `insufficient_scope`), or the origin is not allowed. Token problems carry
+    /// `WWW-Authenticate`.
+    #[oai(status = 403)]
+    Forbidden(ProblemBody),
+    /// The resource does not exist in the caller's tenant.
+    #[oai(status = 404)]
+    NotFound(ProblemBody),
+    /// An unexpected fault; the cause is logged under the response's trace_id.
+    #[oai(status = 500)]
+    Internal(ProblemBody),
+    /// A dependency (the database, the key server) is unavailable; retry after
+    /// `Retry-After` seconds.
+    #[oai(status = 503)]
+    Unavailable(ProblemBody),
 }

@@ -1,4 +1,7 @@
 //! Allowed-origin patterns: exact origins, scheme wildcards and subdomain wildcards.
+//!
+//! One policy decides both which browser origins may call the API (CORS) and which
+//! applications a Clerk session token may have been issued to (`azp`).
 
 use std::fmt;
 
@@ -169,8 +172,9 @@ impl OriginPattern {
         }
     }
 
-    /// Whether this pattern can match an `http:` or `https:` origin (used to derive
-    /// Clerk's authorized parties from ALLOWED_ORIGINS).
+    /// Whether this pattern can match an `http:` or `https:` origin (the default
+    /// authorized parties of Clerk session tokens are the web entries of
+    /// ALLOWED_ORIGINS).
     pub fn is_web(&self) -> bool {
         let scheme = match self {
             OriginPattern::Exact(origin) => origin.split("://").next().unwrap_or_default(),

@@ -1,0 +1,178 @@
+//! Authentication of API operations: the [`Caller`] extractor.
+//!
+//! An operation that takes a `Caller` is authenticated: the token comes from
+//! `Authorization: Bearer` or the `__session` cookie (Clerk's same-origin cookie), is
+//! verified by the [`Authenticator`], and the principal is recorded on the request
+//! span so that every log line and span of the request carries `tenant_id` and
+//! `user_id`. Every refusal is a 403 problem with its own type; token problems also
+//! carry `WWW-Authenticate` so that clients know to refresh.
+
+use std::sync::Arc;
+
+use otto_core::authentication::Authenticator;
+use otto_core::ports::CredentialError;
+use otto_core::tenancy::{Operation, Principal};
+use poem::http::{Method, header};
+use poem::{Request, RequestBody, Result};
+use poem_openapi::registry::{MetaSecurityScheme, Registry};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
+
+use super::problem::{ApiError, ProblemKind};
+
+/// The cookie Clerk sets for same-origin browser sessions.
+pub const SESSION_COOKIE: &str = "__session";
+/// OpenAPI name of the bearer scheme.
+pub const BEARER_SCHEME: &str = "BearerToken";
+/// OpenAPI name of the cookie scheme.
+pub const COOKIE_SCHEME: &str = "SessionCookie";
+
+/// The verified principal of an authenticated operation.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+/// The token a request presents: the bearer token, else the session cookie.
+pub fn presented_token(request: &Request) -> Option<String> {
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| token.trim().to_owned())
+        });
+    bearer.or_else(|| session_cookie(request))
+}
+
+/// The `__session` cookie's value, from any `Cookie` header of the request.
+fn session_cookie(request: &Request) -> Option<String> {
+    request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim_matches('"').to_owned())
+        .filter(|value| !value.is_empty())
+}
+
+/// What an HTTP method does, for credentials that restrict operations.
+pub fn operation_of(method: &Method) -> Operation {
+    match *method {
+        Method::GET | Method::HEAD | Method::OPTIONS => Operation::Read,
+        _ => Operation::Write,
+    }
+}
+
+/// The problem a credential refusal answers with.
+pub fn refusal(error: &CredentialError) -> ApiError {
+    let (kind, error_code) = match error {
+        CredentialError::Missing => (ProblemKind::MissingToken, None),
+        CredentialError::Malformed(_)
+        | CredentialError::InvalidSignature
+        | CredentialError::UnknownKey => (ProblemKind::InvalidToken, Some("invalid_token")),
+        CredentialError::NotYetValid => (ProblemKind::InvalidToken, Some("invalid_token")),
+        CredentialError::Expired => (ProblemKind::ExpiredToken, Some("invalid_token")),
+        CredentialError::WrongIssuer => (ProblemKind::InvalidIssuer, Some("invalid_token")),
+        CredentialError::WrongAuthorizedParty => {
+            (ProblemKind::InvalidAuthorizedParty, Some("invalid_token"))
+        }
+        CredentialError::NoTenant => (ProblemKind::NoTenant, None),
+        CredentialError::NotPermitted => {
+            (ProblemKind::InsufficientScope, Some("insufficient_scope"))
+        }
+        CredentialError::KeysUnavailable(_) => {
+            return ApiError {
+                retry_after: Some(5),
+                ..ApiError::new(
+                    ProblemKind::ServiceUnavailable,
+                    "Credentials cannot be verified right now; retry shortly.",
+                )
+            };
+        }
+    };
+    let challenge = match error_code {
+        Some(code) => format!(r#"Bearer realm="otto", error="{code}""#),
+        None => r#"Bearer realm="otto""#.to_owned(),
+    };
+    ApiError {
+        challenge: Some(challenge),
+        ..ApiError::new(kind, capitalised(&error.to_string()))
+    }
+}
+
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => String::new(),
+    }
+}
+
+impl<'a> ApiExtractor<'a> for Caller {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
+
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        registry.create_security_scheme(
+            BEARER_SCHEME,
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some(
+                    "A Clerk session JWT (RS256) or an Otto API token (biscuit, from `otto-server token issue`). \
+                     The token must name an organization: its id is the tenant of every request.",
+                ),
+                name: None,
+                key_in: None,
+                scheme: Some("bearer"),
+                bearer_format: Some("JWT or biscuit"),
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+        registry.create_security_scheme(
+            COOKIE_SCHEME,
+            MetaSecurityScheme {
+                ty: "apiKey",
+                description: Some("Clerk's same-origin session cookie."),
+                name: Some(SESSION_COOKIE),
+                key_in: Some("cookie"),
+                scheme: None,
+                bearer_format: None,
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        vec![BEARER_SCHEME, COOKIE_SCHEME]
+    }
+
+    async fn from_request(
+        request: &'a Request,
+        _body: &mut RequestBody,
+        _param_opts: ExtractParamOptions<Self::ParamType>,
+    ) -> Result<Self> {
+        let authenticator = request
+            .data::<Arc<Authenticator>>()
+            .ok_or_else(|| ApiError::new(ProblemKind::Internal, "authentication is not wired"))?;
+        let token = presented_token(request);
+        let principal = authenticator
+            .authenticate(token.as_deref(), operation_of(request.method()))
+            .await
+            .map_err(|error| {
+                tracing::info!(reason = %error, "credential refused");
+                refusal(&error)
+            })?;
+        let span = tracing::Span::current();
+        span.record("tenant_id", principal.tenant_id.as_str());
+        span.record("user_id", principal.user_id.as_str());
+        Ok(Caller(principal))
+    }
+}
