@@ -32,6 +32,45 @@ pub enum Command {
     },
     /// Validate the configuration and print it, every secret masked.
     CheckConfig,
+    /// Create and restrict API tokens (biscuit).
+    Token {
+        /// The token action.
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+/// `token` actions.
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Print a new root key pair (set the private key as OTTO_BISCUIT_PRIVATE_KEY).
+    Keygen,
+    /// Print an API token for a user of a tenant, signed with the configured key.
+    Issue {
+        /// The tenant (Clerk organization id).
+        #[arg(long)]
+        tenant: String,
+        /// The user (Clerk user id).
+        #[arg(long)]
+        user: String,
+        /// The role in the tenant.
+        #[arg(long, default_value = "member")]
+        role: String,
+        /// Lifetime: 90s, 15m, 1h, 30d.
+        #[arg(long, default_value = "1h")]
+        ttl: String,
+    },
+    /// Restrict a token offline (no key needed): read-only and/or a shorter life.
+    Attenuate {
+        /// The token to restrict.
+        token: String,
+        /// Allow read operations only.
+        #[arg(long)]
+        read_only: bool,
+        /// Expire after this long from now: 90s, 15m, 1h.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
 }
 
 /// `migrate` actions.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use otto_adapters::system::SystemClock;
 
 use clap::Parser;
-use otto_server::cli::{Cli, Command, MigrateAction, exit_code};
+use otto_server::cli::{Cli, Command, MigrateAction, TokenAction, exit_code};
 use otto_server::config::{self, Config, Environment};
 use otto_server::telemetry::{self, LogDestination, Service};
 use otto_server::{http, startup, state::AppState};
@@ -51,6 +51,7 @@ async fn run(command: Command) -> i32 {
         Command::Migrate { action } => migrate(config, action).await,
         Command::Openapi { output } => openapi(config, output),
         Command::CheckConfig => check_config(&config, &env),
+        Command::Token { action } => token(&config, action),
     }
 }
 
@@ -202,6 +203,72 @@ fn check_config(config: &Config, env: &Environment) -> i32 {
     lines.push("# configuration is valid".to_owned());
     write_stdout(&lines.join("\n"));
     0
+}
+
+fn token(config: &Config, action: TokenAction) -> i32 {
+    use otto_adapters::api_tokens::{self, Restriction};
+    use otto_core::tenancy::{CredentialKind, Principal, Role, TenantId, UserId};
+    let outcome: Result<String, String> = match action {
+        TokenAction::Keygen => {
+            let keys = api_tokens::generate_keys();
+            Ok(format!(
+                "OTTO_BISCUIT_PRIVATE_KEY={}\n# public key: {}",
+                keys.private_key, keys.public_key
+            ))
+        }
+        TokenAction::Issue {
+            tenant,
+            user,
+            role,
+            ttl,
+        } => (|| {
+            let principal = Principal {
+                tenant_id: TenantId::parse(&tenant).map_err(|error| error.to_string())?,
+                user_id: UserId::parse(&user).map_err(|error| error.to_string())?,
+                role: Role::parse(&role).map_err(|error| error.to_string())?,
+                credential: CredentialKind::ApiToken,
+            };
+            let ttl = api_tokens::parse_ttl(&ttl)?;
+            let authority = startup::api_tokens(config, Arc::new(SystemClock))
+                .map_err(|error| error.to_string())?
+                .ok_or("API tokens are not configured: set OTTO_BISCUIT_PRIVATE_KEY")?;
+            authority
+                .issue(&principal, ttl)
+                .map_err(|error| error.to_string())
+        })(),
+        TokenAction::Attenuate {
+            token,
+            read_only,
+            expires_in,
+        } => (|| {
+            if !read_only && expires_in.is_none() {
+                return Err("nothing to restrict: pass --read-only and/or --expires-in".to_owned());
+            }
+            let mut token = token;
+            if read_only {
+                token = api_tokens::attenuate(&token, Restriction::ReadOnly)
+                    .map_err(|error| error.to_string())?;
+            }
+            if let Some(expires_in) = expires_in {
+                let lifetime = api_tokens::parse_ttl(&expires_in)?;
+                let expiry = chrono::Utc::now()
+                    + chrono::Duration::from_std(lifetime).map_err(|error| error.to_string())?;
+                token = api_tokens::attenuate(&token, Restriction::ExpiresAt(expiry))
+                    .map_err(|error| error.to_string())?;
+            }
+            Ok(token)
+        })(),
+    };
+    match outcome {
+        Ok(text) => {
+            write_stdout(&text);
+            0
+        }
+        Err(error) => {
+            eprintln!("token: {error}");
+            exit_code::FAILURE
+        }
+    }
 }
 
 /// Writes a command's result to stdout (the one place the binary prints results).

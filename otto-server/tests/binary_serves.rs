@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 struct Server {
     child: Child,
     port: u16,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 impl Drop for Server {
@@ -39,11 +39,7 @@ fn start() -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .expect("otto-server starts");
-    let server = Server {
-        child,
-        port,
-        _data: data,
-    };
+    let server = Server { child, port, data };
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -151,4 +147,116 @@ fn the_embedded_default_serves_and_stops_cleanly() {
             .iter()
             .any(|line| line["trace_id"] == "e2e-1" && line["route"] == "/health")
     );
+}
+
+/// Runs an `otto-server` command in `dir` with no other configuration.
+fn otto_in(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_otto-server"))
+        .current_dir(dir)
+        .env_clear()
+        .args(args)
+        .output()
+        .expect("otto-server runs");
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn a_token_issued_by_the_cli_authenticates_against_the_embedded_default() {
+    let server = start();
+    let token = otto_in(
+        server.data.path(),
+        &[
+            "token",
+            "issue",
+            "--tenant",
+            "org_demo",
+            "--user",
+            "user_demo",
+            "--role",
+            "admin",
+        ],
+    );
+    let (status, _, body) = request(
+        server.port,
+        &format!("GET /api/v1/me HTTP/1.1\r\nAuthorization: Bearer {token}"),
+    );
+    assert!(status.contains("200"), "{status} {body}");
+    assert!(
+        body.contains("\"tenant_id\":\"org_demo\"")
+            && body.contains("\"credential\":\"api_token\""),
+        "{body}"
+    );
+
+    let read_only = otto_in(
+        server.data.path(),
+        &[
+            "token",
+            "attenuate",
+            "--read-only",
+            "--expires-in",
+            "10m",
+            &token,
+        ],
+    );
+    let (status, _, _) = request(
+        server.port,
+        &format!("GET /api/v1/me HTTP/1.1\r\nAuthorization: Bearer {read_only}"),
+    );
+    assert!(
+        status.contains("200"),
+        "a read-only token still reads: {status}"
+    );
+
+    let (status, headers, body) = request(server.port, "GET /api/v1/me HTTP/1.1");
+    assert!(status.contains("403"), "{status}");
+    assert!(headers.contains("www-authenticate: bearer"), "{headers}");
+    assert!(body.contains("/problems/missing_token"), "{body}");
+}
+
+#[test]
+fn keygen_prints_a_key_that_issue_accepts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let printed = otto_in(dir.path(), &["token", "keygen"]);
+    let private_key = printed
+        .lines()
+        .find_map(|line| line.strip_prefix("OTTO_BISCUIT_PRIVATE_KEY="))
+        .expect("the private key line");
+    assert!(private_key.starts_with("ed25519-private/"), "{printed}");
+    assert!(printed.contains("# public key: ed25519/"), "{printed}");
+    let output = Command::new(env!("CARGO_BIN_EXE_otto-server"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("OTTO_BISCUIT_PRIVATE_KEY", private_key)
+        .args([
+            "token", "issue", "--tenant", "org_1", "--user", "user_1", "--ttl", "15m",
+        ])
+        .output()
+        .expect("runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        !dir.path().join("data/api-token.key").exists(),
+        "an explicit key needs no development key file"
+    );
+    let bad_ttl = Command::new(env!("CARGO_BIN_EXE_otto-server"))
+        .current_dir(dir.path())
+        .env_clear()
+        .args([
+            "token", "issue", "--tenant", "org_1", "--user", "user_1", "--ttl", "forever",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(bad_ttl.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad_ttl.stderr).contains("forever"));
 }

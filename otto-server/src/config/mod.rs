@@ -62,6 +62,20 @@ pub struct ClerkConfig {
     pub jwks_refetch_interval: Duration,
 }
 
+impl ClerkConfig {
+    /// Whether any source of session-token keys is configured.
+    pub fn has_key_source(&self) -> bool {
+        self.jwt_key.is_some()
+            || self.jwks_url.is_some()
+            || self.secret_key.is_some()
+            || self
+                .publishable_key
+                .as_deref()
+                .and_then(otto_adapters::clerk::frontend_api_host)
+                .is_some()
+    }
+}
+
 /// Twilio credentials.
 #[derive(Debug, Clone, Default)]
 pub struct TwilioConfig {

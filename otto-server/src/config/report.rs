@@ -40,6 +40,10 @@ pub fn effective_settings(config: &Config, env: &Environment) -> Vec<(&'static s
         .collect()
 }
 
+/// An optional capability: its name, its variables (and whether each is set), and
+/// what being off means.
+type Capability<'a> = (&'a str, Vec<(&'a str, bool)>, &'a str);
+
 /// One line per optional capability that is off, and what that means. Printed once
 /// at startup so that a developer knows what the embedded default leaves out.
 pub fn unconfigured_components(config: &Config) -> Vec<String> {
@@ -50,76 +54,83 @@ pub fn unconfigured_components(config: &Config) -> Vec<String> {
             config.database_url.expose().trim_start_matches("sqlite://")
         ));
     }
-    let mut note = |component: &str, missing: Vec<&str>, consequence: &str| {
+    let capabilities: [Capability<'_>; 7] = [
+        (
+            "redis",
+            vec![("REDIS_URL", config.redis_url.is_some())],
+            "rate limits are kept in-process",
+        ),
+        (
+            "twilio",
+            vec![
+                ("TWILIO_ACCOUNT_SID", config.twilio.account_sid.is_some()),
+                ("TWILIO_AUTH_TOKEN", config.twilio.auth_token.is_some()),
+                ("TWILIO_FROM_NUMBER", config.twilio.from_number.is_some()),
+            ],
+            "SMS jobs will be skipped",
+        ),
+        (
+            "callrail",
+            vec![
+                ("CALLRAIL_API_KEY", config.callrail.api_key.is_some()),
+                ("CALLRAIL_ACCOUNT_ID", config.callrail.account_id.is_some()),
+            ],
+            "CallRail sync jobs will be skipped",
+        ),
+        (
+            "deepgram",
+            vec![("DEEPGRAM_API_KEY", config.deepgram_api_key.is_some())],
+            "transcription jobs will be skipped",
+        ),
+        (
+            "openai",
+            vec![("OPENAI_API_KEY", config.openai_api_key.is_some())],
+            "analysis jobs will be skipped",
+        ),
+        (
+            "bland",
+            vec![("BLAND_API_KEY", config.bland_api_key.is_some())],
+            "AI follow-up calls will be skipped",
+        ),
+        (
+            "opentelemetry",
+            vec![(
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+                config.otlp_endpoint.is_some(),
+            )],
+            "spans are not sent to a collector",
+        ),
+    ];
+    for (component, variables, consequence) in capabilities {
+        let missing: Vec<&str> = variables
+            .iter()
+            .filter(|(_, set)| !set)
+            .map(|(name, _)| *name)
+            .collect();
         if !missing.is_empty() {
             notes.push(format!(
                 "{component}: not configured ({} unset), {consequence}",
                 missing.join(", ")
             ));
         }
-    };
-    let unset = |pairs: &[(&'static str, bool)]| -> Vec<&'static str> {
-        pairs
-            .iter()
-            .filter(|(_, set)| !set)
-            .map(|(name, _)| *name)
-            .collect()
-    };
-    note(
-        "redis",
-        unset(&[("REDIS_URL", config.redis_url.is_some())]),
-        "rate limits are kept in-process",
-    );
-    note(
-        "clerk",
-        unset(&[
-            ("CLERK_SECRET_KEY", config.clerk.secret_key.is_some()),
-            (
-                "CLERK_PUBLISHABLE_KEY",
-                config.clerk.publishable_key.is_some(),
-            ),
-        ]),
-        "only offline JWT verification keys can authenticate requests",
-    );
-    note(
-        "twilio",
-        unset(&[
-            ("TWILIO_ACCOUNT_SID", config.twilio.account_sid.is_some()),
-            ("TWILIO_AUTH_TOKEN", config.twilio.auth_token.is_some()),
-            ("TWILIO_FROM_NUMBER", config.twilio.from_number.is_some()),
-        ]),
-        "SMS jobs will be skipped",
-    );
-    note(
-        "callrail",
-        unset(&[
-            ("CALLRAIL_API_KEY", config.callrail.api_key.is_some()),
-            ("CALLRAIL_ACCOUNT_ID", config.callrail.account_id.is_some()),
-        ]),
-        "CallRail sync jobs will be skipped",
-    );
-    note(
-        "deepgram",
-        unset(&[("DEEPGRAM_API_KEY", config.deepgram_api_key.is_some())]),
-        "transcription jobs will be skipped",
-    );
-    note(
-        "openai",
-        unset(&[("OPENAI_API_KEY", config.openai_api_key.is_some())]),
-        "analysis jobs will be skipped",
-    );
-    note(
-        "bland",
-        unset(&[("BLAND_API_KEY", config.bland_api_key.is_some())]),
-        "AI follow-up calls will be skipped",
-    );
-    note(
-        "opentelemetry",
-        unset(&[(
-            "OTEL_EXPORTER_OTLP_ENDPOINT",
-            config.otlp_endpoint.is_some(),
-        )]),
-        "spans are not sent to a collector",
-    );
+    }
+    if !config.clerk.has_key_source() {
+        notes.push(
+            "clerk: not configured (CLERK_JWT_KEY, CLERK_JWKS_URL, CLERK_PUBLISHABLE_KEY, CLERK_SECRET_KEY unset), \
+             session tokens are refused (API tokens still work)"
+                .to_owned(),
+        );
+    }
+    if config.api_token_private_key.is_none() {
+        notes.push(if config.env == super::OttoEnv::Production {
+            "api tokens: not configured (OTTO_BISCUIT_PRIVATE_KEY unset), API tokens are refused"
+                .to_owned()
+        } else {
+            format!(
+                "api tokens: OTTO_BISCUIT_PRIVATE_KEY unset, using the development key in {}",
+                config.data_dir.join("api-token.key").display()
+            )
+        });
+    }
     notes
 }
