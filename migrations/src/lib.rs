@@ -8,6 +8,9 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_tenants;
+mod m20261125_000002_tenant_data;
+
+pub use m20261125_000002_tenant_data::APP_ROLE;
 
 /// Runs Otto's migrations in order.
 #[derive(Debug)]
@@ -16,6 +19,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261125_000001_create_tenants::Migration)]
+        vec![
+            Box::new(m20261125_000001_create_tenants::Migration),
+            Box::new(m20261125_000002_tenant_data::Migration),
+        ]
     }
 }

@@ -1,5 +1,6 @@
-//! Tenants: one row per company (a Clerk organization). Every tenant-scoped table
-//! added later references `tenants.id`.
+//! Tenants: one row per company. The Clerk organization id *is* the tenant id, so a
+//! tenant row can be written by whichever arrives first: a Clerk webhook, or the
+//! first authenticated request of that organization.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -7,11 +8,11 @@ use sea_orm_migration::{prelude::*, schema::*};
 pub struct Migration;
 
 #[derive(DeriveIden)]
-enum Tenants {
+pub(crate) enum Tenants {
     Table,
     Id,
-    ClerkOrganizationId,
     Name,
+    Slug,
     CreatedAt,
     UpdatedAt,
 }
@@ -24,9 +25,9 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(Tenants::Table)
                     .if_not_exists()
-                    .col(uuid(Tenants::Id).primary_key())
-                    .col(string_uniq(Tenants::ClerkOrganizationId))
-                    .col(string(Tenants::Name))
+                    .col(string(Tenants::Id).primary_key())
+                    .col(string_null(Tenants::Name))
+                    .col(string_null(Tenants::Slug))
                     .col(
                         timestamp_with_time_zone(Tenants::CreatedAt)
                             .default(Expr::current_timestamp()),

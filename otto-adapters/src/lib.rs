@@ -14,6 +14,7 @@ pub mod api_tokens;
 pub mod clerk;
 pub mod database;
 pub mod redis;
+pub mod store;
 pub mod system;
 pub mod test_support;
 pub mod tls;

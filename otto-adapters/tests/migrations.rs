@@ -36,7 +36,21 @@ async fn assert_up_down_up(connection: &DatabaseConnection) {
         status.iter().all(|migration| migration.applied),
         "all applied after up: {status:?}"
     );
-    assert!(table_exists(connection, "tenants").await);
+    for table in [
+        "tenants",
+        "users",
+        "memberships",
+        "calls",
+        "messages",
+        "recordings",
+        "transcripts",
+        "analyses",
+    ] {
+        assert!(
+            table_exists(connection, table).await,
+            "{table} exists after up"
+        );
+    }
 
     database::migrate_down(
         connection,

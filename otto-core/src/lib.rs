@@ -38,6 +38,7 @@
 //! ```
 
 pub mod authentication;
+pub mod calls;
 pub mod origin;
 pub mod ports;
 pub mod rate;

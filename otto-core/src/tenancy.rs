@@ -208,3 +208,35 @@ mod tests {
         assert_eq!(Role::member().as_str(), "member");
     }
 }
+
+/// Proof that data access happens on behalf of one tenant.
+///
+/// Repositories take a `&TenantScope` for every tenant-owned read or write, and the
+/// only ways to make one are from an authenticated [`Principal`] or (for webhooks) a
+/// tenant resolved from a verified delivery. Code that forgets the tenant does not
+/// compile; on PostgreSQL the scope also becomes the row-level-security setting of
+/// the transaction, so even a raw query cannot cross tenants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantScope {
+    tenant_id: TenantId,
+}
+
+impl TenantScope {
+    /// The scope of an authenticated caller.
+    pub fn of(principal: &Principal) -> Self {
+        TenantScope {
+            tenant_id: principal.tenant_id.clone(),
+        }
+    }
+
+    /// The scope of a provider delivery whose tenant was resolved from verified data
+    /// (a signed webhook routed to a known company).
+    pub fn for_verified_delivery(tenant_id: TenantId) -> Self {
+        TenantScope { tenant_id }
+    }
+
+    /// The tenant.
+    pub fn tenant_id(&self) -> &TenantId {
+        &self.tenant_id
+    }
+}

@@ -105,6 +105,146 @@ pub async fn credential_verifier_contract(
     }
 }
 
+/// A tenant scope for contract tests.
+pub fn scope_of(tenant: &str) -> otto_core::tenancy::TenantScope {
+    otto_core::tenancy::TenantScope::for_verified_delivery(
+        otto_core::tenancy::TenantId::parse(tenant).expect("valid tenant id"),
+    )
+}
+
+/// A call of `tenant`'s customer, `minutes_ago` before 2026-11-25T12:00:00Z.
+pub fn new_call(external_id: &str, minutes_ago: i64) -> otto_core::calls::NewCall {
+    let noon = chrono::DateTime::parse_from_rfc3339("2026-11-25T12:00:00.123456Z")
+        .expect("valid")
+        .to_utc();
+    otto_core::calls::NewCall {
+        provider: "callrail".to_owned(),
+        external_id: external_id.to_owned(),
+        direction: otto_core::calls::Direction::Inbound,
+        customer_name: Some(format!("Customer {external_id}")),
+        customer_number: Some("+15551230000".to_owned()),
+        answered: minutes_ago % 2 == 0,
+        duration_seconds: 42,
+        started_at: noon - chrono::Duration::minutes(minutes_ago),
+    }
+}
+
+/// Every call repository: calls are recorded once per provider id, read back as
+/// written, paged newest first without gaps or repeats, and never visible to another
+/// tenant. `tenant_a` and `tenant_b` must be fresh tenants.
+pub async fn call_repository_contract(
+    calls: &dyn otto_core::ports::CallRepository,
+    tenant_a: &str,
+    tenant_b: &str,
+) {
+    let a = scope_of(tenant_a);
+    let b = scope_of(tenant_b);
+    let first = calls
+        .record(&a, new_call("CAL1", 30))
+        .await
+        .expect("recorded");
+    assert_eq!(first.tenant_id.as_str(), tenant_a);
+    assert_eq!(
+        first.started_at,
+        new_call("CAL1", 30).started_at,
+        "times read back as written (microseconds)"
+    );
+    assert_eq!(first.customer_name.as_deref(), Some("Customer CAL1"));
+    let again = calls
+        .record(&a, new_call("CAL1", 30))
+        .await
+        .expect("recorded again");
+    assert_eq!(again.id, first.id, "the same provider call is one row");
+    assert_eq!(
+        calls.get(&a, first.id).await.expect("get"),
+        Some(first.clone())
+    );
+
+    // Another tenant sees nothing of A's, and may record the same provider id.
+    assert_eq!(
+        calls.get(&b, first.id).await.expect("get"),
+        None,
+        "another tenant's id is not found"
+    );
+    assert!(
+        calls
+            .list(&b, None, 10)
+            .await
+            .expect("list")
+            .items
+            .is_empty()
+    );
+    let b_call = calls
+        .record(&b, new_call("CAL1", 5))
+        .await
+        .expect("recorded for B");
+    assert_ne!(b_call.id, first.id);
+
+    // Paging: A has calls at 30, 20, 10 (twice, a tie), 0 minutes ago.
+    for (id, minutes_ago) in [("CAL2", 20), ("CAL3", 10), ("CAL4", 10), ("CAL5", 0)] {
+        calls
+            .record(&a, new_call(id, minutes_ago))
+            .await
+            .expect("recorded");
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = calls.list(&a, cursor, 2).await.expect("list");
+        pages += 1;
+        assert!(page.items.len() <= 2);
+        seen.extend(page.items.iter().cloned());
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+        assert!(pages < 10, "paging terminates");
+    }
+    assert_eq!(pages, 3, "5 calls in pages of 2");
+    assert_eq!(seen.len(), 5, "no gaps, no repeats");
+    assert!(
+        seen.iter().all(|call| call.tenant_id.as_str() == tenant_a),
+        "only A's calls"
+    );
+    let order: Vec<(chrono::DateTime<chrono::Utc>, uuid::Uuid)> =
+        seen.iter().map(|call| (call.started_at, call.id)).collect();
+    let mut sorted = order.clone();
+    sorted.sort_by_key(|key| std::cmp::Reverse(*key));
+    assert_eq!(order, sorted, "newest first, ties by id");
+    assert_eq!(seen[0].external_id, "CAL5");
+}
+
+/// Every company directory: a company is saved and read per tenant, updated in place,
+/// and invisible to other tenants.
+pub async fn company_directory_contract(
+    companies: &dyn otto_core::ports::CompanyDirectory,
+    tenant_a: &str,
+    tenant_b: &str,
+) {
+    use otto_core::ports::Company;
+    let a = scope_of(tenant_a);
+    let b = scope_of(tenant_b);
+    assert_eq!(companies.company(&a).await.expect("read"), None);
+    let acme = Company {
+        name: Some("Acme Plumbing".into()),
+        slug: Some("acme".into()),
+    };
+    companies.save_company(&a, &acme).await.expect("saved");
+    assert_eq!(companies.company(&a).await.expect("read"), Some(acme));
+    assert_eq!(
+        companies.company(&b).await.expect("read"),
+        None,
+        "another tenant sees nothing"
+    );
+    let renamed = Company {
+        name: Some("Acme Plumbing & Heating".into()),
+        slug: Some("acme".into()),
+    };
+    companies.save_company(&a, &renamed).await.expect("updated");
+    assert_eq!(companies.company(&a).await.expect("read"), Some(renamed));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +300,13 @@ mod tests {
         };
         credential_verifier_contract(&credentials, &StaticMinter(credentials.clone()), &principal)
             .await;
+    }
+
+    #[tokio::test]
+    async fn the_in_memory_store_honours_the_repository_contracts() {
+        let store = crate::InMemoryStore::default();
+        call_repository_contract(&store, "org_a", "org_b").await;
+        company_directory_contract(&store, "org_a", "org_b").await;
     }
 
     #[test]

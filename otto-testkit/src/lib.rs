@@ -16,5 +16,7 @@
 pub mod contracts;
 mod fakes;
 pub mod signers;
+mod store;
 
 pub use fakes::{ManualClock, SequentialIds, StaticCredentials, SwitchableProbe};
+pub use store::InMemoryStore;

@@ -5,7 +5,9 @@
 mod clock;
 mod credentials;
 mod readiness;
+mod repositories;
 
 pub use clock::{Clock, IdGenerator};
 pub use credentials::{CredentialError, CredentialVerifier};
 pub use readiness::{ProbeError, ReadinessProbe};
+pub use repositories::{CallRepository, Company, CompanyDirectory, StoreError};

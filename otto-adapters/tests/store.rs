@@ -1,0 +1,200 @@
+//! The SQL store passes the repository contracts on SQLite and PostgreSQL, and on
+//! PostgreSQL row-level security confines even raw SQL to the transaction's tenant.
+
+use std::sync::Arc;
+
+use otto_adapters::database::{self, PoolSettings};
+use otto_adapters::store::SqlStore;
+use otto_adapters::system::UuidV7Ids;
+use otto_adapters::test_support::TestDatabase;
+use otto_testkit::contracts::{self, scope_of};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement, TransactionTrait,
+};
+
+async fn migrated(url: &str) -> DatabaseConnection {
+    let connection = database::connect(url, &PoolSettings::default())
+        .await
+        .expect("connects");
+    database::migrate_up(&connection).await.expect("migrates");
+    connection
+}
+
+#[tokio::test]
+async fn the_sqlite_store_honours_the_repository_contracts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let connection = migrated(&format!("sqlite://{}/otto.db", dir.path().display())).await;
+    let store = SqlStore::new(connection, Arc::new(UuidV7Ids));
+    contracts::call_repository_contract(&store, "org_a", "org_b").await;
+    contracts::company_directory_contract(&store, "org_a", "org_b").await;
+}
+
+#[tokio::test]
+async fn the_postgres_store_honours_the_repository_contracts() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let connection = migrated(&test_database.url).await;
+    let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+    contracts::call_repository_contract(&store, "org_a", "org_b").await;
+    contracts::company_directory_contract(&store, "org_a", "org_b").await;
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}
+
+const TENANT_TABLES: &[&str] = &[
+    "tenants",
+    "memberships",
+    "calls",
+    "messages",
+    "recordings",
+    "transcripts",
+    "analyses",
+];
+
+/// A transaction as the application role, with `tenant` set (or none).
+async fn as_app_role(connection: &DatabaseConnection, tenant: Option<&str>) -> DatabaseTransaction {
+    let transaction = connection.begin().await.expect("begin");
+    transaction
+        .execute_unprepared("SET LOCAL ROLE otto_app")
+        .await
+        .expect("switch role");
+    if let Some(tenant) = tenant {
+        transaction
+            .execute_raw(Statement::from_sql_and_values(
+                sea_orm::DatabaseBackend::Postgres,
+                "SELECT set_config('app.tenant_id', $1, true)",
+                [tenant.into()],
+            ))
+            .await
+            .expect("set tenant");
+    }
+    transaction
+}
+
+async fn count(transaction: &DatabaseTransaction, table: &str) -> i64 {
+    let row = transaction
+        .query_one_raw(Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            format!("SELECT count(*) AS n FROM {table}"),
+        ))
+        .await
+        .expect("count")
+        .expect("one row");
+    row.try_get::<i64>("", "n").expect("n")
+}
+
+#[tokio::test]
+async fn postgres_row_level_security_confines_raw_sql_to_the_tenant() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let connection = migrated(&test_database.url).await;
+    let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+
+    // Two tenants with a row in every tenant-owned table.
+    for tenant in ["org_a", "org_b"] {
+        let scope = scope_of(tenant);
+        use otto_core::ports::{CallRepository, Company, CompanyDirectory};
+        store
+            .save_company(
+                &scope,
+                &Company {
+                    name: Some(tenant.into()),
+                    slug: None,
+                },
+            )
+            .await
+            .expect("company");
+        let call = store
+            .record(&scope, contracts::new_call("CAL1", 1))
+            .await
+            .expect("call");
+        let transaction = store.begin(&scope).await.expect("scoped");
+        let id = call.id;
+        for statement in [
+            format!("INSERT INTO users (id) VALUES ('user_{tenant}') ON CONFLICT DO NOTHING"),
+            format!(
+                "INSERT INTO memberships (id, tenant_id, user_id, role) VALUES (gen_random_uuid(), '{tenant}', 'user_{tenant}', 'admin')"
+            ),
+            format!(
+                "INSERT INTO messages (id, tenant_id, call_id, provider, external_id, direction, customer_number, body, sent_at) VALUES (gen_random_uuid(), '{tenant}', '{id}', 'twilio', 'SM1', 'outbound', '+15550000000', 'hi', now())"
+            ),
+            format!(
+                "INSERT INTO recordings (id, tenant_id, call_id, external_id, url) VALUES (gen_random_uuid(), '{tenant}', '{id}', 'RE1', 'https://recordings.test/1')"
+            ),
+            format!(
+                "INSERT INTO transcripts (id, tenant_id, call_id, text) VALUES (gen_random_uuid(), '{tenant}', '{id}', 'hello')"
+            ),
+            format!(
+                "INSERT INTO analyses (id, tenant_id, call_id, model, summary, tokens_used) VALUES (gen_random_uuid(), '{tenant}', '{id}', 'gpt', 'ok', 10)"
+            ),
+        ] {
+            transaction
+                .execute_unprepared(&statement)
+                .await
+                .unwrap_or_else(|error| panic!("{statement}: {error}"));
+        }
+        transaction.commit().await.expect("commit");
+    }
+
+    // No tenant set: the application role sees nothing, in any table.
+    let transaction = as_app_role(&connection, None).await;
+    for table in TENANT_TABLES.iter().chain(&["users"]) {
+        assert_eq!(
+            count(&transaction, table).await,
+            0,
+            "{table} without a tenant"
+        );
+    }
+    let refused = transaction
+        .execute_unprepared("INSERT INTO calls (id, tenant_id, provider, external_id, direction, answered, duration_seconds, started_at) VALUES (gen_random_uuid(), 'org_a', 'x', 'y', 'inbound', true, 1, now())")
+        .await;
+    assert!(refused.is_err(), "writing without a tenant fails");
+    drop(transaction);
+
+    // Tenant A set: exactly A's rows, and writing B's rows fails.
+    let transaction = as_app_role(&connection, Some("org_a")).await;
+    for table in TENANT_TABLES.iter().chain(&["users"]) {
+        assert_eq!(count(&transaction, table).await, 1, "{table} as org_a");
+    }
+    let cross_tenant = transaction
+        .execute_unprepared("INSERT INTO calls (id, tenant_id, provider, external_id, direction, answered, duration_seconds, started_at) VALUES (gen_random_uuid(), 'org_b', 'x', 'y', 'inbound', true, 1, now())")
+        .await;
+    assert!(cross_tenant.is_err(), "inserting for another tenant fails");
+    drop(transaction);
+
+    let transaction = as_app_role(&connection, Some("org_a")).await;
+    let updated = transaction
+        .execute_unprepared("UPDATE calls SET answered = false WHERE tenant_id = 'org_b'")
+        .await
+        .expect("update runs");
+    assert_eq!(
+        updated.rows_affected(),
+        0,
+        "another tenant's rows cannot be updated"
+    );
+    let moved = transaction
+        .execute_unprepared("UPDATE calls SET tenant_id = 'org_b'")
+        .await;
+    assert!(moved.is_err(), "a row cannot be moved to another tenant");
+    drop(transaction);
+
+    // The application role is not the owner and cannot bypass RLS.
+    let row = connection
+        .query_one_raw(Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = 'otto_app'",
+        ))
+        .await
+        .expect("query")
+        .expect("role exists");
+    assert!(!row.try_get::<bool>("", "rolsuper").expect("rolsuper"));
+    assert!(
+        !row.try_get::<bool>("", "rolbypassrls")
+            .expect("rolbypassrls")
+    );
+
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}

@@ -1,0 +1,60 @@
+//! Tenant-scoped storage. Every method takes a [`TenantScope`]; implementations
+//! must never return or touch a row of another tenant.
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+use crate::calls::{Call, CallCursor, NewCall, Page};
+use crate::tenancy::TenantScope;
+
+/// A storage failure (never a "not found": that is `Ok(None)`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be reached or the operation timed out: retry later.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// The write conflicts with an existing row.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Anything else; a bug or a broken schema.
+    #[error("storage failure: {0}")]
+    Internal(String),
+}
+
+/// A company (tenant) as Otto knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Company {
+    /// Display name, once Clerk has told Otto.
+    pub name: Option<String>,
+    /// URL slug.
+    pub slug: Option<String>,
+}
+
+/// The tenant's own record.
+#[async_trait]
+pub trait CompanyDirectory: Send + Sync {
+    /// The scope's company, if Otto has a record of it.
+    async fn company(&self, scope: &TenantScope) -> Result<Option<Company>, StoreError>;
+
+    /// Creates or updates the scope's company record.
+    async fn save_company(&self, scope: &TenantScope, company: &Company) -> Result<(), StoreError>;
+}
+
+/// A tenant's calls.
+#[async_trait]
+pub trait CallRepository: Send + Sync {
+    /// Records a call; recording the same provider call twice keeps one row and
+    /// returns it.
+    async fn record(&self, scope: &TenantScope, call: NewCall) -> Result<Call, StoreError>;
+
+    /// The scope's calls, newest first, `limit` per page, after `cursor`.
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        cursor: Option<CallCursor>,
+        limit: u32,
+    ) -> Result<Page<Call, CallCursor>, StoreError>;
+
+    /// One of the scope's calls; `None` if it does not exist *in this tenant*.
+    async fn get(&self, scope: &TenantScope, id: Uuid) -> Result<Option<Call>, StoreError>;
+}

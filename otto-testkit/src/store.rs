@@ -1,0 +1,124 @@
+//! An in-memory store implementing the repository ports, for tests of services and
+//! routes that need data but not a database.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use chrono::SubsecRound;
+use otto_core::calls::{Call, CallCursor, MAX_PAGE_SIZE, NewCall, Page};
+use otto_core::ports::{CallRepository, Company, CompanyDirectory, IdGenerator, StoreError};
+use otto_core::tenancy::{TenantId, TenantScope};
+use uuid::Uuid;
+
+use crate::SequentialIds;
+
+#[derive(Debug, Default)]
+struct Tables {
+    companies: BTreeMap<TenantId, Company>,
+    calls: Vec<Call>,
+}
+
+/// The fake; see the module docs. Cheap to clone (clones share the data).
+#[derive(Debug, Clone)]
+pub struct InMemoryStore {
+    tables: Arc<Mutex<Tables>>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        InMemoryStore {
+            tables: Arc::default(),
+            ids: Arc::new(SequentialIds::default()),
+        }
+    }
+}
+
+impl InMemoryStore {
+    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+        self.tables.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl CompanyDirectory for InMemoryStore {
+    async fn company(&self, scope: &TenantScope) -> Result<Option<Company>, StoreError> {
+        Ok(self.tables().companies.get(scope.tenant_id()).cloned())
+    }
+
+    async fn save_company(&self, scope: &TenantScope, company: &Company) -> Result<(), StoreError> {
+        self.tables()
+            .companies
+            .insert(scope.tenant_id().clone(), company.clone());
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CallRepository for InMemoryStore {
+    async fn record(&self, scope: &TenantScope, call: NewCall) -> Result<Call, StoreError> {
+        let mut tables = self.tables();
+        let existing = tables.calls.iter().find(|stored| {
+            stored.tenant_id == *scope.tenant_id()
+                && stored.provider == call.provider
+                && stored.external_id == call.external_id
+        });
+        if let Some(existing) = existing {
+            return Ok(existing.clone());
+        }
+        let stored = Call {
+            id: self.ids.new_id(),
+            tenant_id: scope.tenant_id().clone(),
+            provider: call.provider,
+            external_id: call.external_id,
+            direction: call.direction,
+            customer_name: call.customer_name,
+            customer_number: call.customer_number,
+            answered: call.answered,
+            duration_seconds: call.duration_seconds,
+            started_at: call.started_at.trunc_subsecs(6),
+        };
+        tables.calls.push(stored.clone());
+        Ok(stored)
+    }
+
+    async fn list(
+        &self,
+        scope: &TenantScope,
+        cursor: Option<CallCursor>,
+        limit: u32,
+    ) -> Result<Page<Call, CallCursor>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE) as usize;
+        let mut calls: Vec<Call> = self
+            .tables()
+            .calls
+            .iter()
+            .filter(|call| call.tenant_id == *scope.tenant_id())
+            .filter(|call| {
+                cursor.is_none_or(|cursor| {
+                    (call.started_at, call.id) < (cursor.started_at, cursor.id)
+                })
+            })
+            .cloned()
+            .collect();
+        calls.sort_by_key(|call| std::cmp::Reverse((call.started_at, call.id)));
+        let has_more = calls.len() > limit;
+        calls.truncate(limit);
+        let next = if has_more {
+            calls.last().map(CallCursor::after)
+        } else {
+            None
+        };
+        Ok(Page { items: calls, next })
+    }
+
+    async fn get(&self, scope: &TenantScope, id: Uuid) -> Result<Option<Call>, StoreError> {
+        Ok(self
+            .tables()
+            .calls
+            .iter()
+            .find(|call| call.id == id && call.tenant_id == *scope.tenant_id())
+            .cloned())
+    }
+}
