@@ -7,6 +7,8 @@ use otto_adapters::api_tokens::{self, ApiTokens};
 use otto_adapters::clerk::{self, ClerkJwtVerifier, ClerkSettings, KeySource};
 use otto_adapters::database::{self, DatabaseProbe, PoolSettings};
 use otto_adapters::redis::{self as redis_adapter, RedisProbe};
+use otto_adapters::store::SqlStore;
+use otto_adapters::system::UuidV7Ids;
 use otto_core::authentication::Authenticator;
 use otto_core::origin::OriginPattern;
 use otto_core::ports::{Clock, CredentialVerifier, ReadinessProbe};
@@ -205,10 +207,16 @@ pub fn state(config: Config, connections: &Connections, authenticator: Authentic
         None => not_configured.push("redis"),
     }
     let readiness = Readiness::new(probes, not_configured, config.ready_timeout);
+    let store = Arc::new(SqlStore::new(
+        connections.database.clone(),
+        Arc::new(UuidV7Ids),
+    ));
     AppState {
         config: Arc::new(config),
         metrics: Arc::new(Metrics::new()),
         readiness: Arc::new(readiness),
         authenticator: Arc::new(authenticator),
+        calls: store.clone(),
+        companies: store,
     }
 }

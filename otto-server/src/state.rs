@@ -4,7 +4,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use otto_core::authentication::Authenticator;
-use otto_core::ports::{ProbeError, ReadinessProbe};
+use otto_core::calls::{Call, CallCursor, NewCall, Page};
+use otto_core::ports::{
+    CallRepository, Company, CompanyDirectory, ProbeError, ReadinessProbe, StoreError,
+};
+use otto_core::tenancy::TenantScope;
 
 use crate::config::Config;
 use crate::telemetry::metrics::Metrics;
@@ -20,6 +24,10 @@ pub struct AppState {
     pub readiness: Arc<Readiness>,
     /// Verifies the credentials of authenticated operations.
     pub authenticator: Arc<Authenticator>,
+    /// The tenants' calls.
+    pub calls: Arc<dyn CallRepository>,
+    /// The tenants' company records.
+    pub companies: Arc<dyn CompanyDirectory>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -135,6 +143,52 @@ impl AppState {
             metrics: Arc::new(Metrics::new()),
             readiness: Arc::new(readiness),
             authenticator: Arc::new(Authenticator::default()),
+            calls: Arc::new(DetachedStore),
+            companies: Arc::new(DetachedStore),
         }
+    }
+}
+
+/// The store of a [`AppState::detached`] state: there is no database, so every call
+/// answers "unavailable".
+#[derive(Debug, Clone, Copy)]
+struct DetachedStore;
+
+impl DetachedStore {
+    fn unavailable<T>() -> Result<T, StoreError> {
+        Err(StoreError::Unavailable(
+            "this process has no database".to_owned(),
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl CallRepository for DetachedStore {
+    async fn record(&self, _: &TenantScope, _: NewCall) -> Result<Call, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn list(
+        &self,
+        _: &TenantScope,
+        _: Option<CallCursor>,
+        _: u32,
+    ) -> Result<Page<Call, CallCursor>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn get(&self, _: &TenantScope, _: uuid::Uuid) -> Result<Option<Call>, StoreError> {
+        Self::unavailable()
+    }
+}
+
+#[async_trait::async_trait]
+impl CompanyDirectory for DetachedStore {
+    async fn company(&self, _: &TenantScope) -> Result<Option<Company>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn save_company(&self, _: &TenantScope, _: &Company) -> Result<(), StoreError> {
+        Self::unavailable()
     }
 }

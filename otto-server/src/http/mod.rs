@@ -12,11 +12,14 @@ pub mod observe;
 pub mod problem;
 pub mod problems;
 pub mod request_context;
+pub mod route_names;
 pub mod routes;
 
 use poem::endpoint::BoxEndpoint;
 use poem::{EndpointExt, Response, Route};
 use poem_openapi::{OpenApi, OpenApiService};
+
+use std::sync::Arc;
 
 use crate::state::AppState;
 use body_limit::BodyLimit;
@@ -24,7 +27,10 @@ use cors::Cors;
 use observe::Observe;
 use problems::Problems;
 use request_context::AssignRequestContext;
+use route_names::RouteNames;
 use routes::account::AccountApi;
+use routes::calls::CallsApi;
+use routes::company::CompanyApi;
 use routes::system::SystemApi;
 
 const API_TITLE: &str = "Otto API";
@@ -32,8 +38,13 @@ const API_DESCRIPTION: &str = "Tenant-scoped API of the Otto call-intelligence p
 problem (`application/problem+json`) carrying the request's `trace_id`, which is also returned as `X-Request-Id`.";
 
 /// Every API operation Otto serves.
-pub fn api(state: &AppState) -> (SystemApi, AccountApi) {
-    (SystemApi::new(state.clone()), AccountApi)
+pub fn api(state: &AppState) -> (SystemApi, AccountApi, CompanyApi, CallsApi) {
+    (
+        SystemApi::new(state.clone()),
+        AccountApi,
+        CompanyApi::new(state.companies.clone()),
+        CallsApi::new(state.calls.clone()),
+    )
 }
 
 fn service<T: OpenApi>(api: T) -> OpenApiService<T, ()> {
@@ -54,6 +65,7 @@ pub fn app(state: &AppState) -> BoxEndpoint<'static, Response> {
 /// extra operations through this).
 pub fn app_with<T: OpenApi + 'static>(api: T, state: &AppState) -> BoxEndpoint<'static, Response> {
     let service = service(api);
+    let routes = Arc::new(RouteNames::from_openapi(&service.spec()));
     let spec = service.spec_endpoint();
     let swagger = service.swagger_ui();
     let redoc = service.redoc();
@@ -64,12 +76,12 @@ pub fn app_with<T: OpenApi + 'static>(api: T, state: &AppState) -> BoxEndpoint<'
         .nest("/", service)
         .data(state.authenticator.clone())
         .with(BodyLimit::new(state.config.max_body_bytes))
-        .with(Problems)
+        .with(Problems::new(routes.clone()))
         .with(Cors::new(
             state.config.allowed_origins.clone(),
             state.config.cors_max_age,
         ))
-        .with(Observe::new(state.metrics.clone()))
+        .with(Observe::new(state.metrics.clone(), routes))
         .with(AssignRequestContext)
         .boxed()
 }

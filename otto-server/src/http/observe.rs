@@ -9,28 +9,11 @@ use poem::PathPattern;
 use poem::http::Method;
 use poem::{Endpoint, IntoResponse, Middleware, Request, Response, Result};
 
+use super::route_names::RouteNames;
 use crate::telemetry::metrics::{HttpRequestLabels, Metrics, RouteLabels};
 
 /// The route label of requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
-
-/// A poem path pattern (`/calls/:id`, `/files/*path`) as an OpenAPI-style template
-/// (`/calls/{id}`, `/files/{path}`).
-pub fn route_template(pattern: &str) -> String {
-    pattern
-        .split('/')
-        .map(|segment| {
-            match segment
-                .strip_prefix(':')
-                .or_else(|| segment.strip_prefix('*'))
-            {
-                Some(name) if !name.is_empty() => format!("{{{name}}}"),
-                _ => segment.to_owned(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
 
 /// Methods become labels as they are; anything unusual shares one label.
 fn method_label(method: &Method) -> &'static str {
@@ -50,12 +33,13 @@ fn method_label(method: &Method) -> &'static str {
 #[derive(Debug, Clone)]
 pub struct Observe {
     metrics: Arc<Metrics>,
+    routes: Arc<RouteNames>,
 }
 
 impl Observe {
-    /// Records into `metrics`.
-    pub fn new(metrics: Arc<Metrics>) -> Self {
-        Observe { metrics }
+    /// Records into `metrics`, labelling routes with their documented `routes` names.
+    pub fn new(metrics: Arc<Metrics>, routes: Arc<RouteNames>) -> Self {
+        Observe { metrics, routes }
     }
 }
 
@@ -66,6 +50,7 @@ impl<E: Endpoint> Middleware<E> for Observe {
         ObserveEndpoint {
             inner,
             metrics: self.metrics.clone(),
+            routes: self.routes.clone(),
         }
     }
 }
@@ -75,6 +60,7 @@ impl<E: Endpoint> Middleware<E> for Observe {
 pub struct ObserveEndpoint<E> {
     inner: E,
     metrics: Arc<Metrics>,
+    routes: Arc<RouteNames>,
 }
 
 impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
@@ -93,7 +79,7 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         // A 404 below a nested service carries its mount point's empty pattern.
         let route = response
             .data::<PathPattern>()
-            .map(|pattern| route_template(&pattern.0))
+            .map(|pattern| self.routes.template(&pattern.0))
             .filter(|template| !template.is_empty())
             .unwrap_or_else(|| UNMATCHED_ROUTE.to_owned());
         let status = response.status().as_u16();
@@ -124,18 +110,5 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
             tracing::info!(status, latency_ms, path = %path, "request completed");
         }
         Ok(response)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn poem_patterns_become_openapi_templates() {
-        assert_eq!(route_template("/api/v1/calls/:id"), "/api/v1/calls/{id}");
-        assert_eq!(route_template("/health"), "/health");
-        assert_eq!(route_template("/files/*path"), "/files/{path}");
-        assert_eq!(route_template("/"), "/");
     }
 }

@@ -7,12 +7,15 @@ use poem_openapi::error::{
     ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
 
+use std::sync::Arc;
+
 use super::problem::{ApiError, FieldError, ProblemKind, render_error};
 use super::request_context::RequestContext;
+use super::route_names::RouteNames;
 
 /// Classifies an error into a client-safe [`ApiError`]. Server faults keep their
 /// cause out of the response (it is logged instead).
-pub fn classify(error: &poem::Error) -> ApiError {
+pub fn classify(error: &poem::Error, routes: &RouteNames) -> ApiError {
     if let Some(api_error) = error.downcast_ref::<ApiError>() {
         return api_error.clone();
     }
@@ -38,7 +41,16 @@ pub fn classify(error: &poem::Error) -> ApiError {
         return parameter_error(param.name, &param.reason);
     }
     if let Some(path) = error.downcast_ref::<ParsePathError>() {
-        return parameter_error(path.name, &path.reason);
+        // poem-openapi names path parameters `param0`, `param1`, ... internally.
+        let position = path
+            .name
+            .strip_prefix("param")
+            .and_then(|index| index.parse::<usize>().ok());
+        let documented = error
+            .data::<poem::PathPattern>()
+            .zip(position)
+            .and_then(|(pattern, position)| routes.parameter(&pattern.0, position));
+        return parameter_error(documented.as_deref().unwrap_or(path.name), &path.reason);
     }
     if let Some(ReadBodyError::PayloadTooLarge) = error.downcast_ref::<ReadBodyError>() {
         return ApiError::new(
@@ -101,14 +113,26 @@ pub fn render(
 }
 
 /// The middleware; see the module docs.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Problems;
+#[derive(Debug, Clone, Default)]
+pub struct Problems {
+    routes: Arc<RouteNames>,
+}
+
+impl Problems {
+    /// Problems naming parameters as `routes` documents them.
+    pub fn new(routes: Arc<RouteNames>) -> Self {
+        Problems { routes }
+    }
+}
 
 impl<E: Endpoint> Middleware<E> for Problems {
     type Output = ProblemsEndpoint<E>;
 
     fn transform(&self, inner: E) -> Self::Output {
-        ProblemsEndpoint { inner }
+        ProblemsEndpoint {
+            inner,
+            routes: self.routes.clone(),
+        }
     }
 }
 
@@ -116,6 +140,7 @@ impl<E: Endpoint> Middleware<E> for Problems {
 #[derive(Debug)]
 pub struct ProblemsEndpoint<E> {
     inner: E,
+    routes: Arc<RouteNames>,
 }
 
 impl<E: Endpoint> Endpoint for ProblemsEndpoint<E> {
@@ -130,7 +155,7 @@ impl<E: Endpoint> Endpoint for ProblemsEndpoint<E> {
             Err(error) if error.is_from_response() => return Ok(error.into_response()),
             Err(error) => error,
         };
-        let api_error = classify(&error);
+        let api_error = classify(&error, &self.routes);
         if api_error.kind == ProblemKind::Internal {
             tracing::error!(error = %error, cause = ?error, "request failed with an internal error");
         }

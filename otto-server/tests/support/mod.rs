@@ -19,7 +19,7 @@ use otto_server::http::json_body::{JsonBody, Validate};
 use otto_server::http::problem::{ApiError, FieldError, ProblemBody, ProblemKind};
 use otto_server::state::{AppState, Readiness};
 use otto_server::telemetry::metrics::Metrics;
-use otto_testkit::SwitchableProbe;
+use otto_testkit::{InMemoryStore, SwitchableProbe};
 use poem::endpoint::BoxEndpoint;
 use poem::test::{TestClient, TestResponse};
 use poem::{Response, http::StatusCode};
@@ -69,6 +69,16 @@ pub fn state(
     probes: Vec<Arc<dyn ReadinessProbe>>,
     not_configured: Vec<&'static str>,
 ) -> AppState {
+    state_with_store(config, probes, not_configured, InMemoryStore::default())
+}
+
+/// [`state`] over a given in-memory store (to seed data).
+pub fn state_with_store(
+    config: Config,
+    probes: Vec<Arc<dyn ReadinessProbe>>,
+    not_configured: Vec<&'static str>,
+    store: InMemoryStore,
+) -> AppState {
     let readiness = Readiness::new(probes, not_configured, config.ready_timeout);
     let authenticator =
         startup::authenticator(&config, Arc::new(SystemClock)).expect("credentials configured");
@@ -77,6 +87,8 @@ pub fn state(
         metrics: Arc::new(Metrics::new()),
         readiness: Arc::new(readiness),
         authenticator: Arc::new(authenticator),
+        calls: Arc::new(store.clone()),
+        companies: Arc::new(store),
     }
 }
 

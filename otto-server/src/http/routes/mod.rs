@@ -2,11 +2,15 @@
 //! response sets that document their problems in the OpenAPI document.
 
 pub mod account;
+pub mod calls;
+pub mod company;
 pub mod system;
 
 use poem_openapi::{ApiResponse, Tags};
 
-use super::problem::ProblemBody;
+use otto_core::ports::StoreError;
+
+use super::problem::{ApiError, ProblemBody, ProblemKind};
 
 /// OpenAPI tags.
 #[derive(Debug, Tags)]
@@ -15,6 +19,8 @@ pub enum ApiTags {
     System,
     /// The caller and its company.
     Account,
+    /// The tenant's phone calls.
+    Calls,
 }
 
 /// Problems any read-only public operation can answer with.
@@ -50,4 +56,33 @@ pub enum AuthenticatedErrors {
     /// `Retry-After` seconds.
     #[oai(status = 503)]
     Unavailable(ProblemBody),
+}
+
+/// A problem body of `kind`.
+pub fn problem(kind: ProblemKind, detail: impl Into<String>) -> ProblemBody {
+    ProblemBody(ApiError::new(kind, detail))
+}
+
+/// The answer to a storage failure: 503 when the store is unreachable (retry), 409 on
+/// a conflicting write, else 500 with the cause logged.
+pub fn store_failure(error: StoreError) -> AuthenticatedErrors {
+    match error {
+        StoreError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "store unavailable");
+            AuthenticatedErrors::Unavailable(ProblemBody(ApiError {
+                retry_after: Some(2),
+                ..ApiError::new(
+                    ProblemKind::ServiceUnavailable,
+                    "The database is unavailable; retry shortly.",
+                )
+            }))
+        }
+        StoreError::Conflict(cause) | StoreError::Internal(cause) => {
+            tracing::error!(error = %cause, "store failure");
+            AuthenticatedErrors::Internal(problem(
+                ProblemKind::Internal,
+                "An internal error occurred; quote the trace_id to support.",
+            ))
+        }
+    }
 }
