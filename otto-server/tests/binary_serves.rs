@@ -28,6 +28,10 @@ fn free_port() -> u16 {
 }
 
 fn start() -> Server {
+    start_with(&[])
+}
+
+fn start_with(env: &[(&str, &str)]) -> Server {
     let data = tempfile::tempdir().expect("temp dir");
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_otto-server"))
@@ -35,6 +39,7 @@ fn start() -> Server {
         .env_clear()
         .env("PORT", port.to_string())
         .env("OTEL_TRACES_EXPORTER", "none")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -259,4 +264,30 @@ fn keygen_prints_a_key_that_issue_accepts() {
         .expect("runs");
     assert_eq!(bad_ttl.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad_ttl.stderr).contains("forever"));
+}
+
+#[tokio::test]
+async fn on_postgres_the_server_serves_tenant_routes_through_row_level_security() {
+    let Some(database) = otto_adapters::test_support::TestDatabase::create().await else {
+        return;
+    };
+    let server = start_with(&[("DATABASE_URL", database.url.as_str())]);
+    let token = otto_in(
+        server.data.path(),
+        &["token", "issue", "--tenant", "org_pg", "--user", "user_pg"],
+    );
+    for path in ["/api/v1/calls", "/api/v1/company"] {
+        let (status, _, body) = request(
+            server.port,
+            &format!("GET {path} HTTP/1.1\r\nAuthorization: Bearer {token}"),
+        );
+        assert!(status.contains("200"), "{path}: {status} {body}");
+    }
+    let (_, _, body) = request(
+        server.port,
+        &format!("GET /api/v1/calls HTTP/1.1\r\nAuthorization: Bearer {token}"),
+    );
+    assert!(body.contains("\"items\":[]"), "{body}");
+    drop(server);
+    database.drop_database().await;
 }

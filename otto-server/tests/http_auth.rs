@@ -286,3 +286,44 @@ async fn the_principal_is_in_the_request_log_lines() {
     assert_eq!(access[0]["user_id"], "user_1");
     assert_eq!(access[0]["route"], "/api/v1/me");
 }
+
+#[tokio::test]
+async fn session_tokens_verify_against_a_configured_jwks_url() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let jwks = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/.well-known/jwks.json"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(otto_testkit::signers::jwks(&[&keys().clerk])),
+        )
+        .mount(&jwks)
+        .await;
+    let url = format!("{}/.well-known/jwks.json", jwks.uri());
+    let config =
+        otto_server::config::Config::load(&otto_server::config::Environment::from_pairs([
+            ("OTTO_ENV", "test"),
+            ("ALLOWED_ORIGINS", ALLOWED_ORIGINS),
+            ("CLERK_JWKS_URL", url.as_str()),
+            ("CLERK_ISSUER", ISSUER),
+            (
+                "OTTO_BISCUIT_PRIVATE_KEY",
+                keys().api_token_private_key.as_str(),
+            ),
+        ]))
+        .expect("valid configuration");
+    let state = state(config, vec![], vec![]);
+    let response = me(
+        &state,
+        &session_token(&session_claims("user_1", "org_a", "admin")),
+    )
+    .await;
+    response.assert_status_is_ok();
+    assert_eq!(json(response).await["tenant_id"], "org_a");
+    assert_eq!(
+        jwks.received_requests()
+            .await
+            .map_or(0, |requests| requests.len()),
+        1
+    );
+}

@@ -17,6 +17,15 @@ struct Tenants {
 /// Tenant A (a company record, 3 calls) and tenant B (no record, 2 calls).
 async fn two_tenants() -> Tenants {
     let store = InMemoryStore::default();
+    let (a_call_ids, b_call_ids) = seed(&store).await;
+    Tenants {
+        state: state_with_store(config(&[]), vec![], vec![], store),
+        a_call_ids,
+        b_call_ids,
+    }
+}
+
+async fn seed<S: CallRepository + CompanyDirectory>(store: &S) -> (Vec<String>, Vec<String>) {
     let a = scope_of("org_a");
     let b = scope_of("org_b");
     store
@@ -51,11 +60,7 @@ async fn two_tenants() -> Tenants {
                 .to_string(),
         );
     }
-    Tenants {
-        state: state_with_store(config(&[]), vec![], vec![], store),
-        a_call_ids,
-        b_call_ids,
-    }
+    (a_call_ids, b_call_ids)
 }
 
 fn bearer(org: &str, role: &str) -> String {
@@ -271,5 +276,53 @@ async fn metrics_label_parameterised_routes_with_their_documented_template() {
     assert!(
         !metrics.contains(&tenants.a_call_ids[0]),
         "ids never become labels"
+    );
+}
+
+#[tokio::test]
+async fn routes_over_the_sqlite_store_return_only_the_callers_rows() {
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/otto.db", dir.path().display());
+    let connection = otto_adapters::database::connect(&url, &Default::default())
+        .await
+        .expect("opens");
+    otto_adapters::database::migrate_up(&connection)
+        .await
+        .expect("migrates");
+    let store = Arc::new(otto_adapters::store::SqlStore::new(
+        connection,
+        Arc::new(otto_adapters::system::UuidV7Ids),
+    ));
+    let (a_call_ids, b_call_ids) = seed(store.as_ref()).await;
+    let base = state(config(&[]), vec![], vec![]);
+    let tenants = Tenants {
+        state: otto_server::state::AppState {
+            calls: store.clone(),
+            companies: store,
+            ..base
+        },
+        a_call_ids,
+        b_call_ids,
+    };
+    let body = json(get(&tenants, "/api/v1/calls", "org_a").await).await;
+    let ids: Vec<&str> = body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|call| call["id"].as_str().expect("id"))
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(
+        ids.iter()
+            .all(|id| tenants.a_call_ids.iter().any(|a| a == id)),
+        "only A's calls"
+    );
+    let b_call = &tenants.b_call_ids[0];
+    let path = format!("/api/v1/calls/{b_call}");
+    assert_problem(get(&tenants, &path, "org_a").await, 404, &path).await;
+    assert_eq!(
+        json(get(&tenants, "/api/v1/company", "org_a").await).await["company_name"],
+        "Acme Plumbing"
     );
 }
