@@ -126,16 +126,29 @@ fn development_key(config: &Config) -> Result<String, String> {
         return Ok(existing.trim().to_owned());
     }
     let generated = api_tokens::generate_keys();
-    std::fs::create_dir_all(&config.data_dir)
-        .and_then(|()| write_private_file(&path, &generated.private_key))
-        .map_err(|error| {
-            format!(
-                "cannot keep a development key in {}: {error}",
-                path.display()
-            )
-        })?;
-    tracing::info!(path = %path.display(), "generated a development API-token key");
-    Ok(generated.private_key)
+    let written = std::fs::create_dir_all(&config.data_dir)
+        .and_then(|()| write_private_file(&path, &generated.private_key));
+    match written {
+        Ok(()) => {
+            tracing::info!(path = %path.display(), "generated a development API-token key");
+            Ok(generated.private_key)
+        }
+        // Another process (`serve` and `token issue` started together) won the race.
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            std::fs::read_to_string(&path)
+                .map(|existing| existing.trim().to_owned())
+                .map_err(|error| {
+                    format!(
+                        "cannot read the development key {}: {error}",
+                        path.display()
+                    )
+                })
+        }
+        Err(error) => Err(format!(
+            "cannot keep a development key in {}: {error}",
+            path.display()
+        )),
+    }
 }
 
 fn write_private_file(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
