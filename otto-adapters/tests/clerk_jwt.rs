@@ -18,6 +18,19 @@ const ISSUER: &str = "https://clerk.otto.test";
 const PARTY: &str = "https://app.otto.test";
 const INTERVAL: Duration = Duration::from_secs(30);
 
+fn settings(keys: KeySource, issuer: Option<&str>, parties: &[&str]) -> ClerkSettings {
+    ClerkSettings {
+        keys,
+        issuer: issuer.map(str::to_owned),
+        authorized_parties: parties
+            .iter()
+            .map(|party| OriginPattern::parse(party).expect("pattern"))
+            .collect(),
+        refetch_interval: INTERVAL,
+        keys_ttl: Duration::from_secs(3600),
+    }
+}
+
 struct Fixture {
     server: MockServer,
     clock: ManualClock,
@@ -31,19 +44,11 @@ impl Fixture {
         let server = MockServer::start().await;
         serve_jwks(&server, &[&key]).await;
         let clock = ManualClock::at("2026-11-25T12:00:00Z");
-        let settings = ClerkSettings {
-            keys: KeySource::Jwks {
-                url: format!("{}/jwks", server.uri()),
-                bearer: Some("sk_test_backend".into()),
-            },
-            issuer: Some(ISSUER.to_owned()),
-            authorized_parties: parties
-                .iter()
-                .map(|party| OriginPattern::parse(party).expect("pattern"))
-                .collect(),
-            refetch_interval: INTERVAL,
-            keys_ttl: Duration::from_secs(3600),
+        let keys = KeySource::Jwks {
+            url: format!("{}/jwks", server.uri()),
+            bearer: Some("sk_test_backend".into()),
         };
+        let settings = settings(keys, Some(ISSUER), parties);
         let verifier = ClerkJwtVerifier::new(settings, Arc::new(clock.clone())).expect("verifier");
         Fixture {
             server,
@@ -341,16 +346,11 @@ async fn a_failed_fetch_keeps_the_last_good_keys() {
 #[tokio::test]
 async fn without_any_keys_verification_is_unavailable_not_invalid() {
     let clock = ManualClock::at("2026-11-25T12:00:00Z");
-    let settings = ClerkSettings {
-        keys: KeySource::Jwks {
-            url: "http://127.0.0.1:1/jwks".into(),
-            bearer: None,
-        },
-        issuer: None,
-        authorized_parties: vec![],
-        refetch_interval: INTERVAL,
-        keys_ttl: Duration::from_secs(3600),
+    let unreachable = KeySource::Jwks {
+        url: "http://127.0.0.1:1/jwks".into(),
+        bearer: None,
     };
+    let settings = settings(unreachable, None, &[]);
     let verifier = ClerkJwtVerifier::new(settings, Arc::new(clock.clone())).expect("verifier");
     let key = TestSigningKey::generate("key-1");
     let claims = signers::session_claims_v2(
@@ -372,13 +372,7 @@ async fn without_any_keys_verification_is_unavailable_not_invalid() {
 async fn a_pem_key_verifies_fully_offline() {
     let key = TestSigningKey::generate("any");
     let clock = ManualClock::at("2026-11-25T12:00:00Z");
-    let settings = ClerkSettings {
-        keys: KeySource::Pem(key.public_pem.clone()),
-        issuer: None,
-        authorized_parties: vec![OriginPattern::parse(PARTY).expect("pattern")],
-        refetch_interval: INTERVAL,
-        keys_ttl: Duration::from_secs(3600),
-    };
+    let settings = settings(KeySource::Pem(key.public_pem.clone()), None, &[PARTY]);
     let verifier = ClerkJwtVerifier::new(settings, Arc::new(clock.clone())).expect("verifier");
     let claims = signers::session_claims_v2(
         ISSUER,

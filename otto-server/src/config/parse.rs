@@ -116,6 +116,16 @@ impl Parser<'_> {
     }
 }
 
+/// An absolute `http:` or `https:` URL.
+fn http_url(value: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(value).map_err(|error| error.to_string())?;
+    if matches!(url.scheme(), "http" | "https") {
+        Ok(url)
+    } else {
+        Err("not http(s)".to_owned())
+    }
+}
+
 pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
     let mut p = Parser {
         env,
@@ -208,17 +218,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         "OTEL_EXPORTER_OTLP_ENDPOINT",
         None,
         "an http(s) URL such as http://localhost:4318",
-        |value| {
-            url::Url::parse(value)
-                .map_err(|error| error.to_string())
-                .and_then(|url| {
-                    if matches!(url.scheme(), "http" | "https") {
-                        Ok(Some(url))
-                    } else {
-                        Err("not http(s)".to_owned())
-                    }
-                })
-        },
+        |value| http_url(value).map(Some),
     );
     let default_exporter = if otlp_endpoint.is_some() {
         TracesExporter::Otlp
@@ -282,17 +282,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
             "CLERK_JWKS_URL",
             None,
             "an http(s) URL of a JWKS document",
-            |value| {
-                url::Url::parse(value)
-                    .map_err(|error| error.to_string())
-                    .and_then(|url| {
-                        if matches!(url.scheme(), "http" | "https") {
-                            Ok(Some(url))
-                        } else {
-                            Err("not http(s)".to_owned())
-                        }
-                    })
-            },
+            |value| http_url(value).map(Some),
         ),
         issuer: p.text("CLERK_ISSUER"),
         authorized_parties: p.parsed(
