@@ -42,6 +42,7 @@ pub mod calls;
 pub mod origin;
 pub mod ports;
 pub mod rate;
+pub mod rate_limit;
 pub mod redact;
 pub mod tenancy;
 

@@ -245,6 +245,113 @@ pub async fn company_directory_contract(
     assert_eq!(companies.company(&a).await.expect("read"), Some(renamed));
 }
 
+/// Bucket keys of `user` in `tenant`.
+pub fn bucket_keys(tenant: &str, user: &str) -> otto_core::rate_limit::BucketKeys {
+    otto_core::rate_limit::BucketKeys {
+        user: format!("tenant:{{{tenant}}}:user:{user}"),
+        tenant: format!("tenant:{{{tenant}}}"),
+    }
+}
+
+fn quotas(user: &str, tenant: &str) -> otto_core::rate_limit::Quotas {
+    otto_core::rate_limit::Quotas {
+        user: user.parse().expect("rate"),
+        tenant: tenant.parse().expect("rate"),
+    }
+}
+
+/// Every rate limiter, driven by the `clock` it reads: a full burst from idle, exact
+/// refill and Retry-After, denials that consume nothing, the tenant bucket shared by
+/// its users, and idle buckets that are as new. `tenant` must be fresh.
+pub async fn rate_limiter_contract(
+    limiter: &dyn otto_core::rate_limit::RateLimiter,
+    clock: &crate::ManualClock,
+    tenant: &str,
+) {
+    use otto_core::rate_limit::LimitType;
+    use std::time::Duration;
+    let check = |keys: otto_core::rate_limit::BucketKeys, quotas: otto_core::rate_limit::Quotas| async move {
+        limiter
+            .check(&keys, &quotas)
+            .await
+            .expect("the limiter decides")
+    };
+    let alice = bucket_keys(tenant, "alice");
+    let bob = bucket_keys(tenant, "bob");
+
+    // Burst: 5/minute allows 5 at once, then refuses with the exact wait.
+    let five = quotas("5/minute", "10/minute");
+    for remaining in (0..5).rev() {
+        let decision = check(alice.clone(), five).await;
+        assert!(decision.allowed, "burst request {}", 5 - remaining);
+        assert_eq!(
+            decision.user.remaining,
+            remaining,
+            "remaining after request {}",
+            5 - remaining
+        );
+    }
+    let denied = check(alice.clone(), five).await;
+    assert!(!denied.allowed, "the sixth request is refused");
+    assert_eq!(denied.denied_by, Some(LimitType::User));
+    assert_eq!(
+        denied.user.retry_after,
+        Duration::from_secs(12),
+        "one emission interval"
+    );
+    assert_eq!(denied.retry_after_seconds(), 12);
+
+    // A denial consumes nothing: exactly the announced wait later, one request fits.
+    for _ in 0..3 {
+        assert!(!check(alice.clone(), five).await.allowed);
+    }
+    clock.advance(Duration::from_secs(11));
+    let early = check(alice.clone(), five).await;
+    assert!(!early.allowed, "not before the wait");
+    assert_eq!(early.user.retry_after, Duration::from_secs(1));
+    clock.advance(Duration::from_secs(1));
+    assert!(
+        check(alice.clone(), five).await.allowed,
+        "refilled by one after the interval"
+    );
+    assert!(!check(alice.clone(), five).await.allowed, "and only by one");
+
+    // The tenant bucket is shared. At 12 s the tenant bucket (10/minute, one token per
+    // 6 s) has refilled two of Alice's six: Bob, with room of his own, gets six more.
+    let roomy = quotas("10/minute", "10/minute");
+    for n in 0..6 {
+        assert!(check(bob.clone(), roomy).await.allowed, "bob request {n}");
+    }
+    let tenant_full = check(bob.clone(), roomy).await;
+    assert!(!tenant_full.allowed, "the tenant total is spent");
+    assert_eq!(
+        tenant_full.denied_by,
+        Some(LimitType::Tenant),
+        "bob is stopped by the tenant bucket"
+    );
+    assert_eq!(tenant_full.tighter().0, LimitType::Tenant);
+    assert_eq!(tenant_full.tenant.retry_after, Duration::from_secs(6));
+
+    // Idle buckets are as new: a full period later everything has refilled.
+    clock.advance(Duration::from_secs(120));
+    for n in 0..5 {
+        assert!(check(alice.clone(), five).await.allowed, "alice again {n}");
+    }
+    clock.advance(Duration::from_secs(120));
+    let tight_tenant = check(bob.clone(), quotas("5/minute", "3/minute")).await;
+    assert!(tight_tenant.allowed);
+    assert_eq!(
+        (tight_tenant.user.remaining, tight_tenant.tenant.remaining),
+        (4, 2)
+    );
+    assert_eq!(
+        tight_tenant.tighter().0,
+        LimitType::Tenant,
+        "headers report the tighter bucket"
+    );
+    clock.advance(Duration::from_secs(3600));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
