@@ -65,6 +65,17 @@ impl BucketKeys {
         }
     }
 
+    /// The keys of a principal's buckets for one route with limits of its own
+    /// (`route` such as `POST /api/v1/messages`). Such routes count in buckets of their
+    /// own, apart from the default buckets every other route shares.
+    pub fn for_route(principal: &Principal, route: &str) -> Self {
+        let shared = BucketKeys::of(principal);
+        BucketKeys {
+            user: format!("{}:route:{route}", shared.user),
+            tenant: format!("{}:route:{route}", shared.tenant),
+        }
+    }
+
     /// The hash tag both keys share (the tenant id).
     pub fn hash_tag(&self) -> &str {
         let start = self.tenant.find('{').map_or(0, |index| index + 1);
@@ -270,6 +281,17 @@ mod tests {
         assert_eq!(keys.user, "tenant:{org_1}:user:user_9");
         assert_eq!(keys.tenant, "tenant:{org_1}");
         assert_eq!(keys.hash_tag(), "org_1");
+        let route = BucketKeys::for_route(&principal, "POST /api/v1/messages");
+        assert_eq!(
+            route.user,
+            "tenant:{org_1}:user:user_9:route:POST /api/v1/messages"
+        );
+        assert_eq!(route.tenant, "tenant:{org_1}:route:POST /api/v1/messages");
+        assert_eq!(
+            route.hash_tag(),
+            "org_1",
+            "route buckets stay in the tenant's slot"
+        );
     }
 
     #[test]

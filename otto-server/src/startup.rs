@@ -6,12 +6,14 @@ use std::time::Duration;
 use otto_adapters::api_tokens::{self, ApiTokens};
 use otto_adapters::clerk::{self, ClerkJwtVerifier, ClerkSettings, KeySource};
 use otto_adapters::database::{self, DatabaseProbe, PoolSettings};
+use otto_adapters::rate_limit::{InProcessLimiter, RedisLimiter, ResilientLimiter};
 use otto_adapters::redis::{self as redis_adapter, RedisProbe};
 use otto_adapters::store::SqlStore;
-use otto_adapters::system::UuidV7Ids;
+use otto_adapters::system::{SystemClock, UuidV7Ids};
 use otto_core::authentication::Authenticator;
 use otto_core::origin::OriginPattern;
 use otto_core::ports::{Clock, CredentialVerifier, ReadinessProbe};
+use otto_core::rate_limit::RateLimiter;
 use sea_orm::DatabaseConnection;
 
 use crate::config::{Config, OttoEnv};
@@ -220,6 +222,7 @@ pub fn state(config: Config, connections: &Connections, authenticator: Authentic
         None => not_configured.push("redis"),
     }
     let readiness = Readiness::new(probes, not_configured, config.ready_timeout);
+    let rate_limiter = rate_limiter(&config, connections.redis.clone());
     let store = Arc::new(SqlStore::new(
         connections.database.clone(),
         Arc::new(UuidV7Ids),
@@ -231,5 +234,21 @@ pub fn state(config: Config, connections: &Connections, authenticator: Authentic
         authenticator: Arc::new(authenticator),
         calls: store.clone(),
         companies: store,
+        rate_limiter,
+    }
+}
+
+/// Redis-backed limits with in-process fallback when Redis is configured, else
+/// in-process limits.
+pub fn rate_limiter(config: &Config, redis: Option<fred::prelude::Client>) -> Arc<dyn RateLimiter> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let in_process = InProcessLimiter::new(config.rate_limit_max_buckets, clock.clone());
+    match redis {
+        Some(client) => Arc::new(ResilientLimiter::new(
+            RedisLimiter::new(client, "otto:rl:", clock),
+            in_process,
+            config.rate_limit_redis_timeout,
+        )),
+        None => Arc::new(in_process),
     }
 }

@@ -3,11 +3,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use otto_adapters::rate_limit::InProcessLimiter;
+use otto_adapters::system::SystemClock;
 use otto_core::authentication::Authenticator;
 use otto_core::calls::{Call, CallCursor, NewCall, Page};
 use otto_core::ports::{
     CallRepository, Company, CompanyDirectory, ProbeError, ReadinessProbe, StoreError,
 };
+use otto_core::rate_limit::RateLimiter;
 use otto_core::tenancy::TenantScope;
 
 use crate::config::Config;
@@ -28,6 +31,8 @@ pub struct AppState {
     pub calls: Arc<dyn CallRepository>,
     /// The tenants' company records.
     pub companies: Arc<dyn CompanyDirectory>,
+    /// Decides per-user and per-tenant limits.
+    pub rate_limiter: Arc<dyn RateLimiter>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -145,6 +150,7 @@ impl AppState {
             authenticator: Arc::new(Authenticator::default()),
             calls: Arc::new(DetachedStore),
             companies: Arc::new(DetachedStore),
+            rate_limiter: Arc::new(InProcessLimiter::new(1_000, Arc::new(SystemClock))),
         }
     }
 }

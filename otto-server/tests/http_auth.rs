@@ -249,10 +249,12 @@ async fn every_operation_but_the_exempt_ones_requires_a_credential() {
                 assert!(!secured, "{method} {path} is exempt");
             } else {
                 assert!(secured, "{method} {path} must require a credential");
-                assert!(
-                    operation["responses"].get("403").is_some(),
-                    "{method} {path} documents 403"
-                );
+                for status in ["403", "429"] {
+                    assert!(
+                        operation["responses"].get(status).is_some(),
+                        "{method} {path} documents {status}"
+                    );
+                }
             }
         }
     }

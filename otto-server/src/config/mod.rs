@@ -17,6 +17,7 @@ use otto_core::Rate;
 use tracing::level_filters::LevelFilter;
 
 use crate::http::cors::OriginPattern;
+use crate::http::rate_limit::RouteOverride;
 pub use environment::Environment;
 pub use report::{effective_settings, unconfigured_components};
 pub use secret::{MASK, Secret, mask_url_password};
@@ -135,6 +136,12 @@ pub struct Config {
     pub rate_limit_user: Rate,
     /// Per-tenant rate limit.
     pub rate_limit_tenant: Rate,
+    /// Per-route limit overrides.
+    pub rate_limit_routes: Vec<RouteOverride>,
+    /// How long a Redis rate-limit decision may take before deciding in-process.
+    pub rate_limit_redis_timeout: Duration,
+    /// Most buckets the in-process limiter keeps.
+    pub rate_limit_max_buckets: usize,
     /// Most verbose log level written.
     pub log_level: LevelFilter,
     /// Whether phone numbers and e-mail addresses are redacted from logs.

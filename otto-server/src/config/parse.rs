@@ -199,6 +199,24 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
     ));
     let rate_limit_user = p.rate("RATE_LIMIT_USER", "60/minute");
     let rate_limit_tenant = p.rate("RATE_LIMIT_TENANT", "600/minute");
+    let rate_limit_routes = p.parsed(
+        "RATE_LIMIT_ROUTES",
+        Vec::new(),
+        crate::http::rate_limit::ROUTE_OVERRIDES_FORMAT,
+        crate::http::rate_limit::parse_route_overrides,
+    );
+    let rate_limit_redis_timeout = Duration::from_millis(p.number(
+        "RATE_LIMIT_REDIS_TIMEOUT_MS",
+        50u64,
+        "milliseconds (1-5000)",
+        |ms| (1..=5_000).contains(ms),
+    ));
+    let rate_limit_max_buckets = p.number(
+        "RATE_LIMIT_MAX_BUCKETS",
+        100_000usize,
+        "a bucket count, at least 1000",
+        |count| *count >= 1_000,
+    );
     let log_level = p.parsed(
         "LOG_LEVEL",
         LevelFilter::INFO,
@@ -337,6 +355,9 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         cors_max_age,
         rate_limit_user,
         rate_limit_tenant,
+        rate_limit_routes,
+        rate_limit_redis_timeout,
+        rate_limit_max_buckets,
         log_level,
         redact_pii,
         otlp_endpoint,

@@ -7,6 +7,7 @@
 //! `user_id`. Every refusal is a 403 problem with its own type; token problems also
 //! carry `WWW-Authenticate` so that clients know to refresh.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use otto_core::authentication::Authenticator;
@@ -18,6 +19,7 @@ use poem_openapi::registry::{MetaSecurityScheme, Registry};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions};
 
 use super::problem::{ApiError, ProblemKind};
+use super::rate_limit::{DefaultLimits, RateLimiting, RouteLimits};
 
 /// The cookie Clerk sets for same-origin browser sessions.
 pub const SESSION_COOKIE: &str = "__session";
@@ -26,9 +28,10 @@ pub const BEARER_SCHEME: &str = "BearerToken";
 /// OpenAPI name of the cookie scheme.
 pub const COOKIE_SCHEME: &str = "SessionCookie";
 
-/// The verified principal of an authenticated operation.
+/// The verified principal of an authenticated (and rate-limited) operation. `L`
+/// declares the operation's own limits; see [`RouteLimits`].
 #[derive(Debug, Clone)]
-pub struct Caller(pub Principal);
+pub struct Caller<L: RouteLimits = DefaultLimits>(pub Principal, PhantomData<L>);
 
 /// The token a request presents: the bearer token, else the session cookie.
 pub fn presented_token(request: &Request) -> Option<String> {
@@ -112,7 +115,7 @@ fn capitalised(text: &str) -> String {
     }
 }
 
-impl<'a> ApiExtractor<'a> for Caller {
+impl<'a, L: RouteLimits> ApiExtractor<'a> for Caller<L> {
     const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::SecurityScheme];
 
     type ParamType = ();
@@ -173,6 +176,9 @@ impl<'a> ApiExtractor<'a> for Caller {
         let span = tracing::Span::current();
         span.record("tenant_id", principal.tenant_id.as_str());
         span.record("user_id", principal.user_id.as_str());
-        Ok(Caller(principal))
+        if let Some(limiting) = request.data::<Arc<RateLimiting>>() {
+            limiting.admit::<L>(request, &principal).await?;
+        }
+        Ok(Caller(principal, PhantomData))
     }
 }

@@ -11,6 +11,7 @@ pub mod json_body;
 pub mod observe;
 pub mod problem;
 pub mod problems;
+pub mod rate_limit;
 pub mod request_context;
 pub mod route_names;
 pub mod routes;
@@ -25,7 +26,9 @@ use crate::state::AppState;
 use body_limit::BodyLimit;
 use cors::Cors;
 use observe::Observe;
+use otto_core::rate_limit::Quotas;
 use problems::Problems;
+use rate_limit::RateLimiting;
 use request_context::AssignRequestContext;
 use route_names::RouteNames;
 use routes::account::AccountApi;
@@ -75,6 +78,16 @@ pub fn app_with<T: OpenApi + 'static>(api: T, state: &AppState) -> BoxEndpoint<'
         .nest("/redoc", redoc)
         .nest("/", service)
         .data(state.authenticator.clone())
+        .data(Arc::new(RateLimiting::new(
+            state.rate_limiter.clone(),
+            Quotas {
+                user: state.config.rate_limit_user,
+                tenant: state.config.rate_limit_tenant,
+            },
+            state.config.rate_limit_routes.clone(),
+            state.metrics.clone(),
+            routes.clone(),
+        )))
         .with(BodyLimit::new(state.config.max_body_bytes))
         .with(Problems::new(routes.clone()))
         .with(Cors::new(

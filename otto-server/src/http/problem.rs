@@ -46,6 +46,9 @@ pub struct Problem {
     /// For 429 problems: seconds to wait before retrying.
     #[oai(skip_serializing_if_is_none)]
     pub retry_after: Option<u64>,
+    /// For 429 problems: the bucket that was exhausted, `user` or `tenant`.
+    #[oai(skip_serializing_if_is_none)]
+    pub limit_type: Option<String>,
 }
 
 /// Every kind of problem Otto answers with. Its `type` is `/problems/{slug}`.
@@ -146,6 +149,17 @@ impl ProblemKind {
         }
     }
 
+    /// The `type` URI: the RFC 6585 section for 429 (as the original service sent it),
+    /// `/problems/{slug}` for everything else.
+    pub fn type_uri(self) -> String {
+        match self {
+            ProblemKind::TooManyRequests => {
+                "https://tools.ietf.org/html/rfc6585#section-4".to_owned()
+            }
+            other => format!("/problems/{}", other.slug()),
+        }
+    }
+
     /// The title shown for every problem of this kind.
     pub fn title(self) -> &'static str {
         match self {
@@ -187,6 +201,8 @@ pub struct ApiError {
     pub retry_after: Option<u64>,
     /// A `WWW-Authenticate` challenge, for credential problems.
     pub challenge: Option<String>,
+    /// For 429: the exhausted bucket (`user`, `tenant`).
+    pub limit_type: Option<&'static str>,
 }
 
 impl ApiError {
@@ -198,6 +214,7 @@ impl ApiError {
             errors: None,
             retry_after: None,
             challenge: None,
+            limit_type: None,
         }
     }
 
@@ -216,7 +233,7 @@ impl ApiError {
     /// The problem body for a request with this trace id and path.
     pub fn to_problem(&self, trace_id: &str, instance: &str) -> Problem {
         Problem {
-            problem_type: format!("/problems/{}", self.kind.slug()),
+            problem_type: self.kind.type_uri(),
             title: self.kind.title().to_owned(),
             status: self.kind.status().as_u16(),
             detail: self.detail.clone(),
@@ -224,6 +241,7 @@ impl ApiError {
             trace_id: trace_id.to_owned(),
             errors: self.errors.clone(),
             retry_after: self.retry_after,
+            limit_type: self.limit_type.map(str::to_owned),
         }
     }
 }

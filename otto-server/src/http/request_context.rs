@@ -5,7 +5,9 @@
 //! else a new UUID. It is returned as `X-Request-Id` on every response and is the
 //! `trace_id` of problem bodies and log lines.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use super::rate_limit::RateLimitHeaders;
 
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{TraceContextExt, TraceId};
@@ -17,6 +19,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// The response and request header carrying the request id.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// The same id under the original service's name.
+pub const TRACE_ID_HEADER: &str = "x-trace-id";
 
 const MAX_REQUEST_ID_LEN: usize = 128;
 
@@ -27,6 +31,8 @@ pub struct RequestContext {
     pub request_id: Arc<str>,
     /// The request's path: the `instance` of its problems.
     pub path: Arc<str>,
+    /// Rate-limit headers, set when the request was rate-limited (allowed or not).
+    pub rate_limit_headers: Arc<OnceLock<RateLimitHeaders>>,
 }
 
 tokio::task_local! {
@@ -129,7 +135,9 @@ impl<E: Endpoint> Endpoint for AssignRequestContextEndpoint<E> {
         let context = RequestContext {
             request_id: Arc::from(request_id.as_str()),
             path: Arc::from(request.uri().path()),
+            rate_limit_headers: Arc::default(),
         };
+        let rate_limit_headers = context.rate_limit_headers.clone();
         request.set_data(context.clone());
 
         let call = CURRENT.scope(context, self.inner.call(request));
@@ -138,7 +146,13 @@ impl<E: Endpoint> Endpoint for AssignRequestContextEndpoint<E> {
             Err(error) => error.into_response(),
         };
         if let Ok(value) = HeaderValue::from_str(&request_id) {
-            response.headers_mut().insert(REQUEST_ID_HEADER, value);
+            response
+                .headers_mut()
+                .insert(REQUEST_ID_HEADER, value.clone());
+            response.headers_mut().insert(TRACE_ID_HEADER, value);
+        }
+        if let Some(headers) = rate_limit_headers.get() {
+            headers.apply(response.headers_mut());
         }
         Ok(response)
     }

@@ -171,6 +171,8 @@ pub struct Metrics {
     pub webhook_idempotency_purged: Counter,
     /// `rate_limit_hits_total{route,limit_type}`
     pub rate_limit_hits: Family<RateLimitLabels, Counter>,
+    /// `rate_limit_backend_errors_total`
+    pub rate_limit_backend_errors: Counter,
     /// `asr_minutes_total{tenant_id}`
     pub asr_minutes: Family<TenantLabels, Counter<f64, AtomicU64>>,
     /// `llm_tokens_total{tenant_id,model}`
@@ -200,6 +202,7 @@ impl Metrics {
         let webhook_failures = Family::default();
         let webhook_idempotency_purged = Counter::default();
         let rate_limit_hits = Family::default();
+        let rate_limit_backend_errors = Counter::default();
         let asr_minutes = Family::default();
         let llm_tokens = Family::default();
         let sms_sent = Family::default();
@@ -246,6 +249,11 @@ impl Metrics {
             help("rate_limit_hits"),
             rate_limit_hits.clone(),
         );
+        registry.register(
+            "rate_limit_backend_errors",
+            help("rate_limit_backend_errors"),
+            rate_limit_backend_errors.clone(),
+        );
         registry.register("asr_minutes", help("asr_minutes"), asr_minutes.clone());
         registry.register("llm_tokens", help("llm_tokens"), llm_tokens.clone());
         registry.register("sms_sent", help("sms_sent"), sms_sent.clone());
@@ -261,6 +269,7 @@ impl Metrics {
             webhook_failures,
             webhook_idempotency_purged,
             rate_limit_hits,
+            rate_limit_backend_errors,
             asr_minutes,
             llm_tokens,
             sms_sent,

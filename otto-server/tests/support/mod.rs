@@ -83,12 +83,13 @@ pub fn state_with_store(
     let authenticator =
         startup::authenticator(&config, Arc::new(SystemClock)).expect("credentials configured");
     AppState {
-        config: Arc::new(config),
         metrics: Arc::new(Metrics::new()),
         readiness: Arc::new(readiness),
         authenticator: Arc::new(authenticator),
+        rate_limiter: otto_server::startup::rate_limiter(&config, None),
         calls: Arc::new(store.clone()),
         companies: Arc::new(store),
+        config: Arc::new(config),
     }
 }
 
@@ -177,8 +178,20 @@ pub enum ProbeErrors {
     BadRequest(ProblemBody),
     #[oai(status = 409)]
     Conflict(ProblemBody),
+    #[oai(status = 429)]
+    TooManyRequests(ProblemBody),
     #[oai(status = 500)]
     Internal(ProblemBody),
+}
+
+/// The limits of `/probe/expensive`: two per user per minute.
+#[derive(Debug)]
+pub struct TwoPerMinute;
+
+impl otto_server::http::rate_limit::RouteLimits for TwoPerMinute {
+    fn user() -> Option<&'static str> {
+        Some("2/minute")
+    }
 }
 
 /// Test-only operations.
@@ -220,6 +233,15 @@ impl ProbeApi {
     async fn write_note(
         &self,
         caller: otto_server::http::auth::Caller,
+    ) -> Result<Json<String>, ProbeErrors> {
+        Ok(Json(caller.0.user_id.to_string()))
+    }
+
+    /// An operation with its own, tighter limits declared in code.
+    #[oai(path = "/probe/expensive", method = "post")]
+    async fn expensive(
+        &self,
+        caller: otto_server::http::auth::Caller<TwoPerMinute>,
     ) -> Result<Json<String>, ProbeErrors> {
         Ok(Json(caller.0.user_id.to_string()))
     }

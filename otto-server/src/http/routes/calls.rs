@@ -94,6 +94,9 @@ pub enum ListCallsErrors {
     /// See [`AuthenticatedErrors`].
     #[oai(status = 403)]
     Forbidden(crate::http::problem::ProblemBody),
+    /// The caller's user or tenant rate limit is spent.
+    #[oai(status = 429)]
+    TooManyRequests(crate::http::problem::ProblemBody),
     /// An unexpected fault.
     #[oai(status = 500)]
     Internal(crate::http::problem::ProblemBody),
@@ -106,6 +109,7 @@ impl From<AuthenticatedErrors> for ListCallsErrors {
     fn from(error: AuthenticatedErrors) -> Self {
         match error {
             AuthenticatedErrors::Forbidden(body) => ListCallsErrors::Forbidden(body),
+            AuthenticatedErrors::TooManyRequests(body) => ListCallsErrors::TooManyRequests(body),
             AuthenticatedErrors::NotFound(body) | AuthenticatedErrors::Internal(body) => {
                 ListCallsErrors::Internal(body)
             }

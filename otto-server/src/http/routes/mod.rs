@@ -49,6 +49,10 @@ pub enum AuthenticatedErrors {
     /// The resource does not exist in the caller's tenant.
     #[oai(status = 404)]
     NotFound(ProblemBody),
+    /// The caller's user or tenant rate limit is spent (`limit_type`); retry after
+    /// `Retry-After` seconds.
+    #[oai(status = 429)]
+    TooManyRequests(ProblemBody),
     /// An unexpected fault; the cause is logged under the response's trace_id.
     #[oai(status = 500)]
     Internal(ProblemBody),
