@@ -7,7 +7,7 @@ DETECT_SECRETS_VERSION := 1.5.0
 TOOLS_DIR := .tools
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint fmt openapi openapi-check verify verify-secrets verify-tests secrets-baseline
+.PHONY: help run build test lint fmt openapi openapi-check verify verify-secrets verify-tests secrets-baseline bench
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_:\\-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/\\//g' | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -61,3 +61,12 @@ verify: lint verify-secrets test ## Everything a reviewer runs: lints, secret sc
 # The original service's spellings.
 verify\:secrets: verify-secrets
 verify\:tests: verify-tests
+
+bench: ## Benchmarks (release build): rate-limiter decisions; figures go to docs/benchmarks.md
+	@{ \
+		echo "# Benchmarks"; echo; \
+		echo "Machine: $$(nproc) cores, $$(free -g | awk '/Mem:/ {print $$2}') GiB, $$(uname -sr), $$(redis-server --version | cut -d' ' -f1-3)."; \
+		echo "Run: $$(date -u +%Y-%m-%dT%H:%MZ), \`make bench\`. Figures, not targets: they vary with the machine and its load."; \
+		echo; \
+		$(CARGO) run --release -q -p otto-adapters --example rate_limit_bench; \
+	} | tee docs/benchmarks.md
