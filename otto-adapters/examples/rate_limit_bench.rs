@@ -93,8 +93,8 @@ async fn main() {
     println!("|---|---|---|---|---|---|");
     let in_process: Arc<dyn RateLimiter> =
         Arc::new(InProcessLimiter::new(100_000, Arc::new(SystemClock)));
-    let warm = measure(in_process.clone(), 100).await;
-    drop(warm);
+    // Warm-up run, discarded.
+    measure(in_process.clone(), 100).await;
     row("in-process", &measure(in_process, 100).await, "—");
 
     let url = std::env::var("OTTO_BENCH_REDIS_URL")
@@ -110,8 +110,7 @@ async fn main() {
         Arc::new(SystemClock),
     ));
     limiter.load_script().await.expect("script loads");
-    let warm = measure(limiter.clone(), 100).await;
-    drop(warm);
+    measure(limiter.clone(), 100).await;
     let reset = fred::types::CustomCommand::new_static("CONFIG", None, false);
     let _: String = client
         .custom(reset, vec!["RESETSTAT".to_owned()])
