@@ -122,6 +122,10 @@ fn private_redis() -> Option<PrivateRedis> {
         .local_addr()
         .ok()?
         .port();
+    private_redis_on(port)
+}
+
+fn private_redis_on(port: u16) -> Option<PrivateRedis> {
     let spawned = std::process::Command::new("redis-server")
         .args([
             "--port",
@@ -306,4 +310,72 @@ fn the_in_process_limiter_drops_idle_buckets() {
     clock.advance(Duration::from_secs(2));
     limiter.sweep();
     assert!(limiter.is_empty(), "idle buckets are dropped");
+}
+
+#[tokio::test]
+async fn the_resilient_limiter_returns_to_redis_when_it_recovers() {
+    let Some(server) = private_redis() else {
+        return;
+    };
+    let port: u16 = server
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|port| port.parse().ok())
+        .expect("port");
+    let client = redis_adapter::connect(&server.url, Duration::from_millis(200)).expect("client");
+    redis_adapter::wait_until_connected(&client, Duration::from_secs(10))
+        .await
+        .expect("connects");
+    let clock = clock();
+    let limiter = ResilientLimiter::new(
+        RedisLimiter::new(client.clone(), "otto-test:rl:", Arc::new(clock.clone())),
+        InProcessLimiter::new(1_000, Arc::new(clock)),
+        Duration::from_millis(50),
+    );
+    let keys = bucket_keys(&fresh_tenant(), "user_1");
+    let quotas = Quotas {
+        user: "1000/minute".parse().expect("rate"),
+        tenant: "1000/minute".parse().expect("rate"),
+    };
+    assert!(
+        !limiter
+            .check(&keys, &quotas)
+            .await
+            .expect("decides")
+            .degraded,
+        "Redis decides while up"
+    );
+
+    drop(server);
+    let mut degraded = false;
+    for _ in 0..50 {
+        let decision = limiter
+            .check(&keys, &quotas)
+            .await
+            .expect("never fails while Redis is down");
+        assert!(decision.allowed);
+        if decision.degraded {
+            degraded = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(degraded, "decisions move in-process once Redis is gone");
+
+    let _restarted = private_redis_on(port).expect("redis restarts on the same port");
+    let mut recovered = false;
+    for _ in 0..300 {
+        if !limiter
+            .check(&keys, &quotas)
+            .await
+            .expect("decides")
+            .degraded
+        {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(recovered, "decisions return to Redis by themselves");
 }
