@@ -45,6 +45,7 @@ pub mod rate;
 pub mod rate_limit;
 pub mod redact;
 pub mod tenancy;
+pub mod webhooks;
 
 pub use rate::{Rate, RateError, RatePeriod};
 pub use redact::redact_pii;
