@@ -48,11 +48,8 @@ async fn the_redis_limiter_honours_the_contract() {
     rate_limiter_contract(&limiter, &clock, &fresh_tenant()).await;
 }
 
-#[tokio::test]
-async fn redis_allows_exactly_the_limit_under_concurrency() {
-    let Some(client) = redis().await else { return };
-    let clock = clock();
-    let limiter = Arc::new(RedisLimiter::new(client, "otto-test:rl:", Arc::new(clock)));
+/// How many of 200 simultaneous decisions for one user (limit 50) are allowed.
+async fn allowed_of_200_concurrent(limiter: Arc<dyn RateLimiter>) -> usize {
     let keys = bucket_keys(&fresh_tenant(), "user_1");
     let quotas = Quotas {
         user: "50/minute".parse().expect("rate"),
@@ -73,33 +70,32 @@ async fn redis_allows_exactly_the_limit_under_concurrency() {
     while let Some(result) = decisions.join_next().await {
         allowed += usize::from(result.expect("task"));
     }
-    assert_eq!(allowed, 50, "exactly the limit");
+    allowed
+}
+
+#[tokio::test]
+async fn redis_allows_exactly_the_limit_under_concurrency() {
+    let Some(client) = redis().await else { return };
+    let limiter = Arc::new(RedisLimiter::new(
+        client,
+        "otto-test:rl:",
+        Arc::new(clock()),
+    ));
+    assert_eq!(
+        allowed_of_200_concurrent(limiter).await,
+        50,
+        "exactly the limit"
+    );
 }
 
 #[tokio::test]
 async fn the_in_process_limiter_allows_exactly_the_limit_under_concurrency() {
     let limiter = Arc::new(InProcessLimiter::new(10_000, Arc::new(clock())));
-    let keys = bucket_keys(&fresh_tenant(), "user_1");
-    let quotas = Quotas {
-        user: "50/minute".parse().expect("rate"),
-        tenant: "1000/minute".parse().expect("rate"),
-    };
-    let mut decisions = tokio::task::JoinSet::new();
-    for _ in 0..200 {
-        let (limiter, keys) = (limiter.clone(), keys.clone());
-        decisions.spawn(async move {
-            limiter
-                .check(&keys, &quotas)
-                .await
-                .expect("decides")
-                .allowed
-        });
-    }
-    let mut allowed = 0;
-    while let Some(result) = decisions.join_next().await {
-        allowed += usize::from(result.expect("task"));
-    }
-    assert_eq!(allowed, 50);
+    assert_eq!(
+        allowed_of_200_concurrent(limiter).await,
+        50,
+        "exactly the limit"
+    );
 }
 
 /// A private redis-server on a free port, so that command statistics count only

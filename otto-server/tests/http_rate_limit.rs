@@ -258,15 +258,7 @@ async fn denials_are_counted_by_route_and_limit_type_and_logged() {
     let state = limited_state(&[("RATE_LIMIT_USER", "1/minute")]);
     me_as(&state, "user_a").await.assert_status_is_ok();
     assert_eq!(me_as(&state, "user_a").await.0.status().as_u16(), 429);
-    let metrics = client(&state)
-        .get("/metrics")
-        .send()
-        .await
-        .0
-        .into_body()
-        .into_string()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&client(&state)).await;
     assert!(
         metrics.contains(r#"rate_limit_hits_total{route="/api/v1/me",limit_type="user"} 1"#),
         "{metrics}"
@@ -329,15 +321,7 @@ async fn with_redis_unreachable_requests_succeed_and_limits_hold_in_process() {
     assert_eq!(ready.0.status().as_u16(), 503);
     let body: Value = json(ready).await;
     assert_eq!(body["components"]["redis"], false);
-    let metrics = client(&state)
-        .get("/metrics")
-        .send()
-        .await
-        .0
-        .into_body()
-        .into_string()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&client(&state)).await;
     assert_eq!(
         metric(&metrics, "rate_limit_backend_errors_total"),
         4.0,
@@ -373,14 +357,6 @@ async fn with_redis_live_decisions_are_shared_and_not_degraded() {
         .send()
         .await
         .assert_status_is_ok();
-    let metrics = client(&first)
-        .get("/metrics")
-        .send()
-        .await
-        .0
-        .into_body()
-        .into_string()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&client(&first)).await;
     assert_eq!(metric(&metrics, "rate_limit_backend_errors_total"), 0.0);
 }

@@ -163,15 +163,7 @@ async fn requests_are_counted_by_route_template_with_bounded_labels() {
             .await
             .assert_status(StatusCode::NOT_FOUND);
     }
-    let text = client
-        .get("/metrics")
-        .send()
-        .await
-        .0
-        .into_body()
-        .into_string()
-        .await
-        .expect("text");
+    let text = metrics_text(&client).await;
     let (_, samples) = parse_exposition(&text);
     let requests = |labels: &str| {
         samples

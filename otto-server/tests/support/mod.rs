@@ -256,6 +256,19 @@ impl ProbeApi {
     }
 }
 
+/// The `/metrics` exposition as text.
+pub async fn metrics_text(client: &TestClient<BoxEndpoint<'static, Response>>) -> String {
+    client
+        .get("/metrics")
+        .send()
+        .await
+        .0
+        .into_body()
+        .into_string()
+        .await
+        .expect("metrics text")
+}
+
 /// The JSON body of a response.
 pub async fn json(response: TestResponse) -> Value {
     let text = response
