@@ -6,8 +6,12 @@ mod clock;
 mod credentials;
 mod readiness;
 mod repositories;
+mod webhooks;
 
 pub use clock::{Clock, IdGenerator};
 pub use credentials::{CredentialError, CredentialVerifier};
 pub use readiness::{ProbeError, ReadinessProbe};
 pub use repositories::{CallRepository, Company, CompanyDirectory, StoreError};
+pub use webhooks::{
+    Claim, IdempotencyKey, ProviderAccounts, Target, UnroutableDelivery, WebhookLedger,
+};

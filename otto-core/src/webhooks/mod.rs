@@ -1,4 +1,24 @@
 //! Provider webhooks: signature verification (pure functions, checked against each
-//! provider's published test vectors).
+//! provider's published test vectors), reading and planning deliveries (idempotency
+//! keys, tenant routing, domain effects, jobs), and the ingestion service that
+//! applies each delivery exactly once.
 
+mod bland;
+mod callrail;
+mod clerk;
+mod delivery;
+mod event;
+mod ingestion;
+mod payload;
+mod plan;
 pub mod signatures;
+mod twilio;
+
+pub use delivery::{Delivery, OptKeyword};
+pub use event::{Provider, WebhookEvent};
+pub use ingestion::{IngestError, Receipt, ReplayReport, WebhookIngestion};
+pub use payload::{FORM, JSON, Payload, PayloadError};
+pub use plan::{
+    AccountRef, AiCallFacts, CallChange, CallFacts, Effect, JobKind, JobSpec, MessageFacts, Plan,
+    RecordingFacts, Routing, TenantFacts, UserFacts,
+};
