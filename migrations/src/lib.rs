@@ -9,8 +9,10 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_tenants;
 mod m20261125_000002_tenant_data;
+mod m20261125_000003_webhooks;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
+pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
 
 /// Runs Otto's migrations in order.
 #[derive(Debug)]
@@ -22,6 +24,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_tenants::Migration),
             Box::new(m20261125_000002_tenant_data::Migration),
+            Box::new(m20261125_000003_webhooks::Migration),
         ]
     }
 }

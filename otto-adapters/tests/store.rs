@@ -198,3 +198,25 @@ async fn postgres_row_level_security_confines_raw_sql_to_the_tenant() {
     connection.close().await.expect("close");
     test_database.drop_database().await;
 }
+
+#[tokio::test]
+async fn the_sqlite_store_honours_the_webhook_contracts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let connection = migrated(&format!("sqlite://{}/otto.db", dir.path().display())).await;
+    let store = SqlStore::new(connection, Arc::new(UuidV7Ids));
+    contracts::webhook_ledger_contract(Arc::new(store.clone()), &store, "org_a", "org_b").await;
+    contracts::provider_accounts_contract(&store, "org_a", "org_b").await;
+}
+
+#[tokio::test]
+async fn the_postgres_store_honours_the_webhook_contracts() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let connection = migrated(&test_database.url).await;
+    let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+    contracts::webhook_ledger_contract(Arc::new(store.clone()), &store, "org_a", "org_b").await;
+    contracts::provider_accounts_contract(&store, "org_a", "org_b").await;
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}

@@ -352,6 +352,257 @@ pub async fn rate_limiter_contract(
     clock.advance(Duration::from_secs(3600));
 }
 
+fn tenant(id: &str) -> otto_core::tenancy::TenantId {
+    otto_core::tenancy::TenantId::parse(id).expect("valid tenant id")
+}
+
+fn ledger_key(
+    tenant_id: Option<&str>,
+    event: &str,
+    external_id: &str,
+) -> otto_core::ports::IdempotencyKey {
+    otto_core::ports::IdempotencyKey {
+        tenant: tenant_id.map(tenant),
+        provider: otto_core::webhooks::Provider::CallRail,
+        event: event.to_owned(),
+        external_id: external_id.to_owned(),
+    }
+}
+
+fn open_call(external_id: &str) -> otto_core::webhooks::Effect {
+    otto_core::webhooks::Effect::RecordCall {
+        change: otto_core::webhooks::CallChange::Open,
+        facts: otto_core::webhooks::CallFacts::about(external_id),
+    }
+}
+
+fn target_of(tenant_id: &str) -> otto_core::ports::Target {
+    otto_core::ports::Target::Tenant(scope_of(tenant_id))
+}
+
+/// Every webhook ledger: a key is processed once and its effects applied once;
+/// later deliveries of it are duplicates that report the first processing and count
+/// attempts; keys are per tenant and per event; N concurrent deliveries of one key
+/// give exactly one `Processed`; unroutable deliveries are kept until replayed;
+/// purging removes only keys last seen before the cutoff, in batches.
+/// `tenant_a` and `tenant_b` must be fresh tenants.
+pub async fn webhook_ledger_contract(
+    ledger: std::sync::Arc<dyn otto_core::ports::WebhookLedger>,
+    calls: &dyn otto_core::ports::CallRepository,
+    tenant_a: &str,
+    tenant_b: &str,
+) {
+    use otto_core::ports::{Claim, Target, UnroutableDelivery};
+    use otto_core::webhooks::WebhookEvent;
+
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-25T12:00:00.123456Z")
+        .expect("valid")
+        .to_utc();
+    let later = at + chrono::Duration::minutes(5);
+    let key = ledger_key(Some(tenant_a), "pre-call", "CAL1");
+    let effects = [open_call("CAL1")];
+
+    let first = ledger
+        .apply(&target_of(tenant_a), &key, "d1", &effects, &[], at)
+        .await
+        .expect("applies");
+    assert_eq!(first, Claim::Processed { at });
+    let again = ledger
+        .apply(&target_of(tenant_a), &key, "d1", &effects, &[], later)
+        .await
+        .expect("applies");
+    assert_eq!(
+        again,
+        Claim::Duplicate {
+            first_processed_at: at,
+            attempts: 2
+        }
+    );
+    let page = calls
+        .list(&scope_of(tenant_a), None, 50)
+        .await
+        .expect("lists");
+    assert_eq!(page.items.len(), 1, "the effect was applied once");
+    assert_eq!(page.items[0].external_id, "CAL1");
+
+    // The same external id under another event or tenant is another key.
+    let complete = ledger_key(Some(tenant_a), "call-complete", "CAL1");
+    assert!(matches!(
+        ledger
+            .apply(&target_of(tenant_a), &complete, "d2", &[], &[], at)
+            .await
+            .expect("applies"),
+        Claim::Processed { .. }
+    ));
+    let other_tenant = ledger_key(Some(tenant_b), "pre-call", "CAL1");
+    assert!(matches!(
+        ledger
+            .apply(&target_of(tenant_b), &other_tenant, "d1", &effects, &[], at)
+            .await
+            .expect("applies"),
+        Claim::Processed { .. }
+    ));
+    assert_eq!(
+        calls
+            .list(&scope_of(tenant_b), None, 50)
+            .await
+            .expect("lists")
+            .items
+            .len(),
+        1
+    );
+
+    // Platform keys (no tenant) are deduplicated too.
+    let platform = ledger_key(None, "user.created", &format!("msg_{tenant_a}"));
+    for expected_processed in [true, false] {
+        let claim = ledger
+            .apply(&Target::Platform, &platform, "d3", &[], &[], at)
+            .await
+            .expect("applies");
+        assert_eq!(matches!(claim, Claim::Processed { .. }), expected_processed);
+    }
+
+    // Concurrent deliveries of one key: exactly one is processed.
+    let concurrent = ledger_key(Some(tenant_a), "call-complete", "CAL-RACE");
+    let mut racers = tokio::task::JoinSet::new();
+    for _ in 0..20 {
+        let ledger = ledger.clone();
+        let key = concurrent.clone();
+        let target = target_of(tenant_a);
+        racers.spawn(async move {
+            ledger
+                .apply(&target, &key, "d4", &[open_call("CAL-RACE")], &[], at)
+                .await
+        });
+    }
+    let mut processed = 0;
+    let mut duplicates = 0;
+    while let Some(joined) = racers.join_next().await {
+        match joined
+            .expect("joins")
+            .expect("no storage error under contention")
+        {
+            Claim::Processed { .. } => processed += 1,
+            Claim::Duplicate { .. } => duplicates += 1,
+        }
+    }
+    assert_eq!((processed, duplicates), (1, 19));
+
+    // Unroutable deliveries wait for a replay.
+    let stored = UnroutableDelivery {
+        id: uuid::Uuid::now_v7(),
+        event: WebhookEvent::CallRailPreCall,
+        content_type: Some("application/json".to_owned()),
+        body: br#"{"call_id":"x"}"#.to_vec(),
+        message_id: None,
+        accounts: "callrail:COM9".to_owned(),
+        received_at: at,
+    };
+    ledger.store_unroutable(&stored).await.expect("stores");
+    let pending = ledger.pending_unroutable(100).await.expect("lists");
+    assert!(pending.contains(&stored), "kept as received: {pending:?}");
+    ledger.mark_replayed(stored.id, later).await.expect("marks");
+    let pending = ledger.pending_unroutable(100).await.expect("lists");
+    assert!(pending.iter().all(|delivery| delivery.id != stored.id));
+
+    // Purge: keys last seen before the cutoff go, in batches; then they are new.
+    let old_tenant = tenant_b;
+    for index in 0..5 {
+        let key = ledger_key(Some(old_tenant), "sms", &format!("OLD{index}"));
+        ledger
+            .apply(
+                &target_of(old_tenant),
+                &key,
+                "d5",
+                &[],
+                &[],
+                at - chrono::Duration::days(40),
+            )
+            .await
+            .expect("applies");
+    }
+    let cutoff = at - chrono::Duration::days(30);
+    assert_eq!(ledger.purge_keys(cutoff, 2).await.expect("purges"), 2);
+    assert_eq!(ledger.purge_keys(cutoff, 2).await.expect("purges"), 2);
+    assert_eq!(ledger.purge_keys(cutoff, 2).await.expect("purges"), 1);
+    assert_eq!(ledger.purge_keys(cutoff, 2).await.expect("purges"), 0);
+    let reused = ledger_key(Some(old_tenant), "sms", "OLD0");
+    assert!(matches!(
+        ledger
+            .apply(&target_of(old_tenant), &reused, "d5", &[], &[], at)
+            .await
+            .expect("applies"),
+        Claim::Processed { .. }
+    ));
+    assert!(
+        matches!(
+            ledger
+                .apply(&target_of(tenant_a), &key, "d1", &effects, &[], later)
+                .await
+                .expect("applies"),
+            Claim::Duplicate { attempts: 3, .. }
+        ),
+        "recent keys survive the purge"
+    );
+}
+
+/// Every provider-account map: the first linked account of a delivery wins,
+/// re-linking moves an account, unlinking reports whether it was linked.
+pub async fn provider_accounts_contract(
+    accounts: &dyn otto_core::ports::ProviderAccounts,
+    tenant_a: &str,
+    tenant_b: &str,
+) {
+    use otto_core::webhooks::{AccountRef, Provider};
+    let company = AccountRef::new(Provider::CallRail, format!("COM-{tenant_a}"));
+    let number = AccountRef::new(Provider::Twilio, format!("+1555{}", tenant_a.len()));
+    let unknown = AccountRef::new(Provider::Twilio, "AC-unknown");
+    assert_eq!(
+        accounts
+            .tenant_of(std::slice::from_ref(&company))
+            .await
+            .expect("looks up"),
+        None
+    );
+    accounts
+        .link(&company, &tenant(tenant_a))
+        .await
+        .expect("links");
+    accounts
+        .link(&number, &tenant(tenant_b))
+        .await
+        .expect("links");
+    assert_eq!(
+        accounts
+            .tenant_of(&[unknown.clone(), number.clone(), company.clone()])
+            .await
+            .expect("looks up"),
+        Some(tenant(tenant_b)),
+        "the first linked account wins"
+    );
+    accounts
+        .link(&company, &tenant(tenant_b))
+        .await
+        .expect("re-links");
+    assert_eq!(
+        accounts
+            .tenant_of(std::slice::from_ref(&company))
+            .await
+            .expect("looks up"),
+        Some(tenant(tenant_b))
+    );
+    let links = accounts.links().await.expect("lists");
+    assert!(links.contains(&(company.clone(), tenant(tenant_b))));
+    assert!(links.contains(&(number.clone(), tenant(tenant_b))));
+    assert!(accounts.unlink(&company).await.expect("unlinks"));
+    assert!(!accounts.unlink(&company).await.expect("unlinks"));
+    assert_eq!(
+        accounts.tenant_of(&[company]).await.expect("looks up"),
+        None
+    );
+    assert!(accounts.unlink(&number).await.expect("unlinks"));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,6 +665,13 @@ mod tests {
         let store = crate::InMemoryStore::default();
         call_repository_contract(&store, "org_a", "org_b").await;
         company_directory_contract(&store, "org_a", "org_b").await;
+    }
+
+    #[tokio::test]
+    async fn the_in_memory_store_honours_the_webhook_contracts() {
+        let store = crate::InMemoryStore::default();
+        webhook_ledger_contract(std::sync::Arc::new(store.clone()), &store, "org_a", "org_b").await;
+        provider_accounts_contract(&store, "org_a", "org_b").await;
     }
 
     #[test]

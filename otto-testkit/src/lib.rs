@@ -17,6 +17,8 @@ pub mod contracts;
 mod fakes;
 pub mod signers;
 mod store;
+mod webhook_store;
 
 pub use fakes::{ManualClock, SequentialIds, StaticCredentials, SwitchableProbe};
 pub use store::InMemoryStore;
+pub use webhook_store::StoredJob;

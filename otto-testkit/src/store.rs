@@ -14,16 +14,17 @@ use uuid::Uuid;
 use crate::SequentialIds;
 
 #[derive(Debug, Default)]
-struct Tables {
-    companies: BTreeMap<TenantId, Company>,
-    calls: Vec<Call>,
+pub(crate) struct Tables {
+    pub(crate) companies: BTreeMap<TenantId, Company>,
+    pub(crate) calls: Vec<Call>,
+    pub(crate) webhooks: crate::webhook_store::WebhookTables,
 }
 
 /// The fake; see the module docs. Cheap to clone (clones share the data).
 #[derive(Debug, Clone)]
 pub struct InMemoryStore {
     tables: Arc<Mutex<Tables>>,
-    ids: Arc<dyn IdGenerator>,
+    pub(crate) ids: Arc<dyn IdGenerator>,
 }
 
 impl Default for InMemoryStore {
@@ -36,7 +37,7 @@ impl Default for InMemoryStore {
 }
 
 impl InMemoryStore {
-    fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
+    pub(crate) fn tables(&self) -> std::sync::MutexGuard<'_, Tables> {
         self.tables.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -10,7 +10,10 @@
 
 mod calls;
 mod companies;
+mod effects;
 pub mod entities;
+mod sql;
+mod webhooks;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use migrations::APP_ROLE;
@@ -56,6 +59,23 @@ impl SqlStore {
                     DatabaseBackend::Postgres,
                     "SELECT set_config('app.tenant_id', $1, true)",
                     [scope.tenant_id().as_str().into()],
+                ))
+                .await
+                .map_err(store_error)?;
+        }
+        Ok(transaction)
+    }
+
+    /// Opens the transaction of platform-wide work (Clerk's organizations and users,
+    /// routing deliveries, purging keys). On PostgreSQL it runs as `otto_app` with
+    /// `app.scope = 'platform'` and no tenant, which the `platform_access` policies
+    /// admit on exactly the platform tables.
+    pub async fn begin_platform(&self) -> Result<DatabaseTransaction, StoreError> {
+        let transaction = self.db.begin().await.map_err(store_error)?;
+        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            transaction
+                .execute_unprepared(&format!(
+                    "SET LOCAL ROLE {APP_ROLE}; SELECT set_config('app.scope', 'platform', true)"
                 ))
                 .await
                 .map_err(store_error)?;

@@ -1,0 +1,325 @@
+//! Applies a delivery's domain effects inside its ledger transaction. Every
+//! statement is idempotent on its own (insert-if-absent, upsert), so re-applying a
+//! delivery (a forced replay) converges on the same rows.
+
+use chrono::{DateTime, Utc};
+use otto_core::calls::Direction;
+use otto_core::ports::StoreError;
+use otto_core::tenancy::TenantId;
+use otto_core::webhooks::{CallChange, CallFacts, Effect, JobSpec, Provider, RecordingFacts};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, Value};
+
+use super::sql::Sql;
+use super::{SqlStore, store_error, stored_time};
+
+/// One transaction's effect writer.
+pub(super) struct EffectWriter<'a> {
+    pub(super) store: &'a SqlStore,
+    pub(super) transaction: &'a DatabaseTransaction,
+    pub(super) provider: Provider,
+    pub(super) at: DateTime<Utc>,
+}
+
+fn text(value: &Option<String>) -> Value {
+    value.clone().into()
+}
+
+impl EffectWriter<'_> {
+    async fn run(&self, sql: &str, values: Vec<Value>) -> Result<u64, StoreError> {
+        let statement = Sql::new(self.transaction.get_database_backend()).statement(sql, values);
+        Ok(self
+            .transaction
+            .execute_raw(statement)
+            .await
+            .map_err(store_error)?
+            .rows_affected())
+    }
+
+    fn tenant_of(tenant: Option<&TenantId>) -> Result<&TenantId, StoreError> {
+        tenant.ok_or_else(|| {
+            StoreError::Internal("a tenant effect was planned for a platform delivery".to_owned())
+        })
+    }
+
+    /// Applies `effects` in order; `tenant` is the delivery's tenant (`None` only for
+    /// platform deliveries, whose effects need none).
+    pub(super) async fn apply(
+        &self,
+        tenant: Option<&TenantId>,
+        effects: &[Effect],
+    ) -> Result<(), StoreError> {
+        let at = stored_time(self.at);
+        for effect in effects {
+            match effect {
+                Effect::RecordCall { change, facts } => {
+                    let tenant = Self::tenant_of(tenant)?;
+                    self.open_call(tenant, facts).await?;
+                    if *change == CallChange::Update {
+                        self.update_call(tenant, facts).await?;
+                    }
+                }
+                Effect::StoreMessage(message) => {
+                    let tenant = Self::tenant_of(tenant)?;
+                    self.run(
+                        "INSERT INTO messages (id, tenant_id, call_id, provider, external_id, \
+                         direction, customer_number, body, sent_at, created_at) \
+                         VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, $9) \
+                         ON CONFLICT (tenant_id, provider, external_id) DO NOTHING",
+                        vec![
+                            self.store.new_id().into(),
+                            tenant.as_str().into(),
+                            self.provider.as_str().into(),
+                            message.external_id.clone().into(),
+                            message.direction.as_str().into(),
+                            message.customer_number.clone().into(),
+                            message.body.clone().into(),
+                            stored_time(message.sent_at).into(),
+                            at.into(),
+                        ],
+                    )
+                    .await?;
+                }
+                Effect::OptOut { customer_number } => {
+                    let tenant = Self::tenant_of(tenant)?;
+                    self.run(
+                        "INSERT INTO opt_outs (tenant_id, customer_number, opted_out_at) \
+                         VALUES ($1, $2, $3) ON CONFLICT (tenant_id, customer_number) DO NOTHING",
+                        vec![
+                            tenant.as_str().into(),
+                            customer_number.clone().into(),
+                            at.into(),
+                        ],
+                    )
+                    .await?;
+                }
+                Effect::OptIn { customer_number } => {
+                    let tenant = Self::tenant_of(tenant)?;
+                    self.run(
+                        "DELETE FROM opt_outs WHERE tenant_id = $1 AND customer_number = $2",
+                        vec![tenant.as_str().into(), customer_number.clone().into()],
+                    )
+                    .await?;
+                }
+                Effect::StoreRecording(recording) => {
+                    self.store_recording(Self::tenant_of(tenant)?, recording)
+                        .await?;
+                }
+                Effect::StoreAiCall(call) => {
+                    let tenant = Self::tenant_of(tenant)?;
+                    self.run(
+                        "INSERT INTO ai_calls (id, tenant_id, external_id, to_number, status, \
+                         completed, duration_seconds, summary, transcript, recording_url, \
+                         created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+                         ON CONFLICT (tenant_id, external_id) DO UPDATE SET \
+                         to_number = excluded.to_number, status = excluded.status, \
+                         completed = excluded.completed, \
+                         duration_seconds = excluded.duration_seconds, \
+                         summary = excluded.summary, transcript = excluded.transcript, \
+                         recording_url = excluded.recording_url, updated_at = excluded.updated_at",
+                        vec![
+                            self.store.new_id().into(),
+                            tenant.as_str().into(),
+                            call.external_id.clone().into(),
+                            text(&call.to_number),
+                            text(&call.status),
+                            call.completed.into(),
+                            call.duration_seconds.into(),
+                            text(&call.summary),
+                            text(&call.transcript),
+                            text(&call.recording_url),
+                            at.into(),
+                        ],
+                    )
+                    .await?;
+                }
+                Effect::SaveTenant(facts) => {
+                    self.run(
+                        "INSERT INTO tenants (id, name, slug, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO UPDATE SET \
+                         name = COALESCE(excluded.name, tenants.name), \
+                         slug = COALESCE(excluded.slug, tenants.slug), \
+                         updated_at = excluded.updated_at",
+                        vec![
+                            facts.id.as_str().into(),
+                            text(&facts.name),
+                            text(&facts.slug),
+                            at.into(),
+                        ],
+                    )
+                    .await?;
+                }
+                Effect::DeleteTenant(id) => {
+                    self.run(
+                        "DELETE FROM tenants WHERE id = $1",
+                        vec![id.as_str().into()],
+                    )
+                    .await?;
+                }
+                Effect::SaveUser(facts) => {
+                    self.run(
+                        "INSERT INTO users (id, email, name, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (id) DO UPDATE SET \
+                         email = excluded.email, name = excluded.name, \
+                         updated_at = excluded.updated_at",
+                        vec![
+                            facts.id.as_str().into(),
+                            text(&facts.email),
+                            text(&facts.name),
+                            at.into(),
+                        ],
+                    )
+                    .await?;
+                }
+                Effect::DeleteUser(id) => {
+                    self.run(
+                        "DELETE FROM memberships WHERE user_id = $1",
+                        vec![id.as_str().into()],
+                    )
+                    .await?;
+                    self.run("DELETE FROM users WHERE id = $1", vec![id.as_str().into()])
+                        .await?;
+                }
+                Effect::SaveMembership { tenant, user, role } => {
+                    // A membership event may arrive before its user's own event.
+                    self.run(
+                        "INSERT INTO users (id, created_at, updated_at) VALUES ($1, $2, $2) \
+                         ON CONFLICT (id) DO NOTHING",
+                        vec![user.as_str().into(), at.into()],
+                    )
+                    .await?;
+                    self.run(
+                        "INSERT INTO memberships (id, tenant_id, user_id, role, created_at) \
+                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, user_id) \
+                         DO UPDATE SET role = excluded.role",
+                        vec![
+                            self.store.new_id().into(),
+                            tenant.as_str().into(),
+                            user.as_str().into(),
+                            role.as_str().into(),
+                            at.into(),
+                        ],
+                    )
+                    .await?;
+                }
+                Effect::DeleteMembership { tenant, user } => {
+                    self.run(
+                        "DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2",
+                        vec![tenant.as_str().into(), user.as_str().into()],
+                    )
+                    .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn open_call(&self, tenant: &TenantId, facts: &CallFacts) -> Result<(), StoreError> {
+        let at = stored_time(self.at);
+        self.run(
+            "INSERT INTO calls (id, tenant_id, provider, external_id, direction, customer_name, \
+             customer_number, answered, duration_seconds, started_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+             ON CONFLICT (tenant_id, provider, external_id) DO NOTHING",
+            vec![
+                self.store.new_id().into(),
+                tenant.as_str().into(),
+                self.provider.as_str().into(),
+                facts.external_id.clone().into(),
+                facts
+                    .direction
+                    .unwrap_or(Direction::Inbound)
+                    .as_str()
+                    .into(),
+                text(&facts.customer_name),
+                text(&facts.customer_number),
+                facts.answered.unwrap_or(false).into(),
+                facts.duration_seconds.unwrap_or(0).into(),
+                stored_time(facts.started_at.unwrap_or(self.at)).into(),
+                at.into(),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn update_call(&self, tenant: &TenantId, facts: &CallFacts) -> Result<(), StoreError> {
+        self.run(
+            "UPDATE calls SET direction = COALESCE($1, direction), \
+             customer_name = COALESCE($2, customer_name), \
+             customer_number = COALESCE($3, customer_number), \
+             answered = COALESCE($4, answered), \
+             duration_seconds = COALESCE($5, duration_seconds), updated_at = $6 \
+             WHERE tenant_id = $7 AND provider = $8 AND external_id = $9",
+            vec![
+                facts.direction.map(|d| d.as_str().to_owned()).into(),
+                text(&facts.customer_name),
+                text(&facts.customer_number),
+                facts.answered.into(),
+                facts.duration_seconds.into(),
+                stored_time(self.at).into(),
+                tenant.as_str().into(),
+                self.provider.as_str().into(),
+                facts.external_id.clone().into(),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn store_recording(
+        &self,
+        tenant: &TenantId,
+        recording: &RecordingFacts,
+    ) -> Result<(), StoreError> {
+        // A recording callback may come before the call's own events.
+        self.open_call(tenant, &CallFacts::about(&recording.call_external_id))
+            .await?;
+        self.run(
+            "INSERT INTO recordings (id, tenant_id, call_id, external_id, url, duration_seconds, \
+             created_at) \
+             SELECT $1, $2, c.id, $3, $4, $5, $6 FROM calls c \
+             WHERE c.tenant_id = $2 AND c.provider = $7 AND c.external_id = $8 \
+             ON CONFLICT (tenant_id, external_id) DO NOTHING",
+            vec![
+                self.store.new_id().into(),
+                tenant.as_str().into(),
+                recording.external_id.clone().into(),
+                recording.url.clone().into(),
+                recording.duration_seconds.into(),
+                stored_time(self.at).into(),
+                self.provider.as_str().into(),
+                recording.call_external_id.clone().into(),
+            ],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Enqueues `jobs` for `tenant`, once per unique key.
+    pub(super) async fn enqueue(
+        &self,
+        tenant: &TenantId,
+        jobs: &[JobSpec],
+    ) -> Result<(), StoreError> {
+        let at = stored_time(self.at);
+        for job in jobs {
+            self.run(
+                "INSERT INTO jobs (id, tenant_id, kind, unique_key, payload, status, attempts, \
+                 run_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $6, $6) \
+                 ON CONFLICT (unique_key) DO NOTHING",
+                vec![
+                    Value::from(self.store.new_id()),
+                    tenant.as_str().into(),
+                    job.kind.as_str().into(),
+                    job.unique_key(tenant).into(),
+                    job.payload.to_string().into(),
+                    at.into(),
+                ],
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,316 @@
+//! [`WebhookLedger`] and [`ProviderAccounts`] over SQL.
+//!
+//! `apply` is one transaction: claim the key, apply the effects, enqueue the jobs.
+//! The claim is an `INSERT ... ON CONFLICT DO NOTHING` on the key's unique index, so
+//! of N concurrent deliveries of one key exactly one inserts; the others wait for it
+//! (PostgreSQL's index lock, SQLite's single writer) and then see a taken key. If the
+//! first fails and rolls back, the key is free again and the next one processes.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use migrations::PLATFORM_KEY_OWNER;
+use otto_core::ports::{
+    Claim, IdempotencyKey, ProviderAccounts, StoreError, Target, UnroutableDelivery, WebhookLedger,
+};
+use otto_core::tenancy::TenantId;
+use otto_core::webhooks::{AccountRef, Effect, JobSpec, Provider, WebhookEvent};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult, Value};
+use uuid::Uuid;
+
+use super::effects::EffectWriter;
+use super::sql::Sql;
+use super::{SqlStore, store_error, stored_time};
+
+impl SqlStore {
+    async fn transaction_for(&self, target: &Target) -> Result<DatabaseTransaction, StoreError> {
+        match target {
+            Target::Tenant(scope) => self.begin(scope).await,
+            Target::Platform => self.begin_platform().await,
+        }
+    }
+
+    fn sql(&self) -> Sql {
+        Sql::new(self.db.get_database_backend())
+    }
+
+    async fn execute(
+        &self,
+        transaction: &DatabaseTransaction,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<u64, StoreError> {
+        Ok(transaction
+            .execute_raw(self.sql().statement(sql, values))
+            .await
+            .map_err(store_error)?
+            .rows_affected())
+    }
+
+    async fn query(
+        &self,
+        transaction: &DatabaseTransaction,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<Vec<QueryResult>, StoreError> {
+        transaction
+            .query_all_raw(self.sql().statement(sql, values))
+            .await
+            .map_err(store_error)
+    }
+}
+
+fn column<T: sea_orm::TryGetable>(row: &QueryResult, name: &str) -> Result<T, StoreError> {
+    row.try_get("", name)
+        .map_err(|error| StoreError::Internal(format!("reading `{name}`: {error}")))
+}
+
+fn key_owner(key: &IdempotencyKey) -> String {
+    key.tenant
+        .as_ref()
+        .map_or(PLATFORM_KEY_OWNER.to_owned(), |tenant| {
+            tenant.as_str().to_owned()
+        })
+}
+
+fn key_values(key: &IdempotencyKey) -> Vec<Value> {
+    vec![
+        key_owner(key).into(),
+        key.provider.as_str().into(),
+        key.event.clone().into(),
+        key.external_id.clone().into(),
+    ]
+}
+
+#[async_trait]
+impl WebhookLedger for SqlStore {
+    async fn apply(
+        &self,
+        target: &Target,
+        key: &IdempotencyKey,
+        body_digest: &str,
+        effects: &[Effect],
+        jobs: &[JobSpec],
+        at: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let at = stored_time(at);
+        let transaction = self.transaction_for(target).await?;
+        // The claim is the transaction's first statement: on SQLite a write first
+        // takes the write lock at once instead of failing to upgrade a read lock.
+        let mut claim = vec![self.new_id().into()];
+        claim.extend(key_values(key));
+        claim.extend([body_digest.into(), at.into()]);
+        let claimed = self
+            .execute(
+                &transaction,
+                "INSERT INTO webhook_events (id, tenant_id, provider, event, external_id, \
+                 body_digest, first_processed_at, last_seen_at, attempts) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1) \
+                 ON CONFLICT (tenant_id, provider, event, external_id) DO NOTHING",
+                claim,
+            )
+            .await?;
+        if claimed == 0 {
+            let mut values = vec![at.into()];
+            values.extend(key_values(key));
+            let rows = self
+                .query(
+                    &transaction,
+                    "UPDATE webhook_events SET last_seen_at = $1, attempts = attempts + 1 \
+                     WHERE tenant_id = $2 AND provider = $3 AND event = $4 AND external_id = $5 \
+                     RETURNING first_processed_at, attempts",
+                    values,
+                )
+                .await?;
+            let row = rows.first().ok_or_else(|| {
+                StoreError::Internal("a taken idempotency key cannot be read".to_owned())
+            })?;
+            let claim = Claim::Duplicate {
+                first_processed_at: column(row, "first_processed_at")?,
+                attempts: column(row, "attempts")?,
+            };
+            transaction.commit().await.map_err(store_error)?;
+            return Ok(claim);
+        }
+        let writer = EffectWriter {
+            store: self,
+            transaction: &transaction,
+            provider: key.provider,
+            at,
+        };
+        writer.apply(key.tenant.as_ref(), effects).await?;
+        if !jobs.is_empty() {
+            let tenant = key.tenant.as_ref().ok_or_else(|| {
+                StoreError::Internal("jobs were planned for a platform delivery".to_owned())
+            })?;
+            writer.enqueue(tenant, jobs).await?;
+        }
+        transaction.commit().await.map_err(store_error)?;
+        Ok(Claim::Processed { at })
+    }
+
+    async fn store_unroutable(&self, delivery: &UnroutableDelivery) -> Result<(), StoreError> {
+        let transaction = self.begin_platform().await?;
+        self.execute(
+            &transaction,
+            "INSERT INTO webhook_unroutable (id, provider, event, content_type, body, message_id, \
+             accounts, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            vec![
+                delivery.id.into(),
+                delivery.event.provider().as_str().into(),
+                delivery.event.name().into(),
+                delivery.content_type.clone().into(),
+                delivery.body.clone().into(),
+                delivery.message_id.clone().into(),
+                delivery.accounts.clone().into(),
+                stored_time(delivery.received_at).into(),
+            ],
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)
+    }
+
+    async fn pending_unroutable(&self, limit: u32) -> Result<Vec<UnroutableDelivery>, StoreError> {
+        let transaction = self.begin_platform().await?;
+        let rows = self
+            .query(
+                &transaction,
+                "SELECT id, provider, event, content_type, body, message_id, accounts, received_at \
+                 FROM webhook_unroutable WHERE replayed_at IS NULL \
+                 ORDER BY received_at, id LIMIT $1",
+                vec![i64::from(limit).into()],
+            )
+            .await?;
+        transaction.commit().await.map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let provider: String = column(row, "provider")?;
+                let event: String = column(row, "event")?;
+                Ok(UnroutableDelivery {
+                    id: column(row, "id")?,
+                    event: WebhookEvent::parse(&provider, &event).ok_or_else(|| {
+                        StoreError::Internal(format!("unknown webhook route {provider}/{event}"))
+                    })?,
+                    content_type: column(row, "content_type")?,
+                    body: column(row, "body")?,
+                    message_id: column(row, "message_id")?,
+                    accounts: column(row, "accounts")?,
+                    received_at: column(row, "received_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn mark_replayed(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let transaction = self.begin_platform().await?;
+        self.execute(
+            &transaction,
+            "UPDATE webhook_unroutable SET replayed_at = $1 WHERE id = $2",
+            vec![stored_time(at).into(), id.into()],
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)
+    }
+
+    async fn purge_keys(&self, cutoff: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
+        let transaction = self.begin_platform().await?;
+        let deleted = self
+            .execute(
+                &transaction,
+                "DELETE FROM webhook_events WHERE id IN \
+                 (SELECT id FROM webhook_events WHERE last_seen_at < $1 LIMIT $2)",
+                vec![stored_time(cutoff).into(), i64::from(batch).into()],
+            )
+            .await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(deleted)
+    }
+}
+
+#[async_trait]
+impl ProviderAccounts for SqlStore {
+    async fn tenant_of(&self, accounts: &[AccountRef]) -> Result<Option<TenantId>, StoreError> {
+        let transaction = self.begin_platform().await?;
+        for account in accounts {
+            let rows = self
+                .query(
+                    &transaction,
+                    "SELECT tenant_id FROM provider_accounts WHERE provider = $1 AND account_id = $2",
+                    vec![
+                        account.provider.as_str().into(),
+                        account.account_id.clone().into(),
+                    ],
+                )
+                .await?;
+            if let Some(row) = rows.first() {
+                let tenant: String = column(row, "tenant_id")?;
+                transaction.commit().await.map_err(store_error)?;
+                return TenantId::parse(&tenant)
+                    .map(Some)
+                    .map_err(|error| StoreError::Internal(error.to_string()));
+            }
+        }
+        transaction.commit().await.map_err(store_error)?;
+        Ok(None)
+    }
+
+    async fn link(&self, account: &AccountRef, tenant: &TenantId) -> Result<(), StoreError> {
+        let transaction = self.begin_platform().await?;
+        self.execute(
+            &transaction,
+            "INSERT INTO provider_accounts (provider, account_id, tenant_id, created_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (provider, account_id) \
+             DO UPDATE SET tenant_id = excluded.tenant_id",
+            vec![
+                account.provider.as_str().into(),
+                account.account_id.clone().into(),
+                tenant.as_str().into(),
+                stored_time(Utc::now()).into(),
+            ],
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)
+    }
+
+    async fn unlink(&self, account: &AccountRef) -> Result<bool, StoreError> {
+        let transaction = self.begin_platform().await?;
+        let deleted = self
+            .execute(
+                &transaction,
+                "DELETE FROM provider_accounts WHERE provider = $1 AND account_id = $2",
+                vec![
+                    account.provider.as_str().into(),
+                    account.account_id.clone().into(),
+                ],
+            )
+            .await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(deleted > 0)
+    }
+
+    async fn links(&self) -> Result<Vec<(AccountRef, TenantId)>, StoreError> {
+        let transaction = self.begin_platform().await?;
+        let rows = self
+            .query(
+                &transaction,
+                "SELECT provider, account_id, tenant_id FROM provider_accounts \
+                 ORDER BY provider, account_id",
+                Vec::new(),
+            )
+            .await?;
+        transaction.commit().await.map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let provider: String = column(row, "provider")?;
+                let provider = Provider::parse(&provider).ok_or_else(|| {
+                    StoreError::Internal(format!("unknown provider `{provider}`"))
+                })?;
+                let tenant: String = column(row, "tenant_id")?;
+                Ok((
+                    AccountRef::new(provider, column::<String>(row, "account_id")?),
+                    TenantId::parse(&tenant)
+                        .map_err(|error| StoreError::Internal(error.to_string()))?,
+                ))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,403 @@
+//! The in-memory store's webhook ledger and provider-account map: the same
+//! observable behaviour as the SQL adapter (the contract suite checks both), with
+//! accessors tests use to see what a delivery changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use chrono::{DateTime, SubsecRound, Utc};
+use otto_core::calls::{Call, Direction};
+use otto_core::ports::{
+    Claim, Company, IdempotencyKey, ProviderAccounts, StoreError, Target, UnroutableDelivery,
+    WebhookLedger,
+};
+use otto_core::tenancy::{Role, TenantId, UserId};
+use otto_core::webhooks::{
+    AccountRef, AiCallFacts, CallChange, CallFacts, Effect, JobSpec, MessageFacts, Provider,
+};
+use uuid::Uuid;
+
+use crate::InMemoryStore;
+
+type KeyTuple = (Option<TenantId>, Provider, String, String);
+
+#[derive(Debug, Clone)]
+struct KeyRecord {
+    first_processed_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    attempts: i32,
+}
+
+/// A job as the fake keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredJob {
+    /// Its tenant.
+    pub tenant: TenantId,
+    /// What was enqueued.
+    pub spec: JobSpec,
+}
+
+/// The fake's webhook tables.
+#[derive(Debug, Default)]
+pub(crate) struct WebhookTables {
+    keys: BTreeMap<KeyTuple, KeyRecord>,
+    unroutable: Vec<(UnroutableDelivery, Option<DateTime<Utc>>)>,
+    accounts: BTreeMap<AccountRef, TenantId>,
+    messages: Vec<(TenantId, Provider, MessageFacts)>,
+    opt_outs: BTreeSet<(TenantId, String)>,
+    recordings: BTreeSet<(TenantId, String)>,
+    ai_calls: BTreeMap<(TenantId, String), AiCallFacts>,
+    users: BTreeMap<UserId, (Option<String>, Option<String>)>,
+    memberships: BTreeMap<(TenantId, UserId), Role>,
+    jobs: BTreeMap<String, StoredJob>,
+}
+
+impl InMemoryStore {
+    /// Jobs enqueued so far, by unique key.
+    pub fn jobs(&self) -> Vec<StoredJob> {
+        self.tables().webhooks.jobs.values().cloned().collect()
+    }
+
+    /// Text messages stored so far for `tenant`.
+    pub fn messages(&self, tenant: &TenantId) -> Vec<MessageFacts> {
+        let tables = self.tables();
+        tables
+            .webhooks
+            .messages
+            .iter()
+            .filter(|(owner, _, _)| owner == tenant)
+            .map(|(_, _, message)| message.clone())
+            .collect()
+    }
+
+    /// Whether `number` opted out of `tenant`'s texts.
+    pub fn opted_out(&self, tenant: &TenantId, number: &str) -> bool {
+        self.tables()
+            .webhooks
+            .opt_outs
+            .contains(&(tenant.clone(), number.to_owned()))
+    }
+
+    /// The role of `user` in `tenant`, if a member.
+    pub fn membership(&self, tenant: &TenantId, user: &UserId) -> Option<Role> {
+        self.tables()
+            .webhooks
+            .memberships
+            .get(&(tenant.clone(), user.clone()))
+            .cloned()
+    }
+
+    /// The AI call `external_id` of `tenant`.
+    pub fn ai_call(&self, tenant: &TenantId, external_id: &str) -> Option<AiCallFacts> {
+        self.tables()
+            .webhooks
+            .ai_calls
+            .get(&(tenant.clone(), external_id.to_owned()))
+            .cloned()
+    }
+
+    fn record_call(
+        &self,
+        calls: &mut Vec<Call>,
+        tenant: &TenantId,
+        provider: Provider,
+        change: CallChange,
+        facts: &CallFacts,
+        at: DateTime<Utc>,
+    ) {
+        let position = calls.iter().position(|call| {
+            call.tenant_id == *tenant
+                && call.provider == provider.as_str()
+                && call.external_id == facts.external_id
+        });
+        let index = match position {
+            Some(index) => index,
+            None => {
+                calls.push(Call {
+                    id: self.ids.new_id(),
+                    tenant_id: tenant.clone(),
+                    provider: provider.as_str().to_owned(),
+                    external_id: facts.external_id.clone(),
+                    direction: facts.direction.unwrap_or(Direction::Inbound),
+                    customer_name: facts.customer_name.clone(),
+                    customer_number: facts.customer_number.clone(),
+                    answered: facts.answered.unwrap_or(false),
+                    duration_seconds: facts.duration_seconds.unwrap_or(0),
+                    started_at: facts.started_at.unwrap_or(at).trunc_subsecs(6),
+                });
+                calls.len() - 1
+            }
+        };
+        if change == CallChange::Update {
+            let call = &mut calls[index];
+            call.direction = facts.direction.unwrap_or(call.direction);
+            if facts.customer_name.is_some() {
+                call.customer_name.clone_from(&facts.customer_name);
+            }
+            if facts.customer_number.is_some() {
+                call.customer_number.clone_from(&facts.customer_number);
+            }
+            call.answered = facts.answered.unwrap_or(call.answered);
+            call.duration_seconds = facts.duration_seconds.unwrap_or(call.duration_seconds);
+        }
+    }
+}
+
+fn tenant_of(tenant: Option<&TenantId>) -> Result<&TenantId, StoreError> {
+    tenant.ok_or_else(|| StoreError::Internal("a tenant effect on a platform delivery".to_owned()))
+}
+
+#[async_trait]
+impl WebhookLedger for InMemoryStore {
+    async fn apply(
+        &self,
+        _target: &Target,
+        key: &IdempotencyKey,
+        _body_digest: &str,
+        effects: &[Effect],
+        jobs: &[JobSpec],
+        at: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let at = at.trunc_subsecs(6);
+        let mut guard = self.tables();
+        let tables = &mut *guard;
+        let tuple = (
+            key.tenant.clone(),
+            key.provider,
+            key.event.clone(),
+            key.external_id.clone(),
+        );
+        if let Some(record) = tables.webhooks.keys.get_mut(&tuple) {
+            record.last_seen_at = at;
+            record.attempts += 1;
+            return Ok(Claim::Duplicate {
+                first_processed_at: record.first_processed_at,
+                attempts: record.attempts,
+            });
+        }
+        // Validate before changing anything: the fake's "transaction".
+        let tenant = key.tenant.as_ref();
+        let needs_tenant = !jobs.is_empty()
+            || effects.iter().any(|effect| {
+                matches!(
+                    effect,
+                    Effect::RecordCall { .. }
+                        | Effect::StoreMessage(_)
+                        | Effect::OptOut { .. }
+                        | Effect::OptIn { .. }
+                        | Effect::StoreRecording(_)
+                        | Effect::StoreAiCall(_)
+                )
+            });
+        if needs_tenant {
+            tenant_of(tenant)?;
+        }
+        for effect in effects {
+            match effect {
+                Effect::RecordCall { change, facts } => {
+                    self.record_call(
+                        &mut tables.calls,
+                        tenant_of(tenant)?,
+                        key.provider,
+                        *change,
+                        facts,
+                        at,
+                    );
+                }
+                Effect::StoreMessage(message) => {
+                    let tenant = tenant_of(tenant)?;
+                    let exists =
+                        tables
+                            .webhooks
+                            .messages
+                            .iter()
+                            .any(|(owner, provider, stored)| {
+                                owner == tenant
+                                    && *provider == key.provider
+                                    && stored.external_id == message.external_id
+                            });
+                    if !exists {
+                        tables.webhooks.messages.push((
+                            tenant.clone(),
+                            key.provider,
+                            message.clone(),
+                        ));
+                    }
+                }
+                Effect::OptOut { customer_number } => {
+                    tables
+                        .webhooks
+                        .opt_outs
+                        .insert((tenant_of(tenant)?.clone(), customer_number.clone()));
+                }
+                Effect::OptIn { customer_number } => {
+                    tables
+                        .webhooks
+                        .opt_outs
+                        .remove(&(tenant_of(tenant)?.clone(), customer_number.clone()));
+                }
+                Effect::StoreRecording(recording) => {
+                    let tenant = tenant_of(tenant)?;
+                    self.record_call(
+                        &mut tables.calls,
+                        tenant,
+                        key.provider,
+                        CallChange::Open,
+                        &CallFacts::about(&recording.call_external_id),
+                        at,
+                    );
+                    tables
+                        .webhooks
+                        .recordings
+                        .insert((tenant.clone(), recording.external_id.clone()));
+                }
+                Effect::StoreAiCall(call) => {
+                    tables.webhooks.ai_calls.insert(
+                        (tenant_of(tenant)?.clone(), call.external_id.clone()),
+                        call.clone(),
+                    );
+                }
+                Effect::SaveTenant(facts) => {
+                    let company = tables.companies.entry(facts.id.clone()).or_insert(Company {
+                        name: None,
+                        slug: None,
+                    });
+                    if facts.name.is_some() {
+                        company.name.clone_from(&facts.name);
+                    }
+                    if facts.slug.is_some() {
+                        company.slug.clone_from(&facts.slug);
+                    }
+                }
+                Effect::DeleteTenant(id) => {
+                    tables.companies.remove(id);
+                }
+                Effect::SaveUser(facts) => {
+                    tables
+                        .webhooks
+                        .users
+                        .insert(facts.id.clone(), (facts.email.clone(), facts.name.clone()));
+                }
+                Effect::DeleteUser(id) => {
+                    tables.webhooks.users.remove(id);
+                    tables
+                        .webhooks
+                        .memberships
+                        .retain(|(_, user), _| user != id);
+                }
+                Effect::SaveMembership { tenant, user, role } => {
+                    tables.webhooks.users.entry(user.clone()).or_default();
+                    tables
+                        .webhooks
+                        .memberships
+                        .insert((tenant.clone(), user.clone()), role.clone());
+                }
+                Effect::DeleteMembership { tenant, user } => {
+                    tables
+                        .webhooks
+                        .memberships
+                        .remove(&(tenant.clone(), user.clone()));
+                }
+            }
+        }
+        if let Some(tenant) = tenant {
+            for job in jobs {
+                tables
+                    .webhooks
+                    .jobs
+                    .entry(job.unique_key(tenant))
+                    .or_insert_with(|| StoredJob {
+                        tenant: tenant.clone(),
+                        spec: job.clone(),
+                    });
+            }
+        }
+        tables.webhooks.keys.insert(
+            tuple,
+            KeyRecord {
+                first_processed_at: at,
+                last_seen_at: at,
+                attempts: 1,
+            },
+        );
+        Ok(Claim::Processed { at })
+    }
+
+    async fn store_unroutable(&self, delivery: &UnroutableDelivery) -> Result<(), StoreError> {
+        let mut delivery = delivery.clone();
+        delivery.received_at = delivery.received_at.trunc_subsecs(6);
+        self.tables().webhooks.unroutable.push((delivery, None));
+        Ok(())
+    }
+
+    async fn pending_unroutable(&self, limit: u32) -> Result<Vec<UnroutableDelivery>, StoreError> {
+        let mut pending: Vec<UnroutableDelivery> = self
+            .tables()
+            .webhooks
+            .unroutable
+            .iter()
+            .filter(|(_, replayed)| replayed.is_none())
+            .map(|(delivery, _)| delivery.clone())
+            .collect();
+        pending.sort_by_key(|delivery| (delivery.received_at, delivery.id));
+        pending.truncate(limit as usize);
+        Ok(pending)
+    }
+
+    async fn mark_replayed(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+        for (delivery, replayed) in &mut self.tables().webhooks.unroutable {
+            if delivery.id == id {
+                *replayed = Some(at);
+            }
+        }
+        Ok(())
+    }
+
+    async fn purge_keys(&self, cutoff: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
+        let mut tables = self.tables();
+        let expired: Vec<KeyTuple> = tables
+            .webhooks
+            .keys
+            .iter()
+            .filter(|(_, record)| record.last_seen_at < cutoff)
+            .take(batch as usize)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in &expired {
+            tables.webhooks.keys.remove(key);
+        }
+        Ok(expired.len() as u64)
+    }
+}
+
+#[async_trait]
+impl ProviderAccounts for InMemoryStore {
+    async fn tenant_of(&self, accounts: &[AccountRef]) -> Result<Option<TenantId>, StoreError> {
+        let tables = self.tables();
+        Ok(accounts
+            .iter()
+            .find_map(|account| tables.webhooks.accounts.get(account).cloned()))
+    }
+
+    async fn link(&self, account: &AccountRef, tenant: &TenantId) -> Result<(), StoreError> {
+        self.tables()
+            .webhooks
+            .accounts
+            .insert(account.clone(), tenant.clone());
+        Ok(())
+    }
+
+    async fn unlink(&self, account: &AccountRef) -> Result<bool, StoreError> {
+        Ok(self.tables().webhooks.accounts.remove(account).is_some())
+    }
+
+    async fn links(&self) -> Result<Vec<(AccountRef, TenantId)>, StoreError> {
+        Ok(self
+            .tables()
+            .webhooks
+            .accounts
+            .iter()
+            .map(|(account, tenant)| (account.clone(), tenant.clone()))
+            .collect())
+    }
+}
