@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::http::webhook_signatures::WebhookVerifier;
 use otto_adapters::api_tokens::{self, ApiTokens};
 use otto_adapters::clerk::{self, ClerkJwtVerifier, ClerkSettings, KeySource};
 use otto_adapters::database::{self, DatabaseProbe, PoolSettings};
@@ -227,7 +228,11 @@ pub fn state(config: Config, connections: &Connections, authenticator: Authentic
         connections.database.clone(),
         Arc::new(UuidV7Ids),
     ));
+    let webhooks = crate::state::webhook_ingestion(&config, store.clone(), store.clone());
     AppState {
+        webhooks: Arc::new(webhooks),
+        webhook_verifier: Arc::new(WebhookVerifier::from_config(&config)),
+        provider_accounts: store.clone(),
         config: Arc::new(config),
         metrics: Arc::new(Metrics::new()),
         readiness: Arc::new(readiness),

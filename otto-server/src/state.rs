@@ -4,16 +4,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use otto_adapters::rate_limit::InProcessLimiter;
-use otto_adapters::system::SystemClock;
+use otto_adapters::system::{SystemClock, UuidV7Ids};
 use otto_core::authentication::Authenticator;
 use otto_core::calls::{Call, CallCursor, NewCall, Page};
 use otto_core::ports::{
-    CallRepository, Company, CompanyDirectory, ProbeError, ReadinessProbe, StoreError,
+    CallRepository, Claim, Company, CompanyDirectory, IdempotencyKey, ProbeError, ProviderAccounts,
+    ReadinessProbe, StoreError, Target, UnroutableDelivery, WebhookLedger,
 };
 use otto_core::rate_limit::RateLimiter;
 use otto_core::tenancy::TenantScope;
+use otto_core::webhooks::{AccountRef, Effect, JobSpec, WebhookIngestion};
 
 use crate::config::Config;
+use crate::http::webhook_signatures::WebhookVerifier;
 use crate::telemetry::metrics::Metrics;
 
 /// Shared application state, cheap to clone.
@@ -33,6 +36,28 @@ pub struct AppState {
     pub companies: Arc<dyn CompanyDirectory>,
     /// Decides per-user and per-tenant limits.
     pub rate_limiter: Arc<dyn RateLimiter>,
+    /// Applies verified webhook deliveries exactly once.
+    pub webhooks: Arc<WebhookIngestion>,
+    /// Checks webhook signatures.
+    pub webhook_verifier: Arc<WebhookVerifier>,
+    /// The provider-account → tenant map.
+    pub provider_accounts: Arc<dyn ProviderAccounts>,
+}
+
+/// The ingestion service over a ledger and account map, with the configuration's
+/// development fallback tenant.
+pub fn webhook_ingestion(
+    config: &Config,
+    ledger: Arc<dyn WebhookLedger>,
+    accounts: Arc<dyn ProviderAccounts>,
+) -> WebhookIngestion {
+    WebhookIngestion::new(
+        ledger,
+        accounts,
+        Arc::new(SystemClock),
+        Arc::new(UuidV7Ids),
+        config.webhooks.default_tenant.clone(),
+    )
 }
 
 impl std::fmt::Debug for AppState {
@@ -143,7 +168,11 @@ impl AppState {
     /// OpenAPI document.
     pub fn detached(config: Config) -> Self {
         let readiness = Readiness::new(Vec::new(), Vec::new(), config.ready_timeout);
+        let webhooks = webhook_ingestion(&config, Arc::new(DetachedStore), Arc::new(DetachedStore));
         AppState {
+            webhooks: Arc::new(webhooks),
+            webhook_verifier: Arc::new(WebhookVerifier::from_config(&config)),
+            provider_accounts: Arc::new(DetachedStore),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
             readiness: Arc::new(readiness),
@@ -195,6 +224,71 @@ impl CompanyDirectory for DetachedStore {
     }
 
     async fn save_company(&self, _: &TenantScope, _: &Company) -> Result<(), StoreError> {
+        Self::unavailable()
+    }
+}
+
+#[async_trait::async_trait]
+impl WebhookLedger for DetachedStore {
+    async fn apply(
+        &self,
+        _: &Target,
+        _: &IdempotencyKey,
+        _: &str,
+        _: &[Effect],
+        _: &[JobSpec],
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Claim, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn store_unroutable(&self, _: &UnroutableDelivery) -> Result<(), StoreError> {
+        Self::unavailable()
+    }
+
+    async fn pending_unroutable(&self, _: u32) -> Result<Vec<UnroutableDelivery>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn mark_replayed(
+        &self,
+        _: uuid::Uuid,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
+        Self::unavailable()
+    }
+
+    async fn purge_keys(
+        &self,
+        _: chrono::DateTime<chrono::Utc>,
+        _: u32,
+    ) -> Result<u64, StoreError> {
+        Self::unavailable()
+    }
+}
+
+#[async_trait::async_trait]
+impl ProviderAccounts for DetachedStore {
+    async fn tenant_of(
+        &self,
+        _: &[AccountRef],
+    ) -> Result<Option<otto_core::tenancy::TenantId>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn link(
+        &self,
+        _: &AccountRef,
+        _: &otto_core::tenancy::TenantId,
+    ) -> Result<(), StoreError> {
+        Self::unavailable()
+    }
+
+    async fn unlink(&self, _: &AccountRef) -> Result<bool, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn links(&self) -> Result<Vec<(AccountRef, otto_core::tenancy::TenantId)>, StoreError> {
         Self::unavailable()
     }
 }

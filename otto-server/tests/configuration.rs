@@ -35,6 +35,10 @@ fn production_pairs() -> Vec<(&'static str, String)> {
         ("OPENAI_API_KEY", format!("sk-proj-{}", token())),
         ("BLAND_API_KEY", format!("org_{}", token())),
         ("ALLOWED_ORIGINS", "https://app.otto.io".to_owned()),
+        ("CALLRAIL_WEBHOOK_SECRET", token()),
+        ("CLERK_WEBHOOK_SECRET", format!("whsec_{}", token())),
+        ("BLAND_WEBHOOK_SECRET", token()),
+        ("OTTO_PUBLIC_URL", "https://api.otto.io".to_owned()),
     ]
 }
 
@@ -140,6 +144,28 @@ fn production_with_nothing_set_names_every_required_variable() {
         .collect();
     assert_eq!(offending(&errors), required);
     assert!(required.contains(&"DATABASE_URL") && required.contains(&"OPENAI_API_KEY"));
+}
+
+#[test]
+fn the_default_tenant_catches_unroutable_deliveries_only_outside_production() {
+    let development = load(&[]).expect("valid");
+    assert_eq!(
+        development.webhooks.default_tenant.map(|t| t.to_string()),
+        Some("dev".to_owned())
+    );
+    let chosen = load(&[("OTTO_DEFAULT_TENANT", "org_demo")]).expect("valid");
+    assert_eq!(
+        chosen.webhooks.default_tenant.map(|t| t.to_string()),
+        Some("org_demo".to_owned())
+    );
+    let invalid = load(&[("OTTO_DEFAULT_TENANT", "not a tenant")]).expect_err("invalid");
+    assert_eq!(offending(&invalid), ["OTTO_DEFAULT_TENANT"]);
+    let production = load_owned(&production_pairs()).expect("valid");
+    assert!(production.webhooks.default_tenant.is_none());
+    let mut pairs = production_pairs();
+    pairs.push(("OTTO_DEFAULT_TENANT", "org_demo".to_owned()));
+    let errors = load_owned(&pairs).expect_err("refused in production");
+    assert_eq!(offending(&errors), ["OTTO_DEFAULT_TENANT"]);
 }
 
 #[test]

@@ -97,6 +97,21 @@ pub struct CallRailConfig {
     pub account_id: Option<String>,
 }
 
+/// How webhook deliveries are verified and routed.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookConfig {
+    /// CallRail's signing key (`Signature`).
+    pub callrail_secret: Option<Secret>,
+    /// Clerk's Svix signing secret (`whsec_...`).
+    pub clerk_secret: Option<Secret>,
+    /// Bland AI's webhook signing secret (`X-Webhook-Signature`).
+    pub bland_secret: Option<Secret>,
+    /// The public base URL providers call (Twilio signs the URL it called).
+    pub public_url: Option<url::Url>,
+    /// Development only: the tenant of deliveries that map to no tenant.
+    pub default_tenant: Option<otto_core::tenancy::TenantId>,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -154,6 +169,8 @@ pub struct Config {
     pub service_name_api: String,
     /// Service name of worker spans.
     pub service_name_worker: String,
+    /// Webhook verification and routing.
+    pub webhooks: WebhookConfig,
     /// Days webhook idempotency keys are kept.
     pub idempotency_ttl_days: u32,
     /// Largest accepted request body.

@@ -5,12 +5,13 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use otto_core::Rate;
+use otto_core::tenancy::TenantId;
 use tracing::level_filters::LevelFilter;
 
 use super::spec::{self, VARIABLES};
 use super::{
     CallRailConfig, ClerkConfig, Config, ConfigError, ConfigErrors, Environment, OttoEnv, Secret,
-    TracesExporter, TwilioConfig,
+    TracesExporter, TwilioConfig, WebhookConfig,
 };
 use crate::http::cors::OriginPattern;
 
@@ -325,6 +326,8 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         );
     }
 
+    let webhooks = webhook_config(&mut p, otto_env);
+
     if otto_env == OttoEnv::Production {
         check_production_values(env, &mut p);
     }
@@ -364,6 +367,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         traces_exporter,
         service_name_api,
         service_name_worker,
+        webhooks,
         idempotency_ttl_days,
         max_body_bytes,
         ready_timeout,
@@ -374,6 +378,38 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         Ok(config)
     } else {
         Err(ConfigErrors(p.errors))
+    }
+}
+
+fn webhook_config(p: &mut Parser<'_>, otto_env: OttoEnv) -> WebhookConfig {
+    let public_url = p.parsed(
+        "OTTO_PUBLIC_URL",
+        None,
+        "the http(s) base URL providers reach Otto at, such as https://api.example.com",
+        |value| http_url(value).map(Some),
+    );
+    let default_tenant = match (otto_env, p.text("OTTO_DEFAULT_TENANT")) {
+        (OttoEnv::Production, Some(_)) => {
+            p.fail(
+                "OTTO_DEFAULT_TENANT",
+                "development only: in production unroutable deliveries are stored for replay",
+            );
+            None
+        }
+        (OttoEnv::Production, None) => None,
+        (_, _) => p.parsed(
+            "OTTO_DEFAULT_TENANT",
+            TenantId::parse("dev").ok(),
+            "a tenant id (letters, digits, `_` and `-`)",
+            |value| TenantId::parse(value).map(Some),
+        ),
+    };
+    WebhookConfig {
+        callrail_secret: p.secret("CALLRAIL_WEBHOOK_SECRET"),
+        clerk_secret: p.secret("CLERK_WEBHOOK_SECRET"),
+        bland_secret: p.secret("BLAND_WEBHOOK_SECRET"),
+        public_url,
+        default_tenant,
     }
 }
 

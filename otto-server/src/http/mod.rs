@@ -12,9 +12,11 @@ pub mod observe;
 pub mod problem;
 pub mod problems;
 pub mod rate_limit;
+pub mod raw_body;
 pub mod request_context;
 pub mod route_names;
 pub mod routes;
+pub mod webhook_signatures;
 
 use poem::endpoint::BoxEndpoint;
 use poem::{EndpointExt, Response, Route};
@@ -35,18 +37,20 @@ use routes::account::AccountApi;
 use routes::calls::CallsApi;
 use routes::company::CompanyApi;
 use routes::system::SystemApi;
+use routes::webhooks::WebhooksApi;
 
 const API_TITLE: &str = "Otto API";
 const API_DESCRIPTION: &str = "Tenant-scoped API of the Otto call-intelligence platform. Every error is an RFC 9457 \
 problem (`application/problem+json`) carrying the request's `trace_id`, which is also returned as `X-Request-Id`.";
 
 /// Every API operation Otto serves.
-pub fn api(state: &AppState) -> (SystemApi, AccountApi, CompanyApi, CallsApi) {
+pub fn api(state: &AppState) -> (SystemApi, AccountApi, CompanyApi, CallsApi, WebhooksApi) {
     (
         SystemApi::new(state.clone()),
         AccountApi,
         CompanyApi::new(state.companies.clone()),
         CallsApi::new(state.calls.clone()),
+        WebhooksApi::new(state.clone()),
     )
 }
 

@@ -63,6 +63,25 @@ pub struct WebhookLabels {
     pub tenant_id: String,
 }
 
+/// Labels of `webhook_failures_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WebhookFailureLabels {
+    /// callrail, twilio, clerk or bland.
+    pub provider: String,
+    /// The tenant, or `unknown` when the delivery failed before routing.
+    pub tenant_id: String,
+    /// Why: `missing_signature`, `bad_signature`, `malformed_signature`,
+    /// `stale_timestamp`, `invalid_payload`, `unsupported_media_type`, `storage`.
+    pub reason: String,
+}
+
+/// Labels of `webhook_unroutable_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabels {
+    /// callrail, twilio, clerk or bland.
+    pub provider: String,
+}
+
 /// Labels of `rate_limit_hits_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RateLimitLabels {
@@ -126,6 +145,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "counter",
     ),
     (
+        "webhook_unroutable",
+        "Webhook deliveries stored because no tenant is linked to their account",
+        "counter",
+    ),
+    (
         "webhook_idempotency_purged",
         "Expired webhook idempotency keys purged",
         "counter",
@@ -165,8 +189,10 @@ pub struct Metrics {
     pub webhook_processed: Family<WebhookLabels, Counter>,
     /// `webhook_duplicates_total{provider,tenant_id}`
     pub webhook_duplicates: Family<WebhookLabels, Counter>,
-    /// `webhook_failures_total{provider,tenant_id}`
-    pub webhook_failures: Family<WebhookLabels, Counter>,
+    /// `webhook_failures_total{provider,tenant_id,reason}`
+    pub webhook_failures: Family<WebhookFailureLabels, Counter>,
+    /// `webhook_unroutable_total{provider}`
+    pub webhook_unroutable: Family<ProviderLabels, Counter>,
     /// `webhook_idempotency_purged_total`
     pub webhook_idempotency_purged: Counter,
     /// `rate_limit_hits_total{route,limit_type}`
@@ -200,6 +226,7 @@ impl Metrics {
         let webhook_processed = Family::default();
         let webhook_duplicates = Family::default();
         let webhook_failures = Family::default();
+        let webhook_unroutable = Family::default();
         let webhook_idempotency_purged = Counter::default();
         let rate_limit_hits = Family::default();
         let rate_limit_backend_errors = Counter::default();
@@ -240,6 +267,11 @@ impl Metrics {
             webhook_failures.clone(),
         );
         registry.register(
+            "webhook_unroutable",
+            help("webhook_unroutable"),
+            webhook_unroutable.clone(),
+        );
+        registry.register(
             "webhook_idempotency_purged",
             help("webhook_idempotency_purged"),
             webhook_idempotency_purged.clone(),
@@ -267,6 +299,7 @@ impl Metrics {
             webhook_processed,
             webhook_duplicates,
             webhook_failures,
+            webhook_unroutable,
             webhook_idempotency_purged,
             rate_limit_hits,
             rate_limit_backend_errors,

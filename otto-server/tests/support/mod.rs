@@ -82,7 +82,17 @@ pub fn state_with_store(
     let readiness = Readiness::new(probes, not_configured, config.ready_timeout);
     let authenticator =
         startup::authenticator(&config, Arc::new(SystemClock)).expect("credentials configured");
+    let webhooks = otto_server::state::webhook_ingestion(
+        &config,
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+    );
     AppState {
+        webhooks: Arc::new(webhooks),
+        webhook_verifier: Arc::new(
+            otto_server::http::webhook_signatures::WebhookVerifier::from_config(&config),
+        ),
+        provider_accounts: Arc::new(store.clone()),
         metrics: Arc::new(Metrics::new()),
         readiness: Arc::new(readiness),
         authenticator: Arc::new(authenticator),

@@ -5,6 +5,7 @@ pub mod account;
 pub mod calls;
 pub mod company;
 pub mod system;
+pub mod webhooks;
 
 use poem_openapi::{ApiResponse, Tags};
 
@@ -21,6 +22,9 @@ pub enum ApiTags {
     Account,
     /// The tenant's phone calls.
     Calls,
+    /// Provider deliveries, authenticated by their signatures and applied exactly
+    /// once.
+    Webhooks,
 }
 
 /// Problems any read-only public operation can answer with.
