@@ -85,6 +85,10 @@ pub enum WebhookErrors {
     /// tolerance.
     #[oai(status = 401)]
     Unauthorized(ProblemBody),
+    /// The request carries a browser `Origin` that is not allowed (providers send
+    /// none).
+    #[oai(status = 403)]
+    Forbidden(ProblemBody),
     /// The body is larger than OTTO_MAX_BODY_BYTES.
     #[oai(status = 413)]
     PayloadTooLarge(ProblemBody),
