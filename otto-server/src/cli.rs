@@ -38,6 +38,66 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Link provider accounts (CallRail companies, Twilio numbers or accounts) to
+    /// tenants, so that their webhook deliveries are routed.
+    Tenant {
+        /// The tenant action.
+        #[command(subcommand)]
+        action: TenantAction,
+    },
+    /// Operate on stored webhook deliveries.
+    Webhooks {
+        /// The webhooks action.
+        #[command(subcommand)]
+        action: WebhooksAction,
+    },
+    /// Delete webhook idempotency keys last seen more than IDEMPOTENCY_TTL_DAYS ago,
+    /// in bounded batches.
+    Purge {
+        /// Keys deleted per statement.
+        #[arg(long, default_value_t = 1000)]
+        batch: u32,
+    },
+}
+
+/// `tenant` actions.
+#[derive(Debug, Subcommand)]
+pub enum TenantAction {
+    /// Route a provider account's deliveries to a tenant (re-linking moves it).
+    Link {
+        /// callrail, twilio or bland.
+        #[arg(long)]
+        provider: String,
+        /// CallRail `company_id` or `company_resource_id`; a Twilio number (E.164)
+        /// or `AccountSid`.
+        #[arg(long)]
+        account: String,
+        /// The tenant (Clerk organization id).
+        #[arg(long)]
+        tenant: String,
+    },
+    /// Stop routing a provider account's deliveries.
+    Unlink {
+        /// callrail, twilio or bland.
+        #[arg(long)]
+        provider: String,
+        /// The account id as linked.
+        #[arg(long)]
+        account: String,
+    },
+    /// List every link.
+    List,
+}
+
+/// `webhooks` actions.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksAction {
+    /// Process stored unroutable deliveries whose account is now linked.
+    Replay {
+        /// Deliveries to replay at most.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
 }
 
 /// `token` actions.

@@ -1,4 +1,5 @@
-//! The `otto-server` binary: `serve`, `migrate`, `openapi`, `check-config`.
+//! The `otto-server` binary: `serve`, `migrate`, `openapi`, `check-config`, `token`,
+//! `tenant`, `webhooks`, `purge`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use clap::Parser;
 use otto_server::cli::{Cli, Command, MigrateAction, TokenAction, exit_code};
 use otto_server::config::{self, Config, Environment};
 use otto_server::telemetry::{self, LogDestination, Service};
-use otto_server::{http, startup, state::AppState};
+use otto_server::{http, operator, startup, state::AppState};
 
 fn main() -> ExitCode {
     // One TLS crypto provider for the whole process (see docs/architecture.md).
@@ -52,6 +53,34 @@ async fn run(command: Command) -> i32 {
         Command::Openapi { output } => openapi(config, output),
         Command::CheckConfig => check_config(&config, &env),
         Command::Token { action } => token(&config, action),
+        Command::Tenant { action } => {
+            operator_command(&config, |config| operator::tenant(config, action)).await
+        }
+        Command::Webhooks { action } => {
+            operator_command(&config, |config| operator::webhooks(config, action)).await
+        }
+        Command::Purge { batch } => {
+            operator_command(&config, |config| operator::purge(config, batch)).await
+        }
+    }
+}
+
+/// Runs an operator command with logs on stderr, printing its result on stdout.
+async fn operator_command<'a, F, Fut>(config: &'a Config, command: F) -> i32
+where
+    F: FnOnce(&'a Config) -> Fut,
+    Fut: std::future::Future<Output = Result<String, String>>,
+{
+    let _telemetry = telemetry::init(config, Service::Api, LogDestination::Stderr);
+    match command(config).await {
+        Ok(report) => {
+            write_stdout(&report);
+            0
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            exit_code::FAILURE
+        }
     }
 }
 

@@ -1,0 +1,134 @@
+//! Operator commands over the database: provider-account links, replay of
+//! unroutable deliveries, and the idempotency purge. Each returns the text to print
+//! or the error to report.
+
+use std::sync::Arc;
+
+use otto_adapters::store::SqlStore;
+use otto_adapters::system::UuidV7Ids;
+use otto_core::ports::ProviderAccounts;
+use otto_core::tenancy::TenantId;
+use otto_core::webhooks::{AccountRef, Provider};
+
+use crate::cli::{TenantAction, WebhooksAction};
+use crate::config::Config;
+use crate::startup;
+
+async fn store(config: &Config) -> Result<SqlStore, String> {
+    let connections = startup::connect(config)
+        .await
+        .map_err(|error| format!("cannot open the database: {error}"))?;
+    Ok(SqlStore::new(connections.database, Arc::new(UuidV7Ids)))
+}
+
+fn account(provider: &str, account: &str) -> Result<AccountRef, String> {
+    let provider = Provider::parse(&provider.to_ascii_lowercase())
+        .filter(|provider| *provider != Provider::Clerk)
+        .ok_or_else(|| {
+            format!("unknown provider `{provider}`: expected callrail, twilio or bland")
+        })?;
+    let account = account.trim();
+    if account.is_empty() {
+        return Err("the account id is empty".to_owned());
+    }
+    Ok(AccountRef::new(provider, account))
+}
+
+/// `otto-server tenant ...`
+pub async fn tenant(config: &Config, action: TenantAction) -> Result<String, String> {
+    let store = store(config).await?;
+    match action {
+        TenantAction::Link {
+            provider,
+            account: account_id,
+            tenant,
+        } => {
+            let account = account(&provider, &account_id)?;
+            let tenant = TenantId::parse(&tenant).map_err(|error| error.to_string())?;
+            store
+                .link(&account, &tenant)
+                .await
+                .map_err(|error| error.to_string())?;
+            Ok(format!(
+                "linked {}:{} to {tenant}; replay waiting deliveries with `otto-server webhooks replay`",
+                account.provider, account.account_id
+            ))
+        }
+        TenantAction::Unlink {
+            provider,
+            account: account_id,
+        } => {
+            let account = account(&provider, &account_id)?;
+            if store
+                .unlink(&account)
+                .await
+                .map_err(|error| error.to_string())?
+            {
+                Ok(format!(
+                    "unlinked {}:{}",
+                    account.provider, account.account_id
+                ))
+            } else {
+                Err(format!(
+                    "{}:{} is not linked",
+                    account.provider, account.account_id
+                ))
+            }
+        }
+        TenantAction::List => {
+            let links = store.links().await.map_err(|error| error.to_string())?;
+            Ok(links
+                .iter()
+                .map(|(account, tenant)| {
+                    format!("{}\t{}\t{tenant}", account.provider, account.account_id)
+                })
+                .collect::<Vec<_>>()
+                .join("\n"))
+        }
+    }
+}
+
+/// `otto-server webhooks ...`
+pub async fn webhooks(config: &Config, action: WebhooksAction) -> Result<String, String> {
+    let store = Arc::new(store(config).await?);
+    let ingestion = crate::state::webhook_ingestion(config, store.clone(), store);
+    match action {
+        WebhooksAction::Replay { limit } => {
+            let report = ingestion
+                .replay_unroutable(limit)
+                .await
+                .map_err(|error| error.to_string())?;
+            tracing::info!(
+                processed = report.processed,
+                duplicates = report.duplicates,
+                still_unroutable = report.still_unroutable,
+                failed = report.failed,
+                "unroutable deliveries replayed"
+            );
+            Ok(format!(
+                "processed {}, duplicates {}, still unroutable {}, failed {}",
+                report.processed, report.duplicates, report.still_unroutable, report.failed
+            ))
+        }
+    }
+}
+
+/// `otto-server purge`
+pub async fn purge(config: &Config, batch: u32) -> Result<String, String> {
+    let store = Arc::new(store(config).await?);
+    let ingestion = crate::state::webhook_ingestion(config, store.clone(), store);
+    let ttl = chrono::Duration::days(i64::from(config.idempotency_ttl_days));
+    let purged = ingestion
+        .purge(ttl, batch)
+        .await
+        .map_err(|error| error.to_string())?;
+    tracing::info!(
+        purged,
+        ttl_days = config.idempotency_ttl_days,
+        "webhook idempotency keys purged"
+    );
+    Ok(format!(
+        "purged {purged} idempotency key(s) last seen more than {} day(s) ago",
+        config.idempotency_ttl_days
+    ))
+}
