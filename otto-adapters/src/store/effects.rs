@@ -7,10 +7,9 @@ use otto_core::calls::Direction;
 use otto_core::ports::StoreError;
 use otto_core::tenancy::TenantId;
 use otto_core::webhooks::{CallChange, CallFacts, Effect, JobSpec, Provider, RecordingFacts};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, Value};
+use sea_orm::{DatabaseTransaction, Value};
 
-use super::sql::Sql;
-use super::{SqlStore, store_error, stored_time};
+use super::{SqlStore, sql, stored_time};
 
 /// One transaction's effect writer.
 pub(super) struct EffectWriter<'a> {
@@ -26,13 +25,7 @@ fn text(value: &Option<String>) -> Value {
 
 impl EffectWriter<'_> {
     async fn run(&self, sql: &str, values: Vec<Value>) -> Result<u64, StoreError> {
-        let statement = Sql::new(self.transaction.get_database_backend()).statement(sql, values);
-        Ok(self
-            .transaction
-            .execute_raw(statement)
-            .await
-            .map_err(store_error)?
-            .rows_affected())
+        sql::execute(self.transaction, sql, values).await
     }
 
     fn tenant_of(tenant: Option<&TenantId>) -> Result<&TenantId, StoreError> {

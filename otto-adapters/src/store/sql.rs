@@ -3,18 +3,36 @@
 //! CONFLICT`). Parameters are `$1`, `$2`, ... on both: PostgreSQL's own syntax, and
 //! SQLite reads `$N` as parameter N.
 
-use sea_orm::{DatabaseBackend, Statement, Value};
+use otto_core::ports::StoreError;
+use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult, Statement, Value};
 
-/// Builds statements for one backend.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Sql(DatabaseBackend);
+use super::store_error;
 
-impl Sql {
-    pub(super) fn new(backend: DatabaseBackend) -> Self {
-        Sql(backend)
-    }
+fn statement(transaction: &DatabaseTransaction, sql: &str, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(transaction.get_database_backend(), sql, values)
+}
 
-    pub(super) fn statement(self, sql: &str, values: Vec<Value>) -> Statement {
-        Statement::from_sql_and_values(self.0, sql, values)
-    }
+/// Runs a statement in `transaction`; returns the rows it affected.
+pub(super) async fn execute(
+    transaction: &DatabaseTransaction,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<u64, StoreError> {
+    Ok(transaction
+        .execute_raw(statement(transaction, sql, values))
+        .await
+        .map_err(store_error)?
+        .rows_affected())
+}
+
+/// Runs a query (or a statement with `RETURNING`) in `transaction`.
+pub(super) async fn query(
+    transaction: &DatabaseTransaction,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Vec<QueryResult>, StoreError> {
+    transaction
+        .query_all_raw(statement(transaction, sql, values))
+        .await
+        .map_err(store_error)
 }

@@ -14,12 +14,11 @@ use otto_core::ports::{
 };
 use otto_core::tenancy::TenantId;
 use otto_core::webhooks::{AccountRef, Effect, JobSpec, Provider, WebhookEvent};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, QueryResult, Value};
+use sea_orm::{DatabaseTransaction, QueryResult, Value};
 use uuid::Uuid;
 
 use super::effects::EffectWriter;
-use super::sql::Sql;
-use super::{SqlStore, store_error, stored_time};
+use super::{SqlStore, sql, store_error, stored_time};
 
 impl SqlStore {
     async fn transaction_for(&self, target: &Target) -> Result<DatabaseTransaction, StoreError> {
@@ -27,35 +26,6 @@ impl SqlStore {
             Target::Tenant(scope) => self.begin(scope).await,
             Target::Platform => self.begin_platform().await,
         }
-    }
-
-    fn sql(&self) -> Sql {
-        Sql::new(self.db.get_database_backend())
-    }
-
-    async fn execute(
-        &self,
-        transaction: &DatabaseTransaction,
-        sql: &str,
-        values: Vec<Value>,
-    ) -> Result<u64, StoreError> {
-        Ok(transaction
-            .execute_raw(self.sql().statement(sql, values))
-            .await
-            .map_err(store_error)?
-            .rows_affected())
-    }
-
-    async fn query(
-        &self,
-        transaction: &DatabaseTransaction,
-        sql: &str,
-        values: Vec<Value>,
-    ) -> Result<Vec<QueryResult>, StoreError> {
-        transaction
-            .query_all_raw(self.sql().statement(sql, values))
-            .await
-            .map_err(store_error)
     }
 }
 
@@ -99,28 +69,26 @@ impl WebhookLedger for SqlStore {
         let mut claim = vec![self.new_id().into()];
         claim.extend(key_values(key));
         claim.extend([body_digest.into(), at.into()]);
-        let claimed = self
-            .execute(
-                &transaction,
-                "INSERT INTO webhook_events (id, tenant_id, provider, event, external_id, \
+        let claimed = sql::execute(
+            &transaction,
+            "INSERT INTO webhook_events (id, tenant_id, provider, event, external_id, \
                  body_digest, first_processed_at, last_seen_at, attempts) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1) \
                  ON CONFLICT (tenant_id, provider, event, external_id) DO NOTHING",
-                claim,
-            )
-            .await?;
+            claim,
+        )
+        .await?;
         if claimed == 0 {
             let mut values = vec![at.into()];
             values.extend(key_values(key));
-            let rows = self
-                .query(
-                    &transaction,
-                    "UPDATE webhook_events SET last_seen_at = $1, attempts = attempts + 1 \
+            let rows = sql::query(
+                &transaction,
+                "UPDATE webhook_events SET last_seen_at = $1, attempts = attempts + 1 \
                      WHERE tenant_id = $2 AND provider = $3 AND event = $4 AND external_id = $5 \
                      RETURNING first_processed_at, attempts",
-                    values,
-                )
-                .await?;
+                values,
+            )
+            .await?;
             let row = rows.first().ok_or_else(|| {
                 StoreError::Internal("a taken idempotency key cannot be read".to_owned())
             })?;
@@ -150,7 +118,7 @@ impl WebhookLedger for SqlStore {
 
     async fn store_unroutable(&self, delivery: &UnroutableDelivery) -> Result<(), StoreError> {
         let transaction = self.begin_platform().await?;
-        self.execute(
+        sql::execute(
             &transaction,
             "INSERT INTO webhook_unroutable (id, provider, event, content_type, body, message_id, \
              accounts, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -171,15 +139,14 @@ impl WebhookLedger for SqlStore {
 
     async fn pending_unroutable(&self, limit: u32) -> Result<Vec<UnroutableDelivery>, StoreError> {
         let transaction = self.begin_platform().await?;
-        let rows = self
-            .query(
-                &transaction,
-                "SELECT id, provider, event, content_type, body, message_id, accounts, received_at \
+        let rows = sql::query(
+            &transaction,
+            "SELECT id, provider, event, content_type, body, message_id, accounts, received_at \
                  FROM webhook_unroutable WHERE replayed_at IS NULL \
                  ORDER BY received_at, id LIMIT $1",
-                vec![i64::from(limit).into()],
-            )
-            .await?;
+            vec![i64::from(limit).into()],
+        )
+        .await?;
         transaction.commit().await.map_err(store_error)?;
         rows.iter()
             .map(|row| {
@@ -202,7 +169,7 @@ impl WebhookLedger for SqlStore {
 
     async fn mark_replayed(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
         let transaction = self.begin_platform().await?;
-        self.execute(
+        sql::execute(
             &transaction,
             "UPDATE webhook_unroutable SET replayed_at = $1 WHERE id = $2",
             vec![stored_time(at).into(), id.into()],
@@ -213,14 +180,13 @@ impl WebhookLedger for SqlStore {
 
     async fn purge_keys(&self, cutoff: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
         let transaction = self.begin_platform().await?;
-        let deleted = self
-            .execute(
-                &transaction,
-                "DELETE FROM webhook_events WHERE id IN \
+        let deleted = sql::execute(
+            &transaction,
+            "DELETE FROM webhook_events WHERE id IN \
                  (SELECT id FROM webhook_events WHERE last_seen_at < $1 LIMIT $2)",
-                vec![stored_time(cutoff).into(), i64::from(batch).into()],
-            )
-            .await?;
+            vec![stored_time(cutoff).into(), i64::from(batch).into()],
+        )
+        .await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(deleted)
     }
@@ -231,16 +197,15 @@ impl ProviderAccounts for SqlStore {
     async fn tenant_of(&self, accounts: &[AccountRef]) -> Result<Option<TenantId>, StoreError> {
         let transaction = self.begin_platform().await?;
         for account in accounts {
-            let rows = self
-                .query(
-                    &transaction,
-                    "SELECT tenant_id FROM provider_accounts WHERE provider = $1 AND account_id = $2",
-                    vec![
-                        account.provider.as_str().into(),
-                        account.account_id.clone().into(),
-                    ],
-                )
-                .await?;
+            let rows = sql::query(
+                &transaction,
+                "SELECT tenant_id FROM provider_accounts WHERE provider = $1 AND account_id = $2",
+                vec![
+                    account.provider.as_str().into(),
+                    account.account_id.clone().into(),
+                ],
+            )
+            .await?;
             if let Some(row) = rows.first() {
                 let tenant: String = column(row, "tenant_id")?;
                 transaction.commit().await.map_err(store_error)?;
@@ -255,7 +220,7 @@ impl ProviderAccounts for SqlStore {
 
     async fn link(&self, account: &AccountRef, tenant: &TenantId) -> Result<(), StoreError> {
         let transaction = self.begin_platform().await?;
-        self.execute(
+        sql::execute(
             &transaction,
             "INSERT INTO provider_accounts (provider, account_id, tenant_id, created_at) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (provider, account_id) \
@@ -273,30 +238,28 @@ impl ProviderAccounts for SqlStore {
 
     async fn unlink(&self, account: &AccountRef) -> Result<bool, StoreError> {
         let transaction = self.begin_platform().await?;
-        let deleted = self
-            .execute(
-                &transaction,
-                "DELETE FROM provider_accounts WHERE provider = $1 AND account_id = $2",
-                vec![
-                    account.provider.as_str().into(),
-                    account.account_id.clone().into(),
-                ],
-            )
-            .await?;
+        let deleted = sql::execute(
+            &transaction,
+            "DELETE FROM provider_accounts WHERE provider = $1 AND account_id = $2",
+            vec![
+                account.provider.as_str().into(),
+                account.account_id.clone().into(),
+            ],
+        )
+        .await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(deleted > 0)
     }
 
     async fn links(&self) -> Result<Vec<(AccountRef, TenantId)>, StoreError> {
         let transaction = self.begin_platform().await?;
-        let rows = self
-            .query(
-                &transaction,
-                "SELECT provider, account_id, tenant_id FROM provider_accounts \
+        let rows = sql::query(
+            &transaction,
+            "SELECT provider, account_id, tenant_id FROM provider_accounts \
                  ORDER BY provider, account_id",
-                Vec::new(),
-            )
-            .await?;
+            Vec::new(),
+        )
+        .await?;
         transaction.commit().await.map_err(store_error)?;
         rows.iter()
             .map(|row| {
