@@ -8,6 +8,9 @@
 //! check if time($time), $time < 2026-11-25T13:00:00Z;
 //! ```
 //!
+//! An operator's token also carries `platform_admin(true);` in its authority block,
+//! which grants the platform-wide operations (provider-account links, replays).
+//!
 //! A holder can attenuate a token offline by appending a block of checks (read-only,
 //! an earlier expiry); the verifier supplies `time(now)` and `operation("read"|"write")`
 //! so those checks bind. Facts in appended blocks are never trusted for identity:
@@ -150,7 +153,7 @@ impl ApiTokens {
         let tenant = principal.tenant_id.as_str();
         let user = principal.user_id.as_str();
         let role = principal.role.as_str();
-        biscuit!(
+        let mut builder = biscuit!(
             r#"
             tenant({tenant});
             user({user});
@@ -161,10 +164,16 @@ impl ApiTokens {
             user = user,
             role = role,
             expiry = expiry,
-        )
-        .build(pair)
-        .and_then(|token| token.to_base64())
-        .map_err(|error| ApiTokenError::Token(error.to_string()))
+        );
+        if principal.platform_admin {
+            builder = builder
+                .fact("platform_admin(true)")
+                .map_err(|error| ApiTokenError::Token(error.to_string()))?;
+        }
+        builder
+            .build(pair)
+            .and_then(|token| token.to_base64())
+            .map_err(|error| ApiTokenError::Token(error.to_string()))
     }
 }
 
@@ -228,6 +237,11 @@ impl CredentialVerifier for ApiTokens {
             .query_exactly_one::<_, (String,), _>("granted($role) <- role($role)")
             .ok()
             .map(|(role,)| role);
+        // The authorizer's queries trust only the authority block and the authorizer,
+        // so a holder cannot make a token admin by appending `platform_admin(true)`.
+        let platform_admin = authorizer
+            .query::<_, (bool,), _>("admin($flag) <- platform_admin($flag)")
+            .is_ok_and(|flags| flags.iter().any(|(flag,)| *flag));
         Ok(Principal {
             tenant_id: TenantId::parse(&tenant)
                 .map_err(|error| CredentialError::Malformed(error.to_string()))?,
@@ -239,6 +253,7 @@ impl CredentialVerifier for ApiTokens {
                 None => Role::member(),
             },
             credential: CredentialKind::ApiToken,
+            platform_admin,
         })
     }
 }

@@ -300,6 +300,7 @@ impl ClerkJwtVerifier {
             user_id,
             role,
             credential: CredentialKind::ClerkSession,
+            platform_admin: false,
         })
     }
 }

@@ -14,6 +14,7 @@ fn principal(role: &str) -> Principal {
         user_id: UserId::parse("user_1").expect("valid"),
         role: Role::parse(role).expect("valid"),
         credential: CredentialKind::ApiToken,
+        platform_admin: false,
     }
 }
 
@@ -170,4 +171,69 @@ async fn attenuation_cannot_change_who_the_caller_is() {
         }
         Err(error) => assert!(matches!(error, CredentialError::Malformed(_)), "{error:?}"),
     }
+}
+
+fn platform_admin() -> Principal {
+    Principal {
+        platform_admin: true,
+        ..principal("admin")
+    }
+}
+
+#[tokio::test]
+async fn a_platform_admin_token_says_so_and_an_ordinary_one_does_not() {
+    let (tokens, _) = authority();
+    let admin = tokens
+        .issue(&platform_admin(), Duration::from_secs(3600))
+        .expect("issued");
+    let ordinary = tokens
+        .issue(&principal("admin"), Duration::from_secs(3600))
+        .expect("issued");
+    assert_eq!(
+        tokens.verify(&admin, Operation::Write).await,
+        Ok(platform_admin())
+    );
+    let verified = tokens
+        .verify(&ordinary, Operation::Write)
+        .await
+        .expect("valid");
+    assert!(
+        !verified.platform_admin,
+        "a tenant admin is not a platform admin"
+    );
+}
+
+#[tokio::test]
+async fn attenuation_cannot_make_a_token_platform_admin() {
+    let (tokens, _) = authority();
+    let token = tokens
+        .issue(&principal("admin"), Duration::from_secs(3600))
+        .expect("issued");
+    let parsed = biscuit_auth::UnverifiedBiscuit::from_base64(&token).expect("parses");
+    let escalated = parsed
+        .append(biscuit_auth::macros::block!(r#"platform_admin(true);"#))
+        .and_then(|token| token.to_base64())
+        .expect("appended");
+    let verified = tokens
+        .verify(&escalated, Operation::Write)
+        .await
+        .expect("still a valid token");
+    assert!(!verified.platform_admin, "appended facts are not trusted");
+}
+
+#[tokio::test]
+async fn a_read_only_platform_admin_token_keeps_admin_for_reads_only() {
+    let (tokens, _) = authority();
+    let token = tokens
+        .issue(&platform_admin(), Duration::from_secs(3600))
+        .expect("issued");
+    let read_only = api_tokens::attenuate(&token, Restriction::ReadOnly).expect("attenuated");
+    assert_eq!(
+        tokens.verify(&read_only, Operation::Read).await,
+        Ok(platform_admin())
+    );
+    assert_eq!(
+        tokens.verify(&read_only, Operation::Write).await,
+        Err(CredentialError::NotPermitted)
+    );
 }

@@ -19,6 +19,7 @@ fn principal(credential: CredentialKind) -> Principal {
         user_id: UserId::parse("user_contract").expect("valid"),
         role: Role::parse("admin").expect("valid"),
         credential,
+        platform_admin: false,
     }
 }
 

@@ -84,6 +84,7 @@ mod tests {
                 user_id: UserId::parse("user_1").expect("valid"),
                 role: Role::member(),
                 credential: self.0,
+                platform_admin: false,
             })
         }
     }

@@ -276,6 +276,7 @@ mod tests {
             user_id: UserId::parse("user_9").expect("valid"),
             role: Role::member(),
             credential: CredentialKind::ClerkSession,
+            platform_admin: false,
         };
         let keys = BucketKeys::of(&principal);
         assert_eq!(keys.user, "tenant:{org_1}:user:user_9");

@@ -169,6 +169,10 @@ pub struct Principal {
     pub role: Role,
     /// How the caller proved who it is.
     pub credential: CredentialKind,
+    /// Whether the caller operates the platform itself (provider-account links,
+    /// replays across tenants). Only an API token whose authority block says so
+    /// grants it; a Clerk session never does.
+    pub platform_admin: bool,
 }
 
 #[cfg(test)]

@@ -119,6 +119,10 @@ pub enum TokenAction {
         /// Lifetime: 90s, 15m, 1h, 30d.
         #[arg(long, default_value = "1h")]
         ttl: String,
+        /// Grant platform-wide operations (the /api/v1/admin routes): for operators
+        /// only.
+        #[arg(long)]
+        platform_admin: bool,
     },
     /// Restrict a token offline (no key needed): read-only and/or a shorter life.
     Attenuate {

@@ -250,12 +250,14 @@ fn token(config: &Config, action: TokenAction) -> i32 {
             user,
             role,
             ttl,
+            platform_admin,
         } => (|| {
             let principal = Principal {
                 tenant_id: TenantId::parse(&tenant).map_err(|error| error.to_string())?,
                 user_id: UserId::parse(&user).map_err(|error| error.to_string())?,
                 role: Role::parse(&role).map_err(|error| error.to_string())?,
                 credential: CredentialKind::ApiToken,
+                platform_admin,
             };
             let ttl = api_tokens::parse_ttl(&ttl)?;
             let authority = startup::api_tokens(config, Arc::new(SystemClock))

@@ -8,7 +8,7 @@ use otto_adapters::store::SqlStore;
 use otto_adapters::system::UuidV7Ids;
 use otto_core::ports::ProviderAccounts;
 use otto_core::tenancy::TenantId;
-use otto_core::webhooks::{AccountRef, Provider};
+use otto_core::webhooks::AccountRef;
 
 use crate::cli::{TenantAction, WebhooksAction};
 use crate::config::Config;
@@ -22,16 +22,7 @@ async fn store(config: &Config) -> Result<SqlStore, String> {
 }
 
 fn account(provider: &str, account: &str) -> Result<AccountRef, String> {
-    let provider = Provider::parse(&provider.to_ascii_lowercase())
-        .filter(|provider| *provider != Provider::Clerk)
-        .ok_or_else(|| {
-            format!("unknown provider `{provider}`: expected callrail, twilio or bland")
-        })?;
-    let account = account.trim();
-    if account.is_empty() {
-        return Err("the account id is empty".to_owned());
-    }
-    Ok(AccountRef::new(provider, account))
+    AccountRef::parse(provider, account).map_err(|error| error.to_string())
 }
 
 /// `otto-server tenant ...`

@@ -15,7 +15,7 @@ use poem::endpoint::BoxEndpoint;
 use poem::test::{TestClient, TestResponse};
 use serde_json::Value;
 use std::sync::Arc;
-use support::{assert_problem, config, header, json, metrics_text, state_with_store};
+use support::{assert_problem, calls_of, config, header, json, metrics_text, state_with_store};
 
 // Secrets of this test only. pragma: allowlist secret
 const CALLRAIL_SECRET: &str = "callrail-test-signing-key"; // pragma: allowlist secret
@@ -132,19 +132,6 @@ async fn status_of(response: TestResponse) -> String {
         .as_str()
         .expect("status")
         .to_owned()
-}
-
-async fn calls_of(store: &InMemoryStore, tenant_id: &str) -> usize {
-    store
-        .list(
-            &TenantScope::for_verified_delivery(tenant(tenant_id)),
-            None,
-            100,
-        )
-        .await
-        .expect("lists")
-        .items
-        .len()
 }
 
 fn now() -> i64 {

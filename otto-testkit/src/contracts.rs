@@ -655,6 +655,7 @@ mod tests {
             user_id: UserId::parse("user_1").expect("valid"),
             role: Role::member(),
             credential: CredentialKind::ApiToken,
+            platform_admin: false,
         };
         credential_verifier_contract(&credentials, &StaticMinter(credentials.clone()), &principal)
             .await;

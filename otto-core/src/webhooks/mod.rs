@@ -1,8 +1,9 @@
 //! Provider webhooks: signature verification (pure functions, checked against each
 //! provider's published test vectors), reading and planning deliveries (idempotency
 //! keys, tenant routing, domain effects, jobs), and the ingestion service that
-//! applies each delivery exactly once.
+//! applies each delivery exactly once, and its platform administration.
 
+mod administration;
 mod bland;
 mod callrail;
 mod clerk;
@@ -14,6 +15,7 @@ mod plan;
 pub mod signatures;
 mod twilio;
 
+pub use administration::{AccountLink, AdministrationError, InvalidAccount, WebhookAdministration};
 pub use delivery::{Delivery, OptKeyword};
 pub use event::{Provider, WebhookEvent};
 pub use ingestion::{IngestError, Receipt, ReplayReport, WebhookIngestion};

@@ -34,6 +34,7 @@ use rate_limit::RateLimiting;
 use request_context::AssignRequestContext;
 use route_names::RouteNames;
 use routes::account::AccountApi;
+use routes::admin::AdminApi;
 use routes::calls::CallsApi;
 use routes::company::CompanyApi;
 use routes::system::SystemApi;
@@ -44,13 +45,23 @@ const API_DESCRIPTION: &str = "Tenant-scoped API of the Otto call-intelligence p
 problem (`application/problem+json`) carrying the request's `trace_id`, which is also returned as `X-Request-Id`.";
 
 /// Every API operation Otto serves.
-pub fn api(state: &AppState) -> (SystemApi, AccountApi, CompanyApi, CallsApi, WebhooksApi) {
+pub fn api(
+    state: &AppState,
+) -> (
+    SystemApi,
+    AccountApi,
+    CompanyApi,
+    CallsApi,
+    WebhooksApi,
+    AdminApi,
+) {
     (
         SystemApi::new(state.clone()),
         AccountApi,
         CompanyApi::new(state.companies.clone()),
         CallsApi::new(state.calls.clone()),
         WebhooksApi::new(state.clone()),
+        AdminApi::new(state),
     )
 }
 

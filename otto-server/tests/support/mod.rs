@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use otto_adapters::api_tokens::{self, ApiTokens};
 use otto_adapters::system::SystemClock;
-use otto_core::tenancy::{CredentialKind, Principal, Role, TenantId, UserId};
+use otto_core::tenancy::{CredentialKind, Principal, Role, TenantId, TenantScope, UserId};
 use otto_server::startup;
 use otto_testkit::signers::{self, TestSigningKey};
 
@@ -119,6 +119,15 @@ pub fn session_token(claims: &Value) -> String {
 
 /// An API token for `user` in `org` as `role`, valid for an hour.
 pub fn api_token(user: &str, org: &str, role: &str) -> String {
+    issue_api_token(user, org, role, false)
+}
+
+/// A platform-admin API token for `user` of `org`, valid for an hour.
+pub fn platform_admin_token(user: &str, org: &str) -> String {
+    issue_api_token(user, org, "admin", true)
+}
+
+fn issue_api_token(user: &str, org: &str, role: &str, platform_admin: bool) -> String {
     let tokens = ApiTokens::from_private_key(&keys().api_token_private_key, Arc::new(SystemClock))
         .expect("key");
     let principal = Principal {
@@ -126,6 +135,7 @@ pub fn api_token(user: &str, org: &str, role: &str) -> String {
         user_id: UserId::parse(user).expect("valid"),
         role: Role::parse(role).expect("valid"),
         credential: CredentialKind::ApiToken,
+        platform_admin,
     };
     tokens
         .issue(&principal, Duration::from_secs(3600))
@@ -277,6 +287,18 @@ pub async fn metrics_text(client: &TestClient<BoxEndpoint<'static, Response>>) -
         .into_string()
         .await
         .expect("metrics text")
+}
+
+/// How many calls `tenant_id` has in `store`.
+pub async fn calls_of(store: &InMemoryStore, tenant_id: &str) -> usize {
+    use otto_core::ports::CallRepository;
+    let tenant = TenantId::parse(tenant_id).expect("valid tenant id");
+    store
+        .list(&TenantScope::for_verified_delivery(tenant), None, 100)
+        .await
+        .expect("lists")
+        .items
+        .len()
 }
 
 /// The JSON body of a response.

@@ -2,6 +2,7 @@
 //! response sets that document their problems in the OpenAPI document.
 
 pub mod account;
+pub mod admin;
 pub mod calls;
 pub mod company;
 pub mod system;
@@ -25,6 +26,8 @@ pub enum ApiTags {
     /// Provider deliveries, authenticated by their signatures and applied exactly
     /// once.
     Webhooks,
+    /// Platform operations across tenants, for platform-admin API tokens only.
+    Admin,
 }
 
 /// Problems any read-only public operation can answer with.

@@ -1,0 +1,358 @@
+//! `/api/v1/admin`: platform operations across tenants, for platform-admin API
+//! tokens only (`otto-server token issue --platform-admin`). Every change is logged
+//! with the operator who made it.
+
+use otto_core::ports::StoreError;
+use otto_core::tenancy::TenantId;
+use otto_core::webhooks::{AccountLink, AccountRef, AdministrationError, WebhookAdministration};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::{ApiTags, AuthenticatedErrors, problem, store_failure};
+use crate::http::auth::Caller;
+use crate::http::json_body::{JsonBody, Validate};
+use crate::http::problem::{ApiError, FieldError, ProblemBody, ProblemKind};
+use crate::state::AppState;
+
+/// Most unroutable deliveries one replay request processes.
+const MAX_REPLAY_LIMIT: u32 = 1_000;
+/// Replay batch when the request names none.
+const DEFAULT_REPLAY_LIMIT: u32 = 100;
+
+/// A provider account and the tenant its deliveries are routed to.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct ProviderAccountLink {
+    /// `callrail`, `twilio` or `bland`.
+    pub provider: String,
+    /// The provider's id of the account: a CallRail company id, a Twilio number in
+    /// E.164 or an `AccountSid`.
+    pub account_id: String,
+    /// The tenant (Clerk organization id).
+    pub tenant_id: String,
+}
+
+impl Example for ProviderAccountLink {
+    fn example() -> Self {
+        ProviderAccountLink {
+            provider: "callrail".to_owned(),
+            account_id: "COM8154748ae6bd4e278a7cddd38a662f4f".to_owned(),
+            tenant_id: "org_2abcXYZ".to_owned(),
+        }
+    }
+}
+
+impl From<AccountLink> for ProviderAccountLink {
+    fn from(link: AccountLink) -> Self {
+        ProviderAccountLink {
+            provider: link.account.provider.as_str().to_owned(),
+            account_id: link.account.account_id,
+            tenant_id: link.tenant_id.to_string(),
+        }
+    }
+}
+
+/// Every link (of one tenant, when filtered).
+#[derive(Debug, Object)]
+pub struct ProviderAccountLinks {
+    /// Ordered by provider, then account id.
+    pub links: Vec<ProviderAccountLink>,
+}
+
+/// The body of a link request.
+#[derive(Debug, serde::Deserialize, Object)]
+#[oai(example)]
+#[serde(deny_unknown_fields)]
+pub struct LinkRequest {
+    /// The tenant to route the account's deliveries to.
+    pub tenant_id: String,
+}
+
+impl Example for LinkRequest {
+    fn example() -> Self {
+        LinkRequest {
+            tenant_id: "org_2abcXYZ".to_owned(),
+        }
+    }
+}
+
+impl Validate for LinkRequest {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        TenantId::parse(&self.tenant_id)
+            .map(|_| ())
+            .map_err(|error| {
+                vec![FieldError {
+                    field: "tenant_id".to_owned(),
+                    message: error.to_string(),
+                }]
+            })
+    }
+}
+
+/// The outcome of replaying stored unroutable deliveries.
+#[derive(Debug, Object)]
+pub struct ReplayResult {
+    /// Replayed and processed.
+    pub processed: u32,
+    /// Replayed and found already processed.
+    pub duplicates: u32,
+    /// Still without a tenant; kept for a later replay.
+    pub still_unroutable: u32,
+    /// Could not be planned or applied; kept for a later replay (see the logs).
+    pub failed: u32,
+}
+
+/// Problems of the admin operations.
+#[derive(Debug, ApiResponse)]
+pub enum AdminErrors {
+    /// A path or query parameter is invalid (unknown provider, bad limit); `errors`
+    /// names it.
+    #[oai(status = 400)]
+    BadRequest(ProblemBody),
+    /// The credential is refused, or it is not a platform-admin token
+    /// (`/problems/forbidden`).
+    #[oai(status = 403)]
+    Forbidden(ProblemBody),
+    /// The account is not linked.
+    #[oai(status = 404)]
+    NotFound(ProblemBody),
+    /// The body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(ProblemBody),
+    /// The body's content is invalid; `errors` names each field.
+    #[oai(status = 422)]
+    ValidationFailed(ProblemBody),
+    /// The caller's rate limit is spent; retry after `Retry-After` seconds.
+    #[oai(status = 429)]
+    TooManyRequests(ProblemBody),
+    /// An unexpected fault; the cause is logged under the response's trace_id.
+    #[oai(status = 500)]
+    Internal(ProblemBody),
+    /// The database is unavailable; retry after `Retry-After` seconds.
+    #[oai(status = 503)]
+    Unavailable(ProblemBody),
+}
+
+impl From<AuthenticatedErrors> for AdminErrors {
+    fn from(error: AuthenticatedErrors) -> Self {
+        match error {
+            AuthenticatedErrors::Forbidden(body) => AdminErrors::Forbidden(body),
+            AuthenticatedErrors::NotFound(body) => AdminErrors::NotFound(body),
+            AuthenticatedErrors::TooManyRequests(body) => AdminErrors::TooManyRequests(body),
+            AuthenticatedErrors::Internal(body) => AdminErrors::Internal(body),
+            AuthenticatedErrors::Unavailable(body) => AdminErrors::Unavailable(body),
+        }
+    }
+}
+
+impl From<AdministrationError> for AdminErrors {
+    fn from(error: AdministrationError) -> Self {
+        match error {
+            AdministrationError::NotPlatformAdmin => AdminErrors::Forbidden(problem(
+                ProblemKind::Forbidden,
+                "This operation needs a platform-admin API token \
+                 (`otto-server token issue --platform-admin`).",
+            )),
+            AdministrationError::Store(error) => storage(error),
+        }
+    }
+}
+
+fn storage(error: StoreError) -> AdminErrors {
+    store_failure(error).into()
+}
+
+fn bad_parameter(name: &str, message: impl Into<String>) -> AdminErrors {
+    AdminErrors::BadRequest(ProblemBody(ApiError {
+        errors: Some(vec![FieldError {
+            field: name.to_owned(),
+            message: message.into(),
+        }]),
+        ..ApiError::new(
+            ProblemKind::BadRequest,
+            format!("The parameter `{name}` is invalid."),
+        )
+    }))
+}
+
+fn account(provider: &str, account_id: &str) -> Result<AccountRef, AdminErrors> {
+    AccountRef::parse(provider, account_id).map_err(|error| match error {
+        otto_core::webhooks::InvalidAccount::Provider(_) => {
+            bad_parameter("provider", error.to_string())
+        }
+        otto_core::webhooks::InvalidAccount::AccountId => {
+            bad_parameter("account_id", error.to_string())
+        }
+    })
+}
+
+/// Platform administration.
+#[derive(Clone)]
+pub struct AdminApi {
+    administration: WebhookAdministration,
+}
+
+impl std::fmt::Debug for AdminApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminApi").finish_non_exhaustive()
+    }
+}
+
+impl AdminApi {
+    /// Operations over the state's provider accounts and webhook ingestion.
+    pub fn new(state: &AppState) -> Self {
+        AdminApi {
+            administration: WebhookAdministration::new(
+                state.provider_accounts.clone(),
+                (*state.webhooks).clone(),
+            ),
+        }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Admin")]
+impl AdminApi {
+    /// Every provider-account link, or those of one tenant.
+    #[oai(
+        path = "/api/v1/admin/provider-accounts",
+        method = "get",
+        operation_id = "listProviderAccounts"
+    )]
+    async fn list_links(
+        &self,
+        caller: Caller,
+        /// Only the links of this tenant.
+        tenant_id: Query<Option<String>>,
+    ) -> Result<Json<ProviderAccountLinks>, AdminErrors> {
+        let tenant = tenant_id
+            .0
+            .map(|tenant| TenantId::parse(&tenant))
+            .transpose()
+            .map_err(|error| bad_parameter("tenant_id", error.to_string()))?;
+        let links = self
+            .administration
+            .links(&caller.0, tenant.as_ref())
+            .await?;
+        Ok(Json(ProviderAccountLinks {
+            links: links.into_iter().map(Into::into).collect(),
+        }))
+    }
+
+    /// Routes a provider account's deliveries to a tenant (moving it if it was linked
+    /// elsewhere). Deliveries stored as unroutable before the link wait for a replay.
+    #[oai(
+        path = "/api/v1/admin/provider-accounts/:provider/:account_id",
+        method = "put",
+        operation_id = "linkProviderAccount"
+    )]
+    async fn link(
+        &self,
+        caller: Caller,
+        /// `callrail`, `twilio` or `bland`.
+        provider: Path<String>,
+        /// The provider's account id (percent-encode a leading `+`).
+        account_id: Path<String>,
+        body: JsonBody<LinkRequest>,
+    ) -> Result<Json<ProviderAccountLink>, AdminErrors> {
+        let account = account(&provider.0, &account_id.0)?;
+        let tenant = TenantId::parse(&body.0.tenant_id).map_err(|error| {
+            AdminErrors::ValidationFailed(ProblemBody(ApiError::validation(vec![FieldError {
+                field: "tenant_id".to_owned(),
+                message: error.to_string(),
+            }])))
+        })?;
+        let link = self
+            .administration
+            .link(&caller.0, &account, &tenant)
+            .await?;
+        tracing::info!(
+            operator = %caller.0.user_id,
+            provider = account.provider.as_str(),
+            account_id = %account.account_id,
+            tenant_id = %tenant,
+            "provider account linked"
+        );
+        Ok(Json(link.into()))
+    }
+
+    /// Stops routing a provider account's deliveries; later ones are stored as
+    /// unroutable.
+    #[oai(
+        path = "/api/v1/admin/provider-accounts/:provider/:account_id",
+        method = "delete",
+        operation_id = "unlinkProviderAccount"
+    )]
+    async fn unlink(
+        &self,
+        caller: Caller,
+        /// `callrail`, `twilio` or `bland`.
+        provider: Path<String>,
+        /// The provider's account id.
+        account_id: Path<String>,
+    ) -> Result<Unlinked, AdminErrors> {
+        let account = account(&provider.0, &account_id.0)?;
+        if !self.administration.unlink(&caller.0, &account).await? {
+            return Err(AdminErrors::NotFound(problem(
+                ProblemKind::NotFound,
+                format!(
+                    "{}:{} is not linked to any tenant.",
+                    account.provider, account.account_id
+                ),
+            )));
+        }
+        tracing::info!(
+            operator = %caller.0.user_id,
+            provider = account.provider.as_str(),
+            account_id = %account.account_id,
+            "provider account unlinked"
+        );
+        Ok(Unlinked::Done)
+    }
+
+    /// Replays stored unroutable deliveries, oldest first, through the normal
+    /// exactly-once processing; those still without a tenant stay stored.
+    #[oai(
+        path = "/api/v1/admin/webhooks/unroutable/replay",
+        method = "post",
+        operation_id = "replayUnroutableWebhooks"
+    )]
+    async fn replay_unroutable(
+        &self,
+        caller: Caller,
+        /// How many deliveries to replay (1-1000, default 100).
+        limit: Query<Option<u32>>,
+    ) -> Result<Json<ReplayResult>, AdminErrors> {
+        let limit = limit.0.unwrap_or(DEFAULT_REPLAY_LIMIT);
+        if !(1..=MAX_REPLAY_LIMIT).contains(&limit) {
+            return Err(bad_parameter("limit", "must be between 1 and 1000"));
+        }
+        let report = self
+            .administration
+            .replay_unroutable(&caller.0, limit)
+            .await?;
+        tracing::info!(
+            operator = %caller.0.user_id,
+            processed = report.processed,
+            duplicates = report.duplicates,
+            still_unroutable = report.still_unroutable,
+            failed = report.failed,
+            "unroutable deliveries replayed"
+        );
+        Ok(Json(ReplayResult {
+            processed: report.processed,
+            duplicates: report.duplicates,
+            still_unroutable: report.still_unroutable,
+            failed: report.failed,
+        }))
+    }
+}
+
+/// The answer to a successful unlink.
+#[derive(Debug, ApiResponse)]
+pub enum Unlinked {
+    /// The account is no longer linked.
+    #[oai(status = 204)]
+    Done,
+}
