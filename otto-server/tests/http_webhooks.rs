@@ -206,7 +206,11 @@ async fn signed_callrail_deliveries_are_processed_once_with_their_jobs() {
         !page.items[0].answered,
         "the late pre-call did not reopen it"
     );
-    let kinds: Vec<JobKind> = store.jobs().iter().map(|job| job.spec.kind).collect();
+    let kinds: Vec<JobKind> = store
+        .jobs()
+        .iter()
+        .filter_map(|job| job.job_kind())
+        .collect();
     assert_eq!(kinds.len(), 2, "one set of jobs: {kinds:?}");
     assert!(
         kinds.contains(&JobKind::MissedCallRecovery) && kinds.contains(&JobKind::Transcription)
@@ -316,7 +320,8 @@ async fn signed_twilio_deliveries_route_by_number_and_sms_answers_empty_twiml() 
         store
             .jobs()
             .iter()
-            .any(|job| job.spec.kind == JobKind::Transcription && job.tenant == tenant("org_t"))
+            .any(|job| job.job_kind() == Some(JobKind::Transcription)
+                && job.tenant_id == Some(tenant("org_t")))
     );
 }
 

@@ -15,10 +15,10 @@
 
 pub mod contracts;
 mod fakes;
+mod job_queue;
 pub mod signers;
 mod store;
 mod webhook_store;
 
 pub use fakes::{ManualClock, SequentialIds, StaticCredentials, SwitchableProbe};
 pub use store::InMemoryStore;
-pub use webhook_store::StoredJob;

@@ -18,6 +18,7 @@ pub(crate) struct Tables {
     pub(crate) companies: BTreeMap<TenantId, Company>,
     pub(crate) calls: Vec<Call>,
     pub(crate) webhooks: crate::webhook_store::WebhookTables,
+    pub(crate) jobs: crate::job_queue::JobTables,
 }
 
 /// The fake; see the module docs. Cheap to clone (clones share the data).

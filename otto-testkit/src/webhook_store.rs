@@ -28,15 +28,6 @@ struct KeyRecord {
     attempts: i32,
 }
 
-/// A job as the fake keeps it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredJob {
-    /// Its tenant.
-    pub tenant: TenantId,
-    /// What was enqueued.
-    pub spec: JobSpec,
-}
-
 /// The fake's webhook tables.
 #[derive(Debug, Default)]
 pub(crate) struct WebhookTables {
@@ -49,15 +40,9 @@ pub(crate) struct WebhookTables {
     ai_calls: BTreeMap<(TenantId, String), AiCallFacts>,
     users: BTreeMap<UserId, (Option<String>, Option<String>)>,
     memberships: BTreeMap<(TenantId, UserId), Role>,
-    jobs: BTreeMap<String, StoredJob>,
 }
 
 impl InMemoryStore {
-    /// Jobs enqueued so far, by unique key.
-    pub fn jobs(&self) -> Vec<StoredJob> {
-        self.tables().webhooks.jobs.values().cloned().collect()
-    }
-
     /// Text messages stored so far for `tenant`.
     pub fn messages(&self, tenant: &TenantId) -> Vec<MessageFacts> {
         let tables = self.tables();
@@ -302,14 +287,10 @@ impl WebhookLedger for InMemoryStore {
         }
         if let Some(tenant) = tenant {
             for job in jobs {
+                let id = self.ids.new_id();
                 tables
-                    .webhooks
                     .jobs
-                    .entry(job.unique_key(tenant))
-                    .or_insert_with(|| StoredJob {
-                        tenant: tenant.clone(),
-                        spec: job.clone(),
-                    });
+                    .enqueue(job.to_new_job(tenant, at, None), id, at);
             }
         }
         tables.webhooks.keys.insert(

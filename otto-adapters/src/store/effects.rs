@@ -9,6 +9,7 @@ use otto_core::tenancy::TenantId;
 use otto_core::webhooks::{CallChange, CallFacts, Effect, JobSpec, Provider, RecordingFacts};
 use sea_orm::{DatabaseTransaction, Value};
 
+use super::jobs::insert_job;
 use super::{SqlStore, sql, stored_time};
 
 /// One transaction's effect writer.
@@ -295,23 +296,9 @@ impl EffectWriter<'_> {
         tenant: &TenantId,
         jobs: &[JobSpec],
     ) -> Result<(), StoreError> {
-        let at = stored_time(self.at);
         for job in jobs {
-            self.run(
-                "INSERT INTO jobs (id, tenant_id, kind, unique_key, payload, status, attempts, \
-                 run_at, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $6, $6) \
-                 ON CONFLICT (unique_key) DO NOTHING",
-                vec![
-                    Value::from(self.store.new_id()),
-                    tenant.as_str().into(),
-                    job.kind.as_str().into(),
-                    job.unique_key(tenant).into(),
-                    job.payload.to_string().into(),
-                    at.into(),
-                ],
-            )
-            .await?;
+            let job = job.to_new_job(tenant, self.at, None);
+            insert_job(self.transaction, self.store.new_id(), &job, self.at).await?;
         }
         Ok(())
     }

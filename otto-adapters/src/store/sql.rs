@@ -36,3 +36,12 @@ pub(super) async fn query(
         .await
         .map_err(store_error)
 }
+
+/// Reads column `name` of a raw row.
+pub(super) fn column<T: sea_orm::TryGetable>(
+    row: &QueryResult,
+    name: &str,
+) -> Result<T, StoreError> {
+    row.try_get("", name)
+        .map_err(|error| StoreError::Internal(format!("reading `{name}`: {error}")))
+}

@@ -14,10 +14,11 @@ use otto_core::ports::{
 };
 use otto_core::tenancy::TenantId;
 use otto_core::webhooks::{AccountRef, Effect, JobSpec, Provider, WebhookEvent};
-use sea_orm::{DatabaseTransaction, QueryResult, Value};
+use sea_orm::{DatabaseTransaction, Value};
 use uuid::Uuid;
 
 use super::effects::EffectWriter;
+use super::sql::column;
 use super::{SqlStore, sql, store_error, stored_time};
 
 impl SqlStore {
@@ -27,11 +28,6 @@ impl SqlStore {
             Target::Platform => self.begin_platform().await,
         }
     }
-}
-
-fn column<T: sea_orm::TryGetable>(row: &QueryResult, name: &str) -> Result<T, StoreError> {
-    row.try_get("", name)
-        .map_err(|error| StoreError::Internal(format!("reading `{name}`: {error}")))
 }
 
 fn key_owner(key: &IdempotencyKey) -> String {

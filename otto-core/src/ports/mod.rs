@@ -4,12 +4,14 @@
 
 mod clock;
 mod credentials;
+mod jobs;
 mod readiness;
 mod repositories;
 mod webhooks;
 
 pub use clock::{Clock, IdGenerator};
 pub use credentials::{CredentialError, CredentialVerifier};
+pub use jobs::JobQueue;
 pub use readiness::{ProbeError, ReadinessProbe};
 pub use repositories::{CallRepository, Company, CompanyDirectory, StoreError};
 pub use webhooks::{

@@ -6,10 +6,10 @@ use super::delivery::{Delivery, OptKeyword};
 use super::event::{Provider, WebhookEvent};
 use super::payload::{Payload, PayloadError};
 use super::plan::{
-    AccountRef, CallChange, CallFacts, Effect, JobKind, JobSpec, MessageFacts, Plan,
-    RecordingFacts, Routing,
+    AccountRef, CallChange, CallFacts, Effect, JobSpec, MessageFacts, Plan, RecordingFacts, Routing,
 };
 use crate::calls::Direction;
+use crate::jobs::JobKind;
 
 /// Where CallRail puts a call's id: the original service's `call.id`, the current
 /// payload's `resource_id`, the legacy numeric `id`, and `call_id`.

@@ -15,12 +15,13 @@ mod plan;
 pub mod signatures;
 mod twilio;
 
+pub use crate::jobs::JobKind;
 pub use administration::{AccountLink, AdministrationError, InvalidAccount, WebhookAdministration};
 pub use delivery::{Delivery, OptKeyword};
 pub use event::{Provider, WebhookEvent};
 pub use ingestion::{IngestError, Receipt, ReplayReport, WebhookIngestion};
 pub use payload::{FORM, JSON, Payload, PayloadError};
 pub use plan::{
-    AccountRef, AiCallFacts, CallChange, CallFacts, Effect, JobKind, JobSpec, MessageFacts, Plan,
+    AccountRef, AiCallFacts, CallChange, CallFacts, Effect, JobSpec, MessageFacts, Plan,
     RecordingFacts, Routing, TenantFacts, UserFacts,
 };

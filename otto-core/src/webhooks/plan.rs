@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::event::{Provider, WebhookEvent};
 use crate::calls::Direction;
+use crate::jobs::{JobKind, NewJob};
 use crate::tenancy::{Role, TenantId, UserId};
 
 /// A provider-side account that `provider_accounts` maps to a tenant: a CallRail
@@ -213,25 +214,6 @@ pub enum Effect {
     },
 }
 
-/// Kinds of background job a delivery can start.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum JobKind {
-    /// Text the customer of an unanswered inbound call.
-    MissedCallRecovery,
-    /// Transcribe a recording.
-    Transcription,
-}
-
-impl JobKind {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::MissedCallRecovery => "missed_call_recovery",
-            JobKind::Transcription => "transcription",
-        }
-    }
-}
-
 /// A job to enqueue in the delivery's transaction (the outbox).
 #[derive(Debug, Clone, PartialEq)]
 pub struct JobSpec {
@@ -248,6 +230,23 @@ impl JobSpec {
     /// The unique key of this job in `tenant`.
     pub fn unique_key(&self, tenant: &TenantId) -> String {
         format!("{}:{}:{}", self.kind.as_str(), tenant, self.subject)
+    }
+
+    /// The job to enqueue for `tenant`, due `at`, continuing `trace_context`.
+    pub fn to_new_job(
+        &self,
+        tenant: &TenantId,
+        at: DateTime<Utc>,
+        trace_context: Option<String>,
+    ) -> NewJob {
+        NewJob {
+            kind: self.kind,
+            tenant_id: Some(tenant.clone()),
+            unique_key: self.unique_key(tenant),
+            payload: self.payload.clone(),
+            run_at: at,
+            trace_context,
+        }
     }
 }
 

@@ -7,10 +7,10 @@ use super::delivery::{Delivery, OptKeyword};
 use super::event::{Provider, WebhookEvent};
 use super::payload::{Payload, PayloadError};
 use super::plan::{
-    AccountRef, CallChange, CallFacts, Effect, JobKind, JobSpec, MessageFacts, Plan,
-    RecordingFacts, Routing,
+    AccountRef, CallChange, CallFacts, Effect, JobSpec, MessageFacts, Plan, RecordingFacts, Routing,
 };
 use crate::calls::Direction;
+use crate::jobs::JobKind;
 
 pub(super) fn plan(delivery: &Delivery, payload: &Payload) -> Result<Plan, PayloadError> {
     match delivery.event {
