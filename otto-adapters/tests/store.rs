@@ -208,6 +208,28 @@ async fn the_sqlite_store_honours_the_webhook_contracts() {
     contracts::provider_accounts_contract(&store, "org_a", "org_b").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_store_honours_the_job_queue_contract() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let connection = migrated(&format!("sqlite://{}/otto.db", dir.path().display())).await;
+    contracts::job_queue_contract(Arc::new(SqlStore::new(connection, Arc::new(UuidV7Ids)))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_postgres_store_honours_the_job_queue_contract() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let connection = migrated(&test_database.url).await;
+    contracts::job_queue_contract(Arc::new(SqlStore::new(
+        connection.clone(),
+        Arc::new(UuidV7Ids),
+    )))
+    .await;
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}
+
 #[tokio::test]
 async fn the_postgres_store_honours_the_webhook_contracts() {
     let Some(test_database) = TestDatabase::create().await else {

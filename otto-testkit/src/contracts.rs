@@ -6,6 +6,8 @@
 
 use otto_core::ports::{Clock, IdGenerator, ReadinessProbe};
 
+pub use crate::job_queue_contract::job_queue_contract;
+
 /// A probe of a reachable dependency succeeds, and names its component.
 pub async fn readiness_probe_of_reachable_dependency(probe: &dyn ReadinessProbe) {
     assert!(!probe.component().is_empty(), "a probe names its component");
@@ -673,6 +675,11 @@ mod tests {
         let store = crate::InMemoryStore::default();
         webhook_ledger_contract(std::sync::Arc::new(store.clone()), &store, "org_a", "org_b").await;
         provider_accounts_contract(&store, "org_a", "org_b").await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_in_memory_store_honours_the_job_queue_contract() {
+        job_queue_contract(std::sync::Arc::new(crate::InMemoryStore::default())).await;
     }
 
     #[test]

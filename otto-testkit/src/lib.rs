@@ -16,6 +16,7 @@
 pub mod contracts;
 mod fakes;
 mod job_queue;
+mod job_queue_contract;
 pub mod signers;
 mod store;
 mod webhook_store;
