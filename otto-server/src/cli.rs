@@ -16,8 +16,18 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve the HTTP API (the default).
+    /// Serve the HTTP API (the default). On the embedded database it also runs jobs
+    /// (OTTO_SERVE_WORKER).
     Serve,
+    /// Run background jobs and the daily schedule, with /health and /metrics on
+    /// OTTO_WORKER_PORT.
+    Worker,
+    /// List, retry and cancel background jobs.
+    Jobs {
+        /// The jobs action.
+        #[command(subcommand)]
+        action: JobsAction,
+    },
     /// Apply, revert or list database migrations.
     Migrate {
         /// The migration action.
@@ -97,6 +107,31 @@ pub enum WebhooksAction {
         /// Deliveries to replay at most.
         #[arg(long, default_value_t = 1000)]
         limit: u32,
+    },
+}
+
+/// `jobs` actions.
+#[derive(Debug, Subcommand)]
+pub enum JobsAction {
+    /// The newest jobs, one line each.
+    List {
+        /// Only jobs in this status: queued, running, succeeded, skipped, dead,
+        /// cancelled.
+        #[arg(long)]
+        status: Option<String>,
+        /// Jobs to show at most.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Queue a dead, skipped or cancelled job again, with fresh attempts.
+    Retry {
+        /// The job id.
+        id: String,
+    },
+    /// Cancel a queued job.
+    Cancel {
+        /// The job id.
+        id: String,
     },
 }
 

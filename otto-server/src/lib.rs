@@ -10,3 +10,4 @@ pub mod operator;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod worker;

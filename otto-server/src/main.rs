@@ -1,5 +1,5 @@
-//! The `otto-server` binary: `serve`, `migrate`, `openapi`, `check-config`, `token`,
-//! `tenant`, `webhooks`, `purge`.
+//! The `otto-server` binary: `serve`, `worker`, `jobs`, `migrate`, `openapi`,
+//! `check-config`, `token`, `tenant`, `webhooks`, `purge`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use clap::Parser;
 use otto_server::cli::{Cli, Command, MigrateAction, TokenAction, exit_code};
 use otto_server::config::{self, Config, Environment};
 use otto_server::telemetry::{self, LogDestination, Service};
+use otto_server::worker::{self, WorkerPool};
 use otto_server::{http, operator, startup, state::AppState};
 
 fn main() -> ExitCode {
@@ -49,6 +50,10 @@ async fn run(command: Command) -> i32 {
     };
     match command {
         Command::Serve => serve(config).await,
+        Command::Worker => worker(config).await,
+        Command::Jobs { action } => {
+            operator_command(&config, |config| operator::jobs(config, action)).await
+        }
         Command::Migrate { action } => migrate(config, action).await,
         Command::Openapi { output } => openapi(config, output),
         Command::CheckConfig => check_config(&config, &env),
@@ -111,13 +116,24 @@ async fn serve(config: Config) -> i32 {
     };
     let address = config.bind_address();
     let grace = config.shutdown_grace;
+    let runs_jobs = config.worker.serve_runs_jobs(config.database_is_embedded);
     let state = startup::state(config, &connections, authenticator);
     let app = http::app(&state);
+    let (stop, stopped) = shutdown_broadcast();
+    let in_process_worker = runs_jobs.then(|| {
+        let pool = worker_pool(&state.config, &connections, state.metrics.clone());
+        tokio::spawn(pool.run(wait_for(stopped.clone()), grace))
+    });
     let listener = poem::listener::TcpListener::bind(address.clone());
-    tracing::info!(address = %address, "otto-server listening");
+    tracing::info!(address = %address, in_process_worker = runs_jobs, "otto-server listening");
     let result = poem::Server::new(listener)
-        .run_with_graceful_shutdown(app, shutdown_signal(), Some(grace))
+        .run_with_graceful_shutdown(app, wait_for(stopped), Some(grace))
         .await;
+    // The HTTP server can also stop on its own (a bind failure): stop the worker too.
+    stop.send_replace(true);
+    if let Some(worker) = in_process_worker {
+        worker.await.ok();
+    }
     connections.database.close().await.ok();
     match result {
         Ok(()) => {
@@ -126,6 +142,88 @@ async fn serve(config: Config) -> i32 {
         }
         Err(error) => {
             tracing::error!(error = %error, address = %address, "server failed");
+            exit_code::FAILURE
+        }
+    }
+}
+
+/// A stop flag set by Ctrl-C or SIGTERM (or by the caller), which every part of the
+/// process waits on.
+fn shutdown_broadcast() -> (
+    Arc<tokio::sync::watch::Sender<bool>>,
+    tokio::sync::watch::Receiver<bool>,
+) {
+    let (sender, receiver) = tokio::sync::watch::channel(false);
+    let sender = Arc::new(sender);
+    let on_signal = sender.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        on_signal.send_replace(true);
+    });
+    (sender, receiver)
+}
+
+async fn wait_for(mut stopped: tokio::sync::watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stopped| *stopped).await;
+}
+
+fn worker_pool(
+    config: &Config,
+    connections: &startup::Connections,
+    metrics: Arc<otto_server::telemetry::metrics::Metrics>,
+) -> WorkerPool {
+    let store = Arc::new(otto_adapters::store::SqlStore::new(
+        connections.database.clone(),
+        Arc::new(otto_adapters::system::UuidV7Ids),
+    ));
+    WorkerPool::new(
+        startup::job_runner(config, store, metrics.clone()),
+        Arc::new(SystemClock),
+        config.worker.clone(),
+        metrics,
+    )
+}
+
+async fn worker(config: Config) -> i32 {
+    let _telemetry = match telemetry::init(&config, Service::Worker, LogDestination::Stdout) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            return exit_code::CONFIG;
+        }
+    };
+    let connections = match startup::connect(&config).await {
+        Ok(connections) => connections,
+        Err(error) => {
+            tracing::error!(error = %error, "startup failed");
+            return exit_code::FAILURE;
+        }
+    };
+    let metrics = Arc::new(otto_server::telemetry::metrics::Metrics::new());
+    let address = format!("{}:{}", config.host, config.worker.port);
+    let (stop, stopped) = shutdown_broadcast();
+    let endpoints = poem::Server::new(poem::listener::TcpListener::bind(address.clone()))
+        .run_with_graceful_shutdown(
+            worker::endpoints::routes(metrics.clone(), &config.service_name_worker),
+            wait_for(stopped.clone()),
+            Some(std::time::Duration::from_secs(1)),
+        );
+    let endpoints = tokio::spawn(endpoints);
+    tracing::info!(address = %address, "worker health and metrics listening");
+    worker_pool(&config, &connections, metrics)
+        .run(wait_for(stopped), config.shutdown_grace)
+        .await;
+    stop.send_replace(true);
+    let served = endpoints.await;
+    connections.database.close().await.ok();
+    match served {
+        Ok(Ok(())) => 0,
+        Ok(Err(error)) => {
+            tracing::error!(error = %error, address = %address, "worker endpoints failed");
+            exit_code::FAILURE
+        }
+        Err(error) => {
+            tracing::error!(error = %error, "worker endpoints panicked");
             exit_code::FAILURE
         }
     }

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use otto_adapters::store::SqlStore;
 use otto_adapters::system::UuidV7Ids;
-use otto_core::ports::ProviderAccounts;
+use otto_core::jobs::{Job, JobStatus};
+use otto_core::ports::{JobQueue, ProviderAccounts};
 use otto_core::tenancy::TenantId;
 use otto_core::webhooks::AccountRef;
 
-use crate::cli::{TenantAction, WebhooksAction};
+use crate::cli::{JobsAction, TenantAction, WebhooksAction};
 use crate::config::Config;
 use crate::startup;
 
@@ -122,4 +123,87 @@ pub async fn purge(config: &Config, batch: u32) -> Result<String, String> {
         "purged {purged} idempotency key(s) last seen more than {} day(s) ago",
         config.idempotency_ttl_days
     ))
+}
+
+fn job_id(text: &str) -> Result<uuid::Uuid, String> {
+    uuid::Uuid::parse_str(text.trim()).map_err(|_| format!("`{text}` is not a job id (a UUID)"))
+}
+
+fn job_line(job: &Job) -> String {
+    format!(
+        "{}\t{}\t{}\t{}\tattempts={}\trun_at={}\t{}\t{}",
+        job.id,
+        job.status,
+        job.kind,
+        job.tenant_id.as_ref().map_or("-", |tenant| tenant.as_str()),
+        job.attempts,
+        job.run_at
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        job.unique_key,
+        job.last_error.as_deref().unwrap_or(""),
+    )
+}
+
+/// `otto-server jobs ...`
+pub async fn jobs(config: &Config, action: JobsAction) -> Result<String, String> {
+    let store = store(config).await?;
+    let now = chrono::Utc::now();
+    match action {
+        JobsAction::List { status, limit } => {
+            let status = status
+                .map(|status| {
+                    JobStatus::parse(&status.to_ascii_lowercase()).ok_or_else(|| {
+                        format!(
+                            "unknown status `{status}`: expected queued, running, succeeded, \
+                             skipped, dead or cancelled"
+                        )
+                    })
+                })
+                .transpose()?;
+            let jobs = store
+                .jobs(status, limit.clamp(1, 10_000))
+                .await
+                .map_err(|error| error.to_string())?;
+            Ok(jobs.iter().map(job_line).collect::<Vec<_>>().join("\n"))
+        }
+        JobsAction::Retry { id } => {
+            let id = job_id(&id)?;
+            if store
+                .retry(id, now)
+                .await
+                .map_err(|error| error.to_string())?
+            {
+                tracing::info!(job_id = %id, "job queued again by an operator");
+                Ok(format!("job {id} queued again"))
+            } else {
+                Err(not_changed(
+                    &store,
+                    id,
+                    "only dead, skipped or cancelled jobs can be retried",
+                )
+                .await)
+            }
+        }
+        JobsAction::Cancel { id } => {
+            let id = job_id(&id)?;
+            if store
+                .cancel(id, now)
+                .await
+                .map_err(|error| error.to_string())?
+            {
+                tracing::info!(job_id = %id, "job cancelled by an operator");
+                Ok(format!("job {id} cancelled"))
+            } else {
+                Err(not_changed(&store, id, "only queued jobs can be cancelled").await)
+            }
+        }
+    }
+}
+
+async fn not_changed(store: &SqlStore, id: uuid::Uuid, rule: &str) -> String {
+    match store.job(id).await {
+        Ok(Some(job)) => format!("job {id} is {}: {rule}", job.status),
+        Ok(None) => format!("no job {id}"),
+        Err(error) => error.to_string(),
+    }
 }

@@ -12,6 +12,7 @@ use otto_adapters::redis::{self as redis_adapter, RedisProbe};
 use otto_adapters::store::SqlStore;
 use otto_adapters::system::{SystemClock, UuidV7Ids};
 use otto_core::authentication::Authenticator;
+use otto_core::jobs::{JobKind, JobRunner};
 use otto_core::origin::OriginPattern;
 use otto_core::ports::{Clock, CredentialVerifier, ReadinessProbe};
 use otto_core::rate_limit::RateLimiter;
@@ -20,6 +21,7 @@ use sea_orm::DatabaseConnection;
 use crate::config::{Config, OttoEnv};
 use crate::state::{AppState, Readiness};
 use crate::telemetry::metrics::Metrics;
+use crate::worker::purge::WebhookPurgeHandler;
 
 /// Why the application could not start.
 #[derive(Debug, thiserror::Error)]
@@ -241,6 +243,25 @@ pub fn state(config: Config, connections: &Connections, authenticator: Authentic
         companies: store,
         rate_limiter,
     }
+}
+
+/// The job runner with every handler this build has, over `store`.
+pub fn job_runner(config: &Config, store: Arc<SqlStore>, metrics: Arc<Metrics>) -> JobRunner {
+    let ingestion = crate::state::webhook_ingestion(config, store.clone(), store.clone());
+    JobRunner::new(
+        store,
+        Arc::new(SystemClock),
+        config.worker.retry,
+        config.worker.lease,
+    )
+    .with_handler(
+        JobKind::WebhookPurge,
+        Arc::new(WebhookPurgeHandler::new(
+            ingestion,
+            config.idempotency_ttl_days,
+            metrics,
+        )),
+    )
 }
 
 /// Redis-backed limits with in-process fallback when Redis is configured, else

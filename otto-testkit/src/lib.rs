@@ -17,9 +17,11 @@ pub mod contracts;
 mod fakes;
 mod job_queue;
 mod job_queue_contract;
+mod scripted_handler;
 pub mod signers;
 mod store;
 mod webhook_store;
 
 pub use fakes::{ManualClock, SequentialIds, StaticCredentials, SwitchableProbe};
+pub use scripted_handler::ScriptedHandler;
 pub use store::InMemoryStore;

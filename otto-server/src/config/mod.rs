@@ -112,6 +112,48 @@ pub struct WebhookConfig {
     pub default_tenant: Option<otto_core::tenancy::TenantId>,
 }
 
+/// Whether `serve` also runs jobs in its own process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServeWorker {
+    /// On the embedded database (one process is the whole product), off otherwise
+    /// (run `otto-server worker` processes).
+    Auto,
+    /// Always.
+    On,
+    /// Never.
+    Off,
+}
+
+/// How workers lease, retry and schedule jobs.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Jobs one worker process runs at once.
+    pub concurrency: usize,
+    /// How often an idle worker looks for due jobs.
+    pub poll_interval: Duration,
+    /// How long a leased job is held before another worker may take it over.
+    pub lease: Duration,
+    /// The retry policy.
+    pub retry: otto_core::jobs::RetryPolicy,
+    /// When the daily idempotency purge runs (UTC).
+    pub purge_at: otto_core::jobs::DailySchedule,
+    /// Whether `serve` runs jobs too.
+    pub serve_worker: ServeWorker,
+    /// Port of the worker's own `/health` and `/metrics`.
+    pub port: u16,
+}
+
+impl WorkerConfig {
+    /// Whether `serve` runs an in-process worker with this database.
+    pub fn serve_runs_jobs(&self, database_is_embedded: bool) -> bool {
+        match self.serve_worker {
+            ServeWorker::Auto => database_is_embedded,
+            ServeWorker::On => true,
+            ServeWorker::Off => false,
+        }
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -181,6 +223,8 @@ pub struct Config {
     pub migrate_on_start: bool,
     /// Time in-flight requests get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// Background jobs.
+    pub worker: WorkerConfig,
 }
 
 /// One problem with one variable. Never contains a secret value.

@@ -5,13 +5,14 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use otto_core::Rate;
+use otto_core::jobs::{DailySchedule, RetryPolicy};
 use otto_core::tenancy::TenantId;
 use tracing::level_filters::LevelFilter;
 
 use super::spec::{self, VARIABLES};
 use super::{
     CallRailConfig, ClerkConfig, Config, ConfigError, ConfigErrors, Environment, OttoEnv, Secret,
-    TracesExporter, TwilioConfig, WebhookConfig,
+    ServeWorker, TracesExporter, TwilioConfig, WebhookConfig, WorkerConfig,
 };
 use crate::http::cors::OriginPattern;
 
@@ -327,6 +328,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
     }
 
     let webhooks = webhook_config(&mut p, otto_env);
+    let worker = worker_config(&mut p);
 
     if otto_env == OttoEnv::Production {
         check_production_values(env, &mut p);
@@ -373,11 +375,82 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         ready_timeout,
         migrate_on_start,
         shutdown_grace,
+        worker,
     };
     if p.errors.is_empty() {
         Ok(config)
     } else {
         Err(ConfigErrors(p.errors))
+    }
+}
+
+fn worker_config(p: &mut Parser<'_>) -> WorkerConfig {
+    let concurrency = p.number(
+        "OTTO_WORKER_CONCURRENCY",
+        4usize,
+        "a number of jobs, 1-256",
+        |n| (1..=256).contains(n),
+    );
+    let poll_interval = Duration::from_millis(p.number(
+        "OTTO_WORKER_POLL_MS",
+        1_000u64,
+        "milliseconds, 10-60000",
+        |ms| (10..=60_000).contains(ms),
+    ));
+    let lease = Duration::from_secs(p.number(
+        "OTTO_JOB_LEASE_SECONDS",
+        300u64,
+        "seconds, 5-86400",
+        |s| (5..=86_400).contains(s),
+    ));
+    let max_attempts = p.number(
+        "OTTO_JOB_MAX_ATTEMPTS",
+        8u32,
+        "a number of attempts, 1-100",
+        |n| (1..=100).contains(n),
+    );
+    let base_delay = Duration::from_secs(p.number(
+        "OTTO_JOB_RETRY_BASE_SECONDS",
+        30u64,
+        "seconds, 1-3600",
+        |s| (1..=3_600).contains(s),
+    ));
+    let max_delay = Duration::from_secs(p.number(
+        "OTTO_JOB_RETRY_MAX_SECONDS",
+        1_800u64,
+        "seconds, 1-86400",
+        |s| (1..=86_400).contains(s),
+    ));
+    let purge_at = p.parsed(
+        "OTTO_PURGE_AT",
+        DailySchedule::at(chrono::NaiveTime::from_hms_opt(2, 0, 0).expect("valid time")),
+        "a UTC time of day such as 02:00",
+        DailySchedule::parse,
+    );
+    let serve_worker = p.parsed(
+        "OTTO_SERVE_WORKER",
+        ServeWorker::Auto,
+        "auto, true or false",
+        |value| match value.to_ascii_lowercase().as_str() {
+            "auto" => Ok(ServeWorker::Auto),
+            "true" | "1" | "yes" | "on" => Ok(ServeWorker::On),
+            "false" | "0" | "no" | "off" => Ok(ServeWorker::Off),
+            _ => Err("not auto or a boolean"),
+        },
+    );
+    let port = p.number("OTTO_WORKER_PORT", 9_101u16, "a TCP port", |port| *port > 0);
+    WorkerConfig {
+        concurrency,
+        poll_interval,
+        lease,
+        retry: RetryPolicy {
+            max_attempts,
+            base_delay,
+            max_delay: max_delay.max(base_delay),
+        },
+        purge_at,
+        serve_worker,
+        port,
     }
 }
 

@@ -98,6 +98,15 @@ pub const VARIABLES: &[Variable] = &[
     var("OTEL_SERVICE_NAME_API", Some("otto-api")),
     var("OTEL_SERVICE_NAME_WORKER", Some("otto-worker")),
     var("IDEMPOTENCY_TTL_DAYS", Some("90")),
+    var("OTTO_WORKER_CONCURRENCY", Some("4")),
+    var("OTTO_WORKER_POLL_MS", Some("1000")),
+    var("OTTO_JOB_LEASE_SECONDS", Some("300")),
+    var("OTTO_JOB_MAX_ATTEMPTS", Some("8")),
+    var("OTTO_JOB_RETRY_BASE_SECONDS", Some("30")),
+    var("OTTO_JOB_RETRY_MAX_SECONDS", Some("1800")),
+    var("OTTO_PURGE_AT", Some("02:00")),
+    var("OTTO_SERVE_WORKER", Some("auto")),
+    var("OTTO_WORKER_PORT", Some("9101")),
 ];
 
 /// The committed `.env.example`, whose values are placeholders by definition: a
