@@ -24,6 +24,7 @@ fn delivery(event: WebhookEvent, content_type: &str, body: &str) -> Delivery {
         body: body.as_bytes().to_vec(),
         message_id: None,
         received_at: received(),
+        trace_context: None,
     }
 }
 

@@ -13,7 +13,7 @@ use otto_core::ports::{
 };
 use otto_core::rate_limit::RateLimiter;
 use otto_core::tenancy::TenantScope;
-use otto_core::webhooks::{AccountRef, Effect, JobSpec, WebhookIngestion};
+use otto_core::webhooks::{AccountRef, Effect, WebhookIngestion};
 
 use crate::config::Config;
 use crate::http::webhook_signatures::WebhookVerifier;
@@ -236,7 +236,7 @@ impl WebhookLedger for DetachedStore {
         _: &IdempotencyKey,
         _: &str,
         _: &[Effect],
-        _: &[JobSpec],
+        _: &[otto_core::jobs::NewJob],
         _: chrono::DateTime<chrono::Utc>,
     ) -> Result<Claim, StoreError> {
         Self::unavailable()

@@ -445,3 +445,24 @@ async fn the_daily_purge_runs_once_across_workers_on_postgres() {
     the_purge_runs_once_across_two_workers(&test_database.url).await;
     test_database.drop_database().await;
 }
+
+#[tokio::test]
+async fn jobs_enqueued_by_a_delivery_carry_its_trace_context() {
+    let store = InMemoryStore::default();
+    let shared = Arc::new(store.clone());
+    let ingestion =
+        otto_server::state::webhook_ingestion(&support::config(&[]), shared.clone(), shared);
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let delivery = otto_core::webhooks::Delivery {
+        event: otto_core::webhooks::WebhookEvent::CallRailCallComplete,
+        content_type: Some("application/json".into()),
+        body: br#"{"resource_id":"CALT","direction":"inbound","answered":false}"#.to_vec(),
+        message_id: None,
+        received_at: chrono::Utc::now(),
+        trace_context: Some(traceparent.into()),
+    };
+    ingestion.receive(&delivery).await.expect("processed");
+    let jobs = store.jobs();
+    assert_eq!(jobs.len(), 1, "a missed-call recovery");
+    assert_eq!(jobs[0].trace_context.as_deref(), Some(traceparent));
+}

@@ -13,7 +13,7 @@ use otto_core::ports::{
 };
 use otto_core::tenancy::{Role, TenantId, UserId};
 use otto_core::webhooks::{
-    AccountRef, AiCallFacts, CallChange, CallFacts, Effect, JobSpec, MessageFacts, Provider,
+    AccountRef, AiCallFacts, CallChange, CallFacts, Effect, MessageFacts, Provider,
 };
 use uuid::Uuid;
 
@@ -140,7 +140,7 @@ impl WebhookLedger for InMemoryStore {
         key: &IdempotencyKey,
         _body_digest: &str,
         effects: &[Effect],
-        jobs: &[JobSpec],
+        jobs: &[otto_core::jobs::NewJob],
         at: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
         let at = at.trunc_subsecs(6);
@@ -285,13 +285,9 @@ impl WebhookLedger for InMemoryStore {
                 }
             }
         }
-        if let Some(tenant) = tenant {
-            for job in jobs {
-                let id = self.ids.new_id();
-                tables
-                    .jobs
-                    .enqueue(job.to_new_job(tenant, at, None), id, at);
-            }
+        for job in jobs {
+            let id = self.ids.new_id();
+            tables.jobs.enqueue(job.clone(), id, at);
         }
         tables.webhooks.keys.insert(
             tuple,

@@ -4,9 +4,10 @@
 
 use chrono::{DateTime, Utc};
 use otto_core::calls::Direction;
+use otto_core::jobs::NewJob;
 use otto_core::ports::StoreError;
 use otto_core::tenancy::TenantId;
-use otto_core::webhooks::{CallChange, CallFacts, Effect, JobSpec, Provider, RecordingFacts};
+use otto_core::webhooks::{CallChange, CallFacts, Effect, Provider, RecordingFacts};
 use sea_orm::{DatabaseTransaction, Value};
 
 use super::jobs::insert_job;
@@ -290,15 +291,11 @@ impl EffectWriter<'_> {
         Ok(())
     }
 
-    /// Enqueues `jobs` for `tenant`, once per unique key.
-    pub(super) async fn enqueue(
-        &self,
-        tenant: &TenantId,
-        jobs: &[JobSpec],
-    ) -> Result<(), StoreError> {
+    /// Enqueues `jobs` in the delivery's transaction (the outbox), once per unique
+    /// key.
+    pub(super) async fn enqueue(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
         for job in jobs {
-            let job = job.to_new_job(tenant, self.at, None);
-            insert_job(self.transaction, self.store.new_id(), &job, self.at).await?;
+            insert_job(self.transaction, self.store.new_id(), job, self.at).await?;
         }
         Ok(())
     }

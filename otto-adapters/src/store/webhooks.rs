@@ -9,11 +9,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use migrations::PLATFORM_KEY_OWNER;
+use otto_core::jobs::NewJob;
 use otto_core::ports::{
     Claim, IdempotencyKey, ProviderAccounts, StoreError, Target, UnroutableDelivery, WebhookLedger,
 };
 use otto_core::tenancy::TenantId;
-use otto_core::webhooks::{AccountRef, Effect, JobSpec, Provider, WebhookEvent};
+use otto_core::webhooks::{AccountRef, Effect, Provider, WebhookEvent};
 use sea_orm::{DatabaseTransaction, Value};
 use uuid::Uuid;
 
@@ -55,7 +56,7 @@ impl WebhookLedger for SqlStore {
         key: &IdempotencyKey,
         body_digest: &str,
         effects: &[Effect],
-        jobs: &[JobSpec],
+        jobs: &[NewJob],
         at: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
         let at = stored_time(at);
@@ -102,12 +103,7 @@ impl WebhookLedger for SqlStore {
             at,
         };
         writer.apply(key.tenant.as_ref(), effects).await?;
-        if !jobs.is_empty() {
-            let tenant = key.tenant.as_ref().ok_or_else(|| {
-                StoreError::Internal("jobs were planned for a platform delivery".to_owned())
-            })?;
-            writer.enqueue(tenant, jobs).await?;
-        }
+        writer.enqueue(jobs).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(Claim::Processed { at })
     }

@@ -6,8 +6,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::repositories::StoreError;
+use crate::jobs::NewJob;
 use crate::tenancy::{TenantId, TenantScope};
-use crate::webhooks::{AccountRef, Effect, JobSpec, Provider, WebhookEvent};
+use crate::webhooks::{AccountRef, Effect, Provider, WebhookEvent};
 
 /// Whose data a delivery changes, and so which rows its transaction may touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,7 +82,7 @@ pub trait WebhookLedger: Send + Sync {
         key: &IdempotencyKey,
         body_digest: &str,
         effects: &[Effect],
-        jobs: &[JobSpec],
+        jobs: &[NewJob],
         at: DateTime<Utc>,
     ) -> Result<Claim, StoreError>;
 

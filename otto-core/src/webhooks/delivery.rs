@@ -21,6 +21,9 @@ pub struct Delivery {
     pub message_id: Option<String>,
     /// When Otto received it.
     pub received_at: DateTime<Utc>,
+    /// The W3C `traceparent` of the request that carried it: the jobs it enqueues
+    /// continue that trace.
+    pub trace_context: Option<String>,
 }
 
 impl Delivery {
@@ -91,6 +94,7 @@ mod tests {
             body: b"abc".to_vec(),
             message_id: None,
             received_at: DateTime::UNIX_EPOCH,
+            trace_context: None,
         };
         assert_eq!(
             delivery.body_digest(),

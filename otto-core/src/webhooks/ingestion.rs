@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::delivery::Delivery;
 use super::payload::PayloadError;
 use super::plan::{Plan, Routing};
+use crate::jobs::NewJob;
 use crate::ports::{
     Claim, Clock, IdGenerator, IdempotencyKey, ProviderAccounts, StoreError, Target,
     UnroutableDelivery, WebhookLedger,
@@ -154,6 +155,16 @@ impl WebhookIngestion {
             event: plan.event_name.clone(),
             external_id: plan.external_id.clone(),
         };
+        let jobs: Vec<NewJob> = match &key.tenant {
+            Some(tenant) => plan
+                .jobs
+                .iter()
+                .map(|job| {
+                    job.to_new_job(tenant, delivery.received_at, delivery.trace_context.clone())
+                })
+                .collect(),
+            None => Vec::new(),
+        };
         let claim = self
             .ledger
             .apply(
@@ -161,7 +172,7 @@ impl WebhookIngestion {
                 &key,
                 &delivery.body_digest(),
                 &plan.effects,
-                &plan.jobs,
+                &jobs,
                 delivery.received_at,
             )
             .await?;
@@ -189,6 +200,8 @@ impl WebhookIngestion {
                 body: stored.body.clone(),
                 message_id: stored.message_id.clone(),
                 received_at: stored.received_at,
+                // The request that stored it is long over; the replay starts a trace.
+                trace_context: None,
             };
             let Ok(plan) = delivery.plan() else {
                 report.failed += 1;

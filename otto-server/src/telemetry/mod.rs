@@ -7,6 +7,7 @@
 pub mod json_log;
 pub mod metrics;
 pub mod span_export;
+pub mod trace_context;
 
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing::level_filters::LevelFilter;

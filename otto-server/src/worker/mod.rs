@@ -142,6 +142,9 @@ impl WorkerPool {
             tenant_id = job.tenant_id.as_ref().map(|tenant| tenant.as_str()),
             attempt = job.attempts,
         );
+        if let Some(traceparent) = &job.trace_context {
+            crate::telemetry::trace_context::continue_trace(&span, traceparent);
+        }
         let started = Instant::now();
         let leased = job.clone();
         let outcome = tokio::select! {

@@ -164,6 +164,7 @@ impl WebhooksApi {
                 .or_else(|| request.header("webhook-id"))
                 .map(str::to_owned),
             received_at: now,
+            trace_context: crate::telemetry::trace_context::current_traceparent(),
         };
         match self.state.webhooks.receive(&delivery).await {
             Ok(receipt) => Ok(self.acknowledge(event, receipt)),
