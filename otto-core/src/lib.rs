@@ -39,6 +39,7 @@
 
 pub mod authentication;
 pub mod calls;
+pub mod follow_ups;
 pub mod jobs;
 pub mod origin;
 pub mod ports;

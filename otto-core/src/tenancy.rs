@@ -239,6 +239,12 @@ impl TenantScope {
         TenantScope { tenant_id }
     }
 
+    /// The scope of a background job, whose tenant was fixed by the verified
+    /// delivery or authenticated request that enqueued it.
+    pub fn for_job(tenant_id: TenantId) -> Self {
+        TenantScope { tenant_id }
+    }
+
     /// The tenant.
     pub fn tenant_id(&self) -> &TenantId {
         &self.tenant_id

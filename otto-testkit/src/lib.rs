@@ -15,13 +15,16 @@
 
 pub mod contracts;
 mod fakes;
+mod follow_up_store;
 mod job_queue;
 mod job_queue_contract;
+mod provider_fakes;
 mod scripted_handler;
 pub mod signers;
 mod store;
 mod webhook_store;
 
 pub use fakes::{ManualClock, SequentialIds, StaticCredentials, SwitchableProbe};
+pub use provider_fakes::{RecordingMeter, RecordingSms, SmsScript};
 pub use scripted_handler::ScriptedHandler;
 pub use store::InMemoryStore;

@@ -19,6 +19,7 @@ pub(crate) struct Tables {
     pub(crate) calls: Vec<Call>,
     pub(crate) webhooks: crate::webhook_store::WebhookTables,
     pub(crate) jobs: crate::job_queue::JobTables,
+    pub(crate) follow_ups: crate::follow_up_store::FollowUpTables,
 }
 
 /// The fake; see the module docs. Cheap to clone (clones share the data).

@@ -34,8 +34,8 @@ pub(crate) struct WebhookTables {
     keys: BTreeMap<KeyTuple, KeyRecord>,
     unroutable: Vec<(UnroutableDelivery, Option<DateTime<Utc>>)>,
     accounts: BTreeMap<AccountRef, TenantId>,
-    messages: Vec<(TenantId, Provider, MessageFacts)>,
-    opt_outs: BTreeSet<(TenantId, String)>,
+    pub(crate) messages: Vec<(TenantId, Provider, MessageFacts)>,
+    pub(crate) opt_outs: BTreeSet<(TenantId, String)>,
     recordings: BTreeSet<(TenantId, String)>,
     ai_calls: BTreeMap<(TenantId, String), AiCallFacts>,
     users: BTreeMap<UserId, (Option<String>, Option<String>)>,
@@ -53,6 +53,14 @@ impl InMemoryStore {
             .filter(|(owner, _, _)| owner == tenant)
             .map(|(_, _, message)| message.clone())
             .collect()
+    }
+
+    /// Records that `number` opted out of `tenant`'s texts (as an inbound STOP would).
+    pub fn record_opt_out(&self, tenant: &TenantId, number: &str) {
+        self.tables()
+            .webhooks
+            .opt_outs
+            .insert((tenant.clone(), number.to_owned()));
     }
 
     /// Whether `number` opted out of `tenant`'s texts.

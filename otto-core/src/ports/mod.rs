@@ -4,14 +4,18 @@
 
 mod clock;
 mod credentials;
+mod follow_ups;
 mod jobs;
+mod providers;
 mod readiness;
 mod repositories;
 mod webhooks;
 
 pub use clock::{Clock, IdGenerator};
 pub use credentials::{CredentialError, CredentialVerifier};
+pub use follow_ups::{FollowUpSettings, FollowUpStore, OutboundSms, SmsClaim};
 pub use jobs::JobQueue;
+pub use providers::{ProviderError, SentSms, SmsRequest, SmsSender, UsageMeter};
 pub use readiness::{ProbeError, ReadinessProbe};
 pub use repositories::{CallRepository, Company, CompanyDirectory, StoreError};
 pub use webhooks::{
