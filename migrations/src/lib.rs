@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_create_tenants;
 mod m20261125_000002_tenant_data;
 mod m20261125_000003_webhooks;
+mod m20261126_000004_follow_ups;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_create_tenants::Migration),
             Box::new(m20261125_000002_tenant_data::Migration),
             Box::new(m20261125_000003_webhooks::Migration),
+            Box::new(m20261126_000004_follow_ups::Migration),
         ]
     }
 }

@@ -45,6 +45,9 @@ async fn assert_up_down_up(connection: &DatabaseConnection) {
         "recordings",
         "transcripts",
         "analyses",
+        "jobs",
+        "tenant_settings",
+        "outbound_sms",
     ] {
         assert!(
             table_exists(connection, table).await,

@@ -208,6 +208,50 @@ async fn the_sqlite_store_honours_the_webhook_contracts() {
     contracts::provider_accounts_contract(&store, "org_a", "org_b").await;
 }
 
+async fn assert_follow_up_contract(connection: &DatabaseConnection) {
+    let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+    contracts::follow_up_store_contract(
+        contracts::FollowUpStores {
+            follow_ups: &store,
+            calls: &store,
+            companies: &store,
+            ledger: &store,
+        },
+        "org_a",
+        "org_b",
+    )
+    .await;
+    // Completing a message also adds it to the tenant's conversation.
+    let row = connection
+        .query_one_raw(Statement::from_string(
+            connection.get_database_backend(),
+            "SELECT count(*) AS n FROM messages WHERE tenant_id = 'org_a' \
+             AND provider = 'twilio' AND external_id = 'SM123' AND direction = 'outbound'",
+        ))
+        .await
+        .expect("counts")
+        .expect("a row");
+    assert_eq!(row.try_get::<i64>("", "n").expect("n"), 1);
+}
+
+#[tokio::test]
+async fn the_sqlite_store_honours_the_follow_up_contract() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let connection = migrated(&format!("sqlite://{}/otto.db", dir.path().display())).await;
+    assert_follow_up_contract(&connection).await;
+}
+
+#[tokio::test]
+async fn the_postgres_store_honours_the_follow_up_contract() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let connection = migrated(&test_database.url).await;
+    assert_follow_up_contract(&connection).await;
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sqlite_store_honours_the_job_queue_contract() {
     let dir = tempfile::tempdir().expect("temp dir");

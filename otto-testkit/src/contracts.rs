@@ -6,6 +6,7 @@
 
 use otto_core::ports::{Clock, IdGenerator, ReadinessProbe};
 
+pub use crate::follow_up_contract::{FollowUpStores, follow_up_store_contract};
 pub use crate::job_queue_contract::job_queue_contract;
 
 /// A probe of a reachable dependency succeeds, and names its component.
@@ -675,6 +676,22 @@ mod tests {
         let store = crate::InMemoryStore::default();
         webhook_ledger_contract(std::sync::Arc::new(store.clone()), &store, "org_a", "org_b").await;
         provider_accounts_contract(&store, "org_a", "org_b").await;
+    }
+
+    #[tokio::test]
+    async fn the_in_memory_store_honours_the_follow_up_contract() {
+        let store = crate::InMemoryStore::default();
+        follow_up_store_contract(
+            FollowUpStores {
+                follow_ups: &store,
+                calls: &store,
+                companies: &store,
+                ledger: &store,
+            },
+            "org_a",
+            "org_b",
+        )
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,6 +15,7 @@
 
 pub mod contracts;
 mod fakes;
+mod follow_up_contract;
 mod follow_up_store;
 mod job_queue;
 mod job_queue_contract;

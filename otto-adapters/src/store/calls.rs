@@ -127,3 +127,24 @@ impl CallRepository for SqlStore {
         row.map(to_domain).transpose()
     }
 }
+
+impl SqlStore {
+    /// The call `external_id` of `provider` in the scope's tenant.
+    pub(super) async fn find_call(
+        &self,
+        scope: &TenantScope,
+        provider: &str,
+        external_id: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        let transaction = self.begin(scope).await?;
+        let row = calls::Entity::find()
+            .filter(calls::Column::TenantId.eq(scope.tenant_id().as_str()))
+            .filter(calls::Column::Provider.eq(provider))
+            .filter(calls::Column::ExternalId.eq(external_id))
+            .one(&transaction)
+            .await
+            .map_err(store_error)?;
+        transaction.commit().await.map_err(store_error)?;
+        row.map(to_domain).transpose()
+    }
+}

@@ -12,6 +12,7 @@ mod calls;
 mod companies;
 mod effects;
 pub mod entities;
+mod follow_ups;
 mod jobs;
 mod sql;
 mod webhooks;

@@ -1,0 +1,200 @@
+//! [`FollowUpStore`] over SQL: tenant settings, opt-outs and the outbound text
+//! messages of follow-up jobs, each in a tenant-scoped transaction.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use otto_core::calls::Call;
+use otto_core::ports::{FollowUpSettings, FollowUpStore, OutboundSms, SmsClaim, StoreError};
+use otto_core::tenancy::TenantScope;
+use sea_orm::QueryResult;
+
+use super::sql::{self, column};
+use super::{SqlStore, store_error, stored_time};
+
+const OUTBOUND_COLUMNS: &str =
+    "follow_up_key, call_id, to_number, from_number, body, started_at, provider_message_id";
+
+fn outbound_of(row: &QueryResult) -> Result<OutboundSms, StoreError> {
+    Ok(OutboundSms {
+        key: column(row, "follow_up_key")?,
+        call_id: column(row, "call_id")?,
+        to: column(row, "to_number")?,
+        from: column(row, "from_number")?,
+        body: column(row, "body")?,
+        started_at: column(row, "started_at")?,
+        provider_message_id: column(row, "provider_message_id")?,
+    })
+}
+
+#[async_trait]
+impl FollowUpStore for SqlStore {
+    async fn call_by_external_id(
+        &self,
+        scope: &TenantScope,
+        provider: &str,
+        external_id: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        self.find_call(scope, provider, external_id).await
+    }
+
+    async fn follow_up_settings(
+        &self,
+        scope: &TenantScope,
+    ) -> Result<(FollowUpSettings, Option<String>), StoreError> {
+        let tenant = scope.tenant_id().as_str();
+        let transaction = self.begin(scope).await?;
+        let settings = sql::query(
+            &transaction,
+            "SELECT missed_call_sms_enabled, missed_call_sms_template, sms_from_number \
+             FROM tenant_settings WHERE tenant_id = $1",
+            vec![tenant.into()],
+        )
+        .await?;
+        let name = sql::query(
+            &transaction,
+            "SELECT name FROM tenants WHERE id = $1",
+            vec![tenant.into()],
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)?;
+        let settings = match settings.first() {
+            Some(row) => FollowUpSettings {
+                missed_call_sms_enabled: column(row, "missed_call_sms_enabled")?,
+                missed_call_sms_template: column(row, "missed_call_sms_template")?,
+                sms_from_number: column(row, "sms_from_number")?,
+            },
+            None => FollowUpSettings::default(),
+        };
+        let name = match name.first() {
+            Some(row) => column::<Option<String>>(row, "name")?,
+            None => None,
+        };
+        Ok((settings, name))
+    }
+
+    async fn save_follow_up_settings(
+        &self,
+        scope: &TenantScope,
+        settings: &FollowUpSettings,
+    ) -> Result<(), StoreError> {
+        let transaction = self.begin(scope).await?;
+        sql::execute(
+            &transaction,
+            "INSERT INTO tenant_settings (tenant_id, missed_call_sms_enabled, \
+             missed_call_sms_template, sms_from_number, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant_id) DO UPDATE SET \
+             missed_call_sms_enabled = excluded.missed_call_sms_enabled, \
+             missed_call_sms_template = excluded.missed_call_sms_template, \
+             sms_from_number = excluded.sms_from_number, updated_at = excluded.updated_at",
+            vec![
+                scope.tenant_id().as_str().into(),
+                settings.missed_call_sms_enabled.into(),
+                settings.missed_call_sms_template.clone().into(),
+                settings.sms_from_number.clone().into(),
+                stored_time(Utc::now()).into(),
+            ],
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)
+    }
+
+    async fn is_opted_out(&self, scope: &TenantScope, number: &str) -> Result<bool, StoreError> {
+        let transaction = self.begin(scope).await?;
+        let rows = sql::query(
+            &transaction,
+            "SELECT 1 AS opted_out FROM opt_outs WHERE tenant_id = $1 AND customer_number = $2",
+            vec![scope.tenant_id().as_str().into(), number.into()],
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(!rows.is_empty())
+    }
+
+    async fn begin_sms(
+        &self,
+        scope: &TenantScope,
+        sms: &OutboundSms,
+    ) -> Result<SmsClaim, StoreError> {
+        let tenant = scope.tenant_id().as_str();
+        let transaction = self.begin(scope).await?;
+        let inserted = sql::execute(
+            &transaction,
+            "INSERT INTO outbound_sms (id, tenant_id, follow_up_key, call_id, to_number, \
+             from_number, body, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (tenant_id, follow_up_key) DO NOTHING",
+            vec![
+                self.new_id().into(),
+                tenant.into(),
+                sms.key.clone().into(),
+                sms.call_id.into(),
+                sms.to.clone().into(),
+                sms.from.clone().into(),
+                sms.body.clone().into(),
+                stored_time(sms.started_at).into(),
+            ],
+        )
+        .await?;
+        let rows = sql::query(
+            &transaction,
+            &format!(
+                "SELECT {OUTBOUND_COLUMNS} FROM outbound_sms \
+                 WHERE tenant_id = $1 AND follow_up_key = $2"
+            ),
+            vec![tenant.into(), sms.key.clone().into()],
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)?;
+        let recorded = outbound_of(rows.first().ok_or_else(|| {
+            StoreError::Internal(format!("outbound message `{}` vanished", sms.key))
+        })?)?;
+        Ok(if inserted == 1 {
+            SmsClaim::Fresh(recorded)
+        } else {
+            SmsClaim::Earlier(recorded)
+        })
+    }
+
+    async fn complete_sms(
+        &self,
+        scope: &TenantScope,
+        key: &str,
+        provider_message_id: &str,
+        sent_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let tenant = scope.tenant_id().as_str();
+        let sent_at = stored_time(sent_at);
+        let transaction = self.begin(scope).await?;
+        let updated = sql::execute(
+            &transaction,
+            "UPDATE outbound_sms SET provider_message_id = $1, sent_at = $2 \
+             WHERE tenant_id = $3 AND follow_up_key = $4",
+            vec![
+                provider_message_id.into(),
+                sent_at.into(),
+                tenant.into(),
+                key.into(),
+            ],
+        )
+        .await?;
+        if updated == 0 {
+            return Err(StoreError::Internal(format!("no outbound message `{key}`")));
+        }
+        sql::execute(
+            &transaction,
+            "INSERT INTO messages (id, tenant_id, call_id, provider, external_id, direction, \
+             customer_number, body, sent_at, created_at) \
+             SELECT $1, tenant_id, call_id, 'twilio', $2, 'outbound', to_number, body, $3, $3 \
+             FROM outbound_sms WHERE tenant_id = $4 AND follow_up_key = $5 \
+             ON CONFLICT (tenant_id, provider, external_id) DO NOTHING",
+            vec![
+                self.new_id().into(),
+                provider_message_id.into(),
+                sent_at.into(),
+                tenant.into(),
+                key.into(),
+            ],
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)
+    }
+}
