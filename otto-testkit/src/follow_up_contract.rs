@@ -40,6 +40,12 @@ pub struct FollowUpStores<'a> {
     pub ledger: &'a dyn WebhookLedger,
 }
 
+impl std::fmt::Debug for FollowUpStores<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FollowUpStores").finish_non_exhaustive()
+    }
+}
+
 /// Settings default and persist per tenant; calls are found by provider id within
 /// the tenant only; opt-outs are per tenant; an outbound message is recorded once per
 /// key and tenant, keeps its first text, and completes with the provider's id.
