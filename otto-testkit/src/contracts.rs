@@ -8,6 +8,7 @@ use otto_core::ports::{Clock, IdGenerator, ReadinessProbe};
 
 pub use crate::follow_up_contract::{FollowUpStores, follow_up_store_contract};
 pub use crate::job_queue_contract::job_queue_contract;
+pub use crate::sms_contract::sms_sender_contract;
 
 /// A probe of a reachable dependency succeeds, and names its component.
 pub async fn readiness_probe_of_reachable_dependency(probe: &dyn ReadinessProbe) {
@@ -676,6 +677,13 @@ mod tests {
         let store = crate::InMemoryStore::default();
         webhook_ledger_contract(std::sync::Arc::new(store.clone()), &store, "org_a", "org_b").await;
         provider_accounts_contract(&store, "org_a", "org_b").await;
+    }
+
+    #[tokio::test]
+    async fn the_recording_sms_fake_honours_the_sms_contract() {
+        let clock = ManualClock::at("2026-11-26T10:00:00Z");
+        let now = clock.now();
+        sms_sender_contract(&crate::RecordingSms::new(std::sync::Arc::new(clock)), now).await;
     }
 
     #[tokio::test]

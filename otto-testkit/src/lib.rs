@@ -22,6 +22,7 @@ mod job_queue_contract;
 mod provider_fakes;
 mod scripted_handler;
 pub mod signers;
+mod sms_contract;
 mod store;
 mod webhook_store;
 
