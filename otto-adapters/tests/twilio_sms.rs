@@ -11,7 +11,7 @@ use otto_core::ports::{ProviderError, SmsRequest, SmsSender};
 use wiremock::matchers::{body_string, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const SID: &str = "AC0123456789abcdef0123456789abcdef"; // pragma: allowlist secret
 const TOKEN: &str = "twilio-stub-auth-token"; // pragma: allowlist secret
 const MESSAGES: &str = "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json";
 
