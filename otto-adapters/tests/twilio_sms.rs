@@ -13,7 +13,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const SID: &str = "AC0123456789abcdef0123456789abcdef"; // pragma: allowlist secret
 const TOKEN: &str = "twilio-stub-auth-token"; // pragma: allowlist secret
-const MESSAGES: &str = "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json";
+const MESSAGES: &str = "/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages.json"; // pragma: allowlist secret
 
 fn sender(server: &MockServer, timeout: Duration) -> TwilioSms {
     let http = ProviderHttp::new("twilio", timeout, 2)
