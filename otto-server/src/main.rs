@@ -119,11 +119,19 @@ async fn serve(config: Config) -> i32 {
     let runs_jobs = config.worker.serve_runs_jobs(config.database_is_embedded);
     let state = startup::state(config, &connections, authenticator);
     let app = http::app(&state);
+    let pool = match runs_jobs
+        .then(|| worker_pool(&state.config, &connections, state.metrics.clone()))
+        .transpose()
+    {
+        Ok(pool) => pool,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            return exit_code::CONFIG;
+        }
+    };
     let (stop, stopped) = shutdown_broadcast();
-    let in_process_worker = runs_jobs.then(|| {
-        let pool = worker_pool(&state.config, &connections, state.metrics.clone());
-        tokio::spawn(pool.run(wait_for(stopped.clone()), grace))
-    });
+    let in_process_worker =
+        pool.map(|pool| tokio::spawn(pool.run(wait_for(stopped.clone()), grace)));
     let listener = poem::listener::TcpListener::bind(address.clone());
     tracing::info!(address = %address, in_process_worker = runs_jobs, "otto-server listening");
     let result = poem::Server::new(listener)
@@ -171,17 +179,17 @@ fn worker_pool(
     config: &Config,
     connections: &startup::Connections,
     metrics: Arc<otto_server::telemetry::metrics::Metrics>,
-) -> WorkerPool {
+) -> Result<WorkerPool, String> {
     let store = Arc::new(otto_adapters::store::SqlStore::new(
         connections.database.clone(),
         Arc::new(otto_adapters::system::UuidV7Ids),
     ));
-    WorkerPool::new(
-        startup::job_runner(config, store, metrics.clone()),
+    Ok(WorkerPool::new(
+        startup::job_runner(config, store, metrics.clone())?,
         Arc::new(SystemClock),
         config.worker.clone(),
         metrics,
-    )
+    ))
 }
 
 async fn worker(config: Config) -> i32 {
@@ -200,6 +208,13 @@ async fn worker(config: Config) -> i32 {
         }
     };
     let metrics = Arc::new(otto_server::telemetry::metrics::Metrics::new());
+    let pool = match worker_pool(&config, &connections, metrics.clone()) {
+        Ok(pool) => pool,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            return exit_code::CONFIG;
+        }
+    };
     let address = format!("{}:{}", config.host, config.worker.port);
     let (stop, stopped) = shutdown_broadcast();
     let endpoints = poem::Server::new(poem::listener::TcpListener::bind(address.clone()))
@@ -210,9 +225,7 @@ async fn worker(config: Config) -> i32 {
         );
     let endpoints = tokio::spawn(endpoints);
     tracing::info!(address = %address, "worker health and metrics listening");
-    worker_pool(&config, &connections, metrics)
-        .run(wait_for(stopped), config.shutdown_grace)
-        .await;
+    pool.run(wait_for(stopped), config.shutdown_grace).await;
     stop.send_replace(true);
     let served = endpoints.await;
     connections.database.close().await.ok();

@@ -7,14 +7,16 @@ use crate::http::webhook_signatures::WebhookVerifier;
 use otto_adapters::api_tokens::{self, ApiTokens};
 use otto_adapters::clerk::{self, ClerkJwtVerifier, ClerkSettings, KeySource};
 use otto_adapters::database::{self, DatabaseProbe, PoolSettings};
+use otto_adapters::providers::twilio::TwilioSms;
 use otto_adapters::rate_limit::{InProcessLimiter, RedisLimiter, ResilientLimiter};
 use otto_adapters::redis::{self as redis_adapter, RedisProbe};
 use otto_adapters::store::SqlStore;
 use otto_adapters::system::{SystemClock, UuidV7Ids};
 use otto_core::authentication::Authenticator;
+use otto_core::follow_ups::MissedCallRecovery;
 use otto_core::jobs::{JobKind, JobRunner};
 use otto_core::origin::OriginPattern;
-use otto_core::ports::{Clock, CredentialVerifier, ReadinessProbe};
+use otto_core::ports::{Clock, CredentialVerifier, ReadinessProbe, SmsSender};
 use otto_core::rate_limit::RateLimiter;
 use sea_orm::DatabaseConnection;
 
@@ -245,22 +247,48 @@ pub fn state(config: Config, connections: &Connections, authenticator: Authentic
     }
 }
 
+/// Twilio, when its account and token are configured.
+pub fn sms_sender(config: &Config) -> Result<Option<Arc<dyn SmsSender>>, String> {
+    let (Some(account_sid), Some(auth_token)) =
+        (&config.twilio.account_sid, &config.twilio.auth_token)
+    else {
+        return Ok(None);
+    };
+    let twilio = TwilioSms::connect(
+        config.twilio.api_base_url.as_str(),
+        account_sid,
+        auth_token.expose(),
+        config.provider_timeout,
+    )?;
+    Ok(Some(Arc::new(twilio)))
+}
+
 /// The job runner with every handler this build has, over `store`.
-pub fn job_runner(config: &Config, store: Arc<SqlStore>, metrics: Arc<Metrics>) -> JobRunner {
+pub fn job_runner(
+    config: &Config,
+    store: Arc<SqlStore>,
+    metrics: Arc<Metrics>,
+) -> Result<JobRunner, String> {
     let ingestion = crate::state::webhook_ingestion(config, store.clone(), store.clone());
-    JobRunner::new(
-        store,
-        Arc::new(SystemClock),
-        config.worker.retry,
-        config.worker.lease,
-    )
-    .with_handler(
-        JobKind::WebhookPurge,
-        Arc::new(WebhookPurgeHandler::new(
-            ingestion,
-            config.idempotency_ttl_days,
-            metrics,
-        )),
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let recovery = MissedCallRecovery::new(
+        store.clone(),
+        sms_sender(config)?,
+        metrics.clone(),
+        clock.clone(),
+        config.twilio.from_number.clone(),
+    );
+    Ok(
+        JobRunner::new(store, clock, config.worker.retry, config.worker.lease)
+            .with_handler(JobKind::MissedCallRecovery, Arc::new(recovery))
+            .with_handler(
+                JobKind::WebhookPurge,
+                Arc::new(WebhookPurgeHandler::new(
+                    ingestion,
+                    config.idempotency_ttl_days,
+                    metrics,
+                )),
+            ),
     )
 }
 

@@ -370,7 +370,8 @@ async fn the_purge_runs_once_across_two_workers(database_url: &str) {
     let metrics: Vec<Arc<Metrics>> = (0..2).map(|_| Arc::new(Metrics::new())).collect();
     let mut workers = tokio::task::JoinSet::new();
     for (store, metrics) in stores.iter().zip(&metrics) {
-        let runner = otto_server::startup::job_runner(&config, store.clone(), metrics.clone());
+        let runner = otto_server::startup::job_runner(&config, store.clone(), metrics.clone())
+            .expect("runner");
         let pool = WorkerPool::new(
             runner,
             Arc::new(SystemClock),

@@ -78,7 +78,7 @@ impl ClerkConfig {
 }
 
 /// Twilio credentials.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct TwilioConfig {
     /// Account SID.
     pub account_sid: Option<String>,
@@ -86,6 +86,8 @@ pub struct TwilioConfig {
     pub auth_token: Option<Secret>,
     /// The number SMS are sent from.
     pub from_number: Option<String>,
+    /// Base URL of Twilio's REST API.
+    pub api_base_url: url::Url,
 }
 
 /// CallRail credentials.
@@ -225,6 +227,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Background jobs.
     pub worker: WorkerConfig,
+    /// Timeout of each request to a provider's API.
+    pub provider_timeout: Duration,
 }
 
 /// One problem with one variable. Never contains a secret value.

@@ -329,6 +329,18 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
 
     let webhooks = webhook_config(&mut p, otto_env);
     let worker = worker_config(&mut p);
+    let twilio_api_base_url = p.parsed(
+        "TWILIO_API_BASE_URL",
+        url::Url::parse("https://api.twilio.com").expect("valid default"),
+        "an http(s) URL such as https://api.twilio.com",
+        http_url,
+    );
+    let provider_timeout = Duration::from_secs(p.number(
+        "OTTO_PROVIDER_TIMEOUT_SECONDS",
+        30u64,
+        "seconds, 1-300",
+        |s| (1..=300).contains(s),
+    ));
 
     if otto_env == OttoEnv::Production {
         check_production_values(env, &mut p);
@@ -347,6 +359,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
             account_sid: p.text("TWILIO_ACCOUNT_SID"),
             auth_token: p.secret("TWILIO_AUTH_TOKEN"),
             from_number: p.text("TWILIO_FROM_NUMBER"),
+            api_base_url: twilio_api_base_url,
         },
         callrail: CallRailConfig {
             api_key: p.secret("CALLRAIL_API_KEY"),
@@ -376,6 +389,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         migrate_on_start,
         shutdown_grace,
         worker,
+        provider_timeout,
     };
     if p.errors.is_empty() {
         Ok(config)

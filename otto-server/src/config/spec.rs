@@ -74,6 +74,7 @@ pub const VARIABLES: &[Variable] = &[
     required("TWILIO_ACCOUNT_SID"),
     required_secret("TWILIO_AUTH_TOKEN"),
     required("TWILIO_FROM_NUMBER"),
+    var("TWILIO_API_BASE_URL", Some("https://api.twilio.com")),
     required_secret("CALLRAIL_API_KEY"),
     required("CALLRAIL_ACCOUNT_ID"),
     required_secret("DEEPGRAM_API_KEY"),
@@ -107,6 +108,7 @@ pub const VARIABLES: &[Variable] = &[
     var("OTTO_PURGE_AT", Some("02:00")),
     var("OTTO_SERVE_WORKER", Some("auto")),
     var("OTTO_WORKER_PORT", Some("9101")),
+    var("OTTO_PROVIDER_TIMEOUT_SECONDS", Some("30")),
 ];
 
 /// The committed `.env.example`, whose values are placeholders by definition: a

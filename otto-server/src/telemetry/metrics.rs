@@ -8,6 +8,9 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 
+use otto_core::ports::UsageMeter;
+use otto_core::tenancy::TenantId;
+
 /// Latency buckets in milliseconds: from a cache hit to a slow provider call.
 const LATENCY_BUCKETS_MS: [f64; 14] = [
     1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1_000.0, 2_500.0, 5_000.0, 10_000.0,
@@ -333,3 +336,13 @@ impl Metrics {
 
 /// The media type of [`Metrics::encode`]'s output.
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+impl UsageMeter for Metrics {
+    fn sms_sent(&self, tenant: &TenantId) {
+        self.sms_sent
+            .get_or_create(&TenantLabels {
+                tenant_id: tenant.to_string(),
+            })
+            .inc();
+    }
+}
