@@ -7,6 +7,7 @@
 use otto_core::ports::{Clock, IdGenerator, ReadinessProbe};
 
 pub use crate::follow_up_contract::{FollowUpStores, follow_up_store_contract};
+pub use crate::insight_contract::{insight_store_contract, sample_analysis, sample_transcript};
 pub use crate::job_queue_contract::job_queue_contract;
 pub use crate::sms_contract::sms_sender_contract;
 
@@ -684,6 +685,12 @@ mod tests {
         let clock = ManualClock::at("2026-11-26T10:00:00Z");
         let now = clock.now();
         sms_sender_contract(&crate::RecordingSms::new(std::sync::Arc::new(clock)), now).await;
+    }
+
+    #[tokio::test]
+    async fn the_in_memory_store_honours_the_insight_contract() {
+        let store = crate::InMemoryStore::default();
+        insight_store_contract(&store, &store, &store, "org_a", "org_b").await;
     }
 
     #[tokio::test]

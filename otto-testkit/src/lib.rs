@@ -17,6 +17,8 @@ pub mod contracts;
 mod fakes;
 mod follow_up_contract;
 mod follow_up_store;
+mod insight_contract;
+mod insight_store;
 mod job_queue;
 mod job_queue_contract;
 mod provider_fakes;
@@ -27,6 +29,8 @@ mod store;
 mod webhook_store;
 
 pub use fakes::{ManualClock, SequentialIds, StaticCredentials, SwitchableProbe};
-pub use provider_fakes::{RecordingMeter, RecordingSms, SmsScript};
+pub use provider_fakes::{
+    RecordingAnalyzer, RecordingMeter, RecordingSms, RecordingTranscriber, SmsScript,
+};
 pub use scripted_handler::ScriptedHandler;
 pub use store::InMemoryStore;

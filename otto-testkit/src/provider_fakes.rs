@@ -6,7 +6,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use otto_core::ports::{Clock, ProviderError, SentSms, SmsRequest, SmsSender, UsageMeter};
+use otto_core::ports::{
+    AnalysisResult, CallAnalyzer, Clock, ProviderError, SentSms, SmsRequest, SmsSender,
+    Transcriber, Transcript, UsageMeter,
+};
 use otto_core::tenancy::TenantId;
 
 /// What the SMS fake does with the next send.
@@ -98,19 +101,39 @@ impl SmsSender for RecordingSms {
     }
 }
 
-/// A [`UsageMeter`] that counts per tenant.
+#[derive(Debug, Default)]
+struct Usage {
+    sms: BTreeMap<TenantId, u64>,
+    asr_seconds: BTreeMap<TenantId, f64>,
+    tokens: BTreeMap<(TenantId, String), u64>,
+}
+
+/// A [`UsageMeter`] that counts per tenant. Clones share the counts.
 #[derive(Debug, Clone, Default)]
 pub struct RecordingMeter {
-    sms: Arc<Mutex<BTreeMap<TenantId, u64>>>,
+    usage: Arc<Mutex<Usage>>,
 }
 
 impl RecordingMeter {
+    fn lock(&self) -> MutexGuard<'_, Usage> {
+        self.usage.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Text messages counted for `tenant`.
     pub fn sms_sent_for(&self, tenant: &TenantId) -> u64 {
-        self.sms
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(tenant)
+        self.lock().sms.get(tenant).copied().unwrap_or(0)
+    }
+
+    /// Seconds of audio counted for `tenant`.
+    pub fn asr_seconds_for(&self, tenant: &TenantId) -> f64 {
+        self.lock().asr_seconds.get(tenant).copied().unwrap_or(0.0)
+    }
+
+    /// Tokens counted for `tenant` and `model`.
+    pub fn tokens_for(&self, tenant: &TenantId, model: &str) -> u64 {
+        self.lock()
+            .tokens
+            .get(&(tenant.clone(), model.to_owned()))
             .copied()
             .unwrap_or(0)
     }
@@ -118,11 +141,110 @@ impl RecordingMeter {
 
 impl UsageMeter for RecordingMeter {
     fn sms_sent(&self, tenant: &TenantId) {
+        *self.lock().sms.entry(tenant.clone()).or_default() += 1;
+    }
+
+    fn asr_seconds(&self, tenant: &TenantId, seconds: f64) {
+        *self.lock().asr_seconds.entry(tenant.clone()).or_default() += seconds;
+    }
+
+    fn llm_tokens(&self, tenant: &TenantId, model: &str, tokens: u64) {
         *self
-            .sms
+            .lock()
+            .tokens
+            .entry((tenant.clone(), model.to_owned()))
+            .or_default() += tokens;
+    }
+}
+
+/// A fake [`Transcriber`]: answers each URL with a fixed transcript (or the scripted
+/// errors first) and records the URLs it was given.
+#[derive(Debug, Clone)]
+pub struct RecordingTranscriber {
+    transcript: Transcript,
+    errors: Arc<Mutex<VecDeque<ProviderError>>>,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl RecordingTranscriber {
+    /// Answers `transcript` to every request.
+    pub fn answering(transcript: Transcript) -> Self {
+        RecordingTranscriber {
+            transcript,
+            errors: Arc::default(),
+            requests: Arc::default(),
+        }
+    }
+
+    /// Fails the next requests with `errors`, in order.
+    pub fn fail_with(&self, errors: impl IntoIterator<Item = ProviderError>) {
+        self.errors
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .entry(tenant.clone())
-            .or_default() += 1;
+            .extend(errors);
+    }
+
+    /// The URLs transcribed (or attempted), in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[async_trait]
+impl Transcriber for RecordingTranscriber {
+    async fn transcribe(&self, recording_url: &str) -> Result<Transcript, ProviderError> {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(recording_url.to_owned());
+        match self
+            .errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop_front()
+        {
+            Some(error) => Err(error),
+            None => Ok(self.transcript.clone()),
+        }
+    }
+}
+
+/// A fake [`CallAnalyzer`]: answers every transcript with a fixed result and
+/// records the transcripts it was given.
+#[derive(Debug, Clone)]
+pub struct RecordingAnalyzer {
+    result: AnalysisResult,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl RecordingAnalyzer {
+    /// Answers `result` to every request.
+    pub fn answering(result: AnalysisResult) -> Self {
+        RecordingAnalyzer {
+            result,
+            requests: Arc::default(),
+        }
+    }
+
+    /// The transcripts analysed, in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[async_trait]
+impl CallAnalyzer for RecordingAnalyzer {
+    async fn analyze(&self, transcript: &str) -> Result<AnalysisResult, ProviderError> {
+        self.requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(transcript.to_owned());
+        Ok(self.result.clone())
     }
 }

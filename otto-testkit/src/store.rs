@@ -20,6 +20,7 @@ pub(crate) struct Tables {
     pub(crate) webhooks: crate::webhook_store::WebhookTables,
     pub(crate) jobs: crate::job_queue::JobTables,
     pub(crate) follow_ups: crate::follow_up_store::FollowUpTables,
+    pub(crate) insights: crate::insight_store::InsightTables,
 }
 
 /// The fake; see the module docs. Cheap to clone (clones share the data).

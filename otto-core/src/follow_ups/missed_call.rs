@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::job_input::{tenant_of, text};
 use super::template::{DEFAULT_MISSED_CALL_TEMPLATE, render};
 use crate::calls::Direction;
 use crate::jobs::{Job, JobHandler, JobOutcome};
@@ -18,7 +19,6 @@ use crate::ports::{
     Clock, FollowUpStore, OutboundSms, ProviderError, SmsClaim, SmsRequest, SmsSender, StoreError,
     UsageMeter,
 };
-use crate::tenancy::{TenantId, TenantScope};
 
 /// How far before the recorded start a provider lookup searches (clock skew).
 const LOOKUP_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
@@ -93,18 +93,9 @@ impl MissedCallRecovery {
     }
 
     async fn recover(&self, job: &Job) -> Result<JobOutcome, Stop> {
-        let tenant: TenantId = job
-            .tenant_id
-            .clone()
-            .ok_or_else(|| Stop::Outcome(JobOutcome::Fail("the job names no tenant".into())))?;
-        let scope = TenantScope::for_job(tenant.clone());
-        let field = |name: &str| job.payload.get(name).and_then(|value| value.as_str());
-        let (Some(provider), Some(external_id)) = (field("provider"), field("call_external_id"))
-        else {
-            return Err(Stop::Outcome(JobOutcome::Fail(
-                "the payload lacks provider or call_external_id".into(),
-            )));
-        };
+        let (tenant, scope) = tenant_of(job).map_err(Stop::Outcome)?;
+        let provider = text(job, "provider").map_err(Stop::Outcome)?;
+        let external_id = text(job, "call_external_id").map_err(Stop::Outcome)?;
         let call = self
             .store
             .call_by_external_id(&scope, provider, external_id)

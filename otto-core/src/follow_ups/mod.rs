@@ -1,8 +1,13 @@
-//! Follow-up work on calls: the job handlers that text a customer after a missed
-//! call (and, next, transcribe, analyse and call back).
+//! Follow-up work on calls, as job handlers: text the customer after a missed call,
+//! transcribe recordings, analyse transcripts.
 
+mod analysis;
+mod job_input;
 mod missed_call;
 mod template;
+mod transcription;
 
+pub use analysis::Analysis;
 pub use missed_call::{MissedCallRecovery, provider_outcome};
 pub use template::{DEFAULT_MISSED_CALL_TEMPLATE, MAX_SMS_LEN, render};
+pub use transcription::{Transcription, analysis_job};

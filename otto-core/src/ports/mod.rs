@@ -5,6 +5,7 @@
 mod clock;
 mod credentials;
 mod follow_ups;
+mod insights;
 mod jobs;
 mod providers;
 mod readiness;
@@ -14,8 +15,12 @@ mod webhooks;
 pub use clock::{Clock, IdGenerator};
 pub use credentials::{CredentialError, CredentialVerifier};
 pub use follow_ups::{FollowUpSettings, FollowUpStore, OutboundSms, SmsClaim};
+pub use insights::{InsightStore, RecordingRef};
 pub use jobs::JobQueue;
-pub use providers::{ProviderError, SentSms, SmsRequest, SmsSender, UsageMeter};
+pub use providers::{
+    AnalysisResult, CallAnalysis, CallAnalyzer, ProviderError, SentSms, SmsRequest, SmsSender,
+    TokenUsage, Transcriber, Transcript, TranscriptWord, UsageMeter,
+};
 pub use readiness::{ProbeError, ReadinessProbe};
 pub use repositories::{CallRepository, Company, CompanyDirectory, StoreError};
 pub use webhooks::{

@@ -70,8 +70,114 @@ pub trait SmsSender: Send + Sync {
     ) -> Result<Option<SentSms>, ProviderError>;
 }
 
+/// One recognised word.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TranscriptWord {
+    /// The word as spoken (punctuated when the provider punctuates).
+    pub word: String,
+    /// Start, in seconds from the beginning of the audio.
+    pub start: f64,
+    /// End, in seconds.
+    pub end: f64,
+    /// The provider's confidence, 0-1.
+    pub confidence: f64,
+    /// Which speaker said it (0, 1, ...), when speakers were told apart.
+    pub speaker: Option<u32>,
+}
+
+/// A recording's transcript.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transcript {
+    /// The whole text.
+    pub text: String,
+    /// The detected language, when the provider reports one.
+    pub language: Option<String>,
+    /// The audio's duration in seconds (what transcription is billed by).
+    pub duration_seconds: f64,
+    /// Every word with its timing and speaker.
+    pub words: Vec<TranscriptWord>,
+    /// The model that transcribed it.
+    pub model: String,
+}
+
+impl Transcript {
+    /// How many speakers were told apart.
+    pub fn speaker_count(&self) -> usize {
+        let mut speakers: Vec<u32> = self.words.iter().filter_map(|word| word.speaker).collect();
+        speakers.sort_unstable();
+        speakers.dedup();
+        speakers.len()
+    }
+}
+
+/// Transcribes recordings (Deepgram).
+#[async_trait]
+pub trait Transcriber: Send + Sync {
+    /// Transcribes the audio at `recording_url`, telling speakers apart.
+    async fn transcribe(&self, recording_url: &str) -> Result<Transcript, ProviderError>;
+}
+
+/// What a call's transcript says about the business.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CallAnalysis {
+    /// Whether the caller was a prospective customer (not spam, a vendor, a wrong
+    /// number).
+    pub is_sales_call: bool,
+    /// Whether an appointment was booked.
+    pub booked: bool,
+    /// The appointment's time as said or understood (ISO 8601 when it can be).
+    pub appointment_time: Option<String>,
+    /// The service address.
+    pub address: Option<String>,
+    /// The customer's name.
+    pub customer_name: Option<String>,
+    /// The customer's problem, in a few words.
+    pub problem: Option<String>,
+    /// Whether the customer cancelled an appointment.
+    pub cancelled: bool,
+    /// Whether the customer rescheduled an appointment.
+    pub rescheduled: bool,
+    /// One or two sentences about the call.
+    pub summary: String,
+}
+
+/// Tokens a model call used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TokenUsage {
+    /// Tokens of the prompt.
+    pub prompt_tokens: u64,
+    /// Tokens of the answer.
+    pub completion_tokens: u64,
+    /// Both.
+    pub total_tokens: u64,
+}
+
+/// An analysis and what it cost.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalysisResult {
+    /// What the model found.
+    pub analysis: CallAnalysis,
+    /// The model that answered (as the provider names it).
+    pub model: String,
+    /// The tokens it used.
+    pub usage: TokenUsage,
+}
+
+/// Analyses call transcripts (OpenAI).
+#[async_trait]
+pub trait CallAnalyzer: Send + Sync {
+    /// Extracts the business facts of a call from its transcript.
+    async fn analyze(&self, transcript: &str) -> Result<AnalysisResult, ProviderError>;
+}
+
 /// Business usage, counted per tenant (Prometheus in the server).
 pub trait UsageMeter: Send + Sync {
     /// One text message was sent for `tenant`.
     fn sms_sent(&self, tenant: &TenantId);
+
+    /// `seconds` of audio were transcribed for `tenant`.
+    fn asr_seconds(&self, tenant: &TenantId, seconds: f64);
+
+    /// `model` used `tokens` for `tenant`.
+    fn llm_tokens(&self, tenant: &TenantId, model: &str, tokens: u64);
 }

@@ -345,4 +345,21 @@ impl UsageMeter for Metrics {
             })
             .inc();
     }
+
+    fn asr_seconds(&self, tenant: &TenantId, seconds: f64) {
+        self.asr_minutes
+            .get_or_create(&TenantLabels {
+                tenant_id: tenant.to_string(),
+            })
+            .inc_by(seconds / 60.0);
+    }
+
+    fn llm_tokens(&self, tenant: &TenantId, model: &str, tokens: u64) {
+        self.llm_tokens
+            .get_or_create(&LlmLabels {
+                tenant_id: tenant.to_string(),
+                model: model.to_owned(),
+            })
+            .inc_by(tokens);
+    }
 }

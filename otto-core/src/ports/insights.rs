@@ -1,0 +1,59 @@
+//! Where transcripts and analyses of calls are kept.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use super::StoreError;
+use super::providers::{AnalysisResult, CallAnalysis, Transcript};
+use crate::jobs::NewJob;
+use crate::tenancy::TenantScope;
+
+/// The recording a transcript or analysis belongs to, and its call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordingRef {
+    /// The call's provider (`callrail`, `twilio`).
+    pub provider: String,
+    /// The provider's id of the call.
+    pub call_external_id: String,
+    /// The provider's id of the recording: one transcript and one analysis each.
+    pub recording_external_id: String,
+}
+
+/// Transcripts and analyses, one of each per recording.
+#[async_trait]
+pub trait InsightStore: Send + Sync {
+    /// The stored transcript of `recording`.
+    async fn transcript(
+        &self,
+        scope: &TenantScope,
+        recording: &RecordingRef,
+    ) -> Result<Option<Transcript>, StoreError>;
+
+    /// Stores the transcript of `recording` and enqueues `then` in the same
+    /// transaction; `false` (and nothing changed) if one was stored already.
+    async fn save_transcript(
+        &self,
+        scope: &TenantScope,
+        recording: &RecordingRef,
+        transcript: &Transcript,
+        then: &NewJob,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// The stored analysis of `recording`.
+    async fn analysis(
+        &self,
+        scope: &TenantScope,
+        recording: &RecordingRef,
+    ) -> Result<Option<CallAnalysis>, StoreError>;
+
+    /// Stores the analysis of `recording`; `false` (and nothing changed) if one was
+    /// stored already.
+    async fn save_analysis(
+        &self,
+        scope: &TenantScope,
+        recording: &RecordingRef,
+        result: &AnalysisResult,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}

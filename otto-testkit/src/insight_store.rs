@@ -1,0 +1,119 @@
+//! The in-memory [`InsightStore`].
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use otto_core::jobs::NewJob;
+use otto_core::ports::{
+    AnalysisResult, CallAnalysis, InsightStore, RecordingRef, StoreError, Transcript,
+};
+use otto_core::tenancy::{TenantId, TenantScope};
+
+use crate::InMemoryStore;
+
+type RecordingKey = (TenantId, String, String);
+
+/// The fake's transcripts and analyses, by tenant, provider and recording.
+#[derive(Debug, Default)]
+pub(crate) struct InsightTables {
+    transcripts: BTreeMap<RecordingKey, Transcript>,
+    analyses: BTreeMap<RecordingKey, AnalysisResult>,
+}
+
+fn key_of(scope: &TenantScope, recording: &RecordingRef) -> RecordingKey {
+    (
+        scope.tenant_id().clone(),
+        recording.provider.clone(),
+        recording.recording_external_id.clone(),
+    )
+}
+
+impl InMemoryStore {
+    /// Every stored analysis of `tenant`.
+    pub fn analyses(&self, tenant: &TenantId) -> Vec<AnalysisResult> {
+        self.tables()
+            .insights
+            .analyses
+            .iter()
+            .filter(|((owner, _, _), _)| owner == tenant)
+            .map(|(_, result)| result.clone())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl InsightStore for InMemoryStore {
+    async fn transcript(
+        &self,
+        scope: &TenantScope,
+        recording: &RecordingRef,
+    ) -> Result<Option<Transcript>, StoreError> {
+        Ok(self
+            .tables()
+            .insights
+            .transcripts
+            .get(&key_of(scope, recording))
+            .cloned())
+    }
+
+    async fn save_transcript(
+        &self,
+        scope: &TenantScope,
+        recording: &RecordingRef,
+        transcript: &Transcript,
+        then: &NewJob,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut guard = self.tables();
+        let tables = &mut *guard;
+        let key = key_of(scope, recording);
+        if tables.insights.transcripts.contains_key(&key) {
+            return Ok(false);
+        }
+        let known_call = tables.calls.iter().any(|call| {
+            &call.tenant_id == scope.tenant_id()
+                && call.provider == recording.provider
+                && call.external_id == recording.call_external_id
+        });
+        if !known_call {
+            return Err(StoreError::Internal(format!(
+                "no call {}:{} for the transcript",
+                recording.provider, recording.call_external_id
+            )));
+        }
+        tables.insights.transcripts.insert(key, transcript.clone());
+        let id = self.ids.new_id();
+        tables.jobs.enqueue(then.clone(), id, now);
+        Ok(true)
+    }
+
+    async fn analysis(
+        &self,
+        scope: &TenantScope,
+        recording: &RecordingRef,
+    ) -> Result<Option<CallAnalysis>, StoreError> {
+        Ok(self
+            .tables()
+            .insights
+            .analyses
+            .get(&key_of(scope, recording))
+            .map(|result| result.analysis.clone()))
+    }
+
+    async fn save_analysis(
+        &self,
+        scope: &TenantScope,
+        recording: &RecordingRef,
+        result: &AnalysisResult,
+        _now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.tables();
+        let key = key_of(scope, recording);
+        if tables.insights.analyses.contains_key(&key) {
+            return Ok(false);
+        }
+        tables.insights.analyses.insert(key, result.clone());
+        Ok(true)
+    }
+}
