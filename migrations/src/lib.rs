@@ -11,6 +11,7 @@ mod m20261125_000001_create_tenants;
 mod m20261125_000002_tenant_data;
 mod m20261125_000003_webhooks;
 mod m20261126_000004_follow_ups;
+mod m20261126_000005_insights;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_tenant_data::Migration),
             Box::new(m20261125_000003_webhooks::Migration),
             Box::new(m20261126_000004_follow_ups::Migration),
+            Box::new(m20261126_000005_insights::Migration),
         ]
     }
 }

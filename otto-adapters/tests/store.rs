@@ -235,6 +235,26 @@ async fn assert_follow_up_contract(connection: &DatabaseConnection) {
 }
 
 #[tokio::test]
+async fn the_sqlite_store_honours_the_insight_contract() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let connection = migrated(&format!("sqlite://{}/otto.db", dir.path().display())).await;
+    let store = SqlStore::new(connection, Arc::new(UuidV7Ids));
+    contracts::insight_store_contract(&store, &store, &store, "org_a", "org_b").await;
+}
+
+#[tokio::test]
+async fn the_postgres_store_honours_the_insight_contract() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let connection = migrated(&test_database.url).await;
+    let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+    contracts::insight_store_contract(&store, &store, &store, "org_a", "org_b").await;
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}
+
+#[tokio::test]
 async fn the_sqlite_store_honours_the_follow_up_contract() {
     let dir = tempfile::tempdir().expect("temp dir");
     let connection = migrated(&format!("sqlite://{}/otto.db", dir.path().display())).await;

@@ -13,6 +13,7 @@ mod companies;
 mod effects;
 pub mod entities;
 mod follow_ups;
+mod insights;
 mod jobs;
 mod sql;
 mod webhooks;

@@ -1,0 +1,189 @@
+//! [`InsightStore`] over SQL: transcripts and analyses, one per recording
+//! (unique indexes make a second insert a no-op), in tenant-scoped transactions.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use otto_core::jobs::NewJob;
+use otto_core::ports::{
+    AnalysisResult, CallAnalysis, InsightStore, RecordingRef, StoreError, Transcript,
+};
+use otto_core::tenancy::TenantScope;
+use sea_orm::{DatabaseTransaction, Value};
+use uuid::Uuid;
+
+use super::jobs::insert_job;
+use super::sql::{self, column};
+use super::{SqlStore, store_error, stored_time};
+
+fn recording_values(scope: &TenantScope, recording: &RecordingRef) -> Vec<Value> {
+    vec![
+        scope.tenant_id().as_str().into(),
+        recording.provider.clone().into(),
+        recording.recording_external_id.clone().into(),
+    ]
+}
+
+fn corrupt(what: &str, error: serde_json::Error) -> StoreError {
+    StoreError::Internal(format!("stored {what} is not valid JSON: {error}"))
+}
+
+fn tokens(count: u64) -> Value {
+    i64::try_from(count).unwrap_or(i64::MAX).into()
+}
+
+/// The id of the recording's call in the transaction's tenant.
+async fn call_id(
+    transaction: &DatabaseTransaction,
+    scope: &TenantScope,
+    recording: &RecordingRef,
+) -> Result<Uuid, StoreError> {
+    let rows = sql::query(
+        transaction,
+        "SELECT id FROM calls WHERE tenant_id = $1 AND provider = $2 AND external_id = $3",
+        vec![
+            scope.tenant_id().as_str().into(),
+            recording.provider.clone().into(),
+            recording.call_external_id.clone().into(),
+        ],
+    )
+    .await?;
+    let row = rows.first().ok_or_else(|| {
+        StoreError::Internal(format!(
+            "no call {}:{} for recording {}",
+            recording.provider, recording.call_external_id, recording.recording_external_id
+        ))
+    })?;
+    column(row, "id")
+}
+
+#[async_trait]
+impl InsightStore for SqlStore {
+    async fn transcript(
+        &self,
+        scope: &TenantScope,
+        recording: &RecordingRef,
+    ) -> Result<Option<Transcript>, StoreError> {
+        let transaction = self.begin(scope).await?;
+        let rows = sql::query(
+            &transaction,
+            "SELECT text, language, words, duration_seconds, model FROM transcripts \
+             WHERE tenant_id = $1 AND provider = $2 AND recording_external_id = $3",
+            recording_values(scope, recording),
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let words: Option<String> = column(row, "words")?;
+        Ok(Some(Transcript {
+            text: column(row, "text")?,
+            language: column(row, "language")?,
+            duration_seconds: column::<Option<f64>>(row, "duration_seconds")?.unwrap_or(0.0),
+            words: match words {
+                Some(words) => {
+                    serde_json::from_str(&words).map_err(|error| corrupt("words", error))?
+                }
+                None => Vec::new(),
+            },
+            model: column::<Option<String>>(row, "model")?.unwrap_or_default(),
+        }))
+    }
+
+    async fn save_transcript(
+        &self,
+        scope: &TenantScope,
+        recording: &RecordingRef,
+        transcript: &Transcript,
+        then: &NewJob,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let now = stored_time(now);
+        let transaction = self.begin(scope).await?;
+        let call = call_id(&transaction, scope, recording).await?;
+        let words = serde_json::to_string(&transcript.words)
+            .map_err(|error| StoreError::Internal(error.to_string()))?;
+        let mut values = vec![self.new_id().into(), call.into()];
+        values.extend(recording_values(scope, recording));
+        values.extend([
+            transcript.language.clone().into(),
+            transcript.text.clone().into(),
+            words.into(),
+            transcript.duration_seconds.into(),
+            transcript.model.clone().into(),
+            now.into(),
+        ]);
+        let inserted = sql::execute(
+            &transaction,
+            "INSERT INTO transcripts (id, call_id, tenant_id, provider, recording_external_id, \
+             language, text, words, duration_seconds, model, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (tenant_id, provider, recording_external_id) DO NOTHING",
+            values,
+        )
+        .await?;
+        if inserted == 1 {
+            insert_job(&transaction, self.new_id(), then, now).await?;
+        }
+        transaction.commit().await.map_err(store_error)?;
+        Ok(inserted == 1)
+    }
+
+    async fn analysis(
+        &self,
+        scope: &TenantScope,
+        recording: &RecordingRef,
+    ) -> Result<Option<CallAnalysis>, StoreError> {
+        let transaction = self.begin(scope).await?;
+        let rows = sql::query(
+            &transaction,
+            "SELECT result FROM analyses \
+             WHERE tenant_id = $1 AND provider = $2 AND recording_external_id = $3",
+            recording_values(scope, recording),
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let result: Option<String> = column(row, "result")?;
+        result
+            .map(|text| serde_json::from_str(&text).map_err(|error| corrupt("analysis", error)))
+            .transpose()
+    }
+
+    async fn save_analysis(
+        &self,
+        scope: &TenantScope,
+        recording: &RecordingRef,
+        result: &AnalysisResult,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let transaction = self.begin(scope).await?;
+        let call = call_id(&transaction, scope, recording).await?;
+        let analysis = serde_json::to_string(&result.analysis)
+            .map_err(|error| StoreError::Internal(error.to_string()))?;
+        let mut values = vec![self.new_id().into(), call.into()];
+        values.extend(recording_values(scope, recording));
+        values.extend([
+            result.model.clone().into(),
+            result.analysis.summary.clone().into(),
+            tokens(result.usage.total_tokens),
+            analysis.into(),
+            tokens(result.usage.prompt_tokens),
+            tokens(result.usage.completion_tokens),
+            stored_time(now).into(),
+        ]);
+        let inserted = sql::execute(
+            &transaction,
+            "INSERT INTO analyses (id, call_id, tenant_id, provider, recording_external_id, \
+             model, summary, tokens_used, result, prompt_tokens, completion_tokens, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (tenant_id, provider, recording_external_id) DO NOTHING",
+            values,
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(inserted == 1)
+    }
+}
