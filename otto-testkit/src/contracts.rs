@@ -8,6 +8,7 @@ use otto_core::ports::{Clock, IdGenerator, ReadinessProbe};
 
 pub use crate::follow_up_contract::{FollowUpStores, follow_up_store_contract};
 pub use crate::insight_contract::{insight_store_contract, sample_analysis, sample_transcript};
+pub use crate::insight_provider_contract::{call_analyzer_contract, transcriber_contract};
 pub use crate::job_queue_contract::job_queue_contract;
 pub use crate::sms_contract::sms_sender_contract;
 
@@ -685,6 +686,20 @@ mod tests {
         let clock = ManualClock::at("2026-11-26T10:00:00Z");
         let now = clock.now();
         sms_sender_contract(&crate::RecordingSms::new(std::sync::Arc::new(clock)), now).await;
+    }
+
+    #[tokio::test]
+    async fn the_recording_provider_fakes_honour_their_contracts() {
+        transcriber_contract(
+            &crate::RecordingTranscriber::answering(sample_transcript()),
+            "https://recordings.example/1.mp3",
+        )
+        .await;
+        call_analyzer_contract(
+            &crate::RecordingAnalyzer::answering(sample_analysis()),
+            "hello",
+        )
+        .await;
     }
 
     #[tokio::test]

@@ -18,6 +18,7 @@ mod fakes;
 mod follow_up_contract;
 mod follow_up_store;
 mod insight_contract;
+mod insight_provider_contract;
 mod insight_store;
 mod job_queue;
 mod job_queue_contract;

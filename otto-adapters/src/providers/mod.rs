@@ -1,4 +1,6 @@
 //! Provider APIs behind Otto's ports, over one shared HTTP client policy.
 
+pub mod deepgram;
 pub mod http;
+pub mod openai;
 pub mod twilio;
