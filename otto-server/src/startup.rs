@@ -7,16 +7,21 @@ use crate::http::webhook_signatures::WebhookVerifier;
 use otto_adapters::api_tokens::{self, ApiTokens};
 use otto_adapters::clerk::{self, ClerkJwtVerifier, ClerkSettings, KeySource};
 use otto_adapters::database::{self, DatabaseProbe, PoolSettings};
+use otto_adapters::providers::deepgram::DeepgramTranscriber;
+use otto_adapters::providers::http::ProviderHttp;
+use otto_adapters::providers::openai::OpenAiAnalyzer;
 use otto_adapters::providers::twilio::TwilioSms;
 use otto_adapters::rate_limit::{InProcessLimiter, RedisLimiter, ResilientLimiter};
 use otto_adapters::redis::{self as redis_adapter, RedisProbe};
 use otto_adapters::store::SqlStore;
 use otto_adapters::system::{SystemClock, UuidV7Ids};
 use otto_core::authentication::Authenticator;
-use otto_core::follow_ups::MissedCallRecovery;
+use otto_core::follow_ups::{Analysis, MissedCallRecovery, Transcription};
 use otto_core::jobs::{JobKind, JobRunner};
 use otto_core::origin::OriginPattern;
-use otto_core::ports::{Clock, CredentialVerifier, ReadinessProbe, SmsSender};
+use otto_core::ports::{
+    CallAnalyzer, Clock, CredentialVerifier, ReadinessProbe, SmsSender, Transcriber,
+};
 use otto_core::rate_limit::RateLimiter;
 use sea_orm::DatabaseConnection;
 
@@ -263,6 +268,36 @@ pub fn sms_sender(config: &Config) -> Result<Option<Arc<dyn SmsSender>>, String>
     Ok(Some(Arc::new(twilio)))
 }
 
+/// Deepgram, when its key is configured.
+pub fn transcriber(config: &Config) -> Result<Option<Arc<dyn Transcriber>>, String> {
+    let Some(key) = &config.deepgram_api_key else {
+        return Ok(None);
+    };
+    let http = ProviderHttp::new("deepgram", config.provider_timeout, 2)?;
+    let deepgram = DeepgramTranscriber::new(
+        http,
+        config.deepgram.base_url.as_str(),
+        key.expose(),
+        &config.deepgram.model,
+    )?;
+    Ok(Some(Arc::new(deepgram)))
+}
+
+/// OpenAI, when its key is configured.
+pub fn analyzer(config: &Config) -> Result<Option<Arc<dyn CallAnalyzer>>, String> {
+    let Some(key) = &config.openai_api_key else {
+        return Ok(None);
+    };
+    let http = ProviderHttp::new("openai", config.provider_timeout, 2)?;
+    let openai = OpenAiAnalyzer::new(
+        http,
+        config.openai.base_url.as_str(),
+        key.expose(),
+        &config.openai.model,
+    )?;
+    Ok(Some(Arc::new(openai)))
+}
+
 /// The job runner with every handler this build has, over `store`.
 pub fn job_runner(
     config: &Config,
@@ -278,18 +313,39 @@ pub fn job_runner(
         clock.clone(),
         config.twilio.from_number.clone(),
     );
-    Ok(
-        JobRunner::new(store, clock, config.worker.retry, config.worker.lease)
-            .with_handler(JobKind::MissedCallRecovery, Arc::new(recovery))
-            .with_handler(
-                JobKind::WebhookPurge,
-                Arc::new(WebhookPurgeHandler::new(
-                    ingestion,
-                    config.idempotency_ttl_days,
-                    metrics,
-                )),
-            ),
+    Ok(JobRunner::new(
+        store.clone(),
+        clock.clone(),
+        config.worker.retry,
+        config.worker.lease,
     )
+    .with_handler(JobKind::MissedCallRecovery, Arc::new(recovery))
+    .with_handler(
+        JobKind::Transcription,
+        Arc::new(Transcription::new(
+            store.clone(),
+            transcriber(config)?,
+            metrics.clone(),
+            clock.clone(),
+        )),
+    )
+    .with_handler(
+        JobKind::Analysis,
+        Arc::new(Analysis::new(
+            store.clone(),
+            analyzer(config)?,
+            metrics.clone(),
+            clock.clone(),
+        )),
+    )
+    .with_handler(
+        JobKind::WebhookPurge,
+        Arc::new(WebhookPurgeHandler::new(
+            ingestion,
+            config.idempotency_ttl_days,
+            metrics,
+        )),
+    ))
 }
 
 /// Redis-backed limits with in-process fallback when Redis is configured, else

@@ -229,6 +229,19 @@ pub struct Config {
     pub worker: WorkerConfig,
     /// Timeout of each request to a provider's API.
     pub provider_timeout: Duration,
+    /// Deepgram's API base URL and model.
+    pub deepgram: ModelEndpoint,
+    /// OpenAI's API base URL and model.
+    pub openai: ModelEndpoint,
+}
+
+/// Where a model provider is reached, and which model is used.
+#[derive(Debug, Clone)]
+pub struct ModelEndpoint {
+    /// The API's base URL.
+    pub base_url: url::Url,
+    /// The model name.
+    pub model: String,
 }
 
 /// One problem with one variable. Never contains a secret value.

@@ -11,8 +11,8 @@ use tracing::level_filters::LevelFilter;
 
 use super::spec::{self, VARIABLES};
 use super::{
-    CallRailConfig, ClerkConfig, Config, ConfigError, ConfigErrors, Environment, OttoEnv, Secret,
-    ServeWorker, TracesExporter, TwilioConfig, WebhookConfig, WorkerConfig,
+    CallRailConfig, ClerkConfig, Config, ConfigError, ConfigErrors, Environment, ModelEndpoint,
+    OttoEnv, Secret, ServeWorker, TracesExporter, TwilioConfig, WebhookConfig, WorkerConfig,
 };
 use crate::http::cors::OriginPattern;
 
@@ -335,6 +335,16 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         "an http(s) URL such as https://api.twilio.com",
         http_url,
     );
+    let deepgram = model_endpoint(
+        &mut p,
+        ("DEEPGRAM_API_BASE_URL", "https://api.deepgram.com"),
+        ("DEEPGRAM_MODEL", "nova-3"),
+    );
+    let openai = model_endpoint(
+        &mut p,
+        ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
+        ("OPENAI_MODEL", "gpt-4o"),
+    );
     let provider_timeout = Duration::from_secs(p.number(
         "OTTO_PROVIDER_TIMEOUT_SECONDS",
         30u64,
@@ -390,12 +400,33 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         shutdown_grace,
         worker,
         provider_timeout,
+        deepgram,
+        openai,
     };
     if p.errors.is_empty() {
         Ok(config)
     } else {
         Err(ConfigErrors(p.errors))
     }
+}
+
+fn model_endpoint(
+    p: &mut Parser<'_>,
+    (url_variable, default_url): (&'static str, &str),
+    (model_variable, default_model): (&'static str, &str),
+) -> ModelEndpoint {
+    let base_url = p.parsed(
+        url_variable,
+        url::Url::parse(default_url).expect("valid default"),
+        "an http(s) URL",
+        http_url,
+    );
+    let model = p
+        .text(model_variable)
+        .map(|model| model.trim().to_owned())
+        .filter(|model| !model.is_empty())
+        .unwrap_or_else(|| default_model.to_owned());
+    ModelEndpoint { base_url, model }
 }
 
 fn worker_config(p: &mut Parser<'_>) -> WorkerConfig {
