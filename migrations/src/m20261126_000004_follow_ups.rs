@@ -1,6 +1,6 @@
-//! Follow-up work: each tenant's settings for it, and the outbound text messages
-//! jobs send, recorded before the provider is called so that no retry sends one
-//! twice. Both are tenant-owned: on PostgreSQL they get the forced `tenant_isolation`
+//! Follow-up work: each tenant's settings for it, and the outbound actions jobs take
+//! (text messages, AI calls), recorded before the provider is called so that no
+//! retry does one twice. Both are tenant-owned: on PostgreSQL they get the forced `tenant_isolation`
 //! policy of every tenant table.
 
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
@@ -22,21 +22,22 @@ enum TenantSettings {
 }
 
 #[derive(DeriveIden)]
-enum OutboundSms {
+enum OutboundActions {
     Table,
     Id,
     TenantId,
+    Kind,
     FollowUpKey,
     CallId,
     ToNumber,
     FromNumber,
     Body,
-    ProviderMessageId,
+    ProviderRef,
     StartedAt,
-    SentAt,
+    CompletedAt,
 }
 
-const TABLES: [&str; 2] = ["tenant_settings", "outbound_sms"];
+const TABLES: [&str; 2] = ["tenant_settings", "outbound_actions"];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -57,28 +58,30 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
-                    .table(OutboundSms::Table)
+                    .table(OutboundActions::Table)
                     .if_not_exists()
-                    .col(uuid(OutboundSms::Id).primary_key())
-                    .col(string(OutboundSms::TenantId))
-                    .col(string(OutboundSms::FollowUpKey))
-                    .col(uuid_null(OutboundSms::CallId))
-                    .col(string(OutboundSms::ToNumber))
-                    .col(string(OutboundSms::FromNumber))
-                    .col(text(OutboundSms::Body))
-                    .col(string_null(OutboundSms::ProviderMessageId))
-                    .col(timestamp_with_time_zone(OutboundSms::StartedAt))
-                    .col(timestamp_with_time_zone_null(OutboundSms::SentAt))
+                    .col(uuid(OutboundActions::Id).primary_key())
+                    .col(string(OutboundActions::TenantId))
+                    .col(string(OutboundActions::Kind))
+                    .col(string(OutboundActions::FollowUpKey))
+                    .col(uuid_null(OutboundActions::CallId))
+                    .col(string(OutboundActions::ToNumber))
+                    .col(string_null(OutboundActions::FromNumber))
+                    .col(text(OutboundActions::Body))
+                    .col(string_null(OutboundActions::ProviderRef))
+                    .col(timestamp_with_time_zone(OutboundActions::StartedAt))
+                    .col(timestamp_with_time_zone_null(OutboundActions::CompletedAt))
                     .to_owned(),
             )
             .await?;
         manager
             .create_index(
                 Index::create()
-                    .name("outbound_sms_tenant_key")
-                    .table(OutboundSms::Table)
-                    .col(OutboundSms::TenantId)
-                    .col(OutboundSms::FollowUpKey)
+                    .name("outbound_actions_tenant_kind_key")
+                    .table(OutboundActions::Table)
+                    .col(OutboundActions::TenantId)
+                    .col(OutboundActions::Kind)
+                    .col(OutboundActions::FollowUpKey)
                     .unique()
                     .to_owned(),
             )

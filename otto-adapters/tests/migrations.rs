@@ -47,7 +47,7 @@ async fn assert_up_down_up(connection: &DatabaseConnection) {
         "analyses",
         "jobs",
         "tenant_settings",
-        "outbound_sms",
+        "outbound_actions",
     ] {
         assert!(
             table_exists(connection, table).await,

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use otto_core::ports::{
     CallRepository, Company, CompanyDirectory, FollowUpSettings, FollowUpStore, IdempotencyKey,
-    OutboundSms, SmsClaim, Target, WebhookLedger,
+    OutboundAction, OutboundClaim, OutboundKind, Target, WebhookLedger,
 };
 use otto_core::tenancy::{TenantId, TenantScope};
 use otto_core::webhooks::{Effect, Provider};
@@ -16,15 +16,16 @@ fn started() -> DateTime<Utc> {
         .to_utc()
 }
 
-fn outbound(key: &str, body: &str) -> OutboundSms {
-    OutboundSms {
+fn outbound(kind: OutboundKind, key: &str, text: &str) -> OutboundAction {
+    OutboundAction {
+        kind,
         key: key.to_owned(),
         call_id: None,
         to: "+15551230000".to_owned(),
-        from: "+15550009999".to_owned(),
-        body: body.to_owned(),
+        from: Some("+15550009999".to_owned()),
+        text: text.to_owned(),
         started_at: started(),
-        provider_message_id: None,
+        provider_ref: None,
     }
 }
 
@@ -55,7 +56,7 @@ pub async fn follow_up_store_contract(stores: FollowUpStores<'_>, tenant_a: &str
     settings_default_and_persist_per_tenant(&stores, &a, &b).await;
     calls_are_found_within_the_tenant(&stores, &a, &b).await;
     opt_outs_are_per_tenant(&stores, &a, &b).await;
-    outbound_messages_are_recorded_once(&stores, &a, &b).await;
+    outbound_actions_are_recorded_once(&stores, &a, &b).await;
 }
 
 async fn settings_default_and_persist_per_tenant(
@@ -207,47 +208,51 @@ async fn opt_outs_are_per_tenant(stores: &FollowUpStores<'_>, a: &TenantScope, b
     );
 }
 
-async fn outbound_messages_are_recorded_once(
+async fn outbound_actions_are_recorded_once(
     stores: &FollowUpStores<'_>,
     a: &TenantScope,
     b: &TenantScope,
 ) {
-    let first = outbound("missed_call_recovery:a:CAL1", "first text");
-    let claimed = stores
-        .follow_ups
-        .begin_sms(a, &first)
-        .await
-        .expect("records");
-    assert_eq!(claimed, SmsClaim::Fresh(first.clone()));
-    let retry = OutboundSms {
-        body: "a different text".into(),
+    let follow_ups = stores.follow_ups;
+    let first = outbound(
+        OutboundKind::Sms,
+        "missed_call_recovery:a:CAL1",
+        "first text",
+    );
+    let claimed = follow_ups.begin_outbound(a, &first).await.expect("records");
+    assert_eq!(claimed, OutboundClaim::Fresh(first.clone()));
+    let retry = OutboundAction {
+        text: "a different text".into(),
         started_at: started() + chrono::Duration::minutes(1),
         ..first.clone()
     };
     assert_eq!(
-        stores
-            .follow_ups
-            .begin_sms(a, &retry)
-            .await
-            .expect("records"),
-        SmsClaim::Earlier(first.clone()),
+        follow_ups.begin_outbound(a, &retry).await.expect("records"),
+        OutboundClaim::Earlier(first.clone()),
         "the first record stands"
     );
     assert!(
         matches!(
-            stores
-                .follow_ups
-                .begin_sms(b, &first)
-                .await
-                .expect("records"),
-            SmsClaim::Fresh(_)
+            follow_ups.begin_outbound(b, &first).await.expect("records"),
+            OutboundClaim::Fresh(_)
         ),
         "keys are per tenant"
     );
-    stores
-        .follow_ups
-        .complete_sms(
+    let call = OutboundAction {
+        from: None,
+        ..outbound(OutboundKind::AiCall, &first.key, "ask how we can help")
+    };
+    assert!(
+        matches!(
+            follow_ups.begin_outbound(a, &call).await.expect("records"),
+            OutboundClaim::Fresh(_)
+        ),
+        "keys are per kind"
+    );
+    follow_ups
+        .complete_outbound(
             a,
+            OutboundKind::Sms,
             &first.key,
             "SM123",
             started() + chrono::Duration::seconds(2),
@@ -255,22 +260,34 @@ async fn outbound_messages_are_recorded_once(
         .await
         .expect("completes");
     assert_eq!(
-        stores
-            .follow_ups
-            .begin_sms(a, &retry)
-            .await
-            .expect("records"),
-        SmsClaim::Earlier(OutboundSms {
-            provider_message_id: Some("SM123".into()),
+        follow_ups.begin_outbound(a, &retry).await.expect("records"),
+        OutboundClaim::Earlier(OutboundAction {
+            provider_ref: Some("SM123".into()),
             ..first.clone()
         })
     );
+    follow_ups
+        .complete_outbound(
+            a,
+            OutboundKind::AiCall,
+            &call.key,
+            "bland-call-1",
+            started(),
+        )
+        .await
+        .expect("completes");
+    assert_eq!(
+        follow_ups.begin_outbound(a, &call).await.expect("records"),
+        OutboundClaim::Earlier(OutboundAction {
+            provider_ref: Some("bland-call-1".into()),
+            ..call
+        })
+    );
     assert!(
-        stores
-            .follow_ups
-            .complete_sms(a, "no-such-key", "SM9", started())
+        follow_ups
+            .complete_outbound(a, OutboundKind::Sms, "no-such-key", "SM9", started())
             .await
             .is_err(),
-        "completing an unrecorded message is an error"
+        "completing an unrecorded action is an error"
     );
 }

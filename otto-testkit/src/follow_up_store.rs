@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use otto_core::calls::{Call, Direction};
-use otto_core::ports::{FollowUpSettings, FollowUpStore, OutboundSms, SmsClaim, StoreError};
+use otto_core::ports::{
+    FollowUpSettings, FollowUpStore, OutboundAction, OutboundClaim, OutboundKind, StoreError,
+};
 use otto_core::tenancy::{TenantId, TenantScope};
-use otto_core::webhooks::{MessageFacts, Provider};
+use otto_core::webhooks::{AiCallFacts, MessageFacts, Provider};
 
 use crate::InMemoryStore;
 
@@ -15,18 +17,18 @@ use crate::InMemoryStore;
 #[derive(Debug, Default)]
 pub(crate) struct FollowUpTables {
     settings: BTreeMap<TenantId, FollowUpSettings>,
-    outbound: BTreeMap<(TenantId, String), OutboundSms>,
+    outbound: BTreeMap<(TenantId, &'static str, String), OutboundAction>,
 }
 
 impl InMemoryStore {
-    /// Every outbound message recorded for `tenant`, by key.
-    pub fn outbound_sms(&self, tenant: &TenantId) -> Vec<OutboundSms> {
+    /// Every outbound action recorded for `tenant`, by kind and key.
+    pub fn outbound_actions(&self, tenant: &TenantId) -> Vec<OutboundAction> {
         self.tables()
             .follow_ups
             .outbound
             .iter()
-            .filter(|((owner, _), _)| owner == tenant)
-            .map(|(_, sms)| sms.clone())
+            .filter(|((owner, _, _), _)| owner == tenant)
+            .map(|(_, action)| action.clone())
             .collect()
     }
 }
@@ -89,62 +91,90 @@ impl FollowUpStore for InMemoryStore {
             .contains(&(scope.tenant_id().clone(), number.to_owned())))
     }
 
-    async fn begin_sms(
+    async fn begin_outbound(
         &self,
         scope: &TenantScope,
-        sms: &OutboundSms,
-    ) -> Result<SmsClaim, StoreError> {
+        action: &OutboundAction,
+    ) -> Result<OutboundClaim, StoreError> {
         let mut tables = self.tables();
-        let key = (scope.tenant_id().clone(), sms.key.clone());
+        let key = (
+            scope.tenant_id().clone(),
+            action.kind.as_str(),
+            action.key.clone(),
+        );
         if let Some(earlier) = tables.follow_ups.outbound.get(&key) {
-            return Ok(SmsClaim::Earlier(earlier.clone()));
+            return Ok(OutboundClaim::Earlier(earlier.clone()));
         }
-        let recorded = OutboundSms {
-            started_at: sms.started_at.trunc_subsecs(6),
-            provider_message_id: None,
-            ..sms.clone()
+        let recorded = OutboundAction {
+            started_at: action.started_at.trunc_subsecs(6),
+            provider_ref: None,
+            ..action.clone()
         };
         tables.follow_ups.outbound.insert(key, recorded.clone());
-        Ok(SmsClaim::Fresh(recorded))
+        Ok(OutboundClaim::Fresh(recorded))
     }
 
-    async fn complete_sms(
+    async fn complete_outbound(
         &self,
         scope: &TenantScope,
+        kind: OutboundKind,
         key: &str,
-        provider_message_id: &str,
-        sent_at: DateTime<Utc>,
+        provider_ref: &str,
+        done_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut guard = self.tables();
         let tables = &mut *guard;
         let tenant = scope.tenant_id().clone();
-        let sms = tables
+        let action = tables
             .follow_ups
             .outbound
-            .get_mut(&(tenant.clone(), key.to_owned()))
-            .ok_or_else(|| StoreError::Internal(format!("no outbound message `{key}`")))?;
-        sms.provider_message_id = Some(provider_message_id.to_owned());
-        let message = MessageFacts {
-            external_id: provider_message_id.to_owned(),
-            direction: Direction::Outbound,
-            customer_number: sms.to.clone(),
-            body: sms.body.clone(),
-            sent_at: sent_at.trunc_subsecs(6),
-        };
-        let stored = tables
-            .webhooks
-            .messages
-            .iter()
-            .any(|(owner, provider, known)| {
-                owner == &tenant
-                    && *provider == Provider::Twilio
-                    && known.external_id == message.external_id
-            });
-        if !stored {
-            tables
-                .webhooks
-                .messages
-                .push((tenant, Provider::Twilio, message));
+            .get_mut(&(tenant.clone(), kind.as_str(), key.to_owned()))
+            .ok_or_else(|| {
+                StoreError::Internal(format!("no outbound {} `{key}`", kind.as_str()))
+            })?;
+        action.provider_ref = Some(provider_ref.to_owned());
+        match kind {
+            OutboundKind::Sms => {
+                let message = MessageFacts {
+                    external_id: provider_ref.to_owned(),
+                    direction: Direction::Outbound,
+                    customer_number: action.to.clone(),
+                    body: action.text.clone(),
+                    sent_at: done_at.trunc_subsecs(6),
+                };
+                let stored = tables
+                    .webhooks
+                    .messages
+                    .iter()
+                    .any(|(owner, provider, known)| {
+                        owner == &tenant
+                            && *provider == Provider::Twilio
+                            && known.external_id == message.external_id
+                    });
+                if !stored {
+                    tables
+                        .webhooks
+                        .messages
+                        .push((tenant, Provider::Twilio, message));
+                }
+            }
+            OutboundKind::AiCall => {
+                let to_number = Some(action.to.clone());
+                tables
+                    .webhooks
+                    .ai_calls
+                    .entry((tenant, provider_ref.to_owned()))
+                    .or_insert_with(|| AiCallFacts {
+                        external_id: provider_ref.to_owned(),
+                        to_number,
+                        status: Some("started".to_owned()),
+                        completed: false,
+                        duration_seconds: None,
+                        summary: None,
+                        transcript: None,
+                        recording_url: None,
+                    });
+            }
         }
         Ok(())
     }

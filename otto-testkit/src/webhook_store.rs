@@ -37,7 +37,7 @@ pub(crate) struct WebhookTables {
     pub(crate) messages: Vec<(TenantId, Provider, MessageFacts)>,
     pub(crate) opt_outs: BTreeSet<(TenantId, String)>,
     recordings: BTreeSet<(TenantId, String)>,
-    ai_calls: BTreeMap<(TenantId, String), AiCallFacts>,
+    pub(crate) ai_calls: BTreeMap<(TenantId, String), AiCallFacts>,
     users: BTreeMap<UserId, (Option<String>, Option<String>)>,
     memberships: BTreeMap<(TenantId, UserId), Role>,
 }

@@ -130,8 +130,8 @@ async fn a_missed_call_gets_one_message_in_the_companys_words() {
     assert_eq!(messages.len(), 1, "the message joins the conversation");
     assert_eq!(messages[0].direction, Direction::Outbound);
     assert_eq!(
-        world.store.outbound_sms(&world.tenant)[0]
-            .provider_message_id
+        world.store.outbound_actions(&world.tenant)[0]
+            .provider_ref
             .as_deref(),
         Some(messages[0].external_id.as_str())
     );

@@ -1,10 +1,12 @@
-//! [`FollowUpStore`] over SQL: tenant settings, opt-outs and the outbound text
-//! messages of follow-up jobs, each in a tenant-scoped transaction.
+//! [`FollowUpStore`] over SQL: tenant settings, opt-outs and the outbound actions
+//! (texts, AI calls) of follow-up jobs, each in a tenant-scoped transaction.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use otto_core::calls::Call;
-use otto_core::ports::{FollowUpSettings, FollowUpStore, OutboundSms, SmsClaim, StoreError};
+use otto_core::ports::{
+    FollowUpSettings, FollowUpStore, OutboundAction, OutboundClaim, OutboundKind, StoreError,
+};
 use otto_core::tenancy::TenantScope;
 use sea_orm::QueryResult;
 
@@ -12,17 +14,18 @@ use super::sql::{self, column};
 use super::{SqlStore, store_error, stored_time};
 
 const OUTBOUND_COLUMNS: &str =
-    "follow_up_key, call_id, to_number, from_number, body, started_at, provider_message_id";
+    "follow_up_key, call_id, to_number, from_number, body, started_at, provider_ref";
 
-fn outbound_of(row: &QueryResult) -> Result<OutboundSms, StoreError> {
-    Ok(OutboundSms {
+fn outbound_of(row: &QueryResult, kind: OutboundKind) -> Result<OutboundAction, StoreError> {
+    Ok(OutboundAction {
+        kind,
         key: column(row, "follow_up_key")?,
         call_id: column(row, "call_id")?,
         to: column(row, "to_number")?,
         from: column(row, "from_number")?,
-        body: column(row, "body")?,
+        text: column(row, "body")?,
         started_at: column(row, "started_at")?,
-        provider_message_id: column(row, "provider_message_id")?,
+        provider_ref: column(row, "provider_ref")?,
     })
 }
 
@@ -110,87 +113,114 @@ impl FollowUpStore for SqlStore {
         Ok(!rows.is_empty())
     }
 
-    async fn begin_sms(
+    async fn begin_outbound(
         &self,
         scope: &TenantScope,
-        sms: &OutboundSms,
-    ) -> Result<SmsClaim, StoreError> {
+        action: &OutboundAction,
+    ) -> Result<OutboundClaim, StoreError> {
         let tenant = scope.tenant_id().as_str();
         let transaction = self.begin(scope).await?;
         let inserted = sql::execute(
             &transaction,
-            "INSERT INTO outbound_sms (id, tenant_id, follow_up_key, call_id, to_number, \
-             from_number, body, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (tenant_id, follow_up_key) DO NOTHING",
+            "INSERT INTO outbound_actions (id, tenant_id, kind, follow_up_key, call_id, \
+             to_number, from_number, body, started_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (tenant_id, kind, follow_up_key) DO NOTHING",
             vec![
                 self.new_id().into(),
                 tenant.into(),
-                sms.key.clone().into(),
-                sms.call_id.into(),
-                sms.to.clone().into(),
-                sms.from.clone().into(),
-                sms.body.clone().into(),
-                stored_time(sms.started_at).into(),
+                action.kind.as_str().into(),
+                action.key.clone().into(),
+                action.call_id.into(),
+                action.to.clone().into(),
+                action.from.clone().into(),
+                action.text.clone().into(),
+                stored_time(action.started_at).into(),
             ],
         )
         .await?;
         let rows = sql::query(
             &transaction,
             &format!(
-                "SELECT {OUTBOUND_COLUMNS} FROM outbound_sms \
-                 WHERE tenant_id = $1 AND follow_up_key = $2"
+                "SELECT {OUTBOUND_COLUMNS} FROM outbound_actions \
+                 WHERE tenant_id = $1 AND kind = $2 AND follow_up_key = $3"
             ),
-            vec![tenant.into(), sms.key.clone().into()],
+            vec![
+                tenant.into(),
+                action.kind.as_str().into(),
+                action.key.clone().into(),
+            ],
         )
         .await?;
         transaction.commit().await.map_err(store_error)?;
-        let recorded = outbound_of(rows.first().ok_or_else(|| {
-            StoreError::Internal(format!("outbound message `{}` vanished", sms.key))
-        })?)?;
+        let recorded = outbound_of(
+            rows.first().ok_or_else(|| {
+                StoreError::Internal(format!("outbound action `{}` vanished", action.key))
+            })?,
+            action.kind,
+        )?;
         Ok(if inserted == 1 {
-            SmsClaim::Fresh(recorded)
+            OutboundClaim::Fresh(recorded)
         } else {
-            SmsClaim::Earlier(recorded)
+            OutboundClaim::Earlier(recorded)
         })
     }
 
-    async fn complete_sms(
+    async fn complete_outbound(
         &self,
         scope: &TenantScope,
+        kind: OutboundKind,
         key: &str,
-        provider_message_id: &str,
-        sent_at: DateTime<Utc>,
+        provider_ref: &str,
+        done_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let tenant = scope.tenant_id().as_str();
-        let sent_at = stored_time(sent_at);
+        let done_at = stored_time(done_at);
         let transaction = self.begin(scope).await?;
         let updated = sql::execute(
             &transaction,
-            "UPDATE outbound_sms SET provider_message_id = $1, sent_at = $2 \
-             WHERE tenant_id = $3 AND follow_up_key = $4",
+            "UPDATE outbound_actions SET provider_ref = $1, completed_at = $2 \
+             WHERE tenant_id = $3 AND kind = $4 AND follow_up_key = $5",
             vec![
-                provider_message_id.into(),
-                sent_at.into(),
+                provider_ref.into(),
+                done_at.into(),
                 tenant.into(),
+                kind.as_str().into(),
                 key.into(),
             ],
         )
         .await?;
         if updated == 0 {
-            return Err(StoreError::Internal(format!("no outbound message `{key}`")));
+            return Err(StoreError::Internal(format!(
+                "no outbound {} `{key}`",
+                kind.as_str()
+            )));
         }
+        let keep = match kind {
+            OutboundKind::Sms => {
+                "INSERT INTO messages (id, tenant_id, call_id, provider, external_id, direction, \
+                 customer_number, body, sent_at, created_at) \
+                 SELECT $1, tenant_id, call_id, 'twilio', $2, 'outbound', to_number, body, $3, $3 \
+                 FROM outbound_actions WHERE tenant_id = $4 AND kind = $5 AND follow_up_key = $6 \
+                 ON CONFLICT (tenant_id, provider, external_id) DO NOTHING"
+            }
+            OutboundKind::AiCall => {
+                "INSERT INTO ai_calls (id, tenant_id, external_id, to_number, status, completed, \
+                 created_at, updated_at) \
+                 SELECT $1, tenant_id, $2, to_number, 'started', false, $3, $3 \
+                 FROM outbound_actions WHERE tenant_id = $4 AND kind = $5 AND follow_up_key = $6 \
+                 ON CONFLICT (tenant_id, external_id) DO NOTHING"
+            }
+        };
         sql::execute(
             &transaction,
-            "INSERT INTO messages (id, tenant_id, call_id, provider, external_id, direction, \
-             customer_number, body, sent_at, created_at) \
-             SELECT $1, tenant_id, call_id, 'twilio', $2, 'outbound', to_number, body, $3, $3 \
-             FROM outbound_sms WHERE tenant_id = $4 AND follow_up_key = $5 \
-             ON CONFLICT (tenant_id, provider, external_id) DO NOTHING",
+            keep,
             vec![
                 self.new_id().into(),
-                provider_message_id.into(),
-                sent_at.into(),
+                provider_ref.into(),
+                done_at.into(),
                 tenant.into(),
+                kind.as_str().into(),
                 key.into(),
             ],
         )

@@ -1,27 +1,23 @@
 //! Missed-call recovery: an inbound call nobody answered gets one text message from
 //! the tenant's number, never twice and never to a number that opted out.
 //!
-//! "Never twice" holds across retries and crashes: the message is recorded (by the
-//! job's unique key) before the provider is called, and its provider id right after.
-//! An attempt that finds a recorded message with an id is done; one that finds a
-//! recorded message without an id (an earlier attempt died around the provider call)
-//! asks the provider whether it was sent before sending.
+//! "Never twice" holds across retries and crashes: the message goes out through
+//! [`once`](super::outbound), which records it by the job's key before Twilio is
+//! called and asks Twilio before resending what an earlier attempt may have sent.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use super::job_input::{tenant_of, text};
+use super::outbound::{Completion, OutboundError, OutboundProvider, once};
 use super::template::{DEFAULT_MISSED_CALL_TEMPLATE, render};
 use crate::calls::Direction;
 use crate::jobs::{Job, JobHandler, JobOutcome};
 use crate::ports::{
-    Clock, FollowUpStore, OutboundSms, ProviderError, SmsClaim, SmsRequest, SmsSender, StoreError,
-    UsageMeter,
+    Clock, FollowUpStore, OutboundAction, OutboundKind, ProviderError, SmsRequest, SmsSender,
+    StoreError, UsageMeter,
 };
-
-/// How far before the recorded start a provider lookup searches (clock skew).
-const LOOKUP_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
 
 /// The `missed_call_recovery` job handler.
 pub struct MissedCallRecovery {
@@ -57,6 +53,15 @@ impl From<StoreError> for Stop {
 impl From<ProviderError> for Stop {
     fn from(error: ProviderError) -> Self {
         Stop::Provider(error)
+    }
+}
+
+impl From<OutboundError> for Stop {
+    fn from(error: OutboundError) -> Self {
+        match error {
+            OutboundError::Store(error) => Stop::Store(error),
+            OutboundError::Provider(error) => Stop::Provider(error),
+        }
     }
 }
 
@@ -131,66 +136,65 @@ impl MissedCallRecovery {
             .missed_call_sms_template
             .as_deref()
             .unwrap_or(DEFAULT_MISSED_CALL_TEMPLATE);
-        let intended = OutboundSms {
+        let intended = OutboundAction {
+            kind: OutboundKind::Sms,
             key: job.unique_key.clone(),
             call_id: Some(call.id),
             to: customer,
-            from,
-            body: render(
+            from: Some(from),
+            text: render(
                 template,
                 company_name.as_deref(),
                 call.customer_name.as_deref(),
             ),
             started_at: self.clock.now(),
-            provider_message_id: None,
+            provider_ref: None,
         };
-        let recorded = match self.store.begin_sms(&scope, &intended).await? {
-            SmsClaim::Fresh(recorded) => recorded,
-            SmsClaim::Earlier(recorded) => {
-                if recorded.provider_message_id.is_some() {
-                    return Ok(JobOutcome::Succeeded);
-                }
-                let request = request_of(&recorded);
-                if let Some(sent) = sms
-                    .find_sent(&request, recorded.started_at - LOOKUP_MARGIN)
-                    .await?
-                {
-                    self.store
-                        .complete_sms(
-                            &scope,
-                            &recorded.key,
-                            &sent.provider_message_id,
-                            self.clock.now(),
-                        )
-                        .await?;
-                    self.meter.sms_sent(&tenant);
-                    return Ok(JobOutcome::Succeeded);
-                }
-                recorded
-            }
-        };
-        let sent = sms.send(&request_of(&recorded)).await?;
-        self.store
-            .complete_sms(
-                &scope,
-                &recorded.key,
-                &sent.provider_message_id,
-                self.clock.now(),
-            )
-            .await?;
-        // Counted once the message is recorded as sent, which happens exactly once
-        // per key (here or, after a lost answer, through the lookup above).
-        self.meter.sms_sent(&tenant);
+        let completion = once(
+            self.store.as_ref(),
+            &scope,
+            &intended,
+            &SmsProvider(sms),
+            || self.clock.now(),
+        )
+        .await?;
+        // Counted when this attempt completed the message, which happens exactly
+        // once per key (by sending it, or by finding an earlier attempt's).
+        if completion == Completion::CompletedNow {
+            self.meter.sms_sent(&tenant);
+        }
         Ok(JobOutcome::Succeeded)
     }
 }
 
-/// The request for a recorded message: a retry sends exactly what was recorded.
-fn request_of(recorded: &OutboundSms) -> SmsRequest {
+/// Twilio as an [`OutboundProvider`] of text messages.
+struct SmsProvider(Arc<dyn SmsSender>);
+
+/// The request for a recorded message.
+fn request_of(recorded: &OutboundAction) -> SmsRequest {
     SmsRequest {
         to: recorded.to.clone(),
-        from: recorded.from.clone(),
-        body: recorded.body.clone(),
+        from: recorded.from.clone().unwrap_or_default(),
+        body: recorded.text.clone(),
+    }
+}
+
+#[async_trait]
+impl OutboundProvider for SmsProvider {
+    async fn perform(&self, action: &OutboundAction) -> Result<String, ProviderError> {
+        Ok(self.0.send(&request_of(action)).await?.provider_message_id)
+    }
+
+    async fn find(
+        &self,
+        action: &OutboundAction,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<String>, ProviderError> {
+        Ok(self
+            .0
+            .find_sent(&request_of(action), since)
+            .await?
+            .map(|sent| sent.provider_message_id))
     }
 }
 

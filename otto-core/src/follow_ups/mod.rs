@@ -4,6 +4,7 @@
 mod analysis;
 mod job_input;
 mod missed_call;
+mod outbound;
 mod template;
 mod transcription;
 

@@ -32,33 +32,55 @@ impl Default for FollowUpSettings {
     }
 }
 
-/// An outbound text message a job is sending, recorded before the provider is
-/// called so that a retried job knows an earlier attempt may have sent it.
+/// What an outbound action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutboundKind {
+    /// A text message (Twilio); `text` is its body.
+    Sms,
+    /// An AI phone call (Bland AI); `text` is the agent's task.
+    AiCall,
+}
+
+impl OutboundKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutboundKind::Sms => "sms",
+            OutboundKind::AiCall => "ai_call",
+        }
+    }
+}
+
+/// Something a job does to a customer through a provider (a text, a call), recorded
+/// before the provider is called so that a retried job knows an earlier attempt may
+/// have done it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OutboundSms {
-    /// What the message is for (the job's unique key): one message per key.
+pub struct OutboundAction {
+    /// Text or call.
+    pub kind: OutboundKind,
+    /// What it is for (the job's unique key): one action per kind and key.
     pub key: String,
     /// The call it follows up, if any.
     pub call_id: Option<Uuid>,
     /// The customer's number.
     pub to: String,
-    /// The sending number.
-    pub from: String,
-    /// The text.
-    pub body: String,
-    /// When the first attempt began sending.
+    /// The number it comes from, when Otto chooses it.
+    pub from: Option<String>,
+    /// The message's text, or the AI agent's task.
+    pub text: String,
+    /// When the first attempt began.
     pub started_at: DateTime<Utc>,
-    /// The provider's id once it accepted the message.
-    pub provider_message_id: Option<String>,
+    /// The provider's id once it accepted the action.
+    pub provider_ref: Option<String>,
 }
 
-/// What [`FollowUpStore::begin_sms`] found.
+/// What [`FollowUpStore::begin_outbound`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SmsClaim {
-    /// No message had this key: this attempt is the first to send it.
-    Fresh(OutboundSms),
-    /// An earlier attempt recorded this message (and may have sent it).
-    Earlier(OutboundSms),
+pub enum OutboundClaim {
+    /// No action had this kind and key: this attempt is the first.
+    Fresh(OutboundAction),
+    /// An earlier attempt recorded this action (and may have done it).
+    Earlier(OutboundAction),
 }
 
 /// Tenant data read and written by follow-up jobs.
@@ -88,21 +110,23 @@ pub trait FollowUpStore: Send + Sync {
     /// Whether `number` asked not to be texted.
     async fn is_opted_out(&self, scope: &TenantScope, number: &str) -> Result<bool, StoreError>;
 
-    /// Records that `sms` is about to be sent, unless a message with its key was
-    /// recorded before (by an earlier attempt), which is then returned instead.
-    async fn begin_sms(
+    /// Records that `action` is about to be done, unless one of its kind and key
+    /// was recorded before (by an earlier attempt), which is then returned instead.
+    async fn begin_outbound(
         &self,
         scope: &TenantScope,
-        sms: &OutboundSms,
-    ) -> Result<SmsClaim, StoreError>;
+        action: &OutboundAction,
+    ) -> Result<OutboundClaim, StoreError>;
 
-    /// Records that the provider accepted the message of `key` as
-    /// `provider_message_id` at `sent_at`, and stores it in the tenant's messages.
-    async fn complete_sms(
+    /// Records that the provider accepted the action of `kind` and `key` as
+    /// `provider_ref` at `done_at`, and keeps it with the tenant's data: a text in
+    /// its messages, an AI call in its AI calls.
+    async fn complete_outbound(
         &self,
         scope: &TenantScope,
+        kind: OutboundKind,
         key: &str,
-        provider_message_id: &str,
-        sent_at: DateTime<Utc>,
+        provider_ref: &str,
+        done_at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 }

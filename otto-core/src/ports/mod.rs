@@ -14,7 +14,9 @@ mod webhooks;
 
 pub use clock::{Clock, IdGenerator};
 pub use credentials::{CredentialError, CredentialVerifier};
-pub use follow_ups::{FollowUpSettings, FollowUpStore, OutboundSms, SmsClaim};
+pub use follow_ups::{
+    FollowUpSettings, FollowUpStore, OutboundAction, OutboundClaim, OutboundKind,
+};
 pub use insights::{InsightStore, RecordingRef};
 pub use jobs::JobQueue;
 pub use providers::{
