@@ -7,6 +7,7 @@ use crate::http::webhook_signatures::WebhookVerifier;
 use otto_adapters::api_tokens::{self, ApiTokens};
 use otto_adapters::clerk::{self, ClerkJwtVerifier, ClerkSettings, KeySource};
 use otto_adapters::database::{self, DatabaseProbe, PoolSettings};
+use otto_adapters::providers::bland::BlandCaller;
 use otto_adapters::providers::deepgram::DeepgramTranscriber;
 use otto_adapters::providers::http::ProviderHttp;
 use otto_adapters::providers::openai::OpenAiAnalyzer;
@@ -16,11 +17,11 @@ use otto_adapters::redis::{self as redis_adapter, RedisProbe};
 use otto_adapters::store::SqlStore;
 use otto_adapters::system::{SystemClock, UuidV7Ids};
 use otto_core::authentication::Authenticator;
-use otto_core::follow_ups::{Analysis, MissedCallRecovery, Transcription};
+use otto_core::follow_ups::{AiFollowUp, Analysis, MissedCallRecovery, Transcription};
 use otto_core::jobs::{JobKind, JobRunner};
 use otto_core::origin::OriginPattern;
 use otto_core::ports::{
-    CallAnalyzer, Clock, CredentialVerifier, ReadinessProbe, SmsSender, Transcriber,
+    AiCaller, CallAnalyzer, Clock, CredentialVerifier, ReadinessProbe, SmsSender, Transcriber,
 };
 use otto_core::rate_limit::RateLimiter;
 use sea_orm::DatabaseConnection;
@@ -298,6 +299,26 @@ pub fn analyzer(config: &Config) -> Result<Option<Arc<dyn CallAnalyzer>>, String
     Ok(Some(Arc::new(openai)))
 }
 
+/// Bland AI, when its key is configured.
+pub fn ai_caller(config: &Config) -> Result<Option<Arc<dyn AiCaller>>, String> {
+    let Some(key) = &config.bland_api_key else {
+        return Ok(None);
+    };
+    let http = ProviderHttp::new("bland", config.provider_timeout, 2)?;
+    let bland = BlandCaller::new(http, config.bland_api_base_url.as_str(), key.expose())?;
+    Ok(Some(Arc::new(bland)))
+}
+
+/// Where Bland posts call results: Otto's public `/webhook/bland`.
+fn bland_webhook_url(config: &Config) -> Option<String> {
+    // Appended, not joined: a public URL with a path prefix keeps it.
+    config
+        .webhooks
+        .public_url
+        .as_ref()
+        .map(|base| format!("{}/webhook/bland", base.as_str().trim_end_matches('/')))
+}
+
 /// The job runner with every handler this build has, over `store`.
 pub fn job_runner(
     config: &Config,
@@ -327,6 +348,15 @@ pub fn job_runner(
             transcriber(config)?,
             metrics.clone(),
             clock.clone(),
+        )),
+    )
+    .with_handler(
+        JobKind::AiFollowUp,
+        Arc::new(AiFollowUp::new(
+            store.clone(),
+            ai_caller(config)?,
+            clock.clone(),
+            bland_webhook_url(config),
         )),
     )
     .with_handler(

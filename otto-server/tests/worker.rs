@@ -467,3 +467,21 @@ async fn jobs_enqueued_by_a_delivery_carry_its_trace_context() {
     assert_eq!(jobs.len(), 1, "a missed-call recovery");
     assert_eq!(jobs[0].trace_context.as_deref(), Some(traceparent));
 }
+
+#[tokio::test]
+async fn the_worker_runs_every_kind_of_job() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let database = format!("sqlite://{}/otto.db", dir.path().display());
+    let config = support::config(&[("DATABASE_URL", database.as_str())]);
+    let connections = otto_server::startup::connect(&config)
+        .await
+        .expect("connects");
+    let store = Arc::new(SqlStore::new(connections.database, Arc::new(UuidV7Ids)));
+    let runner =
+        otto_server::startup::job_runner(&config, store, Arc::new(Metrics::new())).expect("runner");
+    let mut kinds = runner.kinds();
+    kinds.sort();
+    let mut all = JobKind::ALL.to_vec();
+    all.sort();
+    assert_eq!(kinds, all, "a kind without a handler would wait forever");
+}

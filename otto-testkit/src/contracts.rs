@@ -6,6 +6,7 @@
 
 use otto_core::ports::{Clock, IdGenerator, ReadinessProbe};
 
+pub use crate::ai_caller_contract::ai_caller_contract;
 pub use crate::follow_up_contract::{FollowUpStores, follow_up_store_contract};
 pub use crate::insight_contract::{insight_store_contract, sample_analysis, sample_transcript};
 pub use crate::insight_provider_contract::{call_analyzer_contract, transcriber_contract};
@@ -686,6 +687,17 @@ mod tests {
         let clock = ManualClock::at("2026-11-26T10:00:00Z");
         let now = clock.now();
         sms_sender_contract(&crate::RecordingSms::new(std::sync::Arc::new(clock)), now).await;
+    }
+
+    #[tokio::test]
+    async fn the_recording_ai_caller_honours_the_ai_caller_contract() {
+        let clock = ManualClock::at("2026-11-26T10:00:00Z");
+        let now = clock.now();
+        ai_caller_contract(
+            &crate::RecordingAiCaller::new(std::sync::Arc::new(clock)),
+            now,
+        )
+        .await;
     }
 
     #[tokio::test]

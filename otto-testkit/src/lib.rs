@@ -13,6 +13,7 @@
 //! assert_eq!(clock.now().to_rfc3339(), "2026-11-25T02:01:30+00:00");
 //! ```
 
+mod ai_caller_contract;
 pub mod contracts;
 mod fakes;
 mod follow_up_contract;
@@ -31,7 +32,8 @@ mod webhook_store;
 
 pub use fakes::{ManualClock, SequentialIds, StaticCredentials, SwitchableProbe};
 pub use provider_fakes::{
-    RecordingAnalyzer, RecordingMeter, RecordingSms, RecordingTranscriber, SmsScript,
+    RecordingAiCaller, RecordingAnalyzer, RecordingMeter, RecordingSms, RecordingTranscriber,
+    SmsScript,
 };
 pub use scripted_handler::ScriptedHandler;
 pub use store::InMemoryStore;

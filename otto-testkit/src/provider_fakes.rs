@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use otto_core::ports::{
-    AnalysisResult, CallAnalyzer, Clock, ProviderError, SentSms, SmsRequest, SmsSender,
-    Transcriber, Transcript, UsageMeter,
+    AiCallRequest, AiCaller, AnalysisResult, CallAnalyzer, Clock, ProviderError, SentSms,
+    SmsRequest, SmsSender, StartedAiCall, Transcriber, Transcript, UsageMeter,
 };
 use otto_core::tenancy::TenantId;
 
@@ -246,5 +246,87 @@ impl CallAnalyzer for RecordingAnalyzer {
             .unwrap_or_else(PoisonError::into_inner)
             .push(transcript.to_owned());
         Ok(self.result.clone())
+    }
+}
+
+/// A call the fake started: what was asked, its id, and when.
+type StartedCall = (AiCallRequest, StartedAiCall, DateTime<Utc>);
+
+/// A fake [`AiCaller`]: starts every call (unless told to lose the answer) and can be
+/// asked which it started. Clones share the log.
+#[derive(Debug, Clone)]
+pub struct RecordingAiCaller {
+    started: Arc<Mutex<Vec<StartedCall>>>,
+    lose_next_answer: Arc<Mutex<bool>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl RecordingAiCaller {
+    /// A provider whose start times come from `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        RecordingAiCaller {
+            started: Arc::default(),
+            lose_next_answer: Arc::default(),
+            clock,
+        }
+    }
+
+    /// The next call starts but its answer is lost (a timeout).
+    pub fn lose_next_answer(&self) {
+        *self
+            .lose_next_answer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = true;
+    }
+
+    /// Every call started, in order.
+    pub fn started(&self) -> Vec<AiCallRequest> {
+        self.started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(request, _, _)| request.clone())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl AiCaller for RecordingAiCaller {
+    async fn start_call(&self, request: &AiCallRequest) -> Result<StartedAiCall, ProviderError> {
+        let mut started = self.started.lock().unwrap_or_else(PoisonError::into_inner);
+        let call = StartedAiCall {
+            provider_call_id: format!("bland-call-{}", started.len() + 1),
+        };
+        started.push((request.clone(), call.clone(), self.clock.now()));
+        let mut lose = self
+            .lose_next_answer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if std::mem::take(&mut *lose) {
+            return Err(ProviderError::Transient {
+                provider: "bland",
+                message: "timed out".into(),
+                retry_after: None,
+            });
+        }
+        Ok(call)
+    }
+
+    async fn find_started(
+        &self,
+        request: &AiCallRequest,
+        since: DateTime<Utc>,
+    ) -> Result<Option<StartedAiCall>, ProviderError> {
+        Ok(self
+            .started
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .find(|(started, _, at)| {
+                started.phone_number == request.phone_number
+                    && started.reference == request.reference
+                    && *at >= since
+            })
+            .map(|(_, call, _)| call.clone()))
     }
 }

@@ -1,5 +1,6 @@
 //! Provider APIs behind Otto's ports, over one shared HTTP client policy.
 
+pub mod bland;
 pub mod deepgram;
 pub mod http;
 pub mod openai;

@@ -1,6 +1,7 @@
 //! Follow-up work on calls, as job handlers: text the customer after a missed call,
-//! transcribe recordings, analyse transcripts.
+//! transcribe recordings, analyse transcripts, call back with an AI agent.
 
+mod ai_follow_up;
 mod analysis;
 mod job_input;
 mod missed_call;
@@ -8,6 +9,7 @@ mod outbound;
 mod template;
 mod transcription;
 
+pub use ai_follow_up::{AiFollowUp, DEFAULT_AI_FOLLOW_UP_TASK};
 pub use analysis::Analysis;
 pub use missed_call::{MissedCallRecovery, provider_outcome};
 pub use template::{DEFAULT_MISSED_CALL_TEMPLATE, MAX_SMS_LEN, render};

@@ -170,6 +170,45 @@ pub trait CallAnalyzer: Send + Sync {
     async fn analyze(&self, transcript: &str) -> Result<AnalysisResult, ProviderError>;
 }
 
+/// An AI phone call to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AiCallRequest {
+    /// The customer's number (E.164).
+    pub phone_number: String,
+    /// What the AI agent is to do on the call.
+    pub task: String,
+    /// The number to call from, when Otto chooses it.
+    pub from: Option<String>,
+    /// The tenant, sent in the call's metadata so that the result webhook routes.
+    pub tenant_id: TenantId,
+    /// Otto's reference of the call (the job's key), also in the metadata.
+    pub reference: String,
+    /// Where the provider posts the result (`{OTTO_PUBLIC_URL}/webhook/bland`).
+    pub webhook_url: Option<String>,
+}
+
+/// A call the provider started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartedAiCall {
+    /// The provider's id of the call.
+    pub provider_call_id: String,
+}
+
+/// Starts AI phone calls (Bland AI).
+#[async_trait]
+pub trait AiCaller: Send + Sync {
+    /// Starts the call `request` describes.
+    async fn start_call(&self, request: &AiCallRequest) -> Result<StartedAiCall, ProviderError>;
+
+    /// The call started for `request` (same number and reference) at or after
+    /// `since`, if there is one.
+    async fn find_started(
+        &self,
+        request: &AiCallRequest,
+        since: DateTime<Utc>,
+    ) -> Result<Option<StartedAiCall>, ProviderError>;
+}
+
 /// Business usage, counted per tenant (Prometheus in the server).
 pub trait UsageMeter: Send + Sync {
     /// One text message was sent for `tenant`.

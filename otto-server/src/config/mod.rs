@@ -233,6 +233,8 @@ pub struct Config {
     pub deepgram: ModelEndpoint,
     /// OpenAI's API base URL and model.
     pub openai: ModelEndpoint,
+    /// Bland AI's API base URL.
+    pub bland_api_base_url: url::Url,
 }
 
 /// Where a model provider is reached, and which model is used.

@@ -345,6 +345,12 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
         ("OPENAI_MODEL", "gpt-4o"),
     );
+    let bland_api_base_url = p.parsed(
+        "BLAND_API_BASE_URL",
+        url::Url::parse("https://api.bland.ai").expect("valid default"),
+        "an http(s) URL such as https://api.bland.ai",
+        http_url,
+    );
     let provider_timeout = Duration::from_secs(p.number(
         "OTTO_PROVIDER_TIMEOUT_SECONDS",
         30u64,
@@ -402,6 +408,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         provider_timeout,
         deepgram,
         openai,
+        bland_api_base_url,
     };
     if p.errors.is_empty() {
         Ok(config)
