@@ -38,6 +38,7 @@
 //! ```
 
 pub mod authentication;
+pub mod backfill;
 pub mod calls;
 pub mod follow_ups;
 pub mod jobs;

@@ -7,6 +7,7 @@
 use otto_core::ports::{Clock, IdGenerator, ReadinessProbe};
 
 pub use crate::ai_caller_contract::ai_caller_contract;
+pub use crate::call_tracking_contract::call_tracking_contract;
 pub use crate::follow_up_contract::{FollowUpStores, follow_up_store_contract};
 pub use crate::insight_contract::{insight_store_contract, sample_analysis, sample_transcript};
 pub use crate::insight_provider_contract::{call_analyzer_contract, transcriber_contract};
@@ -687,6 +688,23 @@ mod tests {
         let clock = ManualClock::at("2026-11-26T10:00:00Z");
         let now = clock.now();
         sms_sender_contract(&crate::RecordingSms::new(std::sync::Arc::new(clock)), now).await;
+    }
+
+    #[tokio::test]
+    async fn the_fake_call_tracking_honours_its_contract() {
+        let calls = (0..5)
+            .map(|n| otto_core::ports::TrackedCall {
+                id: format!("CAL{n}"),
+                direction: otto_core::calls::Direction::Inbound,
+                answered: n % 2 == 0,
+                customer_name: None,
+                customer_number: Some("+15551230000".into()),
+                duration_seconds: 30,
+                started_at: ManualClock::at("2026-11-26T10:00:00Z").now()
+                    - chrono::Duration::minutes(n),
+            })
+            .collect();
+        call_tracking_contract(&crate::FakeCallTracking::with_calls(calls), 5).await;
     }
 
     #[tokio::test]

@@ -14,6 +14,7 @@
 //! ```
 
 mod ai_caller_contract;
+mod call_tracking_contract;
 pub mod contracts;
 mod fakes;
 mod follow_up_contract;
@@ -32,8 +33,8 @@ mod webhook_store;
 
 pub use fakes::{ManualClock, SequentialIds, StaticCredentials, SwitchableProbe};
 pub use provider_fakes::{
-    RecordingAiCaller, RecordingAnalyzer, RecordingMeter, RecordingSms, RecordingTranscriber,
-    SmsScript,
+    FakeCallTracking, RecordingAiCaller, RecordingAnalyzer, RecordingMeter, RecordingSms,
+    RecordingTranscriber, SmsScript,
 };
 pub use scripted_handler::ScriptedHandler;
 pub use store::InMemoryStore;

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use otto_core::ports::{
-    AiCallRequest, AiCaller, AnalysisResult, CallAnalyzer, Clock, ProviderError, SentSms,
-    SmsRequest, SmsSender, StartedAiCall, Transcriber, Transcript, UsageMeter,
+    AiCallRequest, AiCaller, AnalysisResult, CallAnalyzer, CallTracking, Clock, ProviderError,
+    SentSms, SmsRequest, SmsSender, StartedAiCall, TrackedCall, TrackedCallPage, Transcriber,
+    Transcript, UsageMeter,
 };
 use otto_core::tenancy::TenantId;
 
@@ -328,5 +329,45 @@ impl AiCaller for RecordingAiCaller {
                     && *at >= since
             })
             .map(|(_, call, _)| call.clone()))
+    }
+}
+
+/// A fake [`CallTracking`]: an account holding `calls` (newest first), paged like
+/// CallRail. Every call belongs to every company.
+#[derive(Debug, Clone, Default)]
+pub struct FakeCallTracking {
+    calls: Vec<TrackedCall>,
+}
+
+impl FakeCallTracking {
+    /// An account with `calls`, newest first.
+    pub fn with_calls(calls: Vec<TrackedCall>) -> Self {
+        FakeCallTracking { calls }
+    }
+}
+
+#[async_trait]
+impl CallTracking for FakeCallTracking {
+    async fn list_calls(
+        &self,
+        _company: Option<&str>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<TrackedCallPage, ProviderError> {
+        let per_page = per_page.max(1) as usize;
+        let start = (page.max(1) as usize - 1) * per_page;
+        let calls: Vec<TrackedCall> = self
+            .calls
+            .iter()
+            .skip(start)
+            .take(per_page)
+            .cloned()
+            .collect();
+        let next_page = (start + per_page < self.calls.len()).then_some(page + 1);
+        Ok(TrackedCallPage { calls, next_page })
+    }
+
+    async fn get_call(&self, id: &str) -> Result<Option<TrackedCall>, ProviderError> {
+        Ok(self.calls.iter().find(|call| call.id == id).cloned())
     }
 }

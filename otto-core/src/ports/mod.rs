@@ -20,9 +20,9 @@ pub use follow_ups::{
 pub use insights::{InsightStore, RecordingRef};
 pub use jobs::JobQueue;
 pub use providers::{
-    AiCallRequest, AiCaller, AnalysisResult, CallAnalysis, CallAnalyzer, ProviderError, SentSms,
-    SmsRequest, SmsSender, StartedAiCall, TokenUsage, Transcriber, Transcript, TranscriptWord,
-    UsageMeter,
+    AiCallRequest, AiCaller, AnalysisResult, CallAnalysis, CallAnalyzer, CallTracking,
+    ProviderError, SentSms, SmsRequest, SmsSender, StartedAiCall, TokenUsage, TrackedCall,
+    TrackedCallPage, Transcriber, Transcript, TranscriptWord, UsageMeter,
 };
 pub use readiness::{ProbeError, ReadinessProbe};
 pub use repositories::{CallRepository, Company, CompanyDirectory, StoreError};

@@ -209,6 +209,50 @@ pub trait AiCaller: Send + Sync {
     ) -> Result<Option<StartedAiCall>, ProviderError>;
 }
 
+/// A call as the call-tracking provider lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedCall {
+    /// The provider's id of the call.
+    pub id: String,
+    /// Inbound or outbound.
+    pub direction: crate::calls::Direction,
+    /// Whether someone answered.
+    pub answered: bool,
+    /// The customer's name, when known.
+    pub customer_name: Option<String>,
+    /// The customer's number.
+    pub customer_number: Option<String>,
+    /// Duration in seconds.
+    pub duration_seconds: i32,
+    /// When the call started.
+    pub started_at: DateTime<Utc>,
+}
+
+/// One page of a call listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackedCallPage {
+    /// The calls, newest first.
+    pub calls: Vec<TrackedCall>,
+    /// The next page's number, or `None` on the last page.
+    pub next_page: Option<u32>,
+}
+
+/// Reads calls from the call-tracking provider (CallRail).
+#[async_trait]
+pub trait CallTracking: Send + Sync {
+    /// Page `page` (from 1) of the calls of `company` (every company of the account
+    /// when `None`), `per_page` per page.
+    async fn list_calls(
+        &self,
+        company: Option<&str>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<TrackedCallPage, ProviderError>;
+
+    /// The call `id`, if the provider knows it.
+    async fn get_call(&self, id: &str) -> Result<Option<TrackedCall>, ProviderError>;
+}
+
 /// Business usage, counted per tenant (Prometheus in the server).
 pub trait UsageMeter: Send + Sync {
     /// One text message was sent for `tenant`.
