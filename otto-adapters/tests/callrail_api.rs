@@ -25,7 +25,7 @@ fn client(server: &MockServer) -> CallRailClient {
 fn call(id: u64, minute: u32) -> serde_json::Value {
     json!({
         "id": id,
-        "answered": id % 2 == 0,
+        "answered": id.is_multiple_of(2),
         "direction": "inbound",
         "customer_name": "Kaylah Mills",
         "customer_phone_number": "+12148654559",
@@ -127,7 +127,10 @@ impl wiremock::Respond for AccountStub {
             .strip_prefix("/v3/a/ACC123/calls/")
             .and_then(|rest| rest.strip_suffix(".json"))
         {
-            return match calls.iter().find(|call| call["id"].to_string() == id) {
+            return match calls
+                .iter()
+                .find(|call| call["id"].as_u64().map(|n| n.to_string()).as_deref() == Some(id))
+            {
                 Some(call) => ResponseTemplate::new(200).set_body_json(call),
                 None => ResponseTemplate::new(404),
             };
