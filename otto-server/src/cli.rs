@@ -22,6 +22,12 @@ pub enum Command {
     /// Run background jobs and the daily schedule, with /health and /metrics on
     /// OTTO_WORKER_PORT.
     Worker,
+    /// Read from CallRail's API.
+    Callrail {
+        /// The CallRail action.
+        #[command(subcommand)]
+        action: CallRailAction,
+    },
     /// List, retry and cancel background jobs.
     Jobs {
         /// The jobs action.
@@ -107,6 +113,24 @@ pub enum WebhooksAction {
         /// Deliveries to replay at most.
         #[arg(long, default_value_t = 1000)]
         limit: u32,
+    },
+}
+
+/// `callrail` actions.
+#[derive(Debug, Subcommand)]
+pub enum CallRailAction {
+    /// Copy a tenant's CallRail calls into Otto (calls Otto has are left as they are).
+    Sync {
+        /// The tenant to copy into.
+        #[arg(long)]
+        tenant: String,
+        /// The CallRail company (`COM...` or its number); by default every CallRail
+        /// company linked to the tenant.
+        #[arg(long)]
+        company: Option<String>,
+        /// Pages of 100 calls to read at most, per company.
+        #[arg(long, default_value_t = 10)]
+        pages: u32,
     },
 }
 

@@ -51,6 +51,9 @@ async fn run(command: Command) -> i32 {
     match command {
         Command::Serve => serve(config).await,
         Command::Worker => worker(config).await,
+        Command::Callrail { action } => {
+            operator_command(&config, |config| operator::callrail(config, action)).await
+        }
         Command::Jobs { action } => {
             operator_command(&config, |config| operator::jobs(config, action)).await
         }

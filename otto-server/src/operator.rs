@@ -11,7 +11,7 @@ use otto_core::ports::{JobQueue, ProviderAccounts};
 use otto_core::tenancy::TenantId;
 use otto_core::webhooks::AccountRef;
 
-use crate::cli::{JobsAction, TenantAction, WebhooksAction};
+use crate::cli::{CallRailAction, JobsAction, TenantAction, WebhooksAction};
 use crate::config::Config;
 use crate::startup;
 
@@ -206,4 +206,69 @@ async fn not_changed(store: &SqlStore, id: uuid::Uuid, rule: &str) -> String {
         Ok(None) => format!("no job {id}"),
         Err(error) => error.to_string(),
     }
+}
+
+/// `otto-server callrail ...`
+pub async fn callrail(config: &Config, action: CallRailAction) -> Result<String, String> {
+    let CallRailAction::Sync {
+        tenant,
+        company,
+        pages,
+    } = action;
+    let tenant = TenantId::parse(&tenant).map_err(|error| error.to_string())?;
+    let tracking = startup::call_tracking(config)?
+        .ok_or("CallRail's API is not configured: set CALLRAIL_API_KEY and CALLRAIL_ACCOUNT_ID")?;
+    let store = store(config).await?;
+    let companies: Vec<String> = match company {
+        Some(company) => vec![company],
+        None => store
+            .links()
+            .await
+            .map_err(|error| error.to_string())?
+            .into_iter()
+            .filter(|(account, linked)| {
+                account.provider == otto_core::webhooks::Provider::CallRail && *linked == tenant
+            })
+            .map(|(account, _)| account.account_id)
+            .collect(),
+    };
+    if companies.is_empty() {
+        return Err(format!(
+            "no CallRail company is linked to {tenant}: pass --company or link one with \
+             `otto-server tenant link --provider callrail`"
+        ));
+    }
+    let scope = otto_core::tenancy::TenantScope::for_job(tenant.clone());
+    let mut lines = Vec::new();
+    for company in companies {
+        let report = otto_core::backfill::backfill_calls(
+            tracking.as_ref(),
+            &store,
+            &scope,
+            "callrail",
+            Some(&company),
+            pages.max(1),
+        )
+        .await
+        .map_err(|error| format!("company {company}: {error}"))?;
+        tracing::info!(
+            tenant_id = %tenant,
+            company = %company,
+            pages = report.pages,
+            calls = report.calls,
+            more = report.more,
+            "CallRail calls backfilled"
+        );
+        lines.push(format!(
+            "company {company}: {} call(s) from {} page(s){}",
+            report.calls,
+            report.pages,
+            if report.more {
+                "; more remain, run again with a higher --pages"
+            } else {
+                ""
+            }
+        ));
+    }
+    Ok(lines.join("\n"))
 }

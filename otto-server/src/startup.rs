@@ -8,6 +8,7 @@ use otto_adapters::api_tokens::{self, ApiTokens};
 use otto_adapters::clerk::{self, ClerkJwtVerifier, ClerkSettings, KeySource};
 use otto_adapters::database::{self, DatabaseProbe, PoolSettings};
 use otto_adapters::providers::bland::BlandCaller;
+use otto_adapters::providers::callrail::CallRailClient;
 use otto_adapters::providers::deepgram::DeepgramTranscriber;
 use otto_adapters::providers::http::ProviderHttp;
 use otto_adapters::providers::openai::OpenAiAnalyzer;
@@ -21,7 +22,8 @@ use otto_core::follow_ups::{AiFollowUp, Analysis, MissedCallRecovery, Transcript
 use otto_core::jobs::{JobKind, JobRunner};
 use otto_core::origin::OriginPattern;
 use otto_core::ports::{
-    AiCaller, CallAnalyzer, Clock, CredentialVerifier, ReadinessProbe, SmsSender, Transcriber,
+    AiCaller, CallAnalyzer, CallTracking, Clock, CredentialVerifier, ReadinessProbe, SmsSender,
+    Transcriber,
 };
 use otto_core::rate_limit::RateLimiter;
 use sea_orm::DatabaseConnection;
@@ -297,6 +299,25 @@ pub fn analyzer(config: &Config) -> Result<Option<Arc<dyn CallAnalyzer>>, String
         &config.openai.model,
     )?;
     Ok(Some(Arc::new(openai)))
+}
+
+/// CallRail's API, when its key and account are configured.
+pub fn call_tracking(config: &Config) -> Result<Option<Arc<dyn CallTracking>>, String> {
+    let (Some(key), Some(account)) = (&config.callrail.api_key, &config.callrail.account_id) else {
+        return Ok(None);
+    };
+    let base = config
+        .callrail
+        .base_url
+        .as_ref()
+        .map_or("https://api.callrail.com", url::Url::as_str);
+    let http = ProviderHttp::new("callrail", config.provider_timeout, 2)?;
+    Ok(Some(Arc::new(CallRailClient::new(
+        http,
+        base,
+        account,
+        key.expose(),
+    )?)))
 }
 
 /// Bland AI, when its key is configured.

@@ -128,7 +128,8 @@ async fn a_recording_is_transcribed_analysed_and_metered() {
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            panic!("the jobs did not finish");
+            let jobs = watched.jobs(None, 10).await.expect("lists");
+            panic!("the jobs did not finish: {jobs:#?}");
         },
         Duration::from_secs(5),
     )

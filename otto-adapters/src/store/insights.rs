@@ -9,7 +9,6 @@ use otto_core::ports::{
 };
 use otto_core::tenancy::TenantScope;
 use sea_orm::{DatabaseTransaction, Value};
-use uuid::Uuid;
 
 use super::jobs::insert_job;
 use super::sql::{self, column};
@@ -31,29 +30,31 @@ fn tokens(count: u64) -> Value {
     i64::try_from(count).unwrap_or(i64::MAX).into()
 }
 
-/// The id of the recording's call in the transaction's tenant.
-async fn call_id(
+/// After an insert of `table` that added nothing: `Ok(false)` when the recording
+/// already has its row, an error when its call is missing.
+async fn existing_or_missing_call(
     transaction: &DatabaseTransaction,
+    table: &str,
     scope: &TenantScope,
     recording: &RecordingRef,
-) -> Result<Uuid, StoreError> {
+) -> Result<bool, StoreError> {
     let rows = sql::query(
         transaction,
-        "SELECT id FROM calls WHERE tenant_id = $1 AND provider = $2 AND external_id = $3",
-        vec![
-            scope.tenant_id().as_str().into(),
-            recording.provider.clone().into(),
-            recording.call_external_id.clone().into(),
-        ],
+        &format!(
+            "SELECT 1 AS present FROM {table} \
+             WHERE tenant_id = $1 AND provider = $2 AND recording_external_id = $3"
+        ),
+        recording_values(scope, recording),
     )
     .await?;
-    let row = rows.first().ok_or_else(|| {
-        StoreError::Internal(format!(
+    if rows.is_empty() {
+        Err(StoreError::Internal(format!(
             "no call {}:{} for recording {}",
             recording.provider, recording.call_external_id, recording.recording_external_id
-        ))
-    })?;
-    column(row, "id")
+        )))
+    } else {
+        Ok(false)
+    }
 }
 
 #[async_trait]
@@ -99,13 +100,12 @@ impl InsightStore for SqlStore {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let now = stored_time(now);
-        let transaction = self.begin(scope).await?;
-        let call = call_id(&transaction, scope, recording).await?;
         let words = serde_json::to_string(&transcript.words)
             .map_err(|error| StoreError::Internal(error.to_string()))?;
-        let mut values = vec![self.new_id().into(), call.into()];
+        let mut values = vec![self.new_id().into()];
         values.extend(recording_values(scope, recording));
         values.extend([
+            recording.call_external_id.clone().into(),
             transcript.language.clone().into(),
             transcript.text.clone().into(),
             words.into(),
@@ -113,17 +113,23 @@ impl InsightStore for SqlStore {
             transcript.model.clone().into(),
             now.into(),
         ]);
+        let transaction = self.begin(scope).await?;
+        // The write comes first: on SQLite it takes the write lock at once rather
+        // than failing to upgrade a read snapshot that another writer made stale.
         let inserted = sql::execute(
             &transaction,
             "INSERT INTO transcripts (id, call_id, tenant_id, provider, recording_external_id, \
              language, text, words, duration_seconds, model, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             SELECT $1, id, $2, $3, $4, $6, $7, $8, $9, $10, $11 FROM calls \
+             WHERE tenant_id = $2 AND provider = $3 AND external_id = $5 \
              ON CONFLICT (tenant_id, provider, recording_external_id) DO NOTHING",
             values,
         )
         .await?;
         if inserted == 1 {
             insert_job(&transaction, self.new_id(), then, now).await?;
+        } else {
+            existing_or_missing_call(&transaction, "transcripts", scope, recording).await?;
         }
         transaction.commit().await.map_err(store_error)?;
         Ok(inserted == 1)
@@ -159,13 +165,12 @@ impl InsightStore for SqlStore {
         result: &AnalysisResult,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let transaction = self.begin(scope).await?;
-        let call = call_id(&transaction, scope, recording).await?;
         let analysis = serde_json::to_string(&result.analysis)
             .map_err(|error| StoreError::Internal(error.to_string()))?;
-        let mut values = vec![self.new_id().into(), call.into()];
+        let mut values = vec![self.new_id().into()];
         values.extend(recording_values(scope, recording));
         values.extend([
+            recording.call_external_id.clone().into(),
             result.model.clone().into(),
             result.analysis.summary.clone().into(),
             tokens(result.usage.total_tokens),
@@ -174,15 +179,20 @@ impl InsightStore for SqlStore {
             tokens(result.usage.completion_tokens),
             stored_time(now).into(),
         ]);
+        let transaction = self.begin(scope).await?;
         let inserted = sql::execute(
             &transaction,
             "INSERT INTO analyses (id, call_id, tenant_id, provider, recording_external_id, \
              model, summary, tokens_used, result, prompt_tokens, completion_tokens, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             SELECT $1, id, $2, $3, $4, $6, $7, $8, $9, $10, $11, $12 FROM calls \
+             WHERE tenant_id = $2 AND provider = $3 AND external_id = $5 \
              ON CONFLICT (tenant_id, provider, recording_external_id) DO NOTHING",
             values,
         )
         .await?;
+        if inserted == 0 {
+            existing_or_missing_call(&transaction, "analyses", scope, recording).await?;
+        }
         transaction.commit().await.map_err(store_error)?;
         Ok(inserted == 1)
     }

@@ -97,6 +97,8 @@ pub struct CallRailConfig {
     pub api_key: Option<Secret>,
     /// Account id.
     pub account_id: Option<String>,
+    /// Base URL of CallRail's API.
+    pub base_url: Option<url::Url>,
 }
 
 /// How webhook deliveries are verified and routed.

@@ -345,6 +345,12 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
         ("OPENAI_MODEL", "gpt-4o"),
     );
+    let callrail_base_url = p.parsed(
+        "CALLRAIL_BASE_URL",
+        url::Url::parse("https://api.callrail.com").expect("valid default"),
+        "an http(s) URL such as https://api.callrail.com",
+        http_url,
+    );
     let bland_api_base_url = p.parsed(
         "BLAND_API_BASE_URL",
         url::Url::parse("https://api.bland.ai").expect("valid default"),
@@ -380,6 +386,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         callrail: CallRailConfig {
             api_key: p.secret("CALLRAIL_API_KEY"),
             account_id: p.text("CALLRAIL_ACCOUNT_ID"),
+            base_url: Some(callrail_base_url),
         },
         deepgram_api_key: p.secret("DEEPGRAM_API_KEY"),
         openai_api_key: p.secret("OPENAI_API_KEY"),

@@ -77,6 +77,7 @@ pub const VARIABLES: &[Variable] = &[
     var("TWILIO_API_BASE_URL", Some("https://api.twilio.com")),
     required_secret("CALLRAIL_API_KEY"),
     required("CALLRAIL_ACCOUNT_ID"),
+    var("CALLRAIL_BASE_URL", Some("https://api.callrail.com")),
     required_secret("DEEPGRAM_API_KEY"),
     var("DEEPGRAM_API_BASE_URL", Some("https://api.deepgram.com")),
     var("DEEPGRAM_MODEL", Some("nova-3")),
