@@ -32,6 +32,17 @@ pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
     }
 }
 
+/// The trace id a `traceparent` names (`00-<trace id>-<span id>-<flags>`), if it is
+/// well formed.
+pub fn trace_id_of(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.split('-');
+    let (_version, trace_id) = (parts.next()?, parts.next()?);
+    let valid = trace_id.len() == 32
+        && trace_id.bytes().all(|b| b.is_ascii_hexdigit())
+        && trace_id.bytes().any(|b| b != b'0');
+    valid.then_some(trace_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -66,5 +77,21 @@ mod tests {
             );
         });
         assert_eq!(current_traceparent(), None, "no trace outside a span");
+    }
+
+    #[test]
+    fn the_trace_id_of_a_traceparent_is_read_and_garbage_is_not() {
+        assert_eq!(
+            trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        for bad in [
+            "",
+            "00",
+            "00-xyz-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-1-01",
+        ] {
+            assert_eq!(trace_id_of(bad), None, "{bad}");
+        }
     }
 }

@@ -134,9 +134,17 @@ impl WorkerPool {
     }
 
     async fn run_job(&self, job: Job, phase: &mut watch::Receiver<Phase>) {
+        // Log lines of the job carry the trace of the request that enqueued it (or,
+        // for scheduled jobs, the job's own id) as their trace_id.
+        let trace_id = job
+            .trace_context
+            .as_deref()
+            .and_then(crate::telemetry::trace_context::trace_id_of)
+            .map_or_else(|| job.id.to_string(), str::to_owned);
         let span = tracing::info_span!(
             "job",
             otel.name = %format!("job {}", job.kind),
+            trace_id = %trace_id,
             job_id = %job.id,
             kind = %job.kind,
             tenant_id = job.tenant_id.as_ref().map(|tenant| tenant.as_str()),
