@@ -228,48 +228,11 @@ async fn an_earlier_message_is_found_by_number_day_and_text() {
     );
 }
 
-/// A stateful stub of Twilio's Messages resource: POSTs are kept and GETs list them.
-#[derive(Clone, Default)]
-struct TwilioStub {
-    sent: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
-}
-
-impl wiremock::Respond for TwilioStub {
-    fn respond(&self, request: &wiremock::Request) -> ResponseTemplate {
-        let mut sent = self.sent.lock().expect("stub state");
-        if request.method == wiremock::http::Method::POST {
-            let form: std::collections::HashMap<String, String> =
-                url::form_urlencoded::parse(&request.body)
-                    .into_owned()
-                    .collect();
-            let message = serde_json::json!({
-                "sid": format!("SM{:032}", sent.len() + 1),
-                "to": form.get("To"),
-                "from": form.get("From"),
-                "body": form.get("Body"),
-                "date_created": Utc::now().to_rfc2822(),
-            });
-            sent.push(message.clone());
-            return ResponseTemplate::new(201).set_body_json(message);
-        }
-        let query: std::collections::HashMap<String, String> =
-            request.url.query_pairs().into_owned().collect();
-        let matching: Vec<&serde_json::Value> = sent
-            .iter()
-            .filter(|message| {
-                message["to"].as_str() == query.get("To").map(String::as_str)
-                    && message["from"].as_str() == query.get("From").map(String::as_str)
-            })
-            .collect();
-        ResponseTemplate::new(200).set_body_json(serde_json::json!({ "messages": matching }))
-    }
-}
-
 #[tokio::test]
 async fn the_twilio_adapter_honours_the_sms_contract() {
     let server = MockServer::start().await;
     Mock::given(path(MESSAGES))
-        .respond_with(TwilioStub::default())
+        .respond_with(otto_testkit::stubs::TwilioMessagesStub::default())
         .mount(&server)
         .await;
     otto_testkit::contracts::sms_sender_contract(

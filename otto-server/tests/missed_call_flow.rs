@@ -21,9 +21,10 @@ use otto_server::config::Config;
 use otto_server::startup;
 use otto_server::telemetry::metrics::Metrics;
 use otto_testkit::ManualClock;
+use otto_testkit::stubs::TwilioMessagesStub;
 use poem::test::TestClient;
 use wiremock::matchers::path;
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::{Mock, MockServer};
 
 const SECRET: &str = "callrail-flow-test-key"; // pragma: allowlist secret
 const SID: &str = "ACflowtest";
@@ -31,61 +32,16 @@ const TOKEN: &str = "twilio-flow-token"; // pragma: allowlist secret
 const MESSAGES: &str = "/2010-04-01/Accounts/ACflowtest/Messages.json";
 const LEASE: Duration = Duration::from_secs(60);
 
-/// Twilio's Messages resource: keeps each POSTed message (answering after `delay`)
-/// and lists them on GET.
-#[derive(Clone)]
-struct TwilioStub {
-    sent: Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
-    delay: Duration,
-}
-
-impl TwilioStub {
-    fn new(delay: Duration) -> Self {
-        TwilioStub {
-            sent: Arc::default(),
-            delay,
-        }
-    }
-
-    fn sent(&self) -> Vec<serde_json::Value> {
-        self.sent.lock().expect("stub").clone()
-    }
-}
-
-impl wiremock::Respond for TwilioStub {
-    fn respond(&self, request: &Request) -> ResponseTemplate {
-        let mut sent = self.sent.lock().expect("stub");
-        if request.method == wiremock::http::Method::POST {
-            let form: std::collections::HashMap<String, String> =
-                url::form_urlencoded::parse(&request.body)
-                    .into_owned()
-                    .collect();
-            let message = serde_json::json!({
-                "sid": format!("SM{:032}", sent.len() + 1),
-                "to": form.get("To"),
-                "from": form.get("From"),
-                "body": form.get("Body"),
-                "date_created": chrono::Utc::now().to_rfc2822(),
-            });
-            sent.push(message.clone());
-            return ResponseTemplate::new(201)
-                .set_body_json(message)
-                .set_delay(self.delay);
-        }
-        ResponseTemplate::new(200).set_body_json(serde_json::json!({ "messages": *sent }))
-    }
-}
-
 struct Flow {
     config: Config,
     store: Arc<SqlStore>,
-    twilio: TwilioStub,
+    twilio: TwilioMessagesStub,
     _server: MockServer,
 }
 
 async fn flow(database_url: &str, twilio_delay: Duration) -> Flow {
     let server = MockServer::start().await;
-    let twilio = TwilioStub::new(twilio_delay);
+    let twilio = TwilioMessagesStub::answering_after(twilio_delay);
     Mock::given(path(MESSAGES))
         .respond_with(twilio.clone())
         .mount(&server)

@@ -14,6 +14,7 @@
 //! ```
 
 mod ai_caller_contract;
+mod builders;
 mod call_tracking_contract;
 pub mod contracts;
 mod fakes;
@@ -29,8 +30,10 @@ mod scripted_handler;
 pub mod signers;
 mod sms_contract;
 mod store;
+pub mod stubs;
 mod webhook_store;
 
+pub use builders::running_job;
 pub use fakes::{ManualClock, SequentialIds, StaticCredentials, SwitchableProbe};
 pub use provider_fakes::{
     FakeCallTracking, RecordingAiCaller, RecordingAnalyzer, RecordingMeter, RecordingSms,

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use otto_core::calls::{Direction, NewCall};
 use otto_core::follow_ups::AiFollowUp;
-use otto_core::jobs::{Job, JobHandler, JobOutcome, JobStatus};
+use otto_core::jobs::{Job, JobHandler, JobKind, JobOutcome};
 use otto_core::ports::{AiCaller, CallRepository, Company, CompanyDirectory};
 use otto_core::tenancy::{TenantId, TenantScope};
-use otto_testkit::{InMemoryStore, ManualClock, RecordingAiCaller};
+use otto_testkit::{InMemoryStore, ManualClock, RecordingAiCaller, running_job};
 use serde_json::json;
 
 const WEBHOOK: &str = "https://otto.example/webhook/bland";
@@ -73,22 +73,13 @@ impl World {
     }
 
     fn job(&self) -> Job {
-        let now = self.clock.now_plus(Duration::ZERO);
-        Job {
-            id: uuid::Uuid::from_u128(9),
-            kind: "ai_follow_up".into(),
-            tenant_id: Some(self.tenant.clone()),
-            unique_key: format!("ai_follow_up:{}:callrail:CAL1", self.tenant),
-            payload: json!({"provider": "callrail", "call_external_id": "CAL1"}),
-            status: JobStatus::Running,
-            attempts: 1,
-            run_at: now,
-            lease_until: None,
-            last_error: None,
-            trace_context: None,
-            created_at: now,
-            updated_at: now,
-        }
+        running_job(
+            JobKind::AiFollowUp,
+            &self.tenant,
+            "callrail:CAL1",
+            json!({"provider": "callrail", "call_external_id": "CAL1"}),
+            self.clock.now_plus(Duration::ZERO),
+        )
     }
 }
 

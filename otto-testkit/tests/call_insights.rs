@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use otto_core::calls::{Direction, NewCall};
 use otto_core::follow_ups::{Analysis, Transcription};
-use otto_core::jobs::{Job, JobHandler, JobKind, JobOutcome, JobStatus};
+use otto_core::jobs::{Job, JobHandler, JobKind, JobOutcome};
 use otto_core::ports::{CallRepository, ProviderError};
 use otto_core::tenancy::{TenantId, TenantScope};
 use otto_testkit::contracts::{sample_analysis, sample_transcript};
 use otto_testkit::{
     InMemoryStore, ManualClock, RecordingAnalyzer, RecordingMeter, RecordingTranscriber,
+    running_job,
 };
 use serde_json::json;
 
@@ -80,26 +81,20 @@ impl World {
     }
 
     fn job(&self, kind: JobKind) -> Job {
-        let now = self.clock.now_plus(Duration::ZERO);
         Job {
-            id: uuid::Uuid::from_u128(7),
-            kind: kind.as_str().into(),
-            tenant_id: Some(self.tenant.clone()),
-            unique_key: format!("{kind}:{}:twilio:RE1", self.tenant),
-            payload: json!({
-                "provider": "twilio",
-                "call_external_id": "CA1",
-                "recording_external_id": "RE1",
-                "url": URL,
-            }),
-            status: JobStatus::Running,
-            attempts: 1,
-            run_at: now,
-            lease_until: None,
-            last_error: None,
             trace_context: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
-            created_at: now,
-            updated_at: now,
+            ..running_job(
+                kind,
+                &self.tenant,
+                "twilio:RE1",
+                json!({
+                    "provider": "twilio",
+                    "call_external_id": "CA1",
+                    "recording_external_id": "RE1",
+                    "url": URL,
+                }),
+                self.clock.now_plus(Duration::ZERO),
+            )
         }
     }
 }

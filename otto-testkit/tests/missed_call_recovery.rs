@@ -7,13 +7,15 @@ use std::time::Duration;
 
 use otto_core::calls::{Direction, NewCall};
 use otto_core::follow_ups::MissedCallRecovery;
-use otto_core::jobs::{Job, JobHandler, JobOutcome, JobStatus};
+use otto_core::jobs::{Job, JobHandler, JobKind, JobOutcome};
 use otto_core::ports::{
     CallRepository, Company, CompanyDirectory, FollowUpSettings, FollowUpStore, ProviderError,
     SmsRequest,
 };
 use otto_core::tenancy::{TenantId, TenantScope};
-use otto_testkit::{InMemoryStore, ManualClock, RecordingMeter, RecordingSms, SmsScript};
+use otto_testkit::{
+    InMemoryStore, ManualClock, RecordingMeter, RecordingSms, SmsScript, running_job,
+};
 use serde_json::json;
 
 const PLATFORM_NUMBER: &str = "+15550009999";
@@ -84,25 +86,13 @@ impl World {
     }
 
     fn job(&self, external_id: &str) -> Job {
-        let now = self.clock.now_plus(Duration::ZERO);
-        Job {
-            id: uuid::Uuid::from_u128(1),
-            kind: "missed_call_recovery".into(),
-            tenant_id: Some(self.tenant.clone()),
-            unique_key: format!(
-                "missed_call_recovery:{}:callrail:{external_id}",
-                self.tenant
-            ),
-            payload: json!({"provider": "callrail", "call_external_id": external_id}),
-            status: JobStatus::Running,
-            attempts: 1,
-            run_at: now,
-            lease_until: None,
-            last_error: None,
-            trace_context: None,
-            created_at: now,
-            updated_at: now,
-        }
+        running_job(
+            JobKind::MissedCallRecovery,
+            &self.tenant,
+            &format!("callrail:{external_id}"),
+            json!({"provider": "callrail", "call_external_id": external_id}),
+            self.clock.now_plus(Duration::ZERO),
+        )
     }
 }
 

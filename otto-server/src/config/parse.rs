@@ -103,6 +103,17 @@ impl Parser<'_> {
         )
     }
 
+    /// A provider's base URL: `name`, else the built-in `default`.
+    fn base_url(&mut self, name: &'static str, default: &str) -> url::Url {
+        let fallback = url::Url::parse(default).expect("built-in default URLs parse");
+        self.parsed(
+            name,
+            fallback,
+            &format!("an http(s) URL such as {default}"),
+            http_url,
+        )
+    }
+
     fn rate(&mut self, name: &'static str, default: &str) -> Rate {
         let fallback = default.parse().expect("built-in default rates parse");
         let Some(value) = self.env.get(name) else {
@@ -329,12 +340,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
 
     let webhooks = webhook_config(&mut p, otto_env);
     let worker = worker_config(&mut p);
-    let twilio_api_base_url = p.parsed(
-        "TWILIO_API_BASE_URL",
-        url::Url::parse("https://api.twilio.com").expect("valid default"),
-        "an http(s) URL such as https://api.twilio.com",
-        http_url,
-    );
+    let twilio_api_base_url = p.base_url("TWILIO_API_BASE_URL", "https://api.twilio.com");
     let deepgram = model_endpoint(
         &mut p,
         ("DEEPGRAM_API_BASE_URL", "https://api.deepgram.com"),
@@ -345,18 +351,8 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
         ("OPENAI_MODEL", "gpt-4o"),
     );
-    let callrail_base_url = p.parsed(
-        "CALLRAIL_BASE_URL",
-        url::Url::parse("https://api.callrail.com").expect("valid default"),
-        "an http(s) URL such as https://api.callrail.com",
-        http_url,
-    );
-    let bland_api_base_url = p.parsed(
-        "BLAND_API_BASE_URL",
-        url::Url::parse("https://api.bland.ai").expect("valid default"),
-        "an http(s) URL such as https://api.bland.ai",
-        http_url,
-    );
+    let callrail_base_url = p.base_url("CALLRAIL_BASE_URL", "https://api.callrail.com");
+    let bland_api_base_url = p.base_url("BLAND_API_BASE_URL", "https://api.bland.ai");
     let provider_timeout = Duration::from_secs(p.number(
         "OTTO_PROVIDER_TIMEOUT_SECONDS",
         30u64,
@@ -429,12 +425,7 @@ fn model_endpoint(
     (url_variable, default_url): (&'static str, &str),
     (model_variable, default_model): (&'static str, &str),
 ) -> ModelEndpoint {
-    let base_url = p.parsed(
-        url_variable,
-        url::Url::parse(default_url).expect("valid default"),
-        "an http(s) URL",
-        http_url,
-    );
+    let base_url = p.base_url(url_variable, default_url);
     let model = p
         .text(model_variable)
         .map(|model| model.trim().to_owned())
