@@ -81,10 +81,9 @@ mod tests {
 
     #[test]
     fn the_trace_id_of_a_traceparent_is_read_and_garbage_is_not() {
-        assert_eq!(
-            trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
-        );
+        // The W3C specification's example traceparent.
+        let example = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"; // pragma: allowlist secret
+        assert_eq!(trace_id_of(example), Some(&example[3..35]));
         for bad in [
             "",
             "00",
