@@ -40,6 +40,7 @@
 pub mod authentication;
 pub mod backfill;
 pub mod calls;
+pub mod company_settings;
 pub mod follow_ups;
 pub mod jobs;
 pub mod origin;
@@ -47,6 +48,7 @@ pub mod ports;
 pub mod rate;
 pub mod rate_limit;
 pub mod redact;
+pub mod roles;
 pub mod tenancy;
 pub mod webhooks;
 

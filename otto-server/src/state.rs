@@ -8,7 +8,8 @@ use otto_adapters::system::{SystemClock, UuidV7Ids};
 use otto_core::authentication::Authenticator;
 use otto_core::calls::{Call, CallCursor, NewCall, Page};
 use otto_core::ports::{
-    CallRepository, Claim, Company, CompanyDirectory, IdempotencyKey, ProbeError, ProviderAccounts,
+    CallRepository, Claim, Company, CompanyDirectory, FollowUpSettings, FollowUpStore,
+    IdempotencyKey, OutboundAction, OutboundClaim, OutboundKind, ProbeError, ProviderAccounts,
     ReadinessProbe, StoreError, Target, UnroutableDelivery, WebhookLedger,
 };
 use otto_core::rate_limit::RateLimiter;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub webhook_verifier: Arc<WebhookVerifier>,
     /// The provider-account → tenant map.
     pub provider_accounts: Arc<dyn ProviderAccounts>,
+    /// Tenant settings and data of follow-up work.
+    pub follow_ups: Arc<dyn FollowUpStore>,
 }
 
 /// The ingestion service over a ledger and account map, with the configuration's
@@ -173,6 +176,7 @@ impl AppState {
             webhooks: Arc::new(webhooks),
             webhook_verifier: Arc::new(WebhookVerifier::from_config(&config)),
             provider_accounts: Arc::new(DetachedStore),
+            follow_ups: Arc::new(DetachedStore),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
             readiness: Arc::new(readiness),
@@ -289,6 +293,56 @@ impl ProviderAccounts for DetachedStore {
     }
 
     async fn links(&self) -> Result<Vec<(AccountRef, otto_core::tenancy::TenantId)>, StoreError> {
+        Self::unavailable()
+    }
+}
+
+#[async_trait::async_trait]
+impl FollowUpStore for DetachedStore {
+    async fn call_by_external_id(
+        &self,
+        _: &TenantScope,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn follow_up_settings(
+        &self,
+        _: &TenantScope,
+    ) -> Result<(FollowUpSettings, Option<String>), StoreError> {
+        Self::unavailable()
+    }
+
+    async fn save_follow_up_settings(
+        &self,
+        _: &TenantScope,
+        _: &FollowUpSettings,
+    ) -> Result<(), StoreError> {
+        Self::unavailable()
+    }
+
+    async fn is_opted_out(&self, _: &TenantScope, _: &str) -> Result<bool, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn begin_outbound(
+        &self,
+        _: &TenantScope,
+        _: &OutboundAction,
+    ) -> Result<OutboundClaim, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn complete_outbound(
+        &self,
+        _: &TenantScope,
+        _: OutboundKind,
+        _: &str,
+        _: &str,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
         Self::unavailable()
     }
 }

@@ -237,6 +237,8 @@ pub struct Config {
     pub openai: ModelEndpoint,
     /// Bland AI's API base URL.
     pub bland_api_base_url: url::Url,
+    /// From organization roles to Otto's roles.
+    pub roles: otto_core::roles::RoleMap,
 }
 
 /// Where a model provider is reached, and which model is used.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use otto_core::Rate;
 use otto_core::jobs::{DailySchedule, RetryPolicy};
+use otto_core::roles::RoleMap;
 use otto_core::tenancy::TenantId;
 use tracing::level_filters::LevelFilter;
 
@@ -351,6 +352,12 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         ("OPENAI_BASE_URL", "https://api.openai.com/v1"),
         ("OPENAI_MODEL", "gpt-4o"),
     );
+    let roles = p.parsed(
+        "OTTO_ROLE_MAP",
+        RoleMap::default(),
+        "org_role=leadership|csr|rep pairs, comma-separated, such as admin=leadership,sales_rep=rep,*=csr",
+        RoleMap::parse,
+    );
     let callrail_base_url = p.base_url("CALLRAIL_BASE_URL", "https://api.callrail.com");
     let bland_api_base_url = p.base_url("BLAND_API_BASE_URL", "https://api.bland.ai");
     let provider_timeout = Duration::from_secs(p.number(
@@ -412,6 +419,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         deepgram,
         openai,
         bland_api_base_url,
+        roles,
     };
     if p.errors.is_empty() {
         Ok(config)

@@ -115,6 +115,7 @@ pub const VARIABLES: &[Variable] = &[
     var("OTTO_SERVE_WORKER", Some("auto")),
     var("OTTO_WORKER_PORT", Some("9101")),
     var("OTTO_PROVIDER_TIMEOUT_SECONDS", Some("30")),
+    var("OTTO_ROLE_MAP", Some("admin=leadership,*=csr")),
 ];
 
 /// The committed `.env.example`, whose values are placeholders by definition: a

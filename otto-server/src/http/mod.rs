@@ -37,6 +37,7 @@ use routes::account::AccountApi;
 use routes::admin::AdminApi;
 use routes::calls::CallsApi;
 use routes::company::CompanyApi;
+use routes::settings::SettingsApi;
 use routes::system::SystemApi;
 use routes::webhooks::WebhooksApi;
 
@@ -54,6 +55,7 @@ pub fn api(
     CallsApi,
     WebhooksApi,
     AdminApi,
+    SettingsApi,
 ) {
     (
         SystemApi::new(state.clone()),
@@ -62,6 +64,7 @@ pub fn api(
         CallsApi::new(state.calls.clone()),
         WebhooksApi::new(state.clone()),
         AdminApi::new(state),
+        SettingsApi::new(state),
     )
 }
 

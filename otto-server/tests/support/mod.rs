@@ -93,6 +93,7 @@ pub fn state_with_store(
             otto_server::http::webhook_signatures::WebhookVerifier::from_config(&config),
         ),
         provider_accounts: Arc::new(store.clone()),
+        follow_ups: Arc::new(store.clone()),
         metrics: Arc::new(Metrics::new()),
         readiness: Arc::new(readiness),
         authenticator: Arc::new(authenticator),

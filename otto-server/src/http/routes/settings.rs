@@ -1,0 +1,214 @@
+//! `/api/v1/company/settings`: the company's follow-up settings, for its leadership.
+
+use otto_core::company_settings::{CompanySettings, SettingsError, validate};
+use otto_core::follow_ups::DEFAULT_MISSED_CALL_TEMPLATE;
+use otto_core::ports::FollowUpSettings;
+use poem_openapi::payload::Json;
+use poem_openapi::types::Example;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+use super::{ApiTags, AuthenticatedErrors, problem, store_failure};
+use crate::http::auth::Caller;
+use crate::http::json_body::{JsonBody, Validate};
+use crate::http::problem::{ApiError, FieldError, ProblemBody, ProblemKind};
+use crate::state::AppState;
+
+/// The company's follow-up settings.
+#[derive(Debug, Object)]
+#[oai(example)]
+pub struct SettingsView {
+    /// Whether a missed inbound call gets a text message.
+    pub missed_call_sms_enabled: bool,
+    /// The company's message, with `{company_name}` and `{customer_name}`
+    /// placeholders; `null` uses Otto's default.
+    pub missed_call_sms_template: Option<String>,
+    /// Otto's default message, shown for reference.
+    pub default_missed_call_sms_template: String,
+    /// The number texts are sent from (E.164); `null` uses the platform's number.
+    pub sms_from_number: Option<String>,
+}
+
+impl From<FollowUpSettings> for SettingsView {
+    fn from(settings: FollowUpSettings) -> Self {
+        SettingsView {
+            missed_call_sms_enabled: settings.missed_call_sms_enabled,
+            missed_call_sms_template: settings.missed_call_sms_template,
+            default_missed_call_sms_template: DEFAULT_MISSED_CALL_TEMPLATE.to_owned(),
+            sms_from_number: settings.sms_from_number,
+        }
+    }
+}
+
+impl Example for SettingsView {
+    fn example() -> Self {
+        FollowUpSettings {
+            missed_call_sms_enabled: true,
+            missed_call_sms_template: Some(
+                "Hi {customer_name}, {company_name} here. Sorry we missed you - how can we help?"
+                    .to_owned(),
+            ),
+            sms_from_number: Some("+15551230000".to_owned()),
+        }
+        .into()
+    }
+}
+
+/// New settings: every field is replaced.
+#[derive(Debug, serde::Deserialize, Object)]
+#[serde(deny_unknown_fields)]
+#[oai(example)]
+pub struct SettingsUpdate {
+    /// Whether a missed inbound call gets a text message.
+    pub missed_call_sms_enabled: bool,
+    /// The message (at most 1600 characters; placeholders `{company_name}` and
+    /// `{customer_name}`), or `null` for Otto's default.
+    #[serde(default)]
+    pub missed_call_sms_template: Option<String>,
+    /// The sending number in E.164 form, or `null` for the platform's number.
+    #[serde(default)]
+    pub sms_from_number: Option<String>,
+}
+
+impl SettingsUpdate {
+    fn settings(&self) -> FollowUpSettings {
+        FollowUpSettings {
+            missed_call_sms_enabled: self.missed_call_sms_enabled,
+            missed_call_sms_template: self.missed_call_sms_template.clone(),
+            sms_from_number: self.sms_from_number.clone(),
+        }
+    }
+}
+
+impl Example for SettingsUpdate {
+    fn example() -> Self {
+        SettingsUpdate {
+            missed_call_sms_enabled: true,
+            missed_call_sms_template: Some(
+                "Hi {customer_name}, {company_name} here. How can we help?".to_owned(),
+            ),
+            sms_from_number: None,
+        }
+    }
+}
+
+fn field_errors(invalid: Vec<otto_core::company_settings::InvalidSetting>) -> Vec<FieldError> {
+    invalid
+        .into_iter()
+        .map(|invalid| FieldError {
+            field: invalid.field.to_owned(),
+            message: invalid.message,
+        })
+        .collect()
+}
+
+impl Validate for SettingsUpdate {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let invalid = validate(&self.settings());
+        if invalid.is_empty() {
+            Ok(())
+        } else {
+            Err(field_errors(invalid))
+        }
+    }
+}
+
+/// Problems of the settings operations.
+#[derive(Debug, ApiResponse)]
+pub enum SettingsErrors {
+    /// The body is not JSON.
+    #[oai(status = 400)]
+    BadRequest(ProblemBody),
+    /// The credential is refused, or the caller's role is not leadership
+    /// (`/problems/forbidden`, naming the role needed).
+    #[oai(status = 403)]
+    Forbidden(ProblemBody),
+    /// The body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(ProblemBody),
+    /// A field is invalid (`errors` names each): a template that is blank, too long or
+    /// uses an unknown placeholder, a number not in E.164 form, an unknown field.
+    #[oai(status = 422)]
+    ValidationFailed(ProblemBody),
+    /// The caller's rate limit is spent; retry after `Retry-After` seconds.
+    #[oai(status = 429)]
+    TooManyRequests(ProblemBody),
+    /// An unexpected fault; the cause is logged under the response's trace_id.
+    #[oai(status = 500)]
+    Internal(ProblemBody),
+    /// The database is unavailable; retry after `Retry-After` seconds.
+    #[oai(status = 503)]
+    Unavailable(ProblemBody),
+}
+
+impl From<SettingsError> for SettingsErrors {
+    fn from(error: SettingsError) -> Self {
+        match error {
+            SettingsError::Forbidden(refusal) => SettingsErrors::Forbidden(problem(
+                ProblemKind::Forbidden,
+                format!(
+                    "{}.",
+                    refusal.to_string().replacen("this", "Company settings", 1)
+                ),
+            )),
+            SettingsError::Invalid(invalid) => SettingsErrors::ValidationFailed(ProblemBody(
+                ApiError::validation(field_errors(invalid)),
+            )),
+            SettingsError::Store(error) => match store_failure(error) {
+                AuthenticatedErrors::Unavailable(body) => SettingsErrors::Unavailable(body),
+                AuthenticatedErrors::Forbidden(body) => SettingsErrors::Forbidden(body),
+                AuthenticatedErrors::TooManyRequests(body) => SettingsErrors::TooManyRequests(body),
+                AuthenticatedErrors::NotFound(body) | AuthenticatedErrors::Internal(body) => {
+                    SettingsErrors::Internal(body)
+                }
+            },
+        }
+    }
+}
+
+/// Company settings operations.
+#[derive(Clone, Debug)]
+pub struct SettingsApi {
+    settings: CompanySettings,
+}
+
+impl SettingsApi {
+    /// Operations over the state's follow-up store and role map.
+    pub fn new(state: &AppState) -> Self {
+        SettingsApi {
+            settings: CompanySettings::new(state.follow_ups.clone(), state.config.roles.clone()),
+        }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Account")]
+impl SettingsApi {
+    /// The company's follow-up settings (leadership only).
+    #[oai(
+        path = "/api/v1/company/settings",
+        method = "get",
+        operation_id = "getCompanySettings"
+    )]
+    async fn settings(&self, caller: Caller) -> Result<Json<SettingsView>, SettingsErrors> {
+        Ok(Json(self.settings.settings(&caller.0).await?.into()))
+    }
+
+    /// Replaces the company's follow-up settings (leadership only).
+    #[oai(
+        path = "/api/v1/company/settings",
+        method = "put",
+        operation_id = "replaceCompanySettings"
+    )]
+    async fn replace(
+        &self,
+        caller: Caller,
+        body: JsonBody<SettingsUpdate>,
+    ) -> Result<Json<SettingsView>, SettingsErrors> {
+        let saved = self.settings.replace(&caller.0, body.0.settings()).await?;
+        tracing::info!(
+            user_id = %caller.0.user_id,
+            missed_call_sms_enabled = saved.missed_call_sms_enabled,
+            "company settings replaced"
+        );
+        Ok(Json(saved.into()))
+    }
+}
