@@ -246,6 +246,7 @@ pub fn state(config: Config, connections: &Connections, authenticator: Authentic
         webhook_verifier: Arc::new(WebhookVerifier::from_config(&config)),
         provider_accounts: store.clone(),
         follow_ups: store.clone(),
+        jobs: store.clone(),
         config: Arc::new(config),
         metrics: Arc::new(Metrics::new()),
         readiness: Arc::new(readiness),

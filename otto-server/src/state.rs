@@ -9,8 +9,8 @@ use otto_core::authentication::Authenticator;
 use otto_core::calls::{Call, CallCursor, NewCall, Page};
 use otto_core::ports::{
     CallRepository, Claim, Company, CompanyDirectory, FollowUpSettings, FollowUpStore,
-    IdempotencyKey, OutboundAction, OutboundClaim, OutboundKind, ProbeError, ProviderAccounts,
-    ReadinessProbe, StoreError, Target, UnroutableDelivery, WebhookLedger,
+    IdempotencyKey, JobQueue, OutboundAction, OutboundClaim, OutboundKind, ProbeError,
+    ProviderAccounts, ReadinessProbe, StoreError, Target, UnroutableDelivery, WebhookLedger,
 };
 use otto_core::rate_limit::RateLimiter;
 use otto_core::tenancy::TenantScope;
@@ -45,6 +45,8 @@ pub struct AppState {
     pub provider_accounts: Arc<dyn ProviderAccounts>,
     /// Tenant settings and data of follow-up work.
     pub follow_ups: Arc<dyn FollowUpStore>,
+    /// Background jobs.
+    pub jobs: Arc<dyn JobQueue>,
 }
 
 /// The ingestion service over a ledger and account map, with the configuration's
@@ -177,6 +179,7 @@ impl AppState {
             webhook_verifier: Arc::new(WebhookVerifier::from_config(&config)),
             provider_accounts: Arc::new(DetachedStore),
             follow_ups: Arc::new(DetachedStore),
+            jobs: Arc::new(DetachedStore),
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
             readiness: Arc::new(readiness),
@@ -343,6 +346,72 @@ impl FollowUpStore for DetachedStore {
         _: &str,
         _: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError> {
+        Self::unavailable()
+    }
+}
+
+#[async_trait::async_trait]
+impl JobQueue for DetachedStore {
+    async fn enqueue(
+        &self,
+        _: otto_core::jobs::NewJob,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<otto_core::jobs::Enqueued, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn lease(
+        &self,
+        _: &[otto_core::jobs::JobKind],
+        _: chrono::DateTime<chrono::Utc>,
+        _: std::time::Duration,
+        _: u32,
+    ) -> Result<Vec<otto_core::jobs::Job>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn finish(
+        &self,
+        _: &otto_core::jobs::Job,
+        _: otto_core::jobs::Finish,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn release(
+        &self,
+        _: &otto_core::jobs::Job,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn job(&self, _: uuid::Uuid) -> Result<Option<otto_core::jobs::Job>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn jobs(
+        &self,
+        _: Option<otto_core::jobs::JobStatus>,
+        _: u32,
+    ) -> Result<Vec<otto_core::jobs::Job>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn retry(
+        &self,
+        _: uuid::Uuid,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn cancel(
+        &self,
+        _: uuid::Uuid,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
         Self::unavailable()
     }
 }

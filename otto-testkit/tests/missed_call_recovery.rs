@@ -287,3 +287,25 @@ async fn a_job_for_an_unknown_call_fails_with_the_reason() {
         "{outcome:?}"
     );
 }
+
+#[tokio::test]
+async fn a_follow_up_a_user_asked_for_is_sent_even_after_an_answered_call() {
+    let world = World::new().await;
+    world.call("CALR", Direction::Inbound, true).await;
+    let mut job = world.job("CALR");
+    job.payload["requested_by"] = json!("user_csr");
+    assert_eq!(
+        world.recovery(true).handle(&job).await,
+        JobOutcome::Succeeded
+    );
+    assert_eq!(world.sms.sent().len(), 1);
+    world.store.record_opt_out(&world.tenant, CUSTOMER);
+    let mut again = world.job("CALR");
+    again.unique_key.push_str(":second");
+    again.payload["requested_by"] = json!("user_csr");
+    assert!(
+        matches!(world.recovery(true).handle(&again).await, JobOutcome::Skipped(reason) if reason.contains("opted out")),
+        "an opt-out still wins"
+    );
+    assert_eq!(world.sms.sent().len(), 1);
+}

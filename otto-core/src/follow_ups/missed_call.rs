@@ -110,7 +110,10 @@ impl MissedCallRecovery {
                     "no call {provider}:{external_id} in the tenant"
                 )))
             })?;
-        if call.direction != Direction::Inbound || call.answered {
+        // A follow-up a user asked for is sent whatever the call's outcome; the
+        // automatic one only after an unanswered inbound call.
+        let requested = job.payload.get("requested_by").is_some();
+        if !requested && (call.direction != Direction::Inbound || call.answered) {
             return Err(skip("the call was answered or is not inbound"));
         }
         let customer = call

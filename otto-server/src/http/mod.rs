@@ -37,6 +37,7 @@ use routes::account::AccountApi;
 use routes::admin::AdminApi;
 use routes::calls::CallsApi;
 use routes::company::CompanyApi;
+use routes::follow_ups::FollowUpApi;
 use routes::settings::SettingsApi;
 use routes::system::SystemApi;
 use routes::webhooks::WebhooksApi;
@@ -56,6 +57,7 @@ pub fn api(
     WebhooksApi,
     AdminApi,
     SettingsApi,
+    FollowUpApi,
 ) {
     (
         SystemApi::new(state.clone()),
@@ -65,6 +67,7 @@ pub fn api(
         WebhooksApi::new(state.clone()),
         AdminApi::new(state),
         SettingsApi::new(state),
+        FollowUpApi::new(state),
     )
 }
 

@@ -94,6 +94,7 @@ pub fn state_with_store(
         ),
         provider_accounts: Arc::new(store.clone()),
         follow_ups: Arc::new(store.clone()),
+        jobs: Arc::new(store.clone()),
         metrics: Arc::new(Metrics::new()),
         readiness: Arc::new(readiness),
         authenticator: Arc::new(authenticator),

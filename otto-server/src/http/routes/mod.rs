@@ -5,6 +5,7 @@ pub mod account;
 pub mod admin;
 pub mod calls;
 pub mod company;
+pub mod follow_ups;
 pub mod settings;
 pub mod system;
 pub mod webhooks;
