@@ -43,6 +43,7 @@ pub mod calls;
 pub mod company_settings;
 pub mod follow_ups;
 pub mod jobs;
+pub mod members;
 pub mod origin;
 pub mod ports;
 pub mod rate;

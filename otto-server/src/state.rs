@@ -233,6 +233,10 @@ impl CompanyDirectory for DetachedStore {
     async fn save_company(&self, _: &TenantScope, _: &Company) -> Result<(), StoreError> {
         Self::unavailable()
     }
+
+    async fn members(&self, _: &TenantScope) -> Result<Vec<otto_core::ports::Member>, StoreError> {
+        Self::unavailable()
+    }
 }
 
 #[async_trait::async_trait]

@@ -12,6 +12,7 @@ pub use crate::follow_up_contract::{FollowUpStores, follow_up_store_contract};
 pub use crate::insight_contract::{insight_store_contract, sample_analysis, sample_transcript};
 pub use crate::insight_provider_contract::{call_analyzer_contract, transcriber_contract};
 pub use crate::job_queue_contract::job_queue_contract;
+pub use crate::members_contract::company_members_contract;
 pub use crate::sms_contract::sms_sender_contract;
 
 /// A probe of a reachable dependency succeeds, and names its component.
@@ -674,6 +675,12 @@ mod tests {
         let store = crate::InMemoryStore::default();
         call_repository_contract(&store, "org_a", "org_b").await;
         company_directory_contract(&store, "org_a", "org_b").await;
+    }
+
+    #[tokio::test]
+    async fn the_in_memory_store_honours_the_members_contract() {
+        let store = crate::InMemoryStore::default();
+        company_members_contract(&store, &store, "org_a", "org_b").await;
     }
 
     #[tokio::test]

@@ -25,6 +25,7 @@ mod insight_provider_contract;
 mod insight_store;
 mod job_queue;
 mod job_queue_contract;
+mod members_contract;
 mod provider_fakes;
 mod scripted_handler;
 pub mod signers;

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use chrono::SubsecRound;
 use otto_core::calls::{Call, CallCursor, MAX_PAGE_SIZE, NewCall, Page};
-use otto_core::ports::{CallRepository, Company, CompanyDirectory, IdGenerator, StoreError};
+use otto_core::ports::{
+    CallRepository, Company, CompanyDirectory, IdGenerator, Member, StoreError,
+};
 use otto_core::tenancy::{TenantId, TenantScope};
 use uuid::Uuid;
 
@@ -56,6 +58,25 @@ impl CompanyDirectory for InMemoryStore {
             .companies
             .insert(scope.tenant_id().clone(), company.clone());
         Ok(())
+    }
+
+    async fn members(&self, scope: &TenantScope) -> Result<Vec<Member>, StoreError> {
+        let tables = self.tables();
+        Ok(tables
+            .webhooks
+            .memberships
+            .iter()
+            .filter(|((tenant, _), _)| tenant == scope.tenant_id())
+            .map(|((_, user), role)| {
+                let (email, name) = tables.webhooks.users.get(user).cloned().unwrap_or_default();
+                Member {
+                    user_id: user.clone(),
+                    email,
+                    name,
+                    role: role.clone(),
+                }
+            })
+            .collect())
     }
 }
 

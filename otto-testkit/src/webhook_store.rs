@@ -38,8 +38,8 @@ pub(crate) struct WebhookTables {
     pub(crate) opt_outs: BTreeSet<(TenantId, String)>,
     recordings: BTreeSet<(TenantId, String)>,
     pub(crate) ai_calls: BTreeMap<(TenantId, String), AiCallFacts>,
-    users: BTreeMap<UserId, (Option<String>, Option<String>)>,
-    memberships: BTreeMap<(TenantId, UserId), Role>,
+    pub(crate) users: BTreeMap<UserId, (Option<String>, Option<String>)>,
+    pub(crate) memberships: BTreeMap<(TenantId, UserId), Role>,
 }
 
 impl InMemoryStore {

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use otto_core::ports::{Company, CompanyDirectory, StoreError};
-use otto_core::tenancy::TenantScope;
+use otto_core::ports::{Company, CompanyDirectory, Member, StoreError};
+use otto_core::tenancy::{Role, TenantScope, UserId};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, EntityTrait};
 
@@ -50,5 +50,32 @@ impl CompanyDirectory for SqlStore {
             .map_err(store_error)?;
         transaction.commit().await.map_err(store_error)?;
         Ok(())
+    }
+
+    async fn members(&self, scope: &TenantScope) -> Result<Vec<Member>, StoreError> {
+        let transaction = self.begin(scope).await?;
+        let rows = super::sql::query(
+            &transaction,
+            "SELECT m.user_id, m.role, u.email, u.name FROM memberships m \
+             LEFT JOIN users u ON u.id = m.user_id \
+             WHERE m.tenant_id = $1 ORDER BY m.user_id",
+            vec![scope.tenant_id().as_str().into()],
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let user: String = super::sql::column(row, "user_id")?;
+                let role: String = super::sql::column(row, "role")?;
+                Ok(Member {
+                    user_id: UserId::parse(&user)
+                        .map_err(|error| StoreError::Internal(error.to_string()))?,
+                    email: super::sql::column(row, "email")?,
+                    name: super::sql::column(row, "name")?,
+                    role: Role::parse(&role)
+                        .map_err(|error| StoreError::Internal(error.to_string()))?,
+                })
+            })
+            .collect()
     }
 }

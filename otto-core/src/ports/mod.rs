@@ -25,7 +25,7 @@ pub use providers::{
     TrackedCallPage, Transcriber, Transcript, TranscriptWord, UsageMeter,
 };
 pub use readiness::{ProbeError, ReadinessProbe};
-pub use repositories::{CallRepository, Company, CompanyDirectory, StoreError};
+pub use repositories::{CallRepository, Company, CompanyDirectory, Member, StoreError};
 pub use webhooks::{
     Claim, IdempotencyKey, ProviderAccounts, Target, UnroutableDelivery, WebhookLedger,
 };

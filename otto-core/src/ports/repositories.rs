@@ -38,6 +38,22 @@ pub trait CompanyDirectory: Send + Sync {
 
     /// Creates or updates the scope's company record.
     async fn save_company(&self, scope: &TenantScope, company: &Company) -> Result<(), StoreError>;
+
+    /// The scope's members (kept in sync from Clerk), ordered by user id.
+    async fn members(&self, scope: &TenantScope) -> Result<Vec<Member>, StoreError>;
+}
+
+/// A user of a company.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    /// The user.
+    pub user_id: crate::tenancy::UserId,
+    /// Their email address, when known.
+    pub email: Option<String>,
+    /// Their name, when known.
+    pub name: Option<String>,
+    /// Their organization role.
+    pub role: crate::tenancy::Role,
 }
 
 /// A tenant's calls.

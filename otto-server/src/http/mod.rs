@@ -62,7 +62,7 @@ pub fn api(
     (
         SystemApi::new(state.clone()),
         AccountApi,
-        CompanyApi::new(state.companies.clone()),
+        CompanyApi::new(state.companies.clone(), state.config.roles.clone()),
         CallsApi::new(state.calls.clone()),
         WebhooksApi::new(state.clone()),
         AdminApi::new(state),

@@ -6,8 +6,11 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use std::sync::Arc;
 
-use super::{ApiTags, AuthenticatedErrors, store_failure};
+use super::{ApiTags, AuthenticatedErrors, problem, store_failure};
 use crate::http::auth::Caller;
+use crate::http::problem::ProblemKind;
+use otto_core::members::{CompanyMembers, MembersError};
+use otto_core::roles::RoleMap;
 
 /// The caller's company.
 #[derive(Debug, Object)]
@@ -20,10 +23,33 @@ pub struct CompanyView {
     pub user_role: String,
 }
 
+/// A user of the company.
+#[derive(Debug, Object)]
+pub struct CompanyUser {
+    /// The user's id (Clerk user id).
+    pub user_id: String,
+    /// Their email address, when known.
+    pub email: Option<String>,
+    /// Their name, when known.
+    pub name: Option<String>,
+    /// Their organization role (`admin`, `member`, a custom role).
+    pub organization_role: String,
+    /// Their Otto role: `leadership`, `csr` or `rep`.
+    pub role: String,
+}
+
+/// The company's users.
+#[derive(Debug, Object)]
+pub struct CompanyUsers {
+    /// Ordered by user id.
+    pub users: Vec<CompanyUser>,
+}
+
 /// Company operations.
 #[derive(Clone)]
 pub struct CompanyApi {
     companies: Arc<dyn CompanyDirectory>,
+    members: CompanyMembers,
 }
 
 impl std::fmt::Debug for CompanyApi {
@@ -33,9 +59,12 @@ impl std::fmt::Debug for CompanyApi {
 }
 
 impl CompanyApi {
-    /// Operations over `companies`.
-    pub fn new(companies: Arc<dyn CompanyDirectory>) -> Self {
-        CompanyApi { companies }
+    /// Operations over `companies`, with Otto roles from `roles`.
+    pub fn new(companies: Arc<dyn CompanyDirectory>, roles: RoleMap) -> Self {
+        CompanyApi {
+            members: CompanyMembers::new(companies.clone(), roles),
+            companies,
+        }
     }
 
     async fn view(&self, caller: Caller) -> Result<Json<CompanyView>, AuthenticatedErrors> {
@@ -70,5 +99,40 @@ impl CompanyApi {
     )]
     async fn user_company(&self, caller: Caller) -> Result<Json<CompanyView>, AuthenticatedErrors> {
         self.view(caller).await
+    }
+
+    /// The company's users and their roles (leadership only).
+    #[oai(
+        path = "/api/v1/company/users",
+        method = "get",
+        operation_id = "listCompanyUsers"
+    )]
+    async fn users(&self, caller: Caller) -> Result<Json<CompanyUsers>, AuthenticatedErrors> {
+        let members = self
+            .members
+            .list(&caller.0)
+            .await
+            .map_err(|error| match error {
+                MembersError::Forbidden(refusal) => AuthenticatedErrors::Forbidden(problem(
+                    ProblemKind::Forbidden,
+                    format!(
+                        "{}.",
+                        refusal.to_string().replacen("this", "The user list", 1)
+                    ),
+                )),
+                MembersError::Store(error) => store_failure(error),
+            })?;
+        Ok(Json(CompanyUsers {
+            users: members
+                .into_iter()
+                .map(|(member, role)| CompanyUser {
+                    user_id: member.user_id.to_string(),
+                    email: member.email,
+                    name: member.name,
+                    organization_role: member.role.to_string(),
+                    role: role.to_string(),
+                })
+                .collect(),
+        }))
     }
 }
