@@ -50,6 +50,8 @@ const TENANT_TABLES: &[&str] = &[
     "recordings",
     "transcripts",
     "analyses",
+    "tenant_settings",
+    "outbound_actions",
 ];
 
 /// A transaction as the application role, with `tenant` set (or none).
@@ -128,6 +130,12 @@ async fn postgres_row_level_security_confines_raw_sql_to_the_tenant() {
             ),
             format!(
                 "INSERT INTO analyses (id, tenant_id, call_id, model, summary, tokens_used) VALUES (gen_random_uuid(), '{tenant}', '{id}', 'gpt', 'ok', 10)"
+            ),
+            format!(
+                "INSERT INTO tenant_settings (tenant_id, missed_call_sms_enabled, updated_at) VALUES ('{tenant}', true, now())"
+            ),
+            format!(
+                "INSERT INTO outbound_actions (id, tenant_id, kind, follow_up_key, to_number, body, started_at) VALUES (gen_random_uuid(), '{tenant}', 'sms', 'k1', '+15550000000', 'hi', now())"
             ),
         ] {
             transaction
