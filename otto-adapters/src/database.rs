@@ -6,7 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use migrations::{Migrator, MigratorTrait};
 use otto_core::ports::{ProbeError, ReadinessProbe};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DbErr,
+    TransactionTrait,
+};
 
 /// Why the database could not be opened or migrated.
 #[derive(Debug, thiserror::Error)]
@@ -94,9 +97,27 @@ pub async fn connect(
     Ok(connection)
 }
 
-/// Applies every pending migration.
+/// The advisory lock that serialises migrations across processes (any fixed number;
+/// this one spells "otto").
+const MIGRATION_LOCK: i64 = 0x6f74_746f;
+
+/// Applies every pending migration. On PostgreSQL, processes that start together
+/// (an API and its workers) take turns: each waits for an advisory lock, held by a
+/// transaction of its own while the migrations run on the pool's other connections,
+/// and the later ones find nothing pending.
 pub async fn migrate_up(connection: &DatabaseConnection) -> Result<(), DatabaseError> {
-    Migrator::up(connection, None).await?;
+    if connection.get_database_backend() != DatabaseBackend::Postgres {
+        Migrator::up(connection, None).await?;
+        return Ok(());
+    }
+    // Needs a second pooled connection for the migrations themselves; with a pool of
+    // one, acquiring it times out (connect_timeout) rather than hanging.
+    let lock = connection.begin().await?;
+    lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+        .await?;
+    let migrated = Migrator::up(connection, None).await;
+    lock.commit().await?;
+    migrated?;
     Ok(())
 }
 

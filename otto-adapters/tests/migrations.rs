@@ -104,3 +104,28 @@ async fn migrations_run_up_and_down_on_postgres() {
     connection.close().await.expect("close");
     test_database.drop_database().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_starting_together_migrate_once_on_postgres() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let mut starts = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let url = test_database.url.clone();
+        starts.spawn(async move {
+            let connection = database::connect(&url, &PoolSettings::default())
+                .await
+                .expect("connects");
+            let migrated = database::migrate_up(&connection).await;
+            connection.close().await.expect("close");
+            migrated
+        });
+    }
+    while let Some(started) = starts.join_next().await {
+        started
+            .expect("joins")
+            .expect("every process starts, however they race to migrate");
+    }
+    test_database.drop_database().await;
+}
