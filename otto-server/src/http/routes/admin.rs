@@ -10,7 +10,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::{ApiTags, AuthenticatedErrors, problem, store_failure};
+use super::{ApiTags, problem, store_failure};
 use crate::http::auth::Caller;
 use crate::http::json_body::{JsonBody, Validate};
 use crate::http::problem::{ApiError, FieldError, ProblemBody, ProblemKind};
@@ -135,17 +135,7 @@ pub enum AdminErrors {
     Unavailable(ProblemBody),
 }
 
-impl From<AuthenticatedErrors> for AdminErrors {
-    fn from(error: AuthenticatedErrors) -> Self {
-        match error {
-            AuthenticatedErrors::Forbidden(body) => AdminErrors::Forbidden(body),
-            AuthenticatedErrors::NotFound(body) => AdminErrors::NotFound(body),
-            AuthenticatedErrors::TooManyRequests(body) => AdminErrors::TooManyRequests(body),
-            AuthenticatedErrors::Internal(body) => AdminErrors::Internal(body),
-            AuthenticatedErrors::Unavailable(body) => AdminErrors::Unavailable(body),
-        }
-    }
-}
+from_authenticated_errors!(AdminErrors, not_found: NotFound);
 
 impl From<AdministrationError> for AdminErrors {
     fn from(error: AdministrationError) -> Self {

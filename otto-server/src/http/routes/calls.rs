@@ -105,18 +105,7 @@ pub enum ListCallsErrors {
     Unavailable(crate::http::problem::ProblemBody),
 }
 
-impl From<AuthenticatedErrors> for ListCallsErrors {
-    fn from(error: AuthenticatedErrors) -> Self {
-        match error {
-            AuthenticatedErrors::Forbidden(body) => ListCallsErrors::Forbidden(body),
-            AuthenticatedErrors::TooManyRequests(body) => ListCallsErrors::TooManyRequests(body),
-            AuthenticatedErrors::NotFound(body) | AuthenticatedErrors::Internal(body) => {
-                ListCallsErrors::Internal(body)
-            }
-            AuthenticatedErrors::Unavailable(body) => ListCallsErrors::Unavailable(body),
-        }
-    }
-}
+from_authenticated_errors!(ListCallsErrors, not_found: Internal);
 
 fn bad_parameter(name: &str, message: &str) -> ListCallsErrors {
     ListCallsErrors::BadRequest(crate::http::problem::ProblemBody(ApiError {

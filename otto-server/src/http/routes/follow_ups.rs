@@ -12,7 +12,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use std::sync::Arc;
 use uuid::Uuid;
 
-use super::{ApiTags, AuthenticatedErrors, problem, store_failure};
+use super::{ApiTags, problem, store_failure};
 use crate::http::auth::Caller;
 use crate::http::problem::{ProblemBody, ProblemKind};
 use crate::state::AppState;
@@ -112,17 +112,12 @@ impl From<FollowUpRequestError> for FollowUpErrors {
                 ProblemKind::Conflict,
                 "The call has no customer number to follow up.",
             )),
-            FollowUpRequestError::Store(error) => match store_failure(error) {
-                AuthenticatedErrors::Unavailable(body) => FollowUpErrors::Unavailable(body),
-                AuthenticatedErrors::Forbidden(body) => FollowUpErrors::Forbidden(body),
-                AuthenticatedErrors::TooManyRequests(body) => FollowUpErrors::TooManyRequests(body),
-                AuthenticatedErrors::NotFound(body) | AuthenticatedErrors::Internal(body) => {
-                    FollowUpErrors::Internal(body)
-                }
-            },
+            FollowUpRequestError::Store(error) => store_failure(error).into(),
         }
     }
 }
+
+from_authenticated_errors!(FollowUpErrors, not_found: NotFound);
 
 /// Follow-up operations.
 #[derive(Clone, Debug)]

@@ -1,6 +1,26 @@
 //! The API's operations, one module per resource group, and the shared error
 //! response sets that document their problems in the OpenAPI document.
 
+/// Implements `From<AuthenticatedErrors>` for an operation's problem set that has
+/// `Forbidden`, `TooManyRequests`, `Internal` and `Unavailable` variants; `not_found`
+/// names the variant a "not found" becomes (`Internal` for operations with no 404).
+macro_rules! from_authenticated_errors {
+    ($target:ident, not_found: $not_found:ident) => {
+        impl From<$crate::http::routes::AuthenticatedErrors> for $target {
+            fn from(error: $crate::http::routes::AuthenticatedErrors) -> Self {
+                use $crate::http::routes::AuthenticatedErrors as Authenticated;
+                match error {
+                    Authenticated::Forbidden(body) => $target::Forbidden(body),
+                    Authenticated::NotFound(body) => $target::$not_found(body),
+                    Authenticated::TooManyRequests(body) => $target::TooManyRequests(body),
+                    Authenticated::Internal(body) => $target::Internal(body),
+                    Authenticated::Unavailable(body) => $target::Unavailable(body),
+                }
+            }
+        }
+    };
+}
+
 pub mod account;
 pub mod admin;
 pub mod calls;

@@ -7,7 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::{ApiTags, AuthenticatedErrors, problem, store_failure};
+use super::{ApiTags, problem, store_failure};
 use crate::http::auth::Caller;
 use crate::http::json_body::{JsonBody, Validate};
 use crate::http::problem::{ApiError, FieldError, ProblemBody, ProblemKind};
@@ -153,17 +153,12 @@ impl From<SettingsError> for SettingsErrors {
             SettingsError::Invalid(invalid) => SettingsErrors::ValidationFailed(ProblemBody(
                 ApiError::validation(field_errors(invalid)),
             )),
-            SettingsError::Store(error) => match store_failure(error) {
-                AuthenticatedErrors::Unavailable(body) => SettingsErrors::Unavailable(body),
-                AuthenticatedErrors::Forbidden(body) => SettingsErrors::Forbidden(body),
-                AuthenticatedErrors::TooManyRequests(body) => SettingsErrors::TooManyRequests(body),
-                AuthenticatedErrors::NotFound(body) | AuthenticatedErrors::Internal(body) => {
-                    SettingsErrors::Internal(body)
-                }
-            },
+            SettingsError::Store(error) => store_failure(error).into(),
         }
     }
 }
+
+from_authenticated_errors!(SettingsErrors, not_found: Internal);
 
 /// Company settings operations.
 #[derive(Clone, Debug)]
