@@ -8,8 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::job_input::{tenant_of, text};
-use super::missed_call::provider_outcome;
-use super::outbound::{OutboundError, OutboundProvider, once};
+use super::outbound::{OutboundProvider, once};
 use super::template::render;
 use crate::jobs::{Job, JobHandler, JobOutcome};
 use crate::ports::{
@@ -99,15 +98,13 @@ impl AiFollowUp {
     }
 
     async fn run(&self, job: &Job) -> Result<JobOutcome, JobOutcome> {
-        let storage = |error| JobOutcome::Retry(format!("storage: {error}"));
         let (tenant, scope) = tenant_of(job)?;
         let provider = text(job, "provider")?;
         let external_id = text(job, "call_external_id")?;
         let call = self
             .store
             .call_by_external_id(&scope, provider, external_id)
-            .await
-            .map_err(storage)?
+            .await?
             .ok_or_else(|| {
                 JobOutcome::Fail(format!("no call {provider}:{external_id} in the tenant"))
             })?;
@@ -115,12 +112,7 @@ impl AiFollowUp {
             .customer_number
             .clone()
             .ok_or_else(|| JobOutcome::Skipped("the call has no customer number".into()))?;
-        if self
-            .store
-            .is_opted_out(&scope, &customer)
-            .await
-            .map_err(storage)?
-        {
+        if self.store.is_opted_out(&scope, &customer).await? {
             return Err(JobOutcome::Skipped(
                 "the customer opted out of contact".into(),
             ));
@@ -129,11 +121,7 @@ impl AiFollowUp {
             .caller
             .clone()
             .ok_or_else(|| JobOutcome::Skipped("bland is not configured".into()))?;
-        let (_, company_name) = self
-            .store
-            .follow_up_settings(&scope)
-            .await
-            .map_err(storage)?;
+        let (_, company_name) = self.store.follow_up_settings(&scope).await?;
         let task = job
             .payload
             .get("task")
@@ -157,11 +145,7 @@ impl AiFollowUp {
         once(self.store.as_ref(), &scope, &intended, &provider, || {
             self.clock.now()
         })
-        .await
-        .map_err(|error| match error {
-            OutboundError::Store(error) => storage(error),
-            OutboundError::Provider(error) => provider_outcome(error),
-        })?;
+        .await?;
         Ok(JobOutcome::Succeeded)
     }
 }

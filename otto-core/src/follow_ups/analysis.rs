@@ -6,7 +6,6 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::job_input::{recording_of, tenant_of};
-use super::missed_call::provider_outcome;
 use crate::jobs::{Job, JobHandler, JobOutcome};
 use crate::ports::{CallAnalyzer, Clock, InsightStore, UsageMeter};
 
@@ -45,21 +44,13 @@ impl Analysis {
     async fn run(&self, job: &Job) -> Result<JobOutcome, JobOutcome> {
         let (tenant, scope) = tenant_of(job)?;
         let recording = recording_of(job)?;
-        let storage = |error| JobOutcome::Retry(format!("storage: {error}"));
-        if self
-            .store
-            .analysis(&scope, &recording)
-            .await
-            .map_err(storage)?
-            .is_some()
-        {
+        if self.store.analysis(&scope, &recording).await?.is_some() {
             return Ok(JobOutcome::Succeeded);
         }
         let transcript = self
             .store
             .transcript(&scope, &recording)
-            .await
-            .map_err(storage)?
+            .await?
             .ok_or_else(|| JobOutcome::Fail("the recording has no transcript".into()))?;
         if transcript.text.trim().is_empty() {
             return Ok(JobOutcome::Skipped("the transcript is empty".into()));
@@ -68,15 +59,11 @@ impl Analysis {
             .analyzer
             .as_ref()
             .ok_or_else(|| JobOutcome::Skipped("openai is not configured".into()))?;
-        let result = analyzer
-            .analyze(&transcript.text)
-            .await
-            .map_err(provider_outcome)?;
+        let result = analyzer.analyze(&transcript.text).await?;
         let saved = self
             .store
             .save_analysis(&scope, &recording, &result, self.clock.now())
-            .await
-            .map_err(storage)?;
+            .await?;
         if saved {
             self.meter
                 .llm_tokens(&tenant, &result.model, result.usage.total_tokens);

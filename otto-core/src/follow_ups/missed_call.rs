@@ -10,13 +10,13 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::job_input::{tenant_of, text};
-use super::outbound::{Completion, OutboundError, OutboundProvider, once};
+use super::outbound::{Completion, OutboundProvider, once};
 use super::template::{DEFAULT_MISSED_CALL_TEMPLATE, render};
 use crate::calls::Direction;
 use crate::jobs::{Job, JobHandler, JobOutcome};
 use crate::ports::{
     Clock, FollowUpStore, OutboundAction, OutboundKind, ProviderError, SmsRequest, SmsSender,
-    StoreError, UsageMeter,
+    UsageMeter,
 };
 
 /// The `missed_call_recovery` job handler.
@@ -37,45 +37,8 @@ impl std::fmt::Debug for MissedCallRecovery {
     }
 }
 
-/// Why an attempt stopped early.
-enum Stop {
-    Outcome(JobOutcome),
-    Store(StoreError),
-    Provider(ProviderError),
-}
-
-impl From<StoreError> for Stop {
-    fn from(error: StoreError) -> Self {
-        Stop::Store(error)
-    }
-}
-
-impl From<ProviderError> for Stop {
-    fn from(error: ProviderError) -> Self {
-        Stop::Provider(error)
-    }
-}
-
-impl From<OutboundError> for Stop {
-    fn from(error: OutboundError) -> Self {
-        match error {
-            OutboundError::Store(error) => Stop::Store(error),
-            OutboundError::Provider(error) => Stop::Provider(error),
-        }
-    }
-}
-
-fn skip(reason: impl Into<String>) -> Stop {
-    Stop::Outcome(JobOutcome::Skipped(reason.into()))
-}
-
-/// The outcome of a provider failure.
-pub fn provider_outcome(error: ProviderError) -> JobOutcome {
-    match error {
-        ProviderError::NotConfigured(_) => JobOutcome::Skipped(error.to_string()),
-        ProviderError::Transient { .. } => JobOutcome::Retry(error.to_string()),
-        ProviderError::Permanent { .. } => JobOutcome::Fail(error.to_string()),
-    }
+fn skip(reason: &str) -> JobOutcome {
+    JobOutcome::Skipped(reason.to_owned())
 }
 
 impl MissedCallRecovery {
@@ -97,18 +60,16 @@ impl MissedCallRecovery {
         }
     }
 
-    async fn recover(&self, job: &Job) -> Result<JobOutcome, Stop> {
-        let (tenant, scope) = tenant_of(job).map_err(Stop::Outcome)?;
-        let provider = text(job, "provider").map_err(Stop::Outcome)?;
-        let external_id = text(job, "call_external_id").map_err(Stop::Outcome)?;
+    async fn recover(&self, job: &Job) -> Result<JobOutcome, JobOutcome> {
+        let (tenant, scope) = tenant_of(job)?;
+        let provider = text(job, "provider")?;
+        let external_id = text(job, "call_external_id")?;
         let call = self
             .store
             .call_by_external_id(&scope, provider, external_id)
             .await?
             .ok_or_else(|| {
-                Stop::Outcome(JobOutcome::Fail(format!(
-                    "no call {provider}:{external_id} in the tenant"
-                )))
+                JobOutcome::Fail(format!("no call {provider}:{external_id} in the tenant"))
             })?;
         // A follow-up a user asked for is sent whatever the call's outcome; the
         // automatic one only after an unanswered inbound call.
@@ -205,9 +166,7 @@ impl OutboundProvider for SmsProvider {
 impl JobHandler for MissedCallRecovery {
     async fn handle(&self, job: &Job) -> JobOutcome {
         match self.recover(job).await {
-            Ok(outcome) | Err(Stop::Outcome(outcome)) => outcome,
-            Err(Stop::Store(error)) => JobOutcome::Retry(format!("storage: {error}")),
-            Err(Stop::Provider(error)) => provider_outcome(error),
+            Ok(outcome) | Err(outcome) => outcome,
         }
     }
 }

@@ -12,7 +12,7 @@ mod transcription;
 
 pub use ai_follow_up::{AiFollowUp, DEFAULT_AI_FOLLOW_UP_TASK};
 pub use analysis::Analysis;
-pub use missed_call::{MissedCallRecovery, provider_outcome};
+pub use missed_call::MissedCallRecovery;
 pub use requests::{FollowUpKind, FollowUpRequestError, FollowUpRequests};
 pub use template::{DEFAULT_MISSED_CALL_TEMPLATE, MAX_SMS_LEN, render};
 pub use transcription::{Transcription, analysis_job};

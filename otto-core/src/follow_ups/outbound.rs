@@ -7,6 +7,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::jobs::JobOutcome;
 use crate::ports::{FollowUpStore, OutboundAction, OutboundClaim, ProviderError, StoreError};
 use crate::tenancy::TenantScope;
 
@@ -53,6 +54,15 @@ impl From<StoreError> for OutboundError {
 impl From<ProviderError> for OutboundError {
     fn from(error: ProviderError) -> Self {
         OutboundError::Provider(error)
+    }
+}
+
+impl From<OutboundError> for JobOutcome {
+    fn from(error: OutboundError) -> Self {
+        match error {
+            OutboundError::Store(error) => error.into(),
+            OutboundError::Provider(error) => error.into(),
+        }
     }
 }
 

@@ -7,7 +7,6 @@ use async_trait::async_trait;
 use serde_json::json;
 
 use super::job_input::{recording_of, tenant_of, text};
-use super::missed_call::provider_outcome;
 use crate::jobs::{Job, JobHandler, JobKind, JobOutcome, NewJob};
 use crate::ports::{Clock, InsightStore, RecordingRef, Transcriber, UsageMeter};
 use crate::tenancy::TenantId;
@@ -74,11 +73,7 @@ impl Transcription {
         let (tenant, scope) = tenant_of(job)?;
         let recording = recording_of(job)?;
         let url = text(job, "url")?;
-        let stored = self
-            .store
-            .transcript(&scope, &recording)
-            .await
-            .map_err(|error| JobOutcome::Retry(format!("storage: {error}")))?;
+        let stored = self.store.transcript(&scope, &recording).await?;
         if stored.is_some() {
             // An earlier attempt stored it (with its analysis job) and then died.
             return Ok(JobOutcome::Succeeded);
@@ -87,17 +82,13 @@ impl Transcription {
             .transcriber
             .as_ref()
             .ok_or_else(|| JobOutcome::Skipped("deepgram is not configured".into()))?;
-        let transcript = transcriber
-            .transcribe(url)
-            .await
-            .map_err(provider_outcome)?;
+        let transcript = transcriber.transcribe(url).await?;
         let now = self.clock.now();
         let then = analysis_job(&tenant, &recording, now, job.trace_context.clone());
         let saved = self
             .store
             .save_transcript(&scope, &recording, &transcript, &then, now)
-            .await
-            .map_err(|error| JobOutcome::Retry(format!("storage: {error}")))?;
+            .await?;
         if saved {
             self.meter.asr_seconds(&tenant, transcript.duration_seconds);
         }

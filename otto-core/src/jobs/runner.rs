@@ -8,7 +8,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{Finish, Job, JobKind, RetryPolicy};
-use crate::ports::{Clock, JobQueue, StoreError};
+use crate::ports::{Clock, JobQueue, ProviderError, StoreError};
 
 /// What a handler reports for one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,26 @@ pub enum JobOutcome {
     Retry(String),
     /// A permanent failure (invalid payload, a provider's 4xx): dead now.
     Fail(String),
+}
+
+/// A store failure is passing (the database restarts, a pool is exhausted): the
+/// attempt is retried.
+impl From<StoreError> for JobOutcome {
+    fn from(error: StoreError) -> Self {
+        JobOutcome::Retry(format!("storage: {error}"))
+    }
+}
+
+/// A provider failure: skipped when the provider is not configured, retried when
+/// transient, failed for good when the provider refused.
+impl From<ProviderError> for JobOutcome {
+    fn from(error: ProviderError) -> Self {
+        match error {
+            ProviderError::NotConfigured(_) => JobOutcome::Skipped(error.to_string()),
+            ProviderError::Transient { .. } => JobOutcome::Retry(error.to_string()),
+            ProviderError::Permanent { .. } => JobOutcome::Fail(error.to_string()),
+        }
+    }
 }
 
 /// Does the work of one kind of job. Handlers must be idempotent: a job whose worker
