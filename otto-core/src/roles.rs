@@ -102,7 +102,7 @@ impl RoleMap {
 
 /// A caller lacks the role an action needs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("this needs the {} role; yours is {held}", needed_text(.needed))]
+#[error("{}", self.explain("this"))]
 pub struct RoleRequired {
     /// The roles allowed.
     pub needed: Vec<AppRole>,
@@ -110,12 +110,18 @@ pub struct RoleRequired {
     pub held: AppRole,
 }
 
-fn needed_text(needed: &[AppRole]) -> String {
-    needed
-        .iter()
-        .map(|role| role.as_str())
-        .collect::<Vec<_>>()
-        .join(" or ")
+impl RoleRequired {
+    /// The refusal as a sentence about `action`: "`action` needs the leadership role;
+    /// yours is csr".
+    pub fn explain(&self, action: &str) -> String {
+        let needed = self
+            .needed
+            .iter()
+            .map(|role| role.as_str())
+            .collect::<Vec<_>>()
+            .join(" or ");
+        format!("{action} needs the {needed} role; yours is {}", self.held)
+    }
 }
 
 /// The caller's Otto role, if it is one of `allowed`.

@@ -6,9 +6,8 @@ use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use std::sync::Arc;
 
-use super::{ApiTags, AuthenticatedErrors, problem, store_failure};
+use super::{ApiTags, AuthenticatedErrors, role_refusal, store_failure};
 use crate::http::auth::Caller;
-use crate::http::problem::ProblemKind;
 use otto_core::members::{CompanyMembers, MembersError};
 use otto_core::roles::RoleMap;
 
@@ -113,13 +112,9 @@ impl CompanyApi {
             .list(&caller.0)
             .await
             .map_err(|error| match error {
-                MembersError::Forbidden(refusal) => AuthenticatedErrors::Forbidden(problem(
-                    ProblemKind::Forbidden,
-                    format!(
-                        "{}.",
-                        refusal.to_string().replacen("this", "The user list", 1)
-                    ),
-                )),
+                MembersError::Forbidden(refusal) => {
+                    AuthenticatedErrors::Forbidden(role_refusal("The user list", &refusal))
+                }
                 MembersError::Store(error) => store_failure(error),
             })?;
         Ok(Json(CompanyUsers {

@@ -12,7 +12,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use std::sync::Arc;
 use uuid::Uuid;
 
-use super::{ApiTags, problem, store_failure};
+use super::{ApiTags, problem, role_refusal, store_failure};
 use crate::http::auth::Caller;
 use crate::http::problem::{ProblemBody, ProblemKind};
 use crate::state::AppState;
@@ -97,13 +97,9 @@ pub enum FollowUpErrors {
 impl From<FollowUpRequestError> for FollowUpErrors {
     fn from(error: FollowUpRequestError) -> Self {
         match error {
-            FollowUpRequestError::Forbidden(refusal) => FollowUpErrors::Forbidden(problem(
-                ProblemKind::Forbidden,
-                format!(
-                    "{}.",
-                    refusal.to_string().replacen("this", "This action", 1)
-                ),
-            )),
+            FollowUpRequestError::Forbidden(refusal) => {
+                FollowUpErrors::Forbidden(role_refusal("This action", &refusal))
+            }
             FollowUpRequestError::NotFound => FollowUpErrors::NotFound(problem(
                 ProblemKind::NotFound,
                 "No such resource in your company.",

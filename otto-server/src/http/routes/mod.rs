@@ -91,6 +91,15 @@ pub enum AuthenticatedErrors {
     Unavailable(ProblemBody),
 }
 
+/// The 403 problem of a caller whose role may not do `action` ("Company settings"):
+/// it names the role needed and the caller's.
+pub fn role_refusal(action: &str, refusal: &otto_core::roles::RoleRequired) -> ProblemBody {
+    problem(
+        ProblemKind::Forbidden,
+        format!("{}.", refusal.explain(action)),
+    )
+}
+
 /// A problem body of `kind`.
 pub fn problem(kind: ProblemKind, detail: impl Into<String>) -> ProblemBody {
     ProblemBody(ApiError::new(kind, detail))

@@ -7,10 +7,10 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::{ApiTags, problem, store_failure};
+use super::{ApiTags, role_refusal, store_failure};
 use crate::http::auth::Caller;
 use crate::http::json_body::{JsonBody, Validate};
-use crate::http::problem::{ApiError, FieldError, ProblemBody, ProblemKind};
+use crate::http::problem::{ApiError, FieldError, ProblemBody};
 use crate::state::AppState;
 
 /// The company's follow-up settings.
@@ -143,13 +143,9 @@ pub enum SettingsErrors {
 impl From<SettingsError> for SettingsErrors {
     fn from(error: SettingsError) -> Self {
         match error {
-            SettingsError::Forbidden(refusal) => SettingsErrors::Forbidden(problem(
-                ProblemKind::Forbidden,
-                format!(
-                    "{}.",
-                    refusal.to_string().replacen("this", "Company settings", 1)
-                ),
-            )),
+            SettingsError::Forbidden(refusal) => {
+                SettingsErrors::Forbidden(role_refusal("Company settings", &refusal))
+            }
             SettingsError::Invalid(invalid) => SettingsErrors::ValidationFailed(ProblemBody(
                 ApiError::validation(field_errors(invalid)),
             )),
