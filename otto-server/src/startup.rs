@@ -257,6 +257,14 @@ pub fn state(config: Config, connections: &Connections, authenticator: Authentic
     }
 }
 
+/// In-place retries of a provider request refused for now (429, 502-504).
+const PROVIDER_RETRIES: u32 = 2;
+
+/// The HTTP client of `provider`, with the configured timeout.
+fn provider_http(config: &Config, provider: &'static str) -> Result<ProviderHttp, String> {
+    ProviderHttp::new(provider, config.provider_timeout, PROVIDER_RETRIES)
+}
+
 /// Twilio, when its account and token are configured.
 pub fn sms_sender(config: &Config) -> Result<Option<Arc<dyn SmsSender>>, String> {
     let (Some(account_sid), Some(auth_token)) =
@@ -264,11 +272,11 @@ pub fn sms_sender(config: &Config) -> Result<Option<Arc<dyn SmsSender>>, String>
     else {
         return Ok(None);
     };
-    let twilio = TwilioSms::connect(
+    let twilio = TwilioSms::new(
+        provider_http(config, "twilio")?,
         config.twilio.api_base_url.as_str(),
         account_sid,
         auth_token.expose(),
-        config.provider_timeout,
     )?;
     Ok(Some(Arc::new(twilio)))
 }
@@ -278,7 +286,7 @@ pub fn transcriber(config: &Config) -> Result<Option<Arc<dyn Transcriber>>, Stri
     let Some(key) = &config.deepgram_api_key else {
         return Ok(None);
     };
-    let http = ProviderHttp::new("deepgram", config.provider_timeout, 2)?;
+    let http = provider_http(config, "deepgram")?;
     let deepgram = DeepgramTranscriber::new(
         http,
         config.deepgram.base_url.as_str(),
@@ -293,7 +301,7 @@ pub fn analyzer(config: &Config) -> Result<Option<Arc<dyn CallAnalyzer>>, String
     let Some(key) = &config.openai_api_key else {
         return Ok(None);
     };
-    let http = ProviderHttp::new("openai", config.provider_timeout, 2)?;
+    let http = provider_http(config, "openai")?;
     let openai = OpenAiAnalyzer::new(
         http,
         config.openai.base_url.as_str(),
@@ -313,7 +321,7 @@ pub fn call_tracking(config: &Config) -> Result<Option<Arc<dyn CallTracking>>, S
         .base_url
         .as_ref()
         .map_or("https://api.callrail.com", url::Url::as_str);
-    let http = ProviderHttp::new("callrail", config.provider_timeout, 2)?;
+    let http = provider_http(config, "callrail")?;
     Ok(Some(Arc::new(CallRailClient::new(
         http,
         base,
@@ -327,7 +335,7 @@ pub fn ai_caller(config: &Config) -> Result<Option<Arc<dyn AiCaller>>, String> {
     let Some(key) = &config.bland_api_key else {
         return Ok(None);
     };
-    let http = ProviderHttp::new("bland", config.provider_timeout, 2)?;
+    let http = provider_http(config, "bland")?;
     let bland = BlandCaller::new(http, config.bland_api_base_url.as_str(), key.expose())?;
     Ok(Some(Arc::new(bland)))
 }

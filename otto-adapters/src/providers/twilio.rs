@@ -1,7 +1,5 @@
 //! Twilio's Messaging API: send a text message, and find one sent earlier.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use otto_core::ports::{ProviderError, SentSms, SmsRequest, SmsSender};
@@ -65,21 +63,6 @@ impl TwilioSms {
             account_sid: account_sid.to_owned(),
             auth_token: auth_token.to_owned(),
         })
-    }
-
-    /// A sender with the default HTTP settings.
-    pub fn connect(
-        base_url: &str,
-        account_sid: &str,
-        auth_token: &str,
-        timeout: Duration,
-    ) -> Result<Self, String> {
-        TwilioSms::new(
-            ProviderHttp::new("twilio", timeout, 2)?,
-            base_url,
-            account_sid,
-            auth_token,
-        )
     }
 }
 
