@@ -53,16 +53,15 @@ impl CompanyDirectory for SqlStore {
     }
 
     async fn members(&self, scope: &TenantScope) -> Result<Vec<Member>, StoreError> {
-        let transaction = self.begin(scope).await?;
-        let rows = super::sql::query(
-            &transaction,
-            "SELECT m.user_id, m.role, u.email, u.name FROM memberships m \
-             LEFT JOIN users u ON u.id = m.user_id \
-             WHERE m.tenant_id = $1 ORDER BY m.user_id",
-            vec![scope.tenant_id().as_str().into()],
-        )
-        .await?;
-        transaction.commit().await.map_err(store_error)?;
+        let rows = self
+            .scoped_query(
+                scope,
+                "SELECT m.user_id, m.role, u.email, u.name FROM memberships m \
+                 LEFT JOIN users u ON u.id = m.user_id \
+                 WHERE m.tenant_id = $1 ORDER BY m.user_id",
+                vec![scope.tenant_id().as_str().into()],
+            )
+            .await?;
         rows.iter()
             .map(|row| {
                 let user: String = super::sql::column(row, "user_id")?;

@@ -102,14 +102,13 @@ impl FollowUpStore for SqlStore {
     }
 
     async fn is_opted_out(&self, scope: &TenantScope, number: &str) -> Result<bool, StoreError> {
-        let transaction = self.begin(scope).await?;
-        let rows = sql::query(
-            &transaction,
-            "SELECT 1 AS opted_out FROM opt_outs WHERE tenant_id = $1 AND customer_number = $2",
-            vec![scope.tenant_id().as_str().into(), number.into()],
-        )
-        .await?;
-        transaction.commit().await.map_err(store_error)?;
+        let rows = self
+            .scoped_query(
+                scope,
+                "SELECT 1 AS opted_out FROM opt_outs WHERE tenant_id = $1 AND customer_number = $2",
+                vec![scope.tenant_id().as_str().into(), number.into()],
+            )
+            .await?;
         Ok(!rows.is_empty())
     }
 

@@ -64,15 +64,14 @@ impl InsightStore for SqlStore {
         scope: &TenantScope,
         recording: &RecordingRef,
     ) -> Result<Option<Transcript>, StoreError> {
-        let transaction = self.begin(scope).await?;
-        let rows = sql::query(
-            &transaction,
-            "SELECT text, language, words, duration_seconds, model FROM transcripts \
-             WHERE tenant_id = $1 AND provider = $2 AND recording_external_id = $3",
-            recording_values(scope, recording),
-        )
-        .await?;
-        transaction.commit().await.map_err(store_error)?;
+        let rows = self
+            .scoped_query(
+                scope,
+                "SELECT text, language, words, duration_seconds, model FROM transcripts \
+                 WHERE tenant_id = $1 AND provider = $2 AND recording_external_id = $3",
+                recording_values(scope, recording),
+            )
+            .await?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };
@@ -140,15 +139,14 @@ impl InsightStore for SqlStore {
         scope: &TenantScope,
         recording: &RecordingRef,
     ) -> Result<Option<CallAnalysis>, StoreError> {
-        let transaction = self.begin(scope).await?;
-        let rows = sql::query(
-            &transaction,
-            "SELECT result FROM analyses \
-             WHERE tenant_id = $1 AND provider = $2 AND recording_external_id = $3",
-            recording_values(scope, recording),
-        )
-        .await?;
-        transaction.commit().await.map_err(store_error)?;
+        let rows = self
+            .scoped_query(
+                scope,
+                "SELECT result FROM analyses \
+                 WHERE tenant_id = $1 AND provider = $2 AND recording_external_id = $3",
+                recording_values(scope, recording),
+            )
+            .await?;
         let Some(row) = rows.first() else {
             return Ok(None);
         };

@@ -86,6 +86,20 @@ impl SqlStore {
         Ok(transaction)
     }
 
+    /// Runs one read in its own transaction for `scope` (so row-level security
+    /// applies on PostgreSQL).
+    async fn scoped_query(
+        &self,
+        scope: &TenantScope,
+        statement: &str,
+        values: Vec<sea_orm::Value>,
+    ) -> Result<Vec<sea_orm::QueryResult>, StoreError> {
+        let transaction = self.begin(scope).await?;
+        let rows = sql::query(&transaction, statement, values).await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(rows)
+    }
+
     fn new_id(&self) -> uuid::Uuid {
         self.ids.new_id()
     }
