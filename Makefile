@@ -5,9 +5,11 @@ SHELL := /bin/bash
 CARGO ?= cargo
 DETECT_SECRETS_VERSION := 1.5.0
 TOOLS_DIR := .tools
+OPENAPI_TOOLS := tools/openapi
+OPENAPI_DOC := docs/openapi.json
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint fmt openapi openapi-check verify verify-secrets verify-tests secrets-baseline bench
+.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests secrets-baseline bench
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_:\\-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/\\//g' | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -39,6 +41,27 @@ openapi-check: ## Fail when docs/openapi.json is out of date
 	$(CARGO) nextest run -p otto-server --test http_system -E 'test(openapi)' 2>/dev/null || \
 		$(CARGO) test -p otto-server --test http_system openapi
 
+# npm's own record of an install: (re)installed only when node_modules is missing or
+# package.json/package-lock.json is newer. `npm ci` fails when the two disagree.
+$(OPENAPI_TOOLS)/node_modules/.package-lock.json: $(OPENAPI_TOOLS)/package-lock.json $(OPENAPI_TOOLS)/package.json
+	cd $(OPENAPI_TOOLS) && npm ci --no-audit --no-fund
+	@touch $@
+
+# Each step prints one line when it passes, or its tool's whole output and fails.
+# (The sed drops the Node.js 20 end-of-life banner that Redocly CLI prints on every run.)
+verify-openapi: $(OPENAPI_TOOLS)/node_modules/.package-lock.json ## Check docs/openapi.json: Redocly lint, then a TypeScript client generated from it must type-check
+	@cd $(OPENAPI_TOOLS) && out=$$(REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_NOTIFICATIONS=true \
+		./node_modules/.bin/redocly lint $(abspath $(OPENAPI_DOC)) --config redocly.yaml --format=stylish 2>&1) \
+		&& echo "openapi: redocly lint passed ($(OPENAPI_DOC), $(OPENAPI_TOOLS)/redocly.yaml)" \
+		|| { echo "$$out" | sed -E '/╔|║|╚/d' >&2; echo "openapi: redocly lint FAILED on $(OPENAPI_DOC)" >&2; exit 1; }
+	@cd $(OPENAPI_TOOLS) && rm -rf generated && out=$$(./node_modules/.bin/openapi-typescript $(abspath $(OPENAPI_DOC)) \
+		--output generated/otto.d.ts 2>&1) \
+		&& echo "openapi: openapi-typescript generated $(OPENAPI_TOOLS)/generated/otto.d.ts" \
+		|| { echo "$$out" >&2; echo "openapi: openapi-typescript FAILED on $(OPENAPI_DOC)" >&2; exit 1; }
+	@cd $(OPENAPI_TOOLS) && out=$$(./node_modules/.bin/tsc --noEmit --strict -p tsconfig.json 2>&1) \
+		&& echo "openapi: tsc --strict passed (client-check.ts against the generated client types)" \
+		|| { echo "$$out" >&2; echo "openapi: tsc FAILED: a client cannot use $(OPENAPI_DOC) as client-check.ts does" >&2; exit 1; }
+
 # detect-secrets: the one on PATH, else a private virtualenv under .tools/.
 DETECT_SECRETS_HOOK = $(shell command -v detect-secrets-hook 2>/dev/null || echo $(TOOLS_DIR)/venv/bin/detect-secrets-hook)
 
@@ -56,10 +79,11 @@ secrets-baseline: $(if $(shell command -v detect-secrets-hook 2>/dev/null),,$(TO
 
 verify-tests: test ## The test suite (alias kept from the original service)
 
-verify: lint verify-secrets test ## Everything a reviewer runs: lints, secret scan, tests (including the OpenAPI freshness test)
+verify: lint verify-secrets verify-openapi test ## Everything a reviewer runs: lints, secret scan, OpenAPI document checks, tests (including the OpenAPI freshness test)
 
 # The original service's spellings.
 verify\:secrets: verify-secrets
+verify\:openapi: verify-openapi
 verify\:tests: verify-tests
 
 bench: ## Benchmarks (release build): rate-limiter decisions; figures go to docs/benchmarks.md

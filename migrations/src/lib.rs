@@ -12,6 +12,7 @@ mod m20261125_000002_tenant_data;
 mod m20261125_000003_webhooks;
 mod m20261126_000004_follow_ups;
 mod m20261126_000005_insights;
+mod m20261126_000006_product_api;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000003_webhooks::Migration),
             Box::new(m20261126_000004_follow_ups::Migration),
             Box::new(m20261126_000005_insights::Migration),
+            Box::new(m20261126_000006_product_api::Migration),
         ]
     }
 }

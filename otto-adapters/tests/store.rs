@@ -243,6 +243,39 @@ async fn assert_follow_up_contract(connection: &DatabaseConnection) {
     assert_eq!(row.try_get::<i64>("", "n").expect("n"), 1);
 }
 
+fn assert_call_log_contract(store: &SqlStore) -> impl std::future::Future<Output = ()> + '_ {
+    contracts::call_log_contract(
+        contracts::CallLogStores {
+            calls: store,
+            insights: store,
+            messages: store,
+            dashboard: store,
+            ledger: store,
+            follow_ups: store,
+        },
+        "org_a",
+        "org_b",
+    )
+}
+
+#[tokio::test]
+async fn the_sqlite_store_honours_the_call_log_contract() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let connection = migrated(&format!("sqlite://{}/otto.db", dir.path().display())).await;
+    assert_call_log_contract(&SqlStore::new(connection, Arc::new(UuidV7Ids))).await;
+}
+
+#[tokio::test]
+async fn the_postgres_store_honours_the_call_log_contract() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let connection = migrated(&test_database.url).await;
+    assert_call_log_contract(&SqlStore::new(connection.clone(), Arc::new(UuidV7Ids))).await;
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}
+
 #[tokio::test]
 async fn the_sqlite_store_honours_the_insight_contract() {
     let dir = tempfile::tempdir().expect("temp dir");

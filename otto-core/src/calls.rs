@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::tenancy::TenantId;
+use crate::tenancy::{TenantId, UserId};
 
 /// Which way a call went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -56,6 +56,141 @@ pub struct Call {
     pub duration_seconds: i32,
     /// When the call started.
     pub started_at: DateTime<Utc>,
+    /// What the team recorded about it.
+    pub outcome: CallOutcome,
+}
+
+/// What a team recorded about a call: whether it booked a job, when, notes, and the
+/// rep who owns it (a rep sees only the calls assigned to them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallOutcome {
+    /// Whether the call booked an appointment; `None` until someone says.
+    pub booked: Option<bool>,
+    /// When the booked appointment is.
+    pub appointment_at: Option<DateTime<Utc>>,
+    /// Free-form notes.
+    pub notes: Option<String>,
+    /// The rep the call is assigned to.
+    pub assigned_rep: Option<UserId>,
+}
+
+/// A change of a call's outcome: an outer `None` leaves the field as it is, `Some(None)`
+/// clears it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutcomeChange {
+    /// New `booked`.
+    pub booked: Option<Option<bool>>,
+    /// New `appointment_at`.
+    pub appointment_at: Option<Option<DateTime<Utc>>>,
+    /// New `notes`.
+    pub notes: Option<Option<String>>,
+    /// New `assigned_rep`.
+    pub assigned_rep: Option<Option<UserId>>,
+}
+
+impl OutcomeChange {
+    /// `outcome` with this change applied.
+    pub fn applied_to(&self, outcome: &CallOutcome) -> CallOutcome {
+        CallOutcome {
+            booked: self.booked.unwrap_or(outcome.booked),
+            appointment_at: self.appointment_at.unwrap_or(outcome.appointment_at),
+            notes: self.notes.clone().unwrap_or_else(|| outcome.notes.clone()),
+            assigned_rep: self
+                .assigned_rep
+                .clone()
+                .unwrap_or_else(|| outcome.assigned_rep.clone()),
+        }
+    }
+}
+
+/// Text search over calls: digits match inside the customer's number, anything else
+/// inside the customer's name (case-insensitively).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallSearch {
+    /// Digits to find in the number (`"555 123"` searches `555123`).
+    Number(String),
+    /// Lower-cased text to find in the name.
+    Name(String),
+}
+
+impl CallSearch {
+    /// The search `text` asks for; `None` for blank text.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        let looks_like_number = text.chars().any(|c| c.is_ascii_digit())
+            && text
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.'));
+        Some(if looks_like_number {
+            CallSearch::Number(text.chars().filter(char::is_ascii_digit).collect())
+        } else {
+            CallSearch::Name(text.to_lowercase())
+        })
+    }
+
+    /// Whether `call` matches.
+    pub fn matches(&self, call: &Call) -> bool {
+        match self {
+            CallSearch::Number(digits) => call
+                .customer_number
+                .as_deref()
+                .is_some_and(|number| number.contains(digits.as_str())),
+            CallSearch::Name(text) => call
+                .customer_name
+                .as_deref()
+                .is_some_and(|name| name.to_lowercase().contains(text.as_str())),
+        }
+    }
+}
+
+/// Which calls a listing returns; every condition given must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallFilter {
+    /// Calls that started at or after this time.
+    pub started_from: Option<DateTime<Utc>>,
+    /// Calls that started before this time.
+    pub started_before: Option<DateTime<Utc>>,
+    /// Calls of this direction.
+    pub direction: Option<Direction>,
+    /// Answered (`true`) or missed (`false`) calls.
+    pub answered: Option<bool>,
+    /// Calls with (`true`) or without (`false`) a recording.
+    pub has_recording: Option<bool>,
+    /// Calls whose customer matches.
+    pub search: Option<CallSearch>,
+    /// Calls assigned to this rep (set by the service for reps, never by clients).
+    pub assigned_to: Option<UserId>,
+}
+
+impl CallFilter {
+    /// Whether `call`, which has a recording when `has_recording`, passes. Stores
+    /// answer the same in SQL; fakes use this.
+    pub fn matches(&self, call: &Call, has_recording: bool) -> bool {
+        self.started_from.is_none_or(|from| call.started_at >= from)
+            && self
+                .started_before
+                .is_none_or(|before| call.started_at < before)
+            && self
+                .direction
+                .is_none_or(|direction| call.direction == direction)
+            && self
+                .answered
+                .is_none_or(|answered| call.answered == answered)
+            && self
+                .has_recording
+                .is_none_or(|wanted| wanted == has_recording)
+            && self
+                .search
+                .as_ref()
+                .is_none_or(|search| search.matches(call))
+            && self
+                .assigned_to
+                .as_ref()
+                .is_none_or(|rep| call.outcome.assigned_rep.as_ref() == Some(rep))
+    }
 }
 
 /// A call to record (the repository assigns the id and scope's tenant).
@@ -134,6 +269,51 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn searches_tell_numbers_from_names() {
+        assert_eq!(
+            CallSearch::parse(" (555) 123-4 "),
+            Some(CallSearch::Number("5551234".into()))
+        );
+        assert_eq!(
+            CallSearch::parse("+1 555"),
+            Some(CallSearch::Number("1555".into()))
+        );
+        assert_eq!(
+            CallSearch::parse("Ana M"),
+            Some(CallSearch::Name("ana m".into()))
+        );
+        assert_eq!(
+            CallSearch::parse("R2D2"),
+            Some(CallSearch::Name("r2d2".into()))
+        );
+        assert_eq!(CallSearch::parse("   "), None);
+    }
+
+    #[test]
+    fn outcome_changes_keep_absent_fields_and_clear_null_ones() {
+        let before = CallOutcome {
+            booked: Some(true),
+            appointment_at: None,
+            notes: Some("call back".into()),
+            assigned_rep: None,
+        };
+        let change = OutcomeChange {
+            notes: Some(None),
+            booked: Some(Some(false)),
+            ..OutcomeChange::default()
+        };
+        assert_eq!(
+            change.applied_to(&before),
+            CallOutcome {
+                booked: Some(false),
+                notes: None,
+                ..before.clone()
+            }
+        );
+        assert_eq!(OutcomeChange::default().applied_to(&before), before);
+    }
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {

@@ -6,18 +6,10 @@ use crate::follow_ups::MAX_SMS_LEN;
 use crate::ports::{FollowUpSettings, FollowUpStore, StoreError};
 use crate::roles::{AppRole, RoleMap, RoleRequired, require};
 use crate::tenancy::{Principal, TenantScope};
+use crate::validation::{E164_EXPECTED, InvalidField, is_e164};
 
 /// Placeholders a message template may use.
 pub const TEMPLATE_PLACEHOLDERS: [&str; 2] = ["{company_name}", "{customer_name}"];
-
-/// One invalid field of new settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvalidSetting {
-    /// The field's name.
-    pub field: &'static str,
-    /// What is wrong with it.
-    pub message: String,
-}
 
 /// Why settings could not be read or changed.
 #[derive(Debug, thiserror::Error)]
@@ -27,24 +19,14 @@ pub enum SettingsError {
     Forbidden(#[from] RoleRequired),
     /// The new settings break a rule.
     #[error("invalid settings")]
-    Invalid(Vec<InvalidSetting>),
+    Invalid(Vec<InvalidField>),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
-/// Whether `number` is an E.164 phone number (`+` and 8-15 digits, no leading 0).
-pub fn is_e164(number: &str) -> bool {
-    let Some(digits) = number.strip_prefix('+') else {
-        return false;
-    };
-    (8..=15).contains(&digits.len())
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && !digits.starts_with('0')
-}
-
 /// Every rule `settings` breaks.
-pub fn validate(settings: &FollowUpSettings) -> Vec<InvalidSetting> {
+pub fn validate(settings: &FollowUpSettings) -> Vec<InvalidField> {
     let mut invalid = Vec::new();
     if let Some(template) = &settings.missed_call_sms_template {
         let problem = if template.trim().is_empty() {
@@ -60,7 +42,7 @@ pub fn validate(settings: &FollowUpSettings) -> Vec<InvalidSetting> {
             })
         };
         if let Some(message) = problem {
-            invalid.push(InvalidSetting {
+            invalid.push(InvalidField {
                 field: "missed_call_sms_template",
                 message,
             });
@@ -69,10 +51,7 @@ pub fn validate(settings: &FollowUpSettings) -> Vec<InvalidSetting> {
     if let Some(number) = &settings.sms_from_number
         && !is_e164(number)
     {
-        invalid.push(InvalidSetting {
-            field: "sms_from_number",
-            message: "must be a phone number in E.164 form, such as +15551230000".to_owned(),
-        });
+        invalid.push(InvalidField::new("sms_from_number", E164_EXPECTED));
     }
     invalid
 }
@@ -147,23 +126,6 @@ impl CompanySettings {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn phone_numbers_must_be_e164() {
-        for good in ["+15551230000", "+447911123456", "+4930123456"] {
-            assert!(is_e164(good), "{good}");
-        }
-        for bad in [
-            "5551230000",
-            "+0551230000",
-            "+1 555 123 0000",
-            "+1555",
-            "+1234567890123456",
-            "",
-        ] {
-            assert!(!is_e164(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn templates_must_be_short_non_blank_and_use_known_placeholders() {

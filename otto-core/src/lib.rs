@@ -39,11 +39,15 @@
 
 pub mod authentication;
 pub mod backfill;
+pub mod call_log;
+pub mod callrail;
 pub mod calls;
 pub mod company_settings;
+pub mod dashboard;
 pub mod follow_ups;
 pub mod jobs;
 pub mod members;
+pub mod messages;
 pub mod origin;
 pub mod ports;
 pub mod rate;
@@ -51,6 +55,7 @@ pub mod rate_limit;
 pub mod redact;
 pub mod roles;
 pub mod tenancy;
+pub mod validation;
 pub mod webhooks;
 
 pub use rate::{Rate, RateError, RatePeriod};

@@ -120,7 +120,13 @@ async fn serve(config: Config) -> i32 {
     let address = config.bind_address();
     let grace = config.shutdown_grace;
     let runs_jobs = config.worker.serve_runs_jobs(config.database_is_embedded);
-    let state = startup::state(config, &connections, authenticator);
+    let state = match startup::state(config, &connections, authenticator) {
+        Ok(state) => state,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            return exit_code::CONFIG;
+        }
+    };
     let app = http::app(&state);
     let pool = match runs_jobs
         .then(|| worker_pool(&state.config, &connections, state.metrics.clone()))

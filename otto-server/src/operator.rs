@@ -221,16 +221,9 @@ pub async fn callrail(config: &Config, action: CallRailAction) -> Result<String,
     let store = store(config).await?;
     let companies: Vec<String> = match company {
         Some(company) => vec![company],
-        None => store
-            .links()
+        None => otto_core::callrail::linked_companies(&store, &tenant)
             .await
-            .map_err(|error| error.to_string())?
-            .into_iter()
-            .filter(|(account, linked)| {
-                account.provider == otto_core::webhooks::Provider::CallRail && *linked == tenant
-            })
-            .map(|(account, _)| account.account_id)
-            .collect(),
+            .map_err(|error| error.to_string())?,
     };
     if companies.is_empty() {
         return Err(format!(

@@ -18,7 +18,8 @@ use otto_adapters::redis::{self as redis_adapter, RedisProbe};
 use otto_adapters::store::SqlStore;
 use otto_adapters::system::{SystemClock, UuidV7Ids};
 use otto_core::authentication::Authenticator;
-use otto_core::follow_ups::{AiFollowUp, Analysis, MissedCallRecovery, Transcription};
+use otto_core::callrail::CallRailSync;
+use otto_core::follow_ups::{AiFollowUp, Analysis, MissedCallRecovery, SendMessage, Transcription};
 use otto_core::jobs::{JobKind, JobRunner};
 use otto_core::origin::OriginPattern;
 use otto_core::ports::{
@@ -225,8 +226,13 @@ pub async fn connect(config: &Config) -> Result<Connections, StartupError> {
     Ok(Connections { database, redis })
 }
 
-/// The application state over live connections.
-pub fn state(config: Config, connections: &Connections, authenticator: Authenticator) -> AppState {
+/// The application state over live connections; an error names a provider client
+/// that cannot be built from the configuration.
+pub fn state(
+    config: Config,
+    connections: &Connections,
+    authenticator: Authenticator,
+) -> Result<AppState, String> {
     let mut probes: Vec<Arc<dyn ReadinessProbe>> =
         vec![Arc::new(DatabaseProbe::new(connections.database.clone()))];
     let mut not_configured = Vec::new();
@@ -241,12 +247,16 @@ pub fn state(config: Config, connections: &Connections, authenticator: Authentic
         Arc::new(UuidV7Ids),
     ));
     let webhooks = crate::state::webhook_ingestion(&config, store.clone(), store.clone());
-    AppState {
+    Ok(AppState {
+        call_tracking: call_tracking(&config)?,
         webhooks: Arc::new(webhooks),
         webhook_verifier: Arc::new(WebhookVerifier::from_config(&config)),
         provider_accounts: store.clone(),
         follow_ups: store.clone(),
         jobs: store.clone(),
+        insights: store.clone(),
+        messages: store.clone(),
+        dashboard: store.clone(),
         config: Arc::new(config),
         metrics: Arc::new(Metrics::new()),
         readiness: Arc::new(readiness),
@@ -254,7 +264,7 @@ pub fn state(config: Config, connections: &Connections, authenticator: Authentic
         calls: store.clone(),
         companies: store,
         rate_limiter,
-    }
+    })
 }
 
 /// In-place retries of a provider request refused for now (429, 502-504).
@@ -358,9 +368,17 @@ pub fn job_runner(
 ) -> Result<JobRunner, String> {
     let ingestion = crate::state::webhook_ingestion(config, store.clone(), store.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let sms = sms_sender(config)?;
     let recovery = MissedCallRecovery::new(
         store.clone(),
-        sms_sender(config)?,
+        sms.clone(),
+        metrics.clone(),
+        clock.clone(),
+        config.twilio.from_number.clone(),
+    );
+    let send_message = SendMessage::new(
+        store.clone(),
+        sms,
         metrics.clone(),
         clock.clone(),
         config.twilio.from_number.clone(),
@@ -372,6 +390,11 @@ pub fn job_runner(
         config.worker.lease,
     )
     .with_handler(JobKind::MissedCallRecovery, Arc::new(recovery))
+    .with_handler(JobKind::SendMessage, Arc::new(send_message))
+    .with_handler(
+        JobKind::CallRailSync,
+        Arc::new(CallRailSync::new(call_tracking(config)?, store.clone())),
+    )
     .with_handler(
         JobKind::Transcription,
         Arc::new(Transcription::new(

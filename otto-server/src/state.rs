@@ -6,11 +6,14 @@ use std::time::{Duration, Instant};
 use otto_adapters::rate_limit::InProcessLimiter;
 use otto_adapters::system::{SystemClock, UuidV7Ids};
 use otto_core::authentication::Authenticator;
-use otto_core::calls::{Call, CallCursor, NewCall, Page};
+use otto_core::calls::{Call, CallCursor, CallFilter, NewCall, OutcomeChange, Page};
+use otto_core::messages::{Conversation, ConversationCursor, Message, MessageCursor};
 use otto_core::ports::{
-    CallRepository, Claim, Company, CompanyDirectory, FollowUpSettings, FollowUpStore,
-    IdempotencyKey, JobQueue, OutboundAction, OutboundClaim, OutboundKind, ProbeError,
-    ProviderAccounts, ReadinessProbe, StoreError, Target, UnroutableDelivery, WebhookLedger,
+    AnalysisResult, CallAnalysis, CallRepository, CallTracking, Claim, Company, CompanyDirectory,
+    DashboardQueries, FollowUpSettings, FollowUpStore, IdempotencyKey, InsightStore, JobQueue,
+    MessageLog, OutboundAction, OutboundClaim, OutboundKind, ProbeError, ProviderAccounts,
+    ReadinessProbe, Recording, RecordingRef, StoreError, Target, Transcript, UnroutableDelivery,
+    WebhookLedger,
 };
 use otto_core::rate_limit::RateLimiter;
 use otto_core::tenancy::TenantScope;
@@ -47,6 +50,14 @@ pub struct AppState {
     pub follow_ups: Arc<dyn FollowUpStore>,
     /// Background jobs.
     pub jobs: Arc<dyn JobQueue>,
+    /// Recordings, transcripts and analyses.
+    pub insights: Arc<dyn InsightStore>,
+    /// Text messages, by conversation.
+    pub messages: Arc<dyn MessageLog>,
+    /// The dashboard's counts.
+    pub dashboard: Arc<dyn DashboardQueries>,
+    /// CallRail's API, when configured.
+    pub call_tracking: Option<Arc<dyn CallTracking>>,
 }
 
 /// The ingestion service over a ledger and account map, with the configuration's
@@ -180,6 +191,10 @@ impl AppState {
             provider_accounts: Arc::new(DetachedStore),
             follow_ups: Arc::new(DetachedStore),
             jobs: Arc::new(DetachedStore),
+            insights: Arc::new(DetachedStore),
+            messages: Arc::new(DetachedStore),
+            dashboard: Arc::new(DetachedStore),
+            call_tracking: None,
             config: Arc::new(config),
             metrics: Arc::new(Metrics::new()),
             readiness: Arc::new(readiness),
@@ -213,6 +228,7 @@ impl CallRepository for DetachedStore {
     async fn list(
         &self,
         _: &TenantScope,
+        _: &CallFilter,
         _: Option<CallCursor>,
         _: u32,
     ) -> Result<Page<Call, CallCursor>, StoreError> {
@@ -220,6 +236,97 @@ impl CallRepository for DetachedStore {
     }
 
     async fn get(&self, _: &TenantScope, _: uuid::Uuid) -> Result<Option<Call>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn update_outcome(
+        &self,
+        _: &TenantScope,
+        _: uuid::Uuid,
+        _: &OutcomeChange,
+    ) -> Result<Option<Call>, StoreError> {
+        Self::unavailable()
+    }
+}
+
+#[async_trait::async_trait]
+impl InsightStore for DetachedStore {
+    async fn recording_of(
+        &self,
+        _: &TenantScope,
+        _: uuid::Uuid,
+    ) -> Result<Option<Recording>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn transcript(
+        &self,
+        _: &TenantScope,
+        _: &RecordingRef,
+    ) -> Result<Option<Transcript>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn save_transcript(
+        &self,
+        _: &TenantScope,
+        _: &RecordingRef,
+        _: &Transcript,
+        _: &otto_core::jobs::NewJob,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn analysis(
+        &self,
+        _: &TenantScope,
+        _: &RecordingRef,
+    ) -> Result<Option<CallAnalysis>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn save_analysis(
+        &self,
+        _: &TenantScope,
+        _: &RecordingRef,
+        _: &AnalysisResult,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        Self::unavailable()
+    }
+}
+
+#[async_trait::async_trait]
+impl MessageLog for DetachedStore {
+    async fn conversations(
+        &self,
+        _: &TenantScope,
+        _: Option<ConversationCursor>,
+        _: u32,
+    ) -> Result<Page<Conversation, ConversationCursor>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn messages_with(
+        &self,
+        _: &TenantScope,
+        _: &str,
+        _: Option<MessageCursor>,
+        _: u32,
+    ) -> Result<Page<Message, MessageCursor>, StoreError> {
+        Self::unavailable()
+    }
+}
+
+#[async_trait::async_trait]
+impl DashboardQueries for DetachedStore {
+    async fn summary(
+        &self,
+        _: &TenantScope,
+        _: chrono::DateTime<chrono::Utc>,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<otto_core::dashboard::DashboardSummary, StoreError> {
         Self::unavailable()
     }
 }

@@ -82,7 +82,7 @@ async fn a_recording_is_transcribed_analysed_and_metered() {
     let connections = startup::connect(&config).await.expect("connects");
     let authenticator =
         startup::authenticator(&config, Arc::new(SystemClock)).expect("credentials");
-    let state = startup::state(config.clone(), &connections, authenticator);
+    let state = startup::state(config.clone(), &connections, authenticator).expect("state");
     let client = TestClient::new(otto_server::http::app(&state));
     let form = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs([

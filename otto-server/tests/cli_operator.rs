@@ -164,7 +164,10 @@ async fn callrail_sync_copies_a_companys_calls_into_the_tenant() {
         assert!(stdout(&synced).contains("company COM1: 3 call(s) from 1 page(s)"));
     }
     let scope = TenantScope::for_job(TenantId::parse("org_cr").expect("valid"));
-    let page = store.list(&scope, None, 10).await.expect("lists");
+    let page = store
+        .list(&scope, &otto_core::calls::CallFilter::default(), None, 10)
+        .await
+        .expect("lists");
     assert_eq!(page.items.len(), 3, "each call once");
 
     let unconfigured = otto(

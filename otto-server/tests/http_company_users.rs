@@ -81,8 +81,8 @@ async fn leadership_lists_its_users_with_their_roles_and_no_one_elses() {
     assert_eq!(
         listed,
         json!({"users": [
-            {"user_id": "user_lead", "email": "lead@acme.test", "name": null, "organization_role": "admin", "role": "leadership"},
-            {"user_id": "user_rep", "email": null, "name": null, "organization_role": "sales_rep", "role": "rep"},
+            {"user_id": "user_lead", "email": "lead@acme.test", "organization_role": "admin", "role": "leadership"},
+            {"user_id": "user_rep", "organization_role": "sales_rep", "role": "rep"},
         ]})
     );
     let rep = api_token("user_rep", "org_a", "org:sales_rep");

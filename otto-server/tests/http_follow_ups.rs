@@ -122,11 +122,29 @@ async fn other_companies_calls_and_bad_requests_are_refused() {
     let path = "/api/v1/calls/not-a-uuid/follow-up-sms";
     assert_problem(post(&client, &leader, path).await, 400, path).await;
 
+    // A rep may follow up only the calls assigned to them; another is not found.
     let mine = call(&store, "org_a", "CALA", Some("+15551230000")).await;
     let rep = api_token("user_rep", "org_a", "org:sales_rep");
     let path = format!("/api/v1/calls/{mine}/follow-up-sms");
-    let problem = assert_problem(post(&client, &rep, &path).await, 403, &path).await;
-    let detail = problem["detail"].as_str().expect("detail");
-    assert!(detail.contains("leadership or csr"), "{detail}");
+    assert_problem(post(&client, &rep, &path).await, 404, &path).await;
     assert!(store.jobs().is_empty(), "nothing was queued");
+    let assign = otto_core::calls::OutcomeChange {
+        assigned_rep: Some(Some(
+            otto_core::tenancy::UserId::parse("user_rep").expect("valid"),
+        )),
+        ..Default::default()
+    };
+    otto_core::ports::CallRepository::update_outcome(
+        &store,
+        &otto_core::tenancy::TenantScope::for_verified_delivery(
+            otto_core::tenancy::TenantId::parse("org_a").expect("valid"),
+        ),
+        mine.parse().expect("a uuid"),
+        &assign,
+    )
+    .await
+    .expect("assigned");
+    let response = post(&client, &rep, &path).await;
+    response.assert_status(poem::http::StatusCode::ACCEPTED);
+    assert_eq!(store.jobs().len(), 1, "the rep's follow-up was queued");
 }

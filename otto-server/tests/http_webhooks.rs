@@ -195,6 +195,7 @@ async fn signed_callrail_deliveries_are_processed_once_with_their_jobs() {
     let page = store
         .list(
             &TenantScope::for_verified_delivery(tenant("org_a")),
+            &otto_core::calls::CallFilter::default(),
             None,
             10,
         )
@@ -273,6 +274,7 @@ async fn signed_twilio_deliveries_route_by_number_and_sms_answers_empty_twiml() 
     let calls = store
         .list(
             &TenantScope::for_verified_delivery(tenant("org_t")),
+            &otto_core::calls::CallFilter::default(),
             None,
             10,
         )

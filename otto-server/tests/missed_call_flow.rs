@@ -64,7 +64,7 @@ async fn flow(database_url: &str, twilio_delay: Duration) -> Flow {
         connections.database.clone(),
         Arc::new(UuidV7Ids),
     ));
-    let state = startup::state(config.clone(), &connections, authenticator);
+    let state = startup::state(config.clone(), &connections, authenticator).expect("state");
     state
         .provider_accounts
         .link(

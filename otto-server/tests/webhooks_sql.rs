@@ -42,7 +42,7 @@ async fn instance(database_url: &str) -> Instance {
     let authenticator =
         startup::authenticator(&config, Arc::new(SystemClock)).expect("credentials");
     let database = connections.database.clone();
-    let state = startup::state(config, &connections, authenticator);
+    let state = startup::state(config, &connections, authenticator).expect("state");
     Instance {
         client: Arc::new(TestClient::new(otto_server::http::app(&state))),
         accounts: state.provider_accounts.clone(),

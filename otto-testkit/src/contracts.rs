@@ -4,9 +4,11 @@
 //! promise. They are called from the fake's tests here and from each real adapter's
 //! tests in `otto-adapters`.
 
+use otto_core::calls::CallFilter;
 use otto_core::ports::{Clock, IdGenerator, ReadinessProbe};
 
 pub use crate::ai_caller_contract::ai_caller_contract;
+pub use crate::call_log_contract::{CallLogStores, call_log_contract};
 pub use crate::call_tracking_contract::call_tracking_contract;
 pub use crate::follow_up_contract::{FollowUpStores, follow_up_store_contract};
 pub use crate::insight_contract::{insight_store_contract, sample_analysis, sample_transcript};
@@ -177,7 +179,7 @@ pub async fn call_repository_contract(
     );
     assert!(
         calls
-            .list(&b, None, 10)
+            .list(&b, &CallFilter::default(), None, 10)
             .await
             .expect("list")
             .items
@@ -200,7 +202,10 @@ pub async fn call_repository_contract(
     let mut cursor = None;
     let mut pages = 0;
     loop {
-        let page = calls.list(&a, cursor, 2).await.expect("list");
+        let page = calls
+            .list(&a, &CallFilter::default(), cursor, 2)
+            .await
+            .expect("list");
         pages += 1;
         assert!(page.items.len() <= 2);
         seen.extend(page.items.iter().cloned());
@@ -428,7 +433,7 @@ pub async fn webhook_ledger_contract(
         }
     );
     let page = calls
-        .list(&scope_of(tenant_a), None, 50)
+        .list(&scope_of(tenant_a), &CallFilter::default(), None, 50)
         .await
         .expect("lists");
     assert_eq!(page.items.len(), 1, "the effect was applied once");
@@ -453,7 +458,7 @@ pub async fn webhook_ledger_contract(
     ));
     assert_eq!(
         calls
-            .list(&scope_of(tenant_b), None, 50)
+            .list(&scope_of(tenant_b), &CallFilter::default(), None, 50)
             .await
             .expect("lists")
             .items
@@ -735,6 +740,24 @@ mod tests {
         call_analyzer_contract(
             &crate::RecordingAnalyzer::answering(sample_analysis()),
             "hello",
+        )
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_in_memory_store_honours_the_call_log_contract() {
+        let store = crate::InMemoryStore::default();
+        call_log_contract(
+            CallLogStores {
+                calls: &store,
+                insights: &store,
+                messages: &store,
+                dashboard: &store,
+                ledger: &store,
+                follow_ups: &store,
+            },
+            "org_a",
+            "org_b",
         )
         .await;
     }

@@ -12,12 +12,25 @@ use otto_core::tenancy::{TenantId, TenantScope};
 use otto_core::webhooks::{AiCallFacts, MessageFacts, Provider};
 
 use crate::InMemoryStore;
+use crate::message_log::keep_message;
 
 /// The fake's follow-up tables.
 #[derive(Debug, Default)]
 pub(crate) struct FollowUpTables {
     settings: BTreeMap<TenantId, FollowUpSettings>,
     outbound: BTreeMap<(TenantId, &'static str, String), OutboundAction>,
+}
+
+impl FollowUpTables {
+    /// Whether `tenant`'s call `call_id` got a text message that was sent.
+    pub(crate) fn texted(&self, tenant: &TenantId, call_id: uuid::Uuid) -> bool {
+        self.outbound.iter().any(|((owner, kind, _), action)| {
+            owner == tenant
+                && *kind == OutboundKind::Sms.as_str()
+                && action.call_id == Some(call_id)
+                && action.provider_ref.is_some()
+        })
+    }
 }
 
 impl InMemoryStore {
@@ -142,21 +155,15 @@ impl FollowUpStore for InMemoryStore {
                     body: action.text.clone(),
                     sent_at: done_at.trunc_subsecs(6),
                 };
-                let stored = tables
-                    .webhooks
-                    .messages
-                    .iter()
-                    .any(|(owner, provider, known)| {
-                        owner == &tenant
-                            && *provider == Provider::Twilio
-                            && known.external_id == message.external_id
-                    });
-                if !stored {
-                    tables
-                        .webhooks
-                        .messages
-                        .push((tenant, Provider::Twilio, message));
-                }
+                let call_id = action.call_id;
+                keep_message(
+                    &mut tables.webhooks.messages,
+                    self.ids.new_id(),
+                    &tenant,
+                    Provider::Twilio,
+                    message,
+                    call_id,
+                );
             }
             OutboundKind::AiCall => {
                 let to_number = Some(action.to.clone());

@@ -44,6 +44,23 @@ impl InMemoryStore {
 
 #[async_trait]
 impl InsightStore for InMemoryStore {
+    async fn recording_of(
+        &self,
+        scope: &TenantScope,
+        call_id: uuid::Uuid,
+    ) -> Result<Option<otto_core::ports::Recording>, StoreError> {
+        Ok(self
+            .tables()
+            .webhooks
+            .recordings
+            .iter()
+            .filter(|((tenant, _), stored)| {
+                tenant == scope.tenant_id() && stored.call_id == call_id
+            })
+            .max_by_key(|(_, stored)| stored.order)
+            .map(|(_, stored)| stored.recording.clone()))
+    }
+
     async fn transcript(
         &self,
         scope: &TenantScope,

@@ -15,6 +15,7 @@
 
 mod ai_caller_contract;
 mod builders;
+mod call_log_contract;
 mod call_tracking_contract;
 pub mod contracts;
 mod fakes;
@@ -26,6 +27,7 @@ mod insight_store;
 mod job_queue;
 mod job_queue_contract;
 mod members_contract;
+mod message_log;
 mod provider_fakes;
 mod scripted_handler;
 pub mod signers;

@@ -1,12 +1,14 @@
 //! An in-memory store implementing the repository ports, for tests of services and
 //! routes that need data but not a database.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use chrono::SubsecRound;
-use otto_core::calls::{Call, CallCursor, MAX_PAGE_SIZE, NewCall, Page};
+use otto_core::calls::{
+    Call, CallCursor, CallFilter, CallOutcome, MAX_PAGE_SIZE, NewCall, OutcomeChange, Page,
+};
 use otto_core::ports::{
     CallRepository, Company, CompanyDirectory, IdGenerator, Member, StoreError,
 };
@@ -103,6 +105,7 @@ impl CallRepository for InMemoryStore {
             answered: call.answered,
             duration_seconds: call.duration_seconds,
             started_at: call.started_at.trunc_subsecs(6),
+            outcome: CallOutcome::default(),
         };
         tables.calls.push(stored.clone());
         Ok(stored)
@@ -111,15 +114,23 @@ impl CallRepository for InMemoryStore {
     async fn list(
         &self,
         scope: &TenantScope,
+        filter: &CallFilter,
         cursor: Option<CallCursor>,
         limit: u32,
     ) -> Result<Page<Call, CallCursor>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE_SIZE) as usize;
-        let mut calls: Vec<Call> = self
-            .tables()
+        let tables = self.tables();
+        let recorded: BTreeSet<Uuid> = tables
+            .webhooks
+            .recordings
+            .values()
+            .map(|stored| stored.call_id)
+            .collect();
+        let mut calls: Vec<Call> = tables
             .calls
             .iter()
             .filter(|call| call.tenant_id == *scope.tenant_id())
+            .filter(|call| filter.matches(call, recorded.contains(&call.id)))
             .filter(|call| {
                 cursor.is_none_or(|cursor| {
                     (call.started_at, call.id) < (cursor.started_at, cursor.id)
@@ -145,5 +156,25 @@ impl CallRepository for InMemoryStore {
             .iter()
             .find(|call| call.id == id && call.tenant_id == *scope.tenant_id())
             .cloned())
+    }
+
+    async fn update_outcome(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        change: &OutcomeChange,
+    ) -> Result<Option<Call>, StoreError> {
+        let mut tables = self.tables();
+        let Some(call) = tables
+            .calls
+            .iter_mut()
+            .find(|call| call.id == id && call.tenant_id == *scope.tenant_id())
+        else {
+            return Ok(None);
+        };
+        let mut outcome = change.applied_to(&call.outcome);
+        outcome.appointment_at = outcome.appointment_at.map(|at| at.trunc_subsecs(6));
+        call.outcome = outcome;
+        Ok(Some(call.clone()))
     }
 }

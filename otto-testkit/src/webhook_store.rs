@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
-use otto_core::calls::{Call, Direction};
+use otto_core::calls::{Call, CallOutcome, Direction};
 use otto_core::ports::{
-    Claim, Company, IdempotencyKey, ProviderAccounts, StoreError, Target, UnroutableDelivery,
-    WebhookLedger,
+    Claim, Company, IdempotencyKey, ProviderAccounts, Recording, StoreError, Target,
+    UnroutableDelivery, WebhookLedger,
 };
 use otto_core::tenancy::{Role, TenantId, UserId};
 use otto_core::webhooks::{
@@ -18,6 +18,7 @@ use otto_core::webhooks::{
 use uuid::Uuid;
 
 use crate::InMemoryStore;
+use crate::message_log::{StoredMessage, StoredRecording, keep_message};
 
 type KeyTuple = (Option<TenantId>, Provider, String, String);
 
@@ -34,9 +35,9 @@ pub(crate) struct WebhookTables {
     keys: BTreeMap<KeyTuple, KeyRecord>,
     unroutable: Vec<(UnroutableDelivery, Option<DateTime<Utc>>)>,
     accounts: BTreeMap<AccountRef, TenantId>,
-    pub(crate) messages: Vec<(TenantId, Provider, MessageFacts)>,
+    pub(crate) messages: Vec<StoredMessage>,
     pub(crate) opt_outs: BTreeSet<(TenantId, String)>,
-    recordings: BTreeSet<(TenantId, String)>,
+    pub(crate) recordings: BTreeMap<(TenantId, String), StoredRecording>,
     pub(crate) ai_calls: BTreeMap<(TenantId, String), AiCallFacts>,
     pub(crate) users: BTreeMap<UserId, (Option<String>, Option<String>)>,
     pub(crate) memberships: BTreeMap<(TenantId, UserId), Role>,
@@ -50,8 +51,8 @@ impl InMemoryStore {
             .webhooks
             .messages
             .iter()
-            .filter(|(owner, _, _)| owner == tenant)
-            .map(|(_, _, message)| message.clone())
+            .filter(|stored| stored.tenant == *tenant)
+            .map(|stored| stored.facts.clone())
             .collect()
     }
 
@@ -117,6 +118,7 @@ impl InMemoryStore {
                     answered: facts.answered.unwrap_or(false),
                     duration_seconds: facts.duration_seconds.unwrap_or(0),
                     started_at: facts.started_at.unwrap_or(at).trunc_subsecs(6),
+                    outcome: CallOutcome::default(),
                 });
                 calls.len() - 1
             }
@@ -198,24 +200,14 @@ impl WebhookLedger for InMemoryStore {
                     );
                 }
                 Effect::StoreMessage(message) => {
-                    let tenant = tenant_of(tenant)?;
-                    let exists =
-                        tables
-                            .webhooks
-                            .messages
-                            .iter()
-                            .any(|(owner, provider, stored)| {
-                                owner == tenant
-                                    && *provider == key.provider
-                                    && stored.external_id == message.external_id
-                            });
-                    if !exists {
-                        tables.webhooks.messages.push((
-                            tenant.clone(),
-                            key.provider,
-                            message.clone(),
-                        ));
-                    }
+                    keep_message(
+                        &mut tables.webhooks.messages,
+                        self.ids.new_id(),
+                        tenant_of(tenant)?,
+                        key.provider,
+                        message.clone(),
+                        None,
+                    );
                 }
                 Effect::OptOut { customer_number } => {
                     tables
@@ -239,10 +231,30 @@ impl WebhookLedger for InMemoryStore {
                         &CallFacts::about(&recording.call_external_id),
                         at,
                     );
+                    let call_id = tables
+                        .calls
+                        .iter()
+                        .find(|call| {
+                            call.tenant_id == *tenant
+                                && call.provider == key.provider.as_str()
+                                && call.external_id == recording.call_external_id
+                        })
+                        .map(|call| call.id)
+                        .ok_or_else(|| StoreError::Internal("the recorded call is gone".into()))?;
+                    let order = tables.webhooks.recordings.len();
                     tables
                         .webhooks
                         .recordings
-                        .insert((tenant.clone(), recording.external_id.clone()));
+                        .entry((tenant.clone(), recording.external_id.clone()))
+                        .or_insert_with(|| StoredRecording {
+                            call_id,
+                            recording: Recording {
+                                external_id: recording.external_id.clone(),
+                                url: recording.url.clone(),
+                                duration_seconds: recording.duration_seconds,
+                            },
+                            order,
+                        });
                 }
                 Effect::StoreAiCall(call) => {
                     tables.webhooks.ai_calls.insert(

@@ -28,7 +28,10 @@ async fn stored(store: &InMemoryStore, scope: &TenantScope) -> usize {
     let mut count = 0;
     let mut cursor = None;
     loop {
-        let page = store.list(scope, cursor, 100).await.expect("lists");
+        let page = store
+            .list(scope, &otto_core::calls::CallFilter::default(), cursor, 100)
+            .await
+            .expect("lists");
         count += page.items.len();
         match page.next {
             Some(next) => cursor = Some(next),

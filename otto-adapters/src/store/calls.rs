@@ -2,11 +2,16 @@
 
 use async_trait::async_trait;
 use chrono::Utc;
-use otto_core::calls::{Call, CallCursor, Direction, NewCall, Page};
+use otto_core::calls::{
+    Call, CallCursor, CallFilter, CallOutcome, CallSearch, Direction, NewCall, OutcomeChange, Page,
+};
 use otto_core::ports::{CallRepository, StoreError};
-use otto_core::tenancy::{TenantId, TenantScope};
-use sea_orm::sea_query::Condition;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use otto_core::tenancy::{TenantId, TenantScope, UserId};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use uuid::Uuid;
 
 use super::entities::calls;
@@ -27,7 +32,81 @@ fn to_domain(row: calls::Model) -> Result<Call, StoreError> {
         answered: row.answered,
         duration_seconds: row.duration_seconds,
         started_at: row.started_at,
+        outcome: CallOutcome {
+            booked: row.booked,
+            appointment_at: row.appointment_at,
+            notes: row.notes,
+            assigned_rep: row
+                .assigned_rep
+                .map(|rep| UserId::parse(&rep))
+                .transpose()
+                .map_err(|error| StoreError::Internal(error.to_string()))?,
+        },
     })
+}
+
+/// Escapes `text` for a `LIKE` pattern whose escape character is a backslash.
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// `filter` as a condition on `calls` rows.
+fn filter_condition(filter: &CallFilter) -> Condition {
+    let mut condition = Condition::all();
+    if let Some(from) = filter.started_from {
+        condition = condition.add(calls::Column::StartedAt.gte(stored_time(from)));
+    }
+    if let Some(before) = filter.started_before {
+        condition = condition.add(calls::Column::StartedAt.lt(stored_time(before)));
+    }
+    if let Some(direction) = filter.direction {
+        condition = condition.add(calls::Column::Direction.eq(direction.as_str()));
+    }
+    if let Some(answered) = filter.answered {
+        condition = condition.add(calls::Column::Answered.eq(answered));
+    }
+    if let Some(rep) = &filter.assigned_to {
+        condition = condition.add(calls::Column::AssignedRep.eq(rep.as_str()));
+    }
+    if let Some(wanted) = filter.has_recording {
+        let recorded = Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(Alias::new("recordings"))
+                .and_where(
+                    Expr::col((Alias::new("recordings"), Alias::new("call_id")))
+                        .equals((calls::Entity, calls::Column::Id)),
+                )
+                .to_owned(),
+        );
+        condition = condition.add(if wanted { recorded } else { recorded.not() });
+    }
+    match &filter.search {
+        Some(CallSearch::Number(digits)) => {
+            condition = condition.add(
+                Expr::col((calls::Entity, calls::Column::CustomerNumber))
+                    .like(LikeExpr::new(format!("%{}%", like_escaped(digits))).escape('\\')),
+            );
+        }
+        Some(CallSearch::Name(text)) => {
+            condition = condition.add(
+                Expr::expr(Func::lower(Expr::col((
+                    calls::Entity,
+                    calls::Column::CustomerName,
+                ))))
+                .like(LikeExpr::new(format!("%{}%", like_escaped(text))).escape('\\')),
+            );
+        }
+        None => {}
+    }
+    condition
 }
 
 #[async_trait]
@@ -47,6 +126,10 @@ impl CallRepository for SqlStore {
             answered: Set(call.answered),
             duration_seconds: Set(call.duration_seconds),
             started_at: Set(stored_time(call.started_at)),
+            booked: NotSet,
+            appointment_at: NotSet,
+            notes: NotSet,
+            assigned_rep: NotSet,
             created_at: Set(now),
             updated_at: Set(now),
         };
@@ -76,13 +159,15 @@ impl CallRepository for SqlStore {
     async fn list(
         &self,
         scope: &TenantScope,
+        filter: &CallFilter,
         cursor: Option<CallCursor>,
         limit: u32,
     ) -> Result<Page<Call, CallCursor>, StoreError> {
         let limit = limit.clamp(1, otto_core::calls::MAX_PAGE_SIZE);
         let transaction = self.begin(scope).await?;
-        let mut query =
-            calls::Entity::find().filter(calls::Column::TenantId.eq(scope.tenant_id().as_str()));
+        let mut query = calls::Entity::find()
+            .filter(calls::Column::TenantId.eq(scope.tenant_id().as_str()))
+            .filter(filter_condition(filter));
         if let Some(cursor) = cursor {
             query = query.filter(
                 Condition::any()
@@ -120,6 +205,55 @@ impl CallRepository for SqlStore {
         let transaction = self.begin(scope).await?;
         let row = calls::Entity::find_by_id(id)
             .filter(calls::Column::TenantId.eq(scope.tenant_id().as_str()))
+            .one(&transaction)
+            .await
+            .map_err(store_error)?;
+        transaction.commit().await.map_err(store_error)?;
+        row.map(to_domain).transpose()
+    }
+
+    async fn update_outcome(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        change: &OutcomeChange,
+    ) -> Result<Option<Call>, StoreError> {
+        let transaction = self.begin(scope).await?;
+        let tenant = scope.tenant_id().as_str();
+        let mut update = calls::Entity::update_many()
+            .col_expr(
+                calls::Column::UpdatedAt,
+                Expr::value(stored_time(Utc::now())),
+            )
+            .filter(calls::Column::Id.eq(id))
+            .filter(calls::Column::TenantId.eq(tenant));
+        if let Some(booked) = change.booked {
+            update = update.col_expr(calls::Column::Booked, Expr::value(booked));
+        }
+        if let Some(appointment_at) = change.appointment_at {
+            update = update.col_expr(
+                calls::Column::AppointmentAt,
+                Expr::value(appointment_at.map(stored_time)),
+            );
+        }
+        if let Some(notes) = &change.notes {
+            update = update.col_expr(calls::Column::Notes, Expr::value(notes.clone()));
+        }
+        if let Some(rep) = &change.assigned_rep {
+            update = update.col_expr(
+                calls::Column::AssignedRep,
+                Expr::value(rep.as_ref().map(|rep| rep.as_str().to_owned())),
+            );
+        }
+        // Written first, read after: a SQLite write transaction must start with its
+        // write, and the row read back is the one this transaction changed.
+        let changed = update.exec(&transaction).await.map_err(store_error)?;
+        if changed.rows_affected == 0 {
+            transaction.commit().await.map_err(store_error)?;
+            return Ok(None);
+        }
+        let row = calls::Entity::find_by_id(id)
+            .filter(calls::Column::TenantId.eq(tenant))
             .one(&transaction)
             .await
             .map_err(store_error)?;

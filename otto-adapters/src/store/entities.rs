@@ -57,6 +57,14 @@ pub mod calls {
         pub duration_seconds: i32,
         /// Start of the call.
         pub started_at: DateTimeUtc,
+        /// Whether the call booked an appointment (unset until someone says).
+        pub booked: Option<bool>,
+        /// When the booked appointment is.
+        pub appointment_at: Option<DateTimeUtc>,
+        /// The team's notes.
+        pub notes: Option<String>,
+        /// The user id of the rep the call is assigned to.
+        pub assigned_rep: Option<String>,
         /// When the row was created.
         pub created_at: DateTimeUtc,
         /// When the row last changed.

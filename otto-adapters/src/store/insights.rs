@@ -5,10 +5,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use otto_core::jobs::NewJob;
 use otto_core::ports::{
-    AnalysisResult, CallAnalysis, InsightStore, RecordingRef, StoreError, Transcript,
+    AnalysisResult, CallAnalysis, InsightStore, Recording, RecordingRef, StoreError, Transcript,
 };
 use otto_core::tenancy::TenantScope;
 use sea_orm::{DatabaseTransaction, Value};
+use uuid::Uuid;
 
 use super::jobs::insert_job;
 use super::sql::{self, column};
@@ -59,6 +60,30 @@ async fn existing_or_missing_call(
 
 #[async_trait]
 impl InsightStore for SqlStore {
+    async fn recording_of(
+        &self,
+        scope: &TenantScope,
+        call_id: Uuid,
+    ) -> Result<Option<Recording>, StoreError> {
+        let rows = self
+            .scoped_query(
+                scope,
+                "SELECT external_id, url, duration_seconds FROM recordings \
+                 WHERE tenant_id = $1 AND call_id = $2 ORDER BY created_at DESC, id DESC LIMIT 1",
+                vec![scope.tenant_id().as_str().into(), call_id.into()],
+            )
+            .await?;
+        rows.first()
+            .map(|row| {
+                Ok(Recording {
+                    external_id: column(row, "external_id")?,
+                    url: column(row, "url")?,
+                    duration_seconds: column(row, "duration_seconds")?,
+                })
+            })
+            .transpose()
+    }
+
     async fn transcript(
         &self,
         scope: &TenantScope,

@@ -10,11 +10,13 @@
 
 mod calls;
 mod companies;
+mod dashboard;
 mod effects;
 pub mod entities;
 mod follow_ups;
 mod insights;
 mod jobs;
+mod messages;
 mod sql;
 mod webhooks;
 

@@ -132,7 +132,7 @@ impl MissedCallRecovery {
 }
 
 /// Twilio as an [`OutboundProvider`] of text messages.
-struct SmsProvider(Arc<dyn SmsSender>);
+pub(super) struct SmsProvider(pub(super) Arc<dyn SmsSender>);
 
 /// The request for a recorded message.
 fn request_of(recorded: &OutboundAction) -> SmsRequest {

@@ -7,6 +7,7 @@ mod job_input;
 mod missed_call;
 mod outbound;
 mod requests;
+mod send_message;
 mod template;
 mod transcription;
 
@@ -14,5 +15,6 @@ pub use ai_follow_up::{AiFollowUp, DEFAULT_AI_FOLLOW_UP_TASK};
 pub use analysis::Analysis;
 pub use missed_call::MissedCallRecovery;
 pub use requests::{FollowUpKind, FollowUpRequestError, FollowUpRequests};
+pub use send_message::SendMessage;
 pub use template::{DEFAULT_MISSED_CALL_TEMPLATE, MAX_SMS_LEN, render};
 pub use transcription::{Transcription, analysis_job};

@@ -6,20 +6,15 @@ use std::sync::Arc;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::call_log::may_see;
 use crate::jobs::{Enqueued, Job, JobKind, NewJob};
 use crate::ports::{CallRepository, Clock, JobQueue, StoreError};
-use crate::roles::{AppRole, RoleMap, RoleRequired, require};
+use crate::roles::RoleMap;
 use crate::tenancy::{Principal, TenantScope};
-
-/// Who may ask for follow-ups (reps, once calls are assigned to them, will too).
-const REQUESTERS: [AppRole; 2] = [AppRole::Leadership, AppRole::Csr];
 
 /// Why a follow-up could not be asked for or read.
 #[derive(Debug, thiserror::Error)]
 pub enum FollowUpRequestError {
-    /// The caller's role may not.
-    #[error(transparent)]
-    Forbidden(#[from] RoleRequired),
     /// No such call or job in the caller's tenant.
     #[error("not found")]
     NotFound,
@@ -80,12 +75,15 @@ impl FollowUpRequests {
         kind: FollowUpKind,
         trace_context: Option<String>,
     ) -> Result<Enqueued, FollowUpRequestError> {
-        require(&self.roles, principal, &REQUESTERS)?;
+        // Every role may ask, on the calls it may see (a rep on the calls assigned
+        // to them); another call is as absent as one that does not exist.
+        let role = self.roles.role_of(&principal.role);
         let scope = TenantScope::of(principal);
         let call = self
             .calls
             .get(&scope, call_id)
             .await?
+            .filter(|call| may_see(role, principal, call))
             .ok_or(FollowUpRequestError::NotFound)?;
         if call.customer_number.is_none() {
             return Err(FollowUpRequestError::NoCustomerNumber);

@@ -15,17 +15,23 @@ pub enum JobKind {
     Analysis,
     /// Start an AI follow-up call (Bland AI).
     AiFollowUp,
+    /// Send a text message a user wrote (Twilio).
+    SendMessage,
+    /// Copy a company's calls from CallRail into Otto.
+    CallRailSync,
     /// Delete expired webhook idempotency keys (scheduled daily).
     WebhookPurge,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 5] = [
+    pub const ALL: [JobKind; 7] = [
         JobKind::MissedCallRecovery,
         JobKind::Transcription,
         JobKind::Analysis,
         JobKind::AiFollowUp,
+        JobKind::SendMessage,
+        JobKind::CallRailSync,
         JobKind::WebhookPurge,
     ];
 
@@ -36,6 +42,8 @@ impl JobKind {
             JobKind::Transcription => "transcription",
             JobKind::Analysis => "analysis",
             JobKind::AiFollowUp => "ai_follow_up",
+            JobKind::SendMessage => "send_message",
+            JobKind::CallRailSync => "callrail_sync",
             JobKind::WebhookPurge => "webhook_purge",
         }
     }

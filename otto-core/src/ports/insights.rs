@@ -19,9 +19,27 @@ pub struct RecordingRef {
     pub recording_external_id: String,
 }
 
-/// Transcripts and analyses, one of each per recording.
+/// A call's recording as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recording {
+    /// The provider's id of the recording.
+    pub external_id: String,
+    /// Where the audio is.
+    pub url: String,
+    /// Length in seconds, when the provider said.
+    pub duration_seconds: Option<i32>,
+}
+
+/// Recordings, and transcripts and analyses, one of each per recording.
 #[async_trait]
 pub trait InsightStore: Send + Sync {
+    /// The latest recording of the scope's call `call_id`.
+    async fn recording_of(
+        &self,
+        scope: &TenantScope,
+        call_id: uuid::Uuid,
+    ) -> Result<Option<Recording>, StoreError>;
+
     /// The stored transcript of `recording`.
     async fn transcript(
         &self,

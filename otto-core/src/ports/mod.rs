@@ -4,9 +4,11 @@
 
 mod clock;
 mod credentials;
+mod dashboard;
 mod follow_ups;
 mod insights;
 mod jobs;
+mod messages;
 mod providers;
 mod readiness;
 mod repositories;
@@ -14,11 +16,13 @@ mod webhooks;
 
 pub use clock::{Clock, IdGenerator};
 pub use credentials::{CredentialError, CredentialVerifier};
+pub use dashboard::DashboardQueries;
 pub use follow_ups::{
     FollowUpSettings, FollowUpStore, OutboundAction, OutboundClaim, OutboundKind,
 };
-pub use insights::{InsightStore, RecordingRef};
+pub use insights::{InsightStore, Recording, RecordingRef};
 pub use jobs::JobQueue;
+pub use messages::MessageLog;
 pub use providers::{
     AiCallRequest, AiCaller, AnalysisResult, CallAnalysis, CallAnalyzer, CallTracking,
     ProviderError, SentSms, SmsRequest, SmsSender, StartedAiCall, TokenUsage, TrackedCall,

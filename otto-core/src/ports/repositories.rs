@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::calls::{Call, CallCursor, NewCall, Page};
+use crate::calls::{Call, CallCursor, CallFilter, NewCall, OutcomeChange, Page};
 use crate::tenancy::TenantScope;
 
 /// A storage failure (never a "not found": that is `Ok(None)`).
@@ -63,14 +63,25 @@ pub trait CallRepository: Send + Sync {
     /// returns it.
     async fn record(&self, scope: &TenantScope, call: NewCall) -> Result<Call, StoreError>;
 
-    /// The scope's calls, newest first, `limit` per page, after `cursor`.
+    /// The scope's calls that pass `filter`, newest first, `limit` per page, after
+    /// `cursor`.
     async fn list(
         &self,
         scope: &TenantScope,
+        filter: &CallFilter,
         cursor: Option<CallCursor>,
         limit: u32,
     ) -> Result<Page<Call, CallCursor>, StoreError>;
 
     /// One of the scope's calls; `None` if it does not exist *in this tenant*.
     async fn get(&self, scope: &TenantScope, id: Uuid) -> Result<Option<Call>, StoreError>;
+
+    /// Applies `change` to the outcome of the scope's call `id` and returns the call
+    /// as changed; `None` if it does not exist in this tenant.
+    async fn update_outcome(
+        &self,
+        scope: &TenantScope,
+        id: Uuid,
+        change: &OutcomeChange,
+    ) -> Result<Option<Call>, StoreError>;
 }

@@ -35,9 +35,12 @@ use request_context::AssignRequestContext;
 use route_names::RouteNames;
 use routes::account::AccountApi;
 use routes::admin::AdminApi;
+use routes::callrail::CallRailApi;
 use routes::calls::CallsApi;
 use routes::company::CompanyApi;
+use routes::dashboard::DashboardApi;
 use routes::follow_ups::FollowUpApi;
+use routes::messages::MessagesApi;
 use routes::settings::SettingsApi;
 use routes::system::SystemApi;
 use routes::webhooks::WebhooksApi;
@@ -58,16 +61,22 @@ pub fn api(
     AdminApi,
     SettingsApi,
     FollowUpApi,
+    MessagesApi,
+    DashboardApi,
+    CallRailApi,
 ) {
     (
         SystemApi::new(state.clone()),
         AccountApi,
         CompanyApi::new(state.companies.clone(), state.config.roles.clone()),
-        CallsApi::new(state.calls.clone()),
+        CallsApi::new(state),
         WebhooksApi::new(state.clone()),
         AdminApi::new(state),
         SettingsApi::new(state),
         FollowUpApi::new(state),
+        MessagesApi::new(state),
+        DashboardApi::new(state),
+        CallRailApi::new(state),
     )
 }
 

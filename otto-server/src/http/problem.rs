@@ -94,6 +94,8 @@ pub enum ProblemKind {
     Internal,
     /// 503: a dependency is down; retry later.
     ServiceUnavailable,
+    /// 502: a provider Otto called refused or failed.
+    BadGateway,
 }
 
 impl ProblemKind {
@@ -120,6 +122,7 @@ impl ProblemKind {
             ProblemKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ProblemKind::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemKind::BadGateway => StatusCode::BAD_GATEWAY,
         }
     }
 
@@ -146,6 +149,7 @@ impl ProblemKind {
             ProblemKind::TooManyRequests => "too_many_requests",
             ProblemKind::Internal => "internal_error",
             ProblemKind::ServiceUnavailable => "service_unavailable",
+            ProblemKind::BadGateway => "bad_gateway",
         }
     }
 
@@ -183,6 +187,7 @@ impl ProblemKind {
             ProblemKind::TooManyRequests => "Too Many Requests",
             ProblemKind::Internal => "Internal Server Error",
             ProblemKind::ServiceUnavailable => "Service Unavailable",
+            ProblemKind::BadGateway => "Bad Gateway",
         }
     }
 }

@@ -95,6 +95,10 @@ pub fn state_with_store(
         provider_accounts: Arc::new(store.clone()),
         follow_ups: Arc::new(store.clone()),
         jobs: Arc::new(store.clone()),
+        insights: Arc::new(store.clone()),
+        messages: Arc::new(store.clone()),
+        dashboard: Arc::new(store.clone()),
+        call_tracking: None,
         metrics: Arc::new(Metrics::new()),
         readiness: Arc::new(readiness),
         authenticator: Arc::new(authenticator),
@@ -296,7 +300,12 @@ pub async fn calls_of(store: &InMemoryStore, tenant_id: &str) -> usize {
     use otto_core::ports::CallRepository;
     let tenant = TenantId::parse(tenant_id).expect("valid tenant id");
     store
-        .list(&TenantScope::for_verified_delivery(tenant), None, 100)
+        .list(
+            &TenantScope::for_verified_delivery(tenant),
+            &otto_core::calls::CallFilter::default(),
+            None,
+            100,
+        )
         .await
         .expect("lists")
         .items

@@ -1,64 +1,56 @@
-//! `/api/v1/calls`: the caller's tenant's calls, newest first.
-
-use std::sync::Arc;
+//! `/api/v1/calls`: the company's calls as the caller's role may see them (a rep sees
+//! the calls assigned to them), with filters, details and the outcome the team
+//! records.
 
 use chrono::{DateTime, Utc};
-use otto_core::calls::{Call, CallCursor, MAX_PAGE_SIZE};
-use otto_core::ports::CallRepository;
-use otto_core::tenancy::TenantScope;
+use otto_core::call_log::{CallDetail, CallLog, CallLogError};
+use otto_core::calls::{
+    Call, CallCursor, CallFilter, CallSearch, Direction, MAX_PAGE_SIZE, OutcomeChange,
+};
+use otto_core::tenancy::UserId;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::types::{Example, MaybeUndefined};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
-use super::{ApiTags, AuthenticatedErrors, problem, store_failure};
+use super::call_views::{CallDetailView, CallView};
+use super::{
+    ApiTags, bad_parameter, field_errors, invalid_body, problem, role_refusal, store_failure,
+};
 use crate::http::auth::Caller;
-use crate::http::problem::{ApiError, FieldError, ProblemKind};
+use crate::http::json_body::{JsonBody, Validate};
+use crate::http::problem::{FieldError, ProblemBody, ProblemKind};
+use crate::state::AppState;
 
 /// Calls per page when `limit` is not given.
 pub const DEFAULT_PAGE_SIZE: u32 = 25;
 
-/// A call.
-#[derive(Debug, Object)]
-pub struct CallView {
-    /// Otto's id of the call.
-    pub id: Uuid,
-    /// Where the call came from: `callrail` or `twilio`.
-    pub provider: String,
-    /// The provider's id of the call.
-    pub external_id: String,
-    /// `inbound` or `outbound`.
-    pub direction: String,
-    /// The customer's name, when known.
-    pub customer_name: Option<String>,
-    /// The customer's number (E.164), when known.
-    pub customer_number: Option<String>,
-    /// Whether someone answered.
-    pub answered: bool,
-    /// Duration in seconds.
-    pub duration_seconds: i32,
-    /// When the call started.
-    pub started_at: DateTime<Utc>,
+/// Longest text search.
+const MAX_SEARCH_LEN: usize = 100;
+
+/// Which way a call went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum CallDirection {
+    /// A customer called the company.
+    Inbound,
+    /// The company called a customer.
+    Outbound,
 }
 
-impl From<Call> for CallView {
-    fn from(call: Call) -> Self {
-        CallView {
-            id: call.id,
-            provider: call.provider,
-            external_id: call.external_id,
-            direction: call.direction.as_str().to_owned(),
-            customer_name: call.customer_name,
-            customer_number: call.customer_number,
-            answered: call.answered,
-            duration_seconds: call.duration_seconds,
-            started_at: call.started_at,
+impl From<CallDirection> for Direction {
+    fn from(direction: CallDirection) -> Self {
+        match direction {
+            CallDirection::Inbound => Direction::Inbound,
+            CallDirection::Outbound => Direction::Outbound,
         }
     }
 }
 
 /// A page of calls.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CallPage {
     /// The calls, newest first.
     pub items: Vec<CallView>,
@@ -66,67 +58,267 @@ pub struct CallPage {
     pub next_cursor: Option<String>,
 }
 
-/// Call operations.
-#[derive(Clone)]
-pub struct CallsApi {
-    calls: Arc<dyn CallRepository>,
+/// A change of a call's outcome: a field left out stays as it is, `null` clears it.
+#[derive(Debug, serde::Deserialize, Object)]
+#[serde(deny_unknown_fields)]
+#[oai(example)]
+pub struct CallOutcomeUpdate {
+    /// Whether the call booked an appointment.
+    #[serde(default)]
+    pub booked: MaybeUndefined<bool>,
+    /// When the booked appointment is (RFC 3339).
+    #[serde(default)]
+    pub appointment_at: MaybeUndefined<DateTime<Utc>>,
+    /// Notes, at most 4000 characters.
+    #[serde(default)]
+    pub notes: MaybeUndefined<String>,
+    /// The user id of the rep to assign the call to (leadership and csr only); the
+    /// user must be a member of the company.
+    #[serde(default)]
+    pub assigned_rep: MaybeUndefined<String>,
 }
 
-impl std::fmt::Debug for CallsApi {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CallsApi").finish_non_exhaustive()
+impl Example for CallOutcomeUpdate {
+    fn example() -> Self {
+        CallOutcomeUpdate {
+            booked: MaybeUndefined::Value(true),
+            appointment_at: MaybeUndefined::Value(
+                DateTime::parse_from_rfc3339("2026-11-27T14:00:00Z")
+                    .map(|time| time.to_utc())
+                    .unwrap_or_default(),
+            ),
+            notes: MaybeUndefined::Value("Water heater replacement; bring a 50 gal unit.".into()),
+            assigned_rep: MaybeUndefined::Undefined,
+        }
     }
 }
 
-impl CallsApi {
-    /// Operations over `calls`.
-    pub fn new(calls: Arc<dyn CallRepository>) -> Self {
-        CallsApi { calls }
+/// `Undefined` → unchanged, `Null` → cleared, a value → set.
+fn change_of<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(value) => Some(Some(value)),
     }
 }
 
-/// Problems of the list operation: the authenticated ones plus a bad cursor or limit.
-#[derive(Debug, poem_openapi::ApiResponse)]
+impl CallOutcomeUpdate {
+    fn rep(&self) -> Result<Option<Option<UserId>>, FieldError> {
+        match &self.assigned_rep {
+            MaybeUndefined::Undefined => Ok(None),
+            MaybeUndefined::Null => Ok(Some(None)),
+            MaybeUndefined::Value(id) => {
+                UserId::parse(id)
+                    .map(|id| Some(Some(id)))
+                    .map_err(|_| FieldError {
+                        field: "assigned_rep".into(),
+                        message: "is not a user id".into(),
+                    })
+            }
+        }
+    }
+
+    fn change(self) -> OutcomeChange {
+        OutcomeChange {
+            assigned_rep: self.rep().ok().flatten(),
+            booked: change_of(self.booked),
+            appointment_at: change_of(self.appointment_at),
+            notes: change_of(self.notes),
+        }
+    }
+}
+
+impl Validate for CallOutcomeUpdate {
+    fn validate(&self) -> Result<(), Vec<FieldError>> {
+        self.rep().map(|_| ()).map_err(|error| vec![error])
+    }
+}
+
+/// Problems of the list operation.
+#[derive(Debug, ApiResponse)]
 pub enum ListCallsErrors {
-    /// `cursor` or `limit` is invalid; `errors` names the parameter.
+    /// A parameter is invalid; `errors` names it.
     #[oai(status = 400)]
-    BadRequest(crate::http::problem::ProblemBody),
-    /// See [`AuthenticatedErrors`].
+    BadRequest(ProblemBody),
+    /// The credential is refused.
     #[oai(status = 403)]
-    Forbidden(crate::http::problem::ProblemBody),
+    Forbidden(ProblemBody),
     /// The caller's user or tenant rate limit is spent.
     #[oai(status = 429)]
-    TooManyRequests(crate::http::problem::ProblemBody),
+    TooManyRequests(ProblemBody),
     /// An unexpected fault.
     #[oai(status = 500)]
-    Internal(crate::http::problem::ProblemBody),
+    Internal(ProblemBody),
     /// The database is unavailable; retry.
     #[oai(status = 503)]
-    Unavailable(crate::http::problem::ProblemBody),
+    Unavailable(ProblemBody),
 }
 
 from_authenticated_errors!(ListCallsErrors, not_found: Internal);
 
-fn bad_parameter(name: &str, message: &str) -> ListCallsErrors {
-    ListCallsErrors::BadRequest(crate::http::problem::ProblemBody(ApiError {
-        errors: Some(vec![FieldError {
-            field: name.to_owned(),
-            message: message.to_owned(),
-        }]),
-        ..ApiError::new(
-            ProblemKind::BadRequest,
-            format!("Parameter `{name}` is invalid: {message}"),
-        )
-    }))
+/// Problems of the operations on one call.
+#[derive(Debug, ApiResponse)]
+pub enum CallErrors {
+    /// The body is not JSON.
+    #[oai(status = 400)]
+    BadRequest(ProblemBody),
+    /// The credential is refused, or the caller's role may not (assigning a call
+    /// needs leadership or csr; the problem names the roles).
+    #[oai(status = 403)]
+    Forbidden(ProblemBody),
+    /// No such call that the caller may see (another company's, or, for a rep, one
+    /// not assigned to them).
+    #[oai(status = 404)]
+    NotFound(ProblemBody),
+    /// The body is not `application/json`.
+    #[oai(status = 415)]
+    UnsupportedMediaType(ProblemBody),
+    /// A field is invalid (`errors` names each): notes too long, an unknown rep or
+    /// field, a value of the wrong type.
+    #[oai(status = 422)]
+    ValidationFailed(ProblemBody),
+    /// The caller's rate limit is spent; retry after `Retry-After` seconds.
+    #[oai(status = 429)]
+    TooManyRequests(ProblemBody),
+    /// An unexpected fault; the cause is logged under the response's trace_id.
+    #[oai(status = 500)]
+    Internal(ProblemBody),
+    /// The database is unavailable; retry after `Retry-After` seconds.
+    #[oai(status = 503)]
+    Unavailable(ProblemBody),
+}
+
+from_authenticated_errors!(CallErrors, not_found: NotFound);
+
+impl From<CallLogError> for CallErrors {
+    fn from(error: CallLogError) -> Self {
+        match error {
+            CallLogError::Forbidden(refusal) => {
+                CallErrors::Forbidden(role_refusal("Assigning a call", &refusal))
+            }
+            CallLogError::NotFound => {
+                CallErrors::NotFound(problem(ProblemKind::NotFound, "No call with this id."))
+            }
+            CallLogError::Invalid(invalid) => {
+                CallErrors::ValidationFailed(invalid_body(field_errors(invalid)))
+            }
+            CallLogError::Store(error) => store_failure(error).into(),
+        }
+    }
+}
+
+impl From<CallLogError> for ListCallsErrors {
+    fn from(error: CallLogError) -> Self {
+        match error {
+            CallLogError::Store(error) => store_failure(error).into(),
+            other => {
+                tracing::error!(error = %other, "listing calls failed");
+                ListCallsErrors::Internal(problem(
+                    ProblemKind::Internal,
+                    "An internal error occurred; quote the trace_id to support.",
+                ))
+            }
+        }
+    }
+}
+
+/// Call operations.
+#[derive(Clone, Debug)]
+pub struct CallsApi {
+    log: CallLog,
+}
+
+impl CallsApi {
+    /// Operations over the state's stores and role map.
+    pub fn new(state: &AppState) -> Self {
+        CallsApi {
+            log: CallLog::new(
+                state.calls.clone(),
+                state.insights.clone(),
+                state.messages.clone(),
+                state.companies.clone(),
+                state.config.roles.clone(),
+            ),
+        }
+    }
+}
+
+/// The filter the list's query parameters ask for.
+struct ListQuery {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    direction: Option<CallDirection>,
+    answered: Option<bool>,
+    has_recording: Option<bool>,
+    search: Option<String>,
+    assigned_to: Option<String>,
+}
+
+impl ListQuery {
+    fn filter(self) -> Result<CallFilter, ListCallsErrors> {
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && to <= from
+        {
+            return Err(ListCallsErrors::BadRequest(bad_parameter(
+                "to",
+                "must be after `from`",
+            )));
+        }
+        if self
+            .search
+            .as_ref()
+            .is_some_and(|q| q.chars().count() > MAX_SEARCH_LEN)
+        {
+            return Err(ListCallsErrors::BadRequest(bad_parameter(
+                "q",
+                &format!("must be at most {MAX_SEARCH_LEN} characters"),
+            )));
+        }
+        let assigned_to = match self.assigned_to.as_deref() {
+            None | Some("") => None,
+            Some(id) => Some(UserId::parse(id).map_err(|_| {
+                ListCallsErrors::BadRequest(bad_parameter("assigned_to", "is not a user id"))
+            })?),
+        };
+        Ok(CallFilter {
+            started_from: self.from,
+            started_before: self.to,
+            direction: self.direction.map(Direction::from),
+            answered: self.answered,
+            has_recording: self.has_recording,
+            search: self.search.as_deref().and_then(CallSearch::parse),
+            assigned_to,
+        })
+    }
 }
 
 #[OpenApi(prefix_path = "/api/v1", tag = "ApiTags::Calls")]
 impl CallsApi {
-    /// The tenant's calls, newest first, with cursor pagination.
+    /// The calls the caller may see, newest first, with cursor pagination: the whole
+    /// company's for leadership and csr, the ones assigned to them for a rep. Filters
+    /// combine; a cursor stays valid while new calls arrive (they appear on a fresh
+    /// first page, never shift the pages after it).
+    #[allow(clippy::too_many_arguments)]
     #[oai(path = "/calls", method = "get", operation_id = "listCalls")]
     async fn list(
         &self,
         caller: Caller,
+        /// Calls that started at or after this time (RFC 3339).
+        from: Query<Option<DateTime<Utc>>>,
+        /// Calls that started before this time (RFC 3339).
+        to: Query<Option<DateTime<Utc>>>,
+        /// Only `inbound` or `outbound` calls.
+        direction: Query<Option<CallDirection>>,
+        /// `true`: answered calls only; `false`: missed calls only.
+        answered: Query<Option<bool>>,
+        /// `true`: calls with a recording; `false`: calls without.
+        has_recording: Query<Option<bool>>,
+        /// Text search: digits match inside the customer's number (`555 123`), other
+        /// text inside the customer's name, case-insensitively. At most 100
+        /// characters.
+        q: Query<Option<String>>,
+        /// Only calls assigned to this user id (a rep's own listing ignores it).
+        assigned_to: Query<Option<String>>,
         /// The `next_cursor` of the previous page.
         cursor: Query<Option<String>>,
         /// Calls per page, 1-100 (default 25).
@@ -134,45 +326,63 @@ impl CallsApi {
     ) -> Result<Json<CallPage>, ListCallsErrors> {
         let cursor = match cursor.0.as_deref() {
             None | Some("") => None,
-            Some(text) => Some(
-                CallCursor::decode(text)
-                    .ok_or_else(|| bad_parameter("cursor", "not a cursor returned by this API"))?,
-            ),
+            Some(text) => Some(CallCursor::decode(text).ok_or_else(|| {
+                ListCallsErrors::BadRequest(bad_parameter(
+                    "cursor",
+                    "not a cursor returned by this API",
+                ))
+            })?),
         };
         let limit = limit.0.unwrap_or(DEFAULT_PAGE_SIZE);
         if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(bad_parameter("limit", "must be between 1 and 100"));
+            return Err(ListCallsErrors::BadRequest(bad_parameter(
+                "limit",
+                "must be between 1 and 100",
+            )));
         }
-        let page = self
-            .calls
-            .list(&TenantScope::of(&caller.0), cursor, limit)
-            .await
-            .map_err(|error| ListCallsErrors::from(store_failure(error)))?;
+        let filter = ListQuery {
+            from: from.0,
+            to: to.0,
+            direction: direction.0,
+            answered: answered.0,
+            has_recording: has_recording.0,
+            search: q.0,
+            assigned_to: assigned_to.0,
+        }
+        .filter()?;
+        let page = self.log.list(&caller.0, filter, cursor, limit).await?;
         Ok(Json(CallPage {
             items: page.items.into_iter().map(CallView::from).collect(),
             next_cursor: page.next.map(|next| next.encode()),
         }))
     }
 
-    /// One call of the tenant. A call of another tenant is "not found": its existence
-    /// is never revealed.
+    /// One call with its latest recording, transcript, analysis and the latest
+    /// messages with its customer. A call of another company (or, for a rep, one not
+    /// assigned to them) is "not found": its existence is never revealed.
     #[oai(path = "/calls/:id", method = "get", operation_id = "getCall")]
     async fn get(
         &self,
         caller: Caller,
+        /// The call's id.
         id: Path<Uuid>,
-    ) -> Result<Json<CallView>, AuthenticatedErrors> {
-        match self
-            .calls
-            .get(&TenantScope::of(&caller.0), id.0)
-            .await
-            .map_err(store_failure)?
-        {
-            Some(call) => Ok(Json(call.into())),
-            None => Err(AuthenticatedErrors::NotFound(problem(
-                ProblemKind::NotFound,
-                "No call with this id.",
-            ))),
-        }
+    ) -> Result<Json<CallDetailView>, CallErrors> {
+        let detail: CallDetail = self.log.detail(&caller.0, id.0).await?;
+        Ok(Json(detail.into()))
+    }
+
+    /// Records the call's outcome: booked, appointment time, notes, and (leadership
+    /// and csr) the assigned rep. Fields left out stay as they are; `null` clears.
+    #[oai(path = "/calls/:id", method = "patch", operation_id = "updateCall")]
+    async fn update(
+        &self,
+        caller: Caller,
+        /// The call's id.
+        id: Path<Uuid>,
+        body: JsonBody<CallOutcomeUpdate>,
+    ) -> Result<Json<CallView>, CallErrors> {
+        let call: Call = self.log.update(&caller.0, id.0, body.0.change()).await?;
+        tracing::info!(user_id = %caller.0.user_id, call_id = %call.id, "call outcome updated");
+        Ok(Json(call.into()))
     }
 }

@@ -13,6 +13,7 @@ use otto_core::roles::RoleMap;
 
 /// The caller's company.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CompanyView {
     /// The company's id: its Clerk organization id, the caller's tenant.
     pub company_id: String,
@@ -24,6 +25,7 @@ pub struct CompanyView {
 
 /// A user of the company.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct CompanyUser {
     /// The user's id (Clerk user id).
     pub user_id: String,

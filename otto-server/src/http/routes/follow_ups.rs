@@ -12,7 +12,7 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 use std::sync::Arc;
 use uuid::Uuid;
 
-use super::{ApiTags, problem, role_refusal, store_failure};
+use super::{ApiTags, problem, store_failure};
 use crate::http::auth::Caller;
 use crate::http::problem::{ProblemBody, ProblemKind};
 use crate::state::AppState;
@@ -28,6 +28,7 @@ pub struct FollowUpAccepted {
 
 /// A background job's status.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct JobView {
     /// The job's id.
     pub id: Uuid,
@@ -73,11 +74,11 @@ pub enum Accepted {
 /// Problems of the follow-up operations.
 #[derive(Debug, ApiResponse)]
 pub enum FollowUpErrors {
-    /// The credential is refused, or the caller's role may not (the problem names
-    /// the roles that may).
+    /// The credential is refused.
     #[oai(status = 403)]
     Forbidden(ProblemBody),
-    /// No such call or job in the caller's company.
+    /// No such call or job in the caller's company (for a rep: no such call
+    /// assigned to them).
     #[oai(status = 404)]
     NotFound(ProblemBody),
     /// The call has no customer number to reach.
@@ -97,9 +98,6 @@ pub enum FollowUpErrors {
 impl From<FollowUpRequestError> for FollowUpErrors {
     fn from(error: FollowUpRequestError) -> Self {
         match error {
-            FollowUpRequestError::Forbidden(refusal) => {
-                FollowUpErrors::Forbidden(role_refusal("This action", &refusal))
-            }
             FollowUpRequestError::NotFound => FollowUpErrors::NotFound(problem(
                 ProblemKind::NotFound,
                 "No such resource in your company.",
@@ -162,7 +160,8 @@ impl FollowUpApi {
 #[OpenApi(tag = "ApiTags::Calls")]
 impl FollowUpApi {
     /// Texts the call's customer with the company's follow-up message, once per call
-    /// (never to a number that opted out). Leadership and csr.
+    /// (never to a number that opted out). Any role, on the calls it may see (a rep
+    /// on the calls assigned to them).
     #[oai(
         path = "/api/v1/calls/:id/follow-up-sms",
         method = "post",
@@ -178,7 +177,7 @@ impl FollowUpApi {
     }
 
     /// Has an AI agent call the customer back, once per call; the result arrives
-    /// through Bland AI's webhook. Leadership and csr.
+    /// through Bland AI's webhook. Any role, on the calls it may see.
     #[oai(
         path = "/api/v1/calls/:id/ai-follow-up",
         method = "post",

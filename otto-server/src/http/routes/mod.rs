@@ -23,9 +23,13 @@ macro_rules! from_authenticated_errors {
 
 pub mod account;
 pub mod admin;
+pub mod call_views;
+pub mod callrail;
 pub mod calls;
 pub mod company;
+pub mod dashboard;
 pub mod follow_ups;
+pub mod messages;
 pub mod settings;
 pub mod system;
 pub mod webhooks;
@@ -34,7 +38,7 @@ use poem_openapi::{ApiResponse, Tags};
 
 use otto_core::ports::StoreError;
 
-use super::problem::{ApiError, ProblemBody, ProblemKind};
+use super::problem::{ApiError, FieldError, ProblemBody, ProblemKind};
 
 /// OpenAPI tags.
 #[derive(Debug, Tags)]
@@ -45,6 +49,10 @@ pub enum ApiTags {
     Account,
     /// The tenant's phone calls.
     Calls,
+    /// Text conversations with customers.
+    Messages,
+    /// The company's figures.
+    Dashboard,
     /// Provider deliveries, authenticated by their signatures and applied exactly
     /// once.
     Webhooks,
@@ -98,6 +106,36 @@ pub fn role_refusal(action: &str, refusal: &otto_core::roles::RoleRequired) -> P
         ProblemKind::Forbidden,
         format!("{}.", refusal.explain(action)),
     )
+}
+
+/// The 400 problem of a query or path parameter `name` that is invalid.
+pub fn bad_parameter(name: &str, message: &str) -> ProblemBody {
+    ProblemBody(ApiError {
+        errors: Some(vec![FieldError {
+            field: name.to_owned(),
+            message: message.to_owned(),
+        }]),
+        ..ApiError::new(
+            ProblemKind::BadRequest,
+            format!("Parameter `{name}` is invalid: {message}"),
+        )
+    })
+}
+
+/// Domain rule violations as the problem's field errors.
+pub fn field_errors(invalid: Vec<otto_core::validation::InvalidField>) -> Vec<FieldError> {
+    invalid
+        .into_iter()
+        .map(|invalid| FieldError {
+            field: invalid.field.to_owned(),
+            message: invalid.message,
+        })
+        .collect()
+}
+
+/// The 422 problem listing `errors`.
+pub fn invalid_body(errors: Vec<FieldError>) -> ProblemBody {
+    ProblemBody(ApiError::validation(errors))
 }
 
 /// A problem body of `kind`.

@@ -7,7 +7,7 @@ use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-use super::{ApiTags, role_refusal, store_failure};
+use super::{ApiTags, field_errors, role_refusal, store_failure};
 use crate::http::auth::Caller;
 use crate::http::json_body::{JsonBody, Validate};
 use crate::http::problem::{ApiError, FieldError, ProblemBody};
@@ -15,16 +15,17 @@ use crate::state::AppState;
 
 /// The company's follow-up settings.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct SettingsView {
     /// Whether a missed inbound call gets a text message.
     pub missed_call_sms_enabled: bool,
     /// The company's message, with `{company_name}` and `{customer_name}`
-    /// placeholders; `null` uses Otto's default.
+    /// placeholders; absent: Otto's default is used.
     pub missed_call_sms_template: Option<String>,
     /// Otto's default message, shown for reference.
     pub default_missed_call_sms_template: String,
-    /// The number texts are sent from (E.164); `null` uses the platform's number.
+    /// The number texts are sent from (E.164); absent: the platform's number.
     pub sms_from_number: Option<String>,
 }
 
@@ -86,19 +87,9 @@ impl Example for SettingsUpdate {
             missed_call_sms_template: Some(
                 "Hi {customer_name}, {company_name} here. How can we help?".to_owned(),
             ),
-            sms_from_number: None,
+            sms_from_number: Some("+15551230000".to_owned()),
         }
     }
-}
-
-fn field_errors(invalid: Vec<otto_core::company_settings::InvalidSetting>) -> Vec<FieldError> {
-    invalid
-        .into_iter()
-        .map(|invalid| FieldError {
-            field: invalid.field.to_owned(),
-            message: invalid.message,
-        })
-        .collect()
 }
 
 impl Validate for SettingsUpdate {

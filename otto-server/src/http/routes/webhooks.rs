@@ -42,6 +42,7 @@ impl ReceiptStatus {
 
 /// The answer to an accepted delivery.
 #[derive(Debug, Clone, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct WebhookReceipt {
     /// `processed`, `duplicate_ignored` or `unroutable`.
     pub status: ReceiptStatus,

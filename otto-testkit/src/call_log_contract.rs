@@ -1,0 +1,552 @@
+//! The contract of the product API's reads and outcome writes: call filters and
+//! outcomes ([`CallRepository`]), recordings ([`InsightStore::recording_of`]),
+//! conversations ([`MessageLog`]) and the dashboard's counts ([`DashboardQueries`]).
+
+use chrono::{DateTime, Duration, Utc};
+use otto_core::calls::{CallFilter, CallSearch, Direction, NewCall, OutcomeChange, Page};
+use otto_core::dashboard::DashboardSummary;
+use otto_core::ports::{
+    CallRepository, DashboardQueries, FollowUpStore, IdempotencyKey, InsightStore, MessageLog,
+    OutboundAction, OutboundKind, Target, WebhookLedger,
+};
+use otto_core::tenancy::{TenantId, TenantScope, UserId};
+use otto_core::webhooks::{Effect, MessageFacts, Provider, RecordingFacts};
+use uuid::Uuid;
+
+use crate::contracts::scope_of;
+
+/// The stores the contract reads and writes through (one store, several ports).
+pub struct CallLogStores<'a> {
+    /// Calls, filtered and updated.
+    pub calls: &'a dyn CallRepository,
+    /// Recordings.
+    pub insights: &'a dyn InsightStore,
+    /// Conversations.
+    pub messages: &'a dyn MessageLog,
+    /// Counts.
+    pub dashboard: &'a dyn DashboardQueries,
+    /// Where recordings and inbound messages arrive.
+    pub ledger: &'a dyn WebhookLedger,
+    /// Where outbound messages are recorded.
+    pub follow_ups: &'a dyn FollowUpStore,
+}
+
+impl std::fmt::Debug for CallLogStores<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallLogStores").finish_non_exhaustive()
+    }
+}
+
+fn noon() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-20T12:00:00.250000Z")
+        .expect("valid")
+        .to_utc()
+}
+
+fn call(
+    id: &str,
+    hours_ago: i64,
+    direction: Direction,
+    answered: bool,
+    name: &str,
+    number: &str,
+) -> NewCall {
+    NewCall {
+        provider: "callrail".into(),
+        external_id: id.into(),
+        direction,
+        customer_name: Some(name.into()),
+        customer_number: Some(number.into()),
+        answered,
+        duration_seconds: 10,
+        started_at: noon() - Duration::hours(hours_ago),
+    }
+}
+
+async fn apply(
+    stores: &CallLogStores<'_>,
+    scope: &TenantScope,
+    provider: Provider,
+    id: &str,
+    effect: Effect,
+) {
+    stores
+        .ledger
+        .apply(
+            &Target::Tenant(scope.clone()),
+            &IdempotencyKey {
+                tenant: Some(scope.tenant_id().clone()),
+                provider,
+                event: "contract".into(),
+                external_id: id.into(),
+            },
+            "digest",
+            &[effect],
+            &[],
+            noon(),
+        )
+        .await
+        .expect("effect applied");
+}
+
+async fn ids(calls: &dyn CallRepository, scope: &TenantScope, filter: CallFilter) -> Vec<String> {
+    calls
+        .list(scope, &filter, None, 100)
+        .await
+        .expect("lists")
+        .items
+        .into_iter()
+        .map(|call| call.external_id)
+        .collect()
+}
+
+/// Filters combine and narrow by time, direction, answer, recording, customer and
+/// rep; outcomes are written, cleared and read back per tenant; the latest recording
+/// is found; conversations group messages by customer newest first and page without
+/// gaps; the dashboard counts the range. `tenant_a` and `tenant_b` must be fresh.
+pub async fn call_log_contract(stores: CallLogStores<'_>, tenant_a: &str, tenant_b: &str) {
+    let (a, b) = (scope_of(tenant_a), scope_of(tenant_b));
+    let rep = UserId::parse("user_rep1").expect("valid");
+    filters_narrow_the_list(&stores, &a, &b).await;
+    outcomes_are_written_per_tenant(&stores, &a, &b, &rep).await;
+    conversations_group_messages(&stores, &a, &b).await;
+    the_dashboard_counts_the_range(&stores, &a, &b).await;
+}
+
+async fn filters_narrow_the_list(stores: &CallLogStores<'_>, a: &TenantScope, b: &TenantScope) {
+    let calls = stores.calls;
+    for new in [
+        call(
+            "F1",
+            1,
+            Direction::Inbound,
+            false,
+            "Ana Lima",
+            "+15551110001",
+        ),
+        call("F2", 2, Direction::Inbound, true, "Bo Chen", "+15552220002"),
+        call(
+            "F3",
+            30,
+            Direction::Outbound,
+            true,
+            "ANA 100%_off",
+            "+15553330003",
+        ),
+    ] {
+        calls.record(a, new).await.expect("recorded");
+    }
+    calls
+        .record(
+            b,
+            call(
+                "F1",
+                1,
+                Direction::Inbound,
+                false,
+                "Ana Lima",
+                "+15551110001",
+            ),
+        )
+        .await
+        .expect("recorded for B");
+    apply(
+        stores,
+        a,
+        Provider::CallRail,
+        "REC-F2",
+        Effect::StoreRecording(RecordingFacts {
+            call_external_id: "F2".into(),
+            external_id: "RECF2".into(),
+            url: "https://recordings.example/f2.mp3".into(),
+            duration_seconds: Some(10),
+        }),
+    )
+    .await;
+    let all = CallFilter::default();
+    assert_eq!(ids(calls, a, all.clone()).await, ["F1", "F2", "F3"]);
+    let missed = CallFilter {
+        answered: Some(false),
+        ..all.clone()
+    };
+    assert_eq!(ids(calls, a, missed).await, ["F1"]);
+    let outbound = CallFilter {
+        direction: Some(Direction::Outbound),
+        ..all.clone()
+    };
+    assert_eq!(ids(calls, a, outbound).await, ["F3"]);
+    let recorded = CallFilter {
+        has_recording: Some(true),
+        ..all.clone()
+    };
+    assert_eq!(ids(calls, a, recorded).await, ["F2"]);
+    let unrecorded = CallFilter {
+        has_recording: Some(false),
+        ..all.clone()
+    };
+    assert_eq!(ids(calls, a, unrecorded).await, ["F1", "F3"]);
+    let last_day = CallFilter {
+        started_from: Some(noon() - Duration::hours(2)),
+        started_before: Some(noon() - Duration::hours(1)),
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(calls, a, last_day).await,
+        ["F2"],
+        "from inclusive (F2 starts on it), before exclusive (F1 starts on it)"
+    );
+    let by_name = CallFilter {
+        search: CallSearch::parse("ana"),
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(calls, a, by_name).await,
+        ["F1", "F3"],
+        "names match case-insensitively"
+    );
+    let by_number = CallFilter {
+        search: CallSearch::parse("(555) 222"),
+        ..all.clone()
+    };
+    assert_eq!(ids(calls, a, by_number).await, ["F2"]);
+    let wildcard = CallFilter {
+        search: CallSearch::parse("100%_"),
+        ..all.clone()
+    };
+    assert_eq!(ids(calls, a, wildcard).await, ["F3"], "% and _ are literal");
+    let literal = CallFilter {
+        search: CallSearch::parse("a%a"),
+        ..all.clone()
+    };
+    assert!(
+        ids(calls, a, literal).await.is_empty(),
+        "% is not a wildcard"
+    );
+    let combined = CallFilter {
+        search: CallSearch::parse("ana"),
+        answered: Some(true),
+        ..all.clone()
+    };
+    assert_eq!(ids(calls, a, combined).await, ["F3"]);
+    assert_eq!(ids(calls, b, all).await, ["F1"], "B sees only its own");
+    let recording = |scope: &TenantScope, id: Uuid| {
+        let scope = scope.clone();
+        async move {
+            stores
+                .insights
+                .recording_of(&scope, id)
+                .await
+                .expect("reads")
+        }
+    };
+    let f2 = calls
+        .list(a, &CallFilter::default(), None, 100)
+        .await
+        .expect("lists")
+        .items[1]
+        .clone();
+    assert_eq!(f2.external_id, "F2");
+    let found = recording(a, f2.id).await.expect("F2 has a recording");
+    assert_eq!(found.url, "https://recordings.example/f2.mp3");
+    assert_eq!(found.duration_seconds, Some(10));
+    assert_eq!(recording(b, f2.id).await, None, "not another tenant's");
+}
+
+async fn outcomes_are_written_per_tenant(
+    stores: &CallLogStores<'_>,
+    a: &TenantScope,
+    b: &TenantScope,
+    rep: &UserId,
+) {
+    let calls = stores.calls;
+    let target = calls
+        .record(
+            a,
+            call("O1", 3, Direction::Inbound, true, "Cy", "+15554440004"),
+        )
+        .await
+        .expect("recorded");
+    assert_eq!(
+        target.outcome,
+        Default::default(),
+        "a new call has no outcome"
+    );
+    let appointment = noon() + Duration::days(2);
+    let change = OutcomeChange {
+        booked: Some(Some(true)),
+        appointment_at: Some(Some(appointment)),
+        notes: Some(Some("Bring the ladder".into())),
+        assigned_rep: Some(Some(rep.clone())),
+    };
+    assert_eq!(
+        calls
+            .update_outcome(b, target.id, &change)
+            .await
+            .expect("updates"),
+        None,
+        "another tenant's call is not found"
+    );
+    let updated = calls
+        .update_outcome(a, target.id, &change)
+        .await
+        .expect("updates")
+        .expect("found");
+    assert_eq!(updated.outcome.booked, Some(true));
+    assert_eq!(updated.outcome.appointment_at, Some(appointment));
+    assert_eq!(updated.outcome.notes.as_deref(), Some("Bring the ladder"));
+    assert_eq!(updated.outcome.assigned_rep.as_ref(), Some(rep));
+    assert_eq!(
+        calls.get(a, target.id).await.expect("reads"),
+        Some(updated.clone())
+    );
+    let mine = CallFilter {
+        assigned_to: Some(rep.clone()),
+        ..CallFilter::default()
+    };
+    assert_eq!(ids(calls, a, mine.clone()).await, ["O1"]);
+    let partial = OutcomeChange {
+        notes: Some(None),
+        ..OutcomeChange::default()
+    };
+    let cleared = calls
+        .update_outcome(a, target.id, &partial)
+        .await
+        .expect("updates")
+        .expect("found");
+    assert_eq!(cleared.outcome.notes, None, "null clears");
+    assert_eq!(cleared.outcome.booked, Some(true), "absent fields stay");
+    let unassigned = OutcomeChange {
+        assigned_rep: Some(None),
+        ..OutcomeChange::default()
+    };
+    calls
+        .update_outcome(a, target.id, &unassigned)
+        .await
+        .expect("updates");
+    assert!(ids(calls, a, mine).await.is_empty());
+    assert_eq!(
+        calls
+            .update_outcome(a, Uuid::from_u128(7), &partial)
+            .await
+            .expect("updates"),
+        None,
+        "an unknown id is not found"
+    );
+}
+
+fn message(id: &str, direction: Direction, number: &str, body: &str, minutes: i64) -> MessageFacts {
+    MessageFacts {
+        external_id: id.into(),
+        direction,
+        customer_number: number.into(),
+        body: body.into(),
+        sent_at: noon() + Duration::minutes(minutes),
+    }
+}
+
+async fn conversations_group_messages(
+    stores: &CallLogStores<'_>,
+    a: &TenantScope,
+    b: &TenantScope,
+) {
+    let (first, second, third) = ("+15556660001", "+15556660002", "+15556660003");
+    for (id, number, body, minutes) in [
+        ("SM1", first, "hi", 1),
+        ("SM2", second, "hello", 2),
+        ("SM3", first, "are you there?", 3),
+        ("SM4", third, "quote please", 4),
+    ] {
+        apply(
+            stores,
+            a,
+            Provider::Twilio,
+            id,
+            Effect::StoreMessage(message(id, Direction::Inbound, number, body, minutes)),
+        )
+        .await;
+    }
+    apply(
+        stores,
+        b,
+        Provider::Twilio,
+        "SMB",
+        Effect::StoreMessage(message("SMB", Direction::Inbound, first, "other tenant", 9)),
+    )
+    .await;
+    // A reply to the second customer, sent by Otto, is the latest of all.
+    let reply = OutboundAction {
+        kind: OutboundKind::Sms,
+        key: "contract:reply".into(),
+        call_id: None,
+        to: second.into(),
+        from: Some("+15550009999".into()),
+        text: "We can come tomorrow".into(),
+        started_at: noon() + Duration::minutes(5),
+        provider_ref: None,
+    };
+    stores
+        .follow_ups
+        .begin_outbound(a, &reply)
+        .await
+        .expect("begins");
+    stores
+        .follow_ups
+        .complete_outbound(
+            a,
+            OutboundKind::Sms,
+            "contract:reply",
+            "SMREPLY",
+            noon() + Duration::minutes(5),
+        )
+        .await
+        .expect("completes");
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    for _ in 0..5 {
+        let page = stores
+            .messages
+            .conversations(a, cursor, 2)
+            .await
+            .expect("lists");
+        seen.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let numbers: Vec<&str> = seen.iter().map(|c| c.customer_number.as_str()).collect();
+    assert_eq!(
+        numbers,
+        [second, third, first],
+        "latest message first, no gaps or repeats"
+    );
+    assert_eq!(seen[0].last_body, "We can come tomorrow");
+    assert_eq!(seen[0].last_direction, Direction::Outbound);
+    assert_eq!(seen[0].message_count, 2);
+    assert_eq!(seen[2].message_count, 2);
+    assert_eq!(seen[2].last_body, "are you there?");
+    assert_eq!(seen[2].last_message_at, noon() + Duration::minutes(3));
+
+    let page: Page<_, _> = stores
+        .messages
+        .messages_with(a, first, None, 1)
+        .await
+        .expect("lists");
+    assert_eq!(page.items[0].body, "are you there?");
+    assert_eq!(page.items[0].direction, Direction::Inbound);
+    let rest = stores
+        .messages
+        .messages_with(a, first, page.next, 10)
+        .await
+        .expect("lists");
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].body, "hi");
+    assert_eq!(rest.next, None);
+    let theirs = stores
+        .messages
+        .messages_with(b, first, None, 10)
+        .await
+        .expect("lists");
+    assert_eq!(theirs.items.len(), 1, "B sees only its own messages");
+    assert_eq!(theirs.items[0].body, "other tenant");
+}
+
+async fn the_dashboard_counts_the_range(
+    stores: &CallLogStores<'_>,
+    a: &TenantScope,
+    b: &TenantScope,
+) {
+    let tenant: &TenantId = a.tenant_id();
+    let from = noon() - Duration::days(10);
+    let to = noon() + Duration::days(1);
+    let before = stores.dashboard.summary(a, from, to).await.expect("counts");
+    // A missed call in range that got a follow-up text, and one that did not.
+    let recovered = stores
+        .calls
+        .record(
+            a,
+            call("D1", 5, Direction::Inbound, false, "Di", "+15557770001"),
+        )
+        .await
+        .expect("recorded");
+    stores
+        .calls
+        .record(
+            a,
+            call("D2", 6, Direction::Inbound, false, "Ed", "+15557770002"),
+        )
+        .await
+        .expect("recorded");
+    // Out of range: not counted.
+    stores
+        .calls
+        .record(
+            a,
+            call(
+                "D3",
+                24 * 30,
+                Direction::Inbound,
+                false,
+                "Fa",
+                "+15557770003",
+            ),
+        )
+        .await
+        .expect("recorded");
+    let text = OutboundAction {
+        kind: OutboundKind::Sms,
+        key: format!("contract:recovery:{tenant}"),
+        call_id: Some(recovered.id),
+        to: "+15557770001".into(),
+        from: Some("+15550009999".into()),
+        text: "Sorry we missed you".into(),
+        started_at: noon(),
+        provider_ref: None,
+    };
+    stores
+        .follow_ups
+        .begin_outbound(a, &text)
+        .await
+        .expect("begins");
+    stores
+        .follow_ups
+        .complete_outbound(a, OutboundKind::Sms, &text.key, "SMREC", noon())
+        .await
+        .expect("completes");
+    stores
+        .calls
+        .update_outcome(
+            a,
+            recovered.id,
+            &OutcomeChange {
+                booked: Some(Some(true)),
+                ..OutcomeChange::default()
+            },
+        )
+        .await
+        .expect("updates");
+    let after = stores.dashboard.summary(a, from, to).await.expect("counts");
+    assert_eq!(
+        after,
+        DashboardSummary {
+            calls: before.calls + 2,
+            missed: before.missed + 2,
+            recovered_by_sms: before.recovered_by_sms + 1,
+            booked: before.booked + 1,
+            messages: before.messages + 1,
+        }
+    );
+    let empty = stores
+        .dashboard
+        .summary(
+            a,
+            noon() + Duration::days(100),
+            noon() + Duration::days(101),
+        )
+        .await
+        .expect("counts");
+    assert_eq!(empty, DashboardSummary::default());
+    let theirs = stores.dashboard.summary(b, from, to).await.expect("counts");
+    assert_eq!(theirs.calls, 1, "B counts only its own calls");
+}
