@@ -50,6 +50,7 @@ pub mod members;
 pub mod messages;
 pub mod origin;
 pub mod ports;
+pub mod quiet_hours;
 pub mod rate;
 pub mod rate_limit;
 pub mod redact;

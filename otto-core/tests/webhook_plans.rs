@@ -83,7 +83,7 @@ fn callrail_call_modified_keys_differ_per_change_and_repeat_per_retry() {
 }
 
 #[test]
-fn callrail_post_call_finalises_the_call_and_starts_recovery_and_transcription() {
+fn callrail_post_call_finalises_the_call_and_starts_follow_ups_and_transcription() {
     let plan = plan(WebhookEvent::CallRailCallComplete, CALLRAIL_FIXTURE);
     assert_eq!(plan.external_id, "766970532");
     assert_eq!(
@@ -103,7 +103,12 @@ fn callrail_post_call_finalises_the_call_and_starts_recovery_and_transcription()
         if recording.duration_seconds == Some(8) && recording.url.contains("/recording/redirect")));
     assert_eq!(
         job_kinds(&plan),
-        [JobKind::MissedCallRecovery, JobKind::Transcription]
+        [
+            JobKind::MissedCallRecovery,
+            JobKind::AiFollowUp,
+            JobKind::Transcription
+        ],
+        "a missed call queues both follow-ups (each checks the settings when it runs)"
     );
     let tenant = TenantId::parse("org_a").expect("valid");
     assert_eq!(

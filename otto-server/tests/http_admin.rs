@@ -265,7 +265,11 @@ async fn linking_then_replaying_delivers_what_waited_as_unroutable() {
         json_value!({"processed":1,"duplicates":0,"still_unroutable":0,"failed":0})
     );
     assert_eq!(calls_of(&store, "org_r").await, 1);
-    assert_eq!(store.jobs().len(), 1, "one missed-call recovery");
+    assert_eq!(
+        store.jobs().len(),
+        2,
+        "one missed-call recovery and one AI follow-up"
+    );
     let nothing_left: Value = json(send(&client, "POST", replay, &admin()).await).await;
     assert_eq!(nothing_left["processed"], 0);
 }

@@ -84,6 +84,31 @@ async fn leadership_reads_defaults_then_replaces_them() {
 }
 
 #[tokio::test]
+async fn ai_call_backs_and_quiet_hours_are_saved_and_cleared() {
+    let client = app(&[]);
+    let token = leader("org_a");
+    let defaults = body_of(get(&client, &token).await).await;
+    assert_eq!(defaults["ai_follow_up_enabled"], false);
+    assert!(
+        defaults.get("quiet_hours").is_none(),
+        "no quiet hours by default"
+    );
+    let quiet = json!({"start": "21:00", "end": "08:00", "time_zone": "America/New_York"});
+    let new = json!({"missed_call_sms_enabled": true, "ai_follow_up_enabled": true, "quiet_hours": quiet});
+    put(&client, &token, &new).await.assert_status_is_ok();
+    let read = body_of(get(&client, &token).await).await;
+    assert_eq!(read["ai_follow_up_enabled"], true);
+    assert_eq!(read["quiet_hours"], quiet);
+    // PUT replaces everything: leaving them out turns both off.
+    put(&client, &token, &json!({"missed_call_sms_enabled": true}))
+        .await
+        .assert_status_is_ok();
+    let read = body_of(get(&client, &token).await).await;
+    assert_eq!(read["ai_follow_up_enabled"], false);
+    assert!(read.get("quiet_hours").is_none());
+}
+
+#[tokio::test]
 async fn other_roles_are_refused_with_the_role_they_need() {
     let client = app(&[]);
     let member = api_token("user_csr", "org_a", "org:member");
@@ -135,6 +160,22 @@ async fn invalid_settings_name_every_bad_field() {
         (
             json!({"missed_call_sms_enabled": true, "quiet_hours": 3}),
             vec!["quiet_hours"],
+        ),
+        (
+            json!({"missed_call_sms_enabled": true, "quiet_hours": {"start": "9pm", "end": "24:30", "time_zone": "Eastern"}}),
+            vec![
+                "quiet_hours.start",
+                "quiet_hours.end",
+                "quiet_hours.time_zone",
+            ],
+        ),
+        (
+            json!({"missed_call_sms_enabled": true, "quiet_hours": {"start": "08:00", "end": "08:00", "time_zone": "UTC"}}),
+            vec!["quiet_hours.end"],
+        ),
+        (
+            json!({"missed_call_sms_enabled": true, "quiet_hours": {"start": "21:00", "end": "08:00"}}),
+            vec!["quiet_hours.time_zone"],
         ),
         (
             json!({"missed_call_sms_template": null}),

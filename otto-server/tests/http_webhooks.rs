@@ -212,9 +212,11 @@ async fn signed_callrail_deliveries_are_processed_once_with_their_jobs() {
         .iter()
         .filter_map(|job| job.job_kind())
         .collect();
-    assert_eq!(kinds.len(), 2, "one set of jobs: {kinds:?}");
+    assert_eq!(kinds.len(), 3, "one set of jobs: {kinds:?}");
     assert!(
-        kinds.contains(&JobKind::MissedCallRecovery) && kinds.contains(&JobKind::Transcription)
+        kinds.contains(&JobKind::MissedCallRecovery)
+            && kinds.contains(&JobKind::AiFollowUp)
+            && kinds.contains(&JobKind::Transcription)
     );
 
     let sms = r#"{"resource_id":"SMS1","company_id":155920786,"source_number":"+15550001","destination_number":"+15550002","content":"STOP"}"#;
@@ -559,7 +561,11 @@ async fn unroutable_deliveries_are_kept_and_replayed_once_linked() {
     let report = ingestion.replay_unroutable(100).await.expect("replays");
     assert_eq!((report.processed, report.duplicates), (1, 1), "{report:?}");
     assert_eq!(calls_of(&store, "org_r").await, 1);
-    assert_eq!(store.jobs().len(), 1, "one missed-call recovery");
+    assert_eq!(
+        store.jobs().len(),
+        2,
+        "one missed-call recovery and one AI follow-up"
+    );
     let again = ingestion.replay_unroutable(100).await.expect("replays");
     assert_eq!(again, Default::default(), "nothing left to replay");
     // Later deliveries route directly.

@@ -79,12 +79,13 @@ async fn deliver(client: &Client, body: &str) -> (u16, String) {
     (status, outcome)
 }
 
-/// The fixture's effects: one call, one recording, two jobs, one key.
+/// The fixture's effects: one call, one recording, three jobs (text and AI
+/// follow-ups, transcription), one key.
 async fn assert_effects(database: &DatabaseConnection, expected: i64) {
     assert_eq!(count(database, "webhook_events").await, expected, "keys");
     assert_eq!(count(database, "calls").await, expected, "calls");
     assert_eq!(count(database, "recordings").await, expected, "recordings");
-    assert_eq!(count(database, "jobs").await, 2 * expected, "jobs");
+    assert_eq!(count(database, "jobs").await, 3 * expected, "jobs");
 }
 
 async fn failure_rolls_back_everything_and_the_retry_succeeds(

@@ -464,8 +464,11 @@ async fn jobs_enqueued_by_a_delivery_carry_its_trace_context() {
     };
     ingestion.receive(&delivery).await.expect("processed");
     let jobs = store.jobs();
-    assert_eq!(jobs.len(), 1, "a missed-call recovery");
-    assert_eq!(jobs[0].trace_context.as_deref(), Some(traceparent));
+    assert_eq!(jobs.len(), 2, "a missed-call recovery and an AI follow-up");
+    assert!(
+        jobs.iter()
+            .all(|job| job.trace_context.as_deref() == Some(traceparent))
+    );
 }
 
 #[tokio::test]

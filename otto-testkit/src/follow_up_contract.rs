@@ -90,6 +90,11 @@ async fn settings_default_and_persist_per_tenant(
         missed_call_sms_enabled: false,
         missed_call_sms_template: Some("Call {company_name} back".into()),
         sms_from_number: Some("+15550001111".into()),
+        ai_follow_up_enabled: true,
+        quiet_hours: Some(
+            otto_core::quiet_hours::QuietHours::parse("21:30", "07:45", "America/Chicago")
+                .expect("valid"),
+        ),
     };
     stores
         .follow_ups
@@ -106,6 +111,7 @@ async fn settings_default_and_persist_per_tenant(
     );
     let replaced = FollowUpSettings {
         missed_call_sms_template: None,
+        quiet_hours: None,
         ..custom
     };
     stores

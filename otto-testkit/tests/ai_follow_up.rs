@@ -8,7 +8,10 @@ use std::time::Duration;
 use otto_core::calls::{Direction, NewCall};
 use otto_core::follow_ups::AiFollowUp;
 use otto_core::jobs::{Job, JobHandler, JobKind, JobOutcome};
-use otto_core::ports::{AiCaller, CallRepository, Company, CompanyDirectory};
+use otto_core::ports::{
+    AiCaller, CallRepository, Company, CompanyDirectory, FollowUpSettings, FollowUpStore,
+};
+use otto_core::quiet_hours::QuietHours;
 use otto_core::tenancy::{TenantId, TenantScope};
 use otto_testkit::{InMemoryStore, ManualClock, RecordingAiCaller, running_job};
 use serde_json::json;
@@ -72,7 +75,19 @@ impl World {
         )
     }
 
+    /// A call-back a user asked for.
     fn job(&self) -> Job {
+        running_job(
+            JobKind::AiFollowUp,
+            &self.tenant,
+            "callrail:CAL1:requested",
+            json!({"provider": "callrail", "call_external_id": "CAL1", "requested_by": "user_csr"}),
+            self.clock.now_plus(Duration::ZERO),
+        )
+    }
+
+    /// The call-back queued automatically after the missed call.
+    fn automatic_job(&self) -> Job {
         running_job(
             JobKind::AiFollowUp,
             &self.tenant,
@@ -81,6 +96,66 @@ impl World {
             self.clock.now_plus(Duration::ZERO),
         )
     }
+
+    async fn settings(&self, ai_follow_up_enabled: bool, quiet: Option<(&str, &str)>) {
+        self.store
+            .save_follow_up_settings(
+                &TenantScope::for_job(self.tenant.clone()),
+                &FollowUpSettings {
+                    ai_follow_up_enabled,
+                    quiet_hours: quiet
+                        .map(|(start, end)| QuietHours::parse(start, end, "UTC").expect("valid")),
+                    ..FollowUpSettings::default()
+                },
+            )
+            .await
+            .expect("saved");
+    }
+}
+
+#[tokio::test]
+async fn automatic_call_backs_wait_for_the_setting_the_delay_and_quiet_hours() {
+    let world = World::new().await;
+    let handler = world.handler(true);
+    assert_eq!(
+        handler.handle(&world.automatic_job()).await,
+        JobOutcome::Skipped("AI follow-up calls are off for this company".into()),
+        "off by default"
+    );
+    world.settings(true, None).await;
+    let call_started = world.clock.now_plus(Duration::ZERO);
+    let after_delay =
+        call_started + chrono::Duration::minutes(otto_core::follow_ups::AI_FOLLOW_UP_DELAY_MINUTES);
+    assert!(matches!(
+        handler.handle(&world.automatic_job()).await,
+        JobOutcome::Defer { until, .. } if until == after_delay
+    ));
+    // 12:15 UTC is inside 12:00-13:00 quiet hours: wait until 13:00.
+    world.settings(true, Some(("12:00", "13:00"))).await;
+    world.clock.advance(Duration::from_secs(15 * 60));
+    assert!(matches!(
+        handler.handle(&world.automatic_job()).await,
+        JobOutcome::Defer { until, reason }
+            if until == call_started + chrono::Duration::hours(1) && reason.contains("quiet")
+    ));
+    assert!(world.caller.started().is_empty(), "nothing went out early");
+    world.clock.advance(Duration::from_secs(45 * 60));
+    assert_eq!(
+        handler.handle(&world.automatic_job()).await,
+        JobOutcome::Succeeded
+    );
+    assert_eq!(world.caller.started().len(), 1);
+}
+
+#[tokio::test]
+async fn a_call_back_a_user_asked_for_ignores_the_automatic_rules() {
+    let world = World::new().await;
+    world.settings(false, Some(("00:00", "23:59"))).await;
+    assert_eq!(
+        world.handler(true).handle(&world.job()).await,
+        JobOutcome::Succeeded
+    );
+    assert_eq!(world.caller.started().len(), 1);
 }
 
 #[tokio::test]

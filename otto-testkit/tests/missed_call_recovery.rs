@@ -268,6 +268,7 @@ async fn the_tenants_template_and_number_are_used() {
                     "{company_name} here - call us back, {customer_name}!".into(),
                 ),
                 sms_from_number: Some("+15550001111".into()),
+                ..FollowUpSettings::default()
             },
         )
         .await
@@ -308,4 +309,147 @@ async fn a_follow_up_a_user_asked_for_is_sent_even_after_an_answered_call() {
         "an opt-out still wins"
     );
     assert_eq!(world.sms.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn quiet_hours_hold_the_automatic_message_until_they_end() {
+    let world = World::new().await;
+    world.call("CALQ", Direction::Inbound, false).await;
+    world
+        .store
+        .save_follow_up_settings(
+            &world.scope(),
+            &FollowUpSettings {
+                // 10:00 UTC is 05:00 in New York: inside 21:00-08:00.
+                quiet_hours: Some(
+                    otto_core::quiet_hours::QuietHours::parse("21:00", "08:00", "America/New_York")
+                        .expect("valid"),
+                ),
+                ..FollowUpSettings::default()
+            },
+        )
+        .await
+        .expect("saves");
+    let outcome = world.recovery(true).handle(&world.job("CALQ")).await;
+    let eight_in_new_york = chrono::DateTime::parse_from_rfc3339("2026-11-26T13:00:00Z")
+        .expect("valid")
+        .to_utc();
+    assert!(
+        matches!(&outcome, JobOutcome::Defer { until, .. } if *until == eight_in_new_york),
+        "{outcome:?}"
+    );
+    assert!(
+        world.sms.sent().is_empty(),
+        "nothing is sent in quiet hours"
+    );
+    world.clock.advance(Duration::from_secs(3 * 3600));
+    assert_eq!(
+        world.recovery(true).handle(&world.job("CALQ")).await,
+        JobOutcome::Succeeded
+    );
+    assert_eq!(world.sms.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_message_a_user_wrote_is_sent_once_and_never_after_an_opt_out() {
+    let world = World::new().await;
+    let handler = otto_core::follow_ups::SendMessage::new(
+        Arc::new(world.store.clone()),
+        Some(Arc::new(world.sms.clone())),
+        Arc::new(world.meter.clone()),
+        Arc::new(world.clock.clone()),
+        Some(PLATFORM_NUMBER.into()),
+    );
+    let job = |key: &str, to: &str| {
+        running_job(
+            JobKind::SendMessage,
+            &world.tenant,
+            key,
+            json!({"to": to, "body": "We can come at 9.", "requested_by": "user_rep"}),
+            world.clock.now_plus(Duration::ZERO),
+        )
+    };
+    assert_eq!(
+        handler.handle(&job("m1", CUSTOMER)).await,
+        JobOutcome::Succeeded
+    );
+    assert_eq!(
+        handler.handle(&job("m1", CUSTOMER)).await,
+        JobOutcome::Succeeded
+    );
+    assert_eq!(
+        world.sms.sent(),
+        [SmsRequest {
+            to: CUSTOMER.into(),
+            from: PLATFORM_NUMBER.into(),
+            body: "We can come at 9.".into(),
+        }],
+        "one message per job, however often it runs"
+    );
+    assert_eq!(world.meter.sms_sent_for(&world.tenant), 1);
+    assert_eq!(
+        world.store.messages(&world.tenant).len(),
+        1,
+        "the message joins the customer's conversation"
+    );
+    world.store.record_opt_out(&world.tenant, "+15557654321");
+    assert!(matches!(
+        handler.handle(&job("m2", "+15557654321")).await,
+        JobOutcome::Skipped(reason) if reason.contains("opted out")
+    ));
+    let broken = running_job(
+        JobKind::SendMessage,
+        &world.tenant,
+        "m3",
+        json!({"to": CUSTOMER}),
+        world.clock.now_plus(Duration::ZERO),
+    );
+    assert!(matches!(handler.handle(&broken).await, JobOutcome::Fail(_)));
+    assert_eq!(world.sms.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_callrail_sync_job_records_the_companys_calls_once() {
+    use otto_core::callrail::CallRailSync;
+    use otto_core::ports::TrackedCall;
+    let world = World::new().await;
+    let listed: Vec<TrackedCall> = (0..3)
+        .map(|n| TrackedCall {
+            id: format!("CALS{n}"),
+            direction: Direction::Inbound,
+            answered: n != 1,
+            customer_name: None,
+            customer_number: Some(CUSTOMER.into()),
+            duration_seconds: 20,
+            started_at: world.clock.now_plus(Duration::from_secs(n * 60)),
+        })
+        .collect();
+    let handler = CallRailSync::new(
+        Some(Arc::new(otto_testkit::FakeCallTracking::with_calls(listed))),
+        Arc::new(world.store.clone()),
+    );
+    let job = running_job(
+        JobKind::CallRailSync,
+        &world.tenant,
+        "sync",
+        json!({"company": "COM1", "pages": 2}),
+        world.clock.now_plus(Duration::ZERO),
+    );
+    assert_eq!(handler.handle(&job).await, JobOutcome::Succeeded);
+    assert_eq!(handler.handle(&job).await, JobOutcome::Succeeded);
+    let stored = world
+        .store
+        .list(&world.scope(), &Default::default(), None, 100)
+        .await
+        .expect("lists");
+    assert_eq!(
+        stored.items.len(),
+        3,
+        "each call once, however often it runs"
+    );
+    let unconfigured = CallRailSync::new(None, Arc::new(world.store.clone()));
+    assert!(matches!(
+        unconfigured.handle(&job).await,
+        JobOutcome::Skipped(_)
+    ));
 }

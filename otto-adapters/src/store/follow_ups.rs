@@ -7,6 +7,7 @@ use otto_core::calls::Call;
 use otto_core::ports::{
     FollowUpSettings, FollowUpStore, OutboundAction, OutboundClaim, OutboundKind, StoreError,
 };
+use otto_core::quiet_hours::QuietHours;
 use otto_core::tenancy::TenantScope;
 use sea_orm::QueryResult;
 
@@ -29,6 +30,23 @@ fn outbound_of(row: &QueryResult, kind: OutboundKind) -> Result<OutboundAction, 
     })
 }
 
+/// The stored quiet hours of a settings row (all three columns, or none).
+fn quiet_hours(row: &sea_orm::QueryResult) -> Result<Option<QuietHours>, StoreError> {
+    let start: Option<String> = column(row, "quiet_hours_start")?;
+    let end: Option<String> = column(row, "quiet_hours_end")?;
+    let zone: Option<String> = column(row, "time_zone")?;
+    match (start, end, zone) {
+        (Some(start), Some(end), Some(zone)) => QuietHours::parse(&start, &end, &zone)
+            .map(Some)
+            .map_err(|_| {
+                StoreError::Internal(format!(
+                    "stored quiet hours `{start}-{end} {zone}` are invalid"
+                ))
+            }),
+        _ => Ok(None),
+    }
+}
+
 #[async_trait]
 impl FollowUpStore for SqlStore {
     async fn call_by_external_id(
@@ -48,7 +66,8 @@ impl FollowUpStore for SqlStore {
         let transaction = self.begin(scope).await?;
         let settings = sql::query(
             &transaction,
-            "SELECT missed_call_sms_enabled, missed_call_sms_template, sms_from_number \
+            "SELECT missed_call_sms_enabled, missed_call_sms_template, sms_from_number, \
+             ai_follow_up_enabled, quiet_hours_start, quiet_hours_end, time_zone \
              FROM tenant_settings WHERE tenant_id = $1",
             vec![tenant.into()],
         )
@@ -65,6 +84,8 @@ impl FollowUpStore for SqlStore {
                 missed_call_sms_enabled: column(row, "missed_call_sms_enabled")?,
                 missed_call_sms_template: column(row, "missed_call_sms_template")?,
                 sms_from_number: column(row, "sms_from_number")?,
+                ai_follow_up_enabled: column(row, "ai_follow_up_enabled")?,
+                quiet_hours: quiet_hours(row)?,
             },
             None => FollowUpSettings::default(),
         };
@@ -80,21 +101,31 @@ impl FollowUpStore for SqlStore {
         scope: &TenantScope,
         settings: &FollowUpSettings,
     ) -> Result<(), StoreError> {
+        let quiet = settings.quiet_hours.as_ref();
         let transaction = self.begin(scope).await?;
         sql::execute(
             &transaction,
             "INSERT INTO tenant_settings (tenant_id, missed_call_sms_enabled, \
-             missed_call_sms_template, sms_from_number, updated_at) VALUES ($1, $2, $3, $4, $5) \
+             missed_call_sms_template, sms_from_number, updated_at, ai_follow_up_enabled, \
+             quiet_hours_start, quiet_hours_end, time_zone) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
              ON CONFLICT (tenant_id) DO UPDATE SET \
              missed_call_sms_enabled = excluded.missed_call_sms_enabled, \
              missed_call_sms_template = excluded.missed_call_sms_template, \
-             sms_from_number = excluded.sms_from_number, updated_at = excluded.updated_at",
+             sms_from_number = excluded.sms_from_number, updated_at = excluded.updated_at, \
+             ai_follow_up_enabled = excluded.ai_follow_up_enabled, \
+             quiet_hours_start = excluded.quiet_hours_start, \
+             quiet_hours_end = excluded.quiet_hours_end, time_zone = excluded.time_zone",
             vec![
                 scope.tenant_id().as_str().into(),
                 settings.missed_call_sms_enabled.into(),
                 settings.missed_call_sms_template.clone().into(),
                 settings.sms_from_number.clone().into(),
                 stored_time(Utc::now()).into(),
+                settings.ai_follow_up_enabled.into(),
+                quiet.map(|quiet| QuietHours::format(quiet.start)).into(),
+                quiet.map(|quiet| QuietHours::format(quiet.end)).into(),
+                quiet.map(|quiet| quiet.zone_name().to_owned()).into(),
             ],
         )
         .await?;

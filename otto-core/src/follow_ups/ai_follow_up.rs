@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 
+use super::automatic::{may_go_out, requested};
 use super::job_input::{tenant_of, text};
 use super::outbound::{OutboundProvider, once};
 use super::template::render;
@@ -21,7 +22,12 @@ pub const DEFAULT_AI_FOLLOW_UP_TASK: &str = "You are calling back a customer of 
      who called earlier when nobody could answer. Apologise for the missed call, ask how the \
      company can help, and offer to book an appointment. Be brief and polite.";
 
-/// The `ai_follow_up` job handler.
+/// How long after a missed call an automatic AI call-back waits (a text message,
+/// if on, goes first; the customer may call back meanwhile).
+pub const AI_FOLLOW_UP_DELAY_MINUTES: i64 = 15;
+
+/// The `ai_follow_up` job handler. Automatic call-backs (enqueued for every missed
+/// inbound call) go out only when the company turned them on.
 pub struct AiFollowUp {
     store: Arc<dyn FollowUpStore>,
     caller: Option<Arc<dyn AiCaller>>,
@@ -112,6 +118,16 @@ impl AiFollowUp {
             .customer_number
             .clone()
             .ok_or_else(|| JobOutcome::Skipped("the call has no customer number".into()))?;
+        let (settings, company_name) = self.store.follow_up_settings(&scope).await?;
+        if !requested(job) {
+            if !settings.ai_follow_up_enabled {
+                return Err(JobOutcome::Skipped(
+                    "AI follow-up calls are off for this company".into(),
+                ));
+            }
+            let not_before = call.started_at + Duration::minutes(AI_FOLLOW_UP_DELAY_MINUTES);
+            may_go_out(&call, &settings, self.clock.now(), Some(not_before))?;
+        }
         if self.store.is_opted_out(&scope, &customer).await? {
             return Err(JobOutcome::Skipped(
                 "the customer opted out of contact".into(),
@@ -121,7 +137,6 @@ impl AiFollowUp {
             .caller
             .clone()
             .ok_or_else(|| JobOutcome::Skipped("bland is not configured".into()))?;
-        let (_, company_name) = self.store.follow_up_settings(&scope).await?;
         let task = job
             .payload
             .get("task")

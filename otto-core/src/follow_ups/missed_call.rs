@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use super::automatic::{may_go_out, requested};
 use super::job_input::{tenant_of, text};
 use super::outbound::{Completion, OutboundProvider, once};
 use super::template::{DEFAULT_MISSED_CALL_TEMPLATE, render};
-use crate::calls::Direction;
 use crate::jobs::{Job, JobHandler, JobOutcome};
 use crate::ports::{
     Clock, FollowUpStore, OutboundAction, OutboundKind, ProviderError, SmsRequest, SmsSender,
@@ -71,17 +71,14 @@ impl MissedCallRecovery {
             .ok_or_else(|| {
                 JobOutcome::Fail(format!("no call {provider}:{external_id} in the tenant"))
             })?;
-        // A follow-up a user asked for is sent whatever the call's outcome; the
-        // automatic one only after an unanswered inbound call.
-        let requested = job.payload.get("requested_by").is_some();
-        if !requested && (call.direction != Direction::Inbound || call.answered) {
-            return Err(skip("the call was answered or is not inbound"));
-        }
         let customer = call
             .customer_number
             .clone()
             .ok_or_else(|| skip("the call has no customer number"))?;
         let (settings, company_name) = self.store.follow_up_settings(&scope).await?;
+        if !requested(job) {
+            may_go_out(&call, &settings, self.clock.now(), None)?;
+        }
         if !settings.missed_call_sms_enabled {
             return Err(skip("missed-call text messages are off for this company"));
         }

@@ -3,6 +3,7 @@
 
 mod ai_follow_up;
 mod analysis;
+mod automatic;
 mod job_input;
 mod missed_call;
 mod outbound;
@@ -11,7 +12,7 @@ mod send_message;
 mod template;
 mod transcription;
 
-pub use ai_follow_up::{AiFollowUp, DEFAULT_AI_FOLLOW_UP_TASK};
+pub use ai_follow_up::{AI_FOLLOW_UP_DELAY_MINUTES, AiFollowUp, DEFAULT_AI_FOLLOW_UP_TASK};
 pub use analysis::Analysis;
 pub use missed_call::MissedCallRecovery;
 pub use requests::{FollowUpKind, FollowUpRequestError, FollowUpRequests};

@@ -1,6 +1,7 @@
 //! Running leased jobs: dispatch to the handler of their kind, then record the
 //! outcome with the retry policy applied.
 
+use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +22,14 @@ pub enum JobOutcome {
     Retry(String),
     /// A permanent failure (invalid payload, a provider's 4xx): dead now.
     Fail(String),
+    /// Not yet (quiet hours, a delay after the call): run again at `until`. The
+    /// attempt still counts, so a job cannot be deferred forever.
+    Defer {
+        /// When to run again.
+        until: DateTime<Utc>,
+        /// Why it waits.
+        reason: String,
+    },
 }
 
 /// A store failure is passing (the database restarts, a pool is exhausted): the
@@ -132,6 +141,10 @@ impl JobRunner {
             JobOutcome::Succeeded => Finish::Succeeded,
             JobOutcome::Skipped(reason) => Finish::Skipped { reason },
             JobOutcome::Fail(error) => Finish::Dead { error },
+            JobOutcome::Defer { until, reason } => Finish::RetryAt {
+                at: until,
+                error: reason,
+            },
             JobOutcome::Retry(error) if self.policy.allows_another(job.attempts) => {
                 let delay = self.policy.delay(job.id, job.attempts);
                 Finish::RetryAt {

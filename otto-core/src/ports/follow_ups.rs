@@ -18,16 +18,22 @@ pub struct FollowUpSettings {
     pub missed_call_sms_template: Option<String>,
     /// The tenant's sending number; `None` uses TWILIO_FROM_NUMBER.
     pub sms_from_number: Option<String>,
+    /// Whether a missed inbound call also gets an AI call-back (Bland AI).
+    pub ai_follow_up_enabled: bool,
+    /// When no automatic text or AI call goes out; work waits for the end.
+    pub quiet_hours: Option<crate::quiet_hours::QuietHours>,
 }
 
 impl Default for FollowUpSettings {
-    /// What a tenant that never changed its settings gets: recovery on, Otto's
-    /// template, the platform's number.
+    /// What a tenant that never changed its settings gets: text recovery on, Otto's
+    /// template, the platform's number, no AI call-backs, no quiet hours.
     fn default() -> Self {
         FollowUpSettings {
             missed_call_sms_enabled: true,
             missed_call_sms_template: None,
             sms_from_number: None,
+            ai_follow_up_enabled: false,
+            quiet_hours: None,
         }
     }
 }

@@ -57,11 +57,16 @@ pub(super) fn plan(delivery: &Delivery, payload: &Payload) -> Result<Plan, Paylo
                 facts,
             });
             if event == WebhookEvent::CallRailCallComplete && inbound_missed {
-                plan.jobs.push(JobSpec {
-                    kind: JobKind::MissedCallRecovery,
-                    subject: format!("callrail:{call_id}"),
-                    payload: json!({"provider": "callrail", "call_external_id": call_id}),
-                });
+                // Both are queued for every missed call; each checks the company's
+                // settings (and quiet hours) when it runs, so a change applies to
+                // calls already waiting.
+                for kind in [JobKind::MissedCallRecovery, JobKind::AiFollowUp] {
+                    plan.jobs.push(JobSpec {
+                        kind,
+                        subject: format!("callrail:{call_id}"),
+                        payload: json!({"provider": "callrail", "call_external_id": call_id}),
+                    });
+                }
             }
             if let Some(recording) = recording {
                 plan.jobs.push(JobSpec {

@@ -3,6 +3,8 @@
 use otto_core::company_settings::{CompanySettings, SettingsError, validate};
 use otto_core::follow_ups::DEFAULT_MISSED_CALL_TEMPLATE;
 use otto_core::ports::FollowUpSettings;
+use otto_core::quiet_hours::QuietHours;
+use otto_core::validation::InvalidField;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -27,6 +29,43 @@ pub struct SettingsView {
     pub default_missed_call_sms_template: String,
     /// The number texts are sent from (E.164); absent: the platform's number.
     pub sms_from_number: Option<String>,
+    /// Whether a missed inbound call also gets an AI call-back (Bland AI), 15 minutes
+    /// after the call.
+    pub ai_follow_up_enabled: bool,
+    /// When no automatic text or AI call goes out (work waits for the end); absent:
+    /// none.
+    pub quiet_hours: Option<QuietHoursBody>,
+}
+
+/// A daily quiet window in the company's time zone; `end` earlier than `start` spans
+/// midnight (21:00-08:00).
+#[derive(Debug, Clone, serde::Deserialize, Object)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHoursBody {
+    /// When quiet begins, local time `HH:MM`.
+    pub start: String,
+    /// When quiet ends, local time `HH:MM`.
+    pub end: String,
+    /// The IANA time zone, such as `America/New_York`.
+    pub time_zone: String,
+}
+
+impl From<QuietHours> for QuietHoursBody {
+    fn from(quiet: QuietHours) -> Self {
+        QuietHoursBody {
+            start: QuietHours::format(quiet.start),
+            end: QuietHours::format(quiet.end),
+            time_zone: quiet.zone_name().to_owned(),
+        }
+    }
+}
+
+fn example_quiet_hours() -> QuietHoursBody {
+    QuietHoursBody {
+        start: "21:00".into(),
+        end: "08:00".into(),
+        time_zone: "America/New_York".into(),
+    }
 }
 
 impl From<FollowUpSettings> for SettingsView {
@@ -36,21 +75,25 @@ impl From<FollowUpSettings> for SettingsView {
             missed_call_sms_template: settings.missed_call_sms_template,
             default_missed_call_sms_template: DEFAULT_MISSED_CALL_TEMPLATE.to_owned(),
             sms_from_number: settings.sms_from_number,
+            ai_follow_up_enabled: settings.ai_follow_up_enabled,
+            quiet_hours: settings.quiet_hours.map(QuietHoursBody::from),
         }
     }
 }
 
 impl Example for SettingsView {
     fn example() -> Self {
-        FollowUpSettings {
+        SettingsView {
             missed_call_sms_enabled: true,
             missed_call_sms_template: Some(
                 "Hi {customer_name}, {company_name} here. Sorry we missed you - how can we help?"
                     .to_owned(),
             ),
+            default_missed_call_sms_template: DEFAULT_MISSED_CALL_TEMPLATE.to_owned(),
             sms_from_number: Some("+15551230000".to_owned()),
+            ai_follow_up_enabled: false,
+            quiet_hours: Some(example_quiet_hours()),
         }
-        .into()
     }
 }
 
@@ -68,14 +111,35 @@ pub struct SettingsUpdate {
     /// The sending number in E.164 form, or `null` for the platform's number.
     #[serde(default)]
     pub sms_from_number: Option<String>,
+    /// Whether a missed inbound call also gets an AI call-back (default `false`).
+    #[serde(default)]
+    pub ai_follow_up_enabled: bool,
+    /// The quiet window, or `null` for none.
+    #[serde(default)]
+    pub quiet_hours: Option<QuietHoursBody>,
 }
 
 impl SettingsUpdate {
-    fn settings(&self) -> FollowUpSettings {
-        FollowUpSettings {
+    /// The settings asked for, or every rule they break.
+    fn settings(&self) -> Result<FollowUpSettings, Vec<InvalidField>> {
+        let quiet_hours = self
+            .quiet_hours
+            .as_ref()
+            .map(|quiet| QuietHours::parse(&quiet.start, &quiet.end, &quiet.time_zone))
+            .transpose();
+        let settings = FollowUpSettings {
             missed_call_sms_enabled: self.missed_call_sms_enabled,
             missed_call_sms_template: self.missed_call_sms_template.clone(),
             sms_from_number: self.sms_from_number.clone(),
+            ai_follow_up_enabled: self.ai_follow_up_enabled,
+            quiet_hours: quiet_hours.as_ref().ok().copied().flatten(),
+        };
+        let mut invalid = quiet_hours.err().unwrap_or_default();
+        invalid.extend(validate(&settings));
+        if invalid.is_empty() {
+            Ok(settings)
+        } else {
+            Err(invalid)
         }
     }
 }
@@ -88,18 +152,15 @@ impl Example for SettingsUpdate {
                 "Hi {customer_name}, {company_name} here. How can we help?".to_owned(),
             ),
             sms_from_number: Some("+15551230000".to_owned()),
+            ai_follow_up_enabled: true,
+            quiet_hours: Some(example_quiet_hours()),
         }
     }
 }
 
 impl Validate for SettingsUpdate {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
-        let invalid = validate(&self.settings());
-        if invalid.is_empty() {
-            Ok(())
-        } else {
-            Err(field_errors(invalid))
-        }
+        self.settings().map(|_| ()).map_err(field_errors)
     }
 }
 
@@ -185,10 +246,12 @@ impl SettingsApi {
         caller: Caller,
         body: JsonBody<SettingsUpdate>,
     ) -> Result<Json<SettingsView>, SettingsErrors> {
-        let saved = self.settings.replace(&caller.0, body.0.settings()).await?;
+        let settings = body.0.settings().map_err(SettingsError::Invalid)?;
+        let saved = self.settings.replace(&caller.0, settings).await?;
         tracing::info!(
             user_id = %caller.0.user_id,
             missed_call_sms_enabled = saved.missed_call_sms_enabled,
+            ai_follow_up_enabled = saved.ai_follow_up_enabled,
             "company settings replaced"
         );
         Ok(Json(saved.into()))
