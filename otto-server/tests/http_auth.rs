@@ -259,7 +259,8 @@ async fn every_operation_but_the_exempt_ones_requires_a_credential() {
         }
     }
     let schemes = &document["components"]["securitySchemes"];
-    assert_eq!(schemes["BearerToken"]["scheme"], "bearer");
+    assert_eq!(schemes["ClerkSession"]["scheme"], "bearer");
+    assert_eq!(schemes["ApiToken"]["scheme"], "bearer");
     assert_eq!(schemes["SessionCookie"]["name"], "__session");
 }
 

@@ -246,6 +246,99 @@ async fn every_operation_documents_its_problem_responses() {
     }
 }
 
+/// What a client generator needs of every operation: a unique operation id, a
+/// description, a tag, described parameters, the credentials it takes, examples of
+/// what it sends and answers, and its 400 when it has parameters to get wrong.
+#[tokio::test]
+async fn every_operation_is_described_for_generated_clients() {
+    let state = default_state();
+    let document = json(client(&state).get("/openapi.json").send().await).await;
+    let schemas = document["components"]["schemas"]
+        .as_object()
+        .expect("schemas");
+    let schemes = document["components"]["securitySchemes"]
+        .as_object()
+        .expect("security schemes");
+    assert_eq!(schemes["ClerkSession"]["bearerFormat"], "JWT");
+    assert_eq!(schemes["ApiToken"]["bearerFormat"], "biscuit");
+    let has_example = |schema: &serde_json::Value| {
+        let name = schema["$ref"]
+            .as_str()
+            .and_then(|reference| reference.rsplit('/').next());
+        name.is_none_or(|name| schemas[name].get("example").is_some())
+    };
+    let mut operation_ids = std::collections::BTreeSet::new();
+    for (path, operations) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            let at = format!("{method} {path}");
+            let id = operation["operationId"].as_str().expect("operation id");
+            assert!(
+                operation_ids.insert(id.to_owned()),
+                "{at}: `{id}` is unique"
+            );
+            assert!(
+                operation["description"].is_string() || operation["summary"].is_string(),
+                "{at} is described"
+            );
+            assert!(
+                operation["tags"]
+                    .as_array()
+                    .is_some_and(|tags| !tags.is_empty()),
+                "{at} is tagged"
+            );
+            let parameters = operation["parameters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for parameter in &parameters {
+                assert!(
+                    parameter["description"].is_string(),
+                    "{at}: parameter {} is described",
+                    parameter["name"]
+                );
+            }
+            let responses = operation["responses"].as_object().expect("responses");
+            if path.starts_with("/api/") {
+                let security = operation["security"].to_string();
+                for scheme in ["ClerkSession", "ApiToken"] {
+                    assert!(security.contains(scheme), "{at} takes {scheme}");
+                }
+                let reads_input = parameters
+                    .iter()
+                    .any(|parameter| parameter["in"] != "header")
+                    || operation.get("requestBody").is_some();
+                assert!(
+                    !reads_input || responses.contains_key("400"),
+                    "{at} documents the 400 of a malformed parameter or body"
+                );
+                for (status, response) in responses {
+                    let content = response["content"].as_object();
+                    if let (true, Some(content)) = (status.starts_with('2'), content) {
+                        for media in content.values() {
+                            assert!(
+                                has_example(&media["schema"]),
+                                "{at}: {status} has an example"
+                            );
+                        }
+                    }
+                }
+                if let Some(body) = operation["requestBody"]["content"].as_object() {
+                    for media in body.values() {
+                        assert!(
+                            has_example(&media["schema"]),
+                            "{at}: the request body has an example"
+                        );
+                    }
+                    assert!(
+                        responses.contains_key("422"),
+                        "{at} documents 422 field errors"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn swagger_ui_and_redoc_are_served() {
     let state = default_state();

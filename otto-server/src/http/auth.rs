@@ -23,8 +23,10 @@ use super::rate_limit::{DefaultLimits, RateLimiting, RouteLimits};
 
 /// The cookie Clerk sets for same-origin browser sessions.
 pub const SESSION_COOKIE: &str = "__session";
-/// OpenAPI name of the bearer scheme.
-pub const BEARER_SCHEME: &str = "BearerToken";
+/// OpenAPI name of the Clerk session JWT scheme.
+pub const SESSION_SCHEME: &str = "ClerkSession";
+/// OpenAPI name of the biscuit API token scheme.
+pub const API_TOKEN_SCHEME: &str = "ApiToken";
 /// OpenAPI name of the cookie scheme.
 pub const COOKIE_SCHEME: &str = "SessionCookie";
 
@@ -123,17 +125,35 @@ impl<'a, L: RouteLimits> ApiExtractor<'a> for Caller<L> {
 
     fn register(registry: &mut Registry) {
         registry.create_security_scheme(
-            BEARER_SCHEME,
+            SESSION_SCHEME,
             MetaSecurityScheme {
                 ty: "http",
                 description: Some(
-                    "A Clerk session JWT (RS256) or an Otto API token (biscuit, from `otto-server token issue`). \
-                     The token must name an organization: its id is the tenant of every request.",
+                    "A Clerk session JWT (RS256, v2 claims) in `Authorization: Bearer`. Its \
+                     organization (`o.id`) is the tenant of every request; its organization \
+                     role maps to leadership, csr or rep (OTTO_ROLE_MAP).",
                 ),
                 name: None,
                 key_in: None,
                 scheme: Some("bearer"),
-                bearer_format: Some("JWT or biscuit"),
+                bearer_format: Some("JWT"),
+                flows: None,
+                openid_connect_url: None,
+            },
+        );
+        registry.create_security_scheme(
+            API_TOKEN_SCHEME,
+            MetaSecurityScheme {
+                ty: "http",
+                description: Some(
+                    "An Otto API token (a biscuit, from `otto-server token issue`) in \
+                     `Authorization: Bearer`, for servers and scripts. It names the tenant, \
+                     user and role; a platform-admin token also reaches /api/v1/admin.",
+                ),
+                name: None,
+                key_in: None,
+                scheme: Some("bearer"),
+                bearer_format: Some("biscuit"),
                 flows: None,
                 openid_connect_url: None,
             },
@@ -154,7 +174,7 @@ impl<'a, L: RouteLimits> ApiExtractor<'a> for Caller<L> {
     }
 
     fn security_schemes() -> Vec<&'static str> {
-        vec![BEARER_SCHEME, COOKIE_SCHEME]
+        vec![SESSION_SCHEME, API_TOKEN_SCHEME, COOKIE_SCHEME]
     }
 
     async fn from_request(

@@ -8,6 +8,7 @@ use crate::http::auth::Caller;
 
 /// The authenticated caller.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Me {
     /// The tenant (Clerk organization id) every request of this caller is confined to.
     pub tenant_id: String,
@@ -35,5 +36,16 @@ impl AccountApi {
             role: principal.role.to_string(),
             credential: principal.credential.as_str().to_owned(),
         }))
+    }
+}
+
+impl poem_openapi::types::Example for Me {
+    fn example() -> Self {
+        Me {
+            tenant_id: "org_2abcXYZ".into(),
+            user_id: "user_2defUVW".into(),
+            role: "admin".into(),
+            credential: "clerk_session".into(),
+        }
     }
 }

@@ -56,9 +56,18 @@ impl From<AccountLink> for ProviderAccountLink {
 
 /// Every link (of one tenant, when filtered).
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct ProviderAccountLinks {
     /// Ordered by provider, then account id.
     pub links: Vec<ProviderAccountLink>,
+}
+
+impl Example for ProviderAccountLinks {
+    fn example() -> Self {
+        ProviderAccountLinks {
+            links: vec![ProviderAccountLink::example()],
+        }
+    }
 }
 
 /// The body of a link request.
@@ -93,6 +102,7 @@ impl Validate for LinkRequest {
 
 /// The outcome of replaying stored unroutable deliveries.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct ReplayResult {
     /// Replayed and processed.
     pub processed: u32,
@@ -345,4 +355,15 @@ pub enum Unlinked {
     /// The account is no longer linked.
     #[oai(status = 204)]
     Done,
+}
+
+impl poem_openapi::types::Example for ReplayResult {
+    fn example() -> Self {
+        ReplayResult {
+            processed: 3,
+            duplicates: 1,
+            still_unroutable: 0,
+            failed: 0,
+        }
+    }
 }

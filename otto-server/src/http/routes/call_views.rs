@@ -266,7 +266,7 @@ impl Example for MessageView {
 
 /// A call with everything known about it.
 #[derive(Debug, Object)]
-#[oai(skip_serializing_if_is_none)]
+#[oai(skip_serializing_if_is_none, example)]
 pub struct CallDetailView {
     /// The call.
     #[oai(flatten)]
@@ -289,6 +289,43 @@ impl From<CallDetail> for CallDetailView {
             transcript: detail.transcript.map(TranscriptView::from),
             analysis: detail.analysis.map(AnalysisView::from),
             messages: detail.messages.into_iter().map(MessageView::from).collect(),
+        }
+    }
+}
+
+impl Example for CallDetailView {
+    fn example() -> Self {
+        CallDetailView {
+            call: CallView::example(),
+            recording: Some(RecordingView {
+                external_id: "REC8154748ae6bd4e278a7cddd38a662f4f".into(),
+                url: "https://api.callrail.com/v3/a/123/calls/CAL815/recording.json".into(),
+                duration_seconds: Some(93),
+            }),
+            transcript: Some(TranscriptView {
+                text: "Hello, Acme Plumbing. Hi, my water heater is leaking.".into(),
+                language: Some("en".into()),
+                duration_seconds: 93.5,
+                words: vec![WordView {
+                    word: "Hello,".into(),
+                    start: 0.08,
+                    end: 0.4,
+                    speaker: Some(0),
+                }],
+                model: "nova-3".into(),
+            }),
+            analysis: Some(AnalysisView {
+                is_sales_call: true,
+                booked: true,
+                appointment_time: Some("2026-11-27T14:00:00-05:00".into()),
+                address: Some("12 Main St".into()),
+                customer_name: Some("Jane Doe".into()),
+                problem: Some("leaking water heater".into()),
+                cancelled: false,
+                rescheduled: false,
+                summary: "The customer booked a water heater replacement.".into(),
+            }),
+            messages: vec![MessageView::example()],
         }
     }
 }

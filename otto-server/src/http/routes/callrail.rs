@@ -56,6 +56,7 @@ impl From<TrackedCall> for TrackedCallView {
 /// A page of CallRail's calls.
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
+#[oai(example)]
 pub struct TrackedCallPageView {
     /// The calls, newest first.
     pub items: Vec<TrackedCallView>,
@@ -277,5 +278,24 @@ impl CallRailApi {
             job_id: enqueued.id(),
             created: matches!(enqueued, Enqueued::Created(_)),
         })))
+    }
+}
+
+impl poem_openapi::types::Example for TrackedCallPageView {
+    fn example() -> Self {
+        TrackedCallPageView {
+            items: vec![TrackedCallView {
+                id: "CAL8154748ae6bd4e278a7cddd38a662f4f".into(),
+                direction: "inbound".into(),
+                answered: false,
+                customer_name: Some("Jane Doe".into()),
+                customer_number: Some("+15551230000".into()),
+                duration_seconds: 0,
+                started_at: DateTime::parse_from_rfc3339("2026-11-25T15:04:05Z")
+                    .map(|time| time.to_utc())
+                    .unwrap_or_default(),
+            }],
+            next_page: Some(2),
+        }
     }
 }

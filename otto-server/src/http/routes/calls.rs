@@ -51,6 +51,7 @@ impl From<CallDirection> for Direction {
 /// A page of calls.
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
+#[oai(example)]
 pub struct CallPage {
     /// The calls, newest first.
     pub items: Vec<CallView>,
@@ -156,7 +157,52 @@ pub enum ListCallsErrors {
 
 from_authenticated_errors!(ListCallsErrors, not_found: Internal);
 
-/// Problems of the operations on one call.
+/// Problems of reading one call.
+#[derive(Debug, ApiResponse)]
+pub enum CallReadErrors {
+    /// The id is not a UUID.
+    #[oai(status = 400)]
+    BadRequest(ProblemBody),
+    /// The credential is refused.
+    #[oai(status = 403)]
+    Forbidden(ProblemBody),
+    /// No such call that the caller may see (another company's, or, for a rep, one
+    /// not assigned to them).
+    #[oai(status = 404)]
+    NotFound(ProblemBody),
+    /// The caller's rate limit is spent; retry after `Retry-After` seconds.
+    #[oai(status = 429)]
+    TooManyRequests(ProblemBody),
+    /// An unexpected fault; the cause is logged under the response's trace_id.
+    #[oai(status = 500)]
+    Internal(ProblemBody),
+    /// The database is unavailable; retry after `Retry-After` seconds.
+    #[oai(status = 503)]
+    Unavailable(ProblemBody),
+}
+
+from_authenticated_errors!(CallReadErrors, not_found: NotFound);
+
+impl From<CallLogError> for CallReadErrors {
+    fn from(error: CallLogError) -> Self {
+        match error {
+            CallLogError::NotFound => {
+                CallReadErrors::NotFound(problem(ProblemKind::NotFound, "No call with this id."))
+            }
+            CallLogError::Store(error) => store_failure(error).into(),
+            // Reading checks neither roles nor fields; reaching here is a fault.
+            other => {
+                tracing::error!(error = %other, "reading a call failed");
+                CallReadErrors::Internal(problem(
+                    ProblemKind::Internal,
+                    "An internal error occurred; quote the trace_id to support.",
+                ))
+            }
+        }
+    }
+}
+
+/// Problems of changing one call.
 #[derive(Debug, ApiResponse)]
 pub enum CallErrors {
     /// The body is not JSON.
@@ -366,7 +412,7 @@ impl CallsApi {
         caller: Caller,
         /// The call's id.
         id: Path<Uuid>,
-    ) -> Result<Json<CallDetailView>, CallErrors> {
+    ) -> Result<Json<CallDetailView>, CallReadErrors> {
         let detail: CallDetail = self.log.detail(&caller.0, id.0).await?;
         Ok(Json(detail.into()))
     }
@@ -384,5 +430,14 @@ impl CallsApi {
         let call: Call = self.log.update(&caller.0, id.0, body.0.change()).await?;
         tracing::info!(user_id = %caller.0.user_id, call_id = %call.id, "call outcome updated");
         Ok(Json(call.into()))
+    }
+}
+
+impl poem_openapi::types::Example for CallPage {
+    fn example() -> Self {
+        CallPage {
+            items: vec![super::call_views::CallView::example()],
+            next_cursor: Some("1764083045000000.01936a2e7c4b7d1e9f00000000000001".into()),
+        }
     }
 }

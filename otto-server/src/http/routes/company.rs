@@ -14,6 +14,7 @@ use otto_core::roles::RoleMap;
 /// The caller's company.
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
+#[oai(example)]
 pub struct CompanyView {
     /// The company's id: its Clerk organization id, the caller's tenant.
     pub company_id: String,
@@ -41,6 +42,7 @@ pub struct CompanyUser {
 
 /// The company's users.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct CompanyUsers {
     /// Ordered by user id.
     pub users: Vec<CompanyUser>,
@@ -131,5 +133,38 @@ impl CompanyApi {
                 })
                 .collect(),
         }))
+    }
+}
+
+impl poem_openapi::types::Example for CompanyView {
+    fn example() -> Self {
+        CompanyView {
+            company_id: "org_2abcXYZ".into(),
+            company_name: Some("Acme Plumbing".into()),
+            user_role: "admin".into(),
+        }
+    }
+}
+
+impl poem_openapi::types::Example for CompanyUsers {
+    fn example() -> Self {
+        CompanyUsers {
+            users: vec![
+                CompanyUser {
+                    user_id: "user_2defUVW".into(),
+                    email: Some("dana@acme.example".into()),
+                    name: Some("Dana Reyes".into()),
+                    organization_role: "admin".into(),
+                    role: "leadership".into(),
+                },
+                CompanyUser {
+                    user_id: "user_2ghiRST".into(),
+                    email: Some("sam@acme.example".into()),
+                    name: None,
+                    organization_role: "sales_rep".into(),
+                    role: "rep".into(),
+                },
+            ],
+        }
     }
 }

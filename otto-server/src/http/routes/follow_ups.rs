@@ -19,6 +19,7 @@ use crate::state::AppState;
 
 /// A follow-up that was queued (or had been: asking twice returns the same job).
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct FollowUpAccepted {
     /// The job that carries it out; poll `GET /api/v1/jobs/{id}`.
     pub job_id: Uuid,
@@ -29,6 +30,7 @@ pub struct FollowUpAccepted {
 /// A background job's status.
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
+#[oai(example)]
 pub struct JobView {
     /// The job's id.
     pub id: Uuid,
@@ -74,6 +76,9 @@ pub enum Accepted {
 /// Problems of the follow-up operations.
 #[derive(Debug, ApiResponse)]
 pub enum FollowUpErrors {
+    /// The id is not a UUID.
+    #[oai(status = 400)]
+    BadRequest(ProblemBody),
     /// The credential is refused.
     #[oai(status = 403)]
     Forbidden(ProblemBody),
@@ -201,5 +206,32 @@ impl FollowUpApi {
         id: Path<Uuid>,
     ) -> Result<Json<JobView>, FollowUpErrors> {
         Ok(Json(self.requests.job(&caller.0, id.0).await?.into()))
+    }
+}
+
+impl poem_openapi::types::Example for FollowUpAccepted {
+    fn example() -> Self {
+        FollowUpAccepted {
+            job_id: Uuid::from_u128(0x0193_6a2e_7c4b_7d1e_9f00_0000_0000_0003),
+            created: true,
+        }
+    }
+}
+
+impl poem_openapi::types::Example for JobView {
+    fn example() -> Self {
+        let at = DateTime::parse_from_rfc3339("2026-11-25T15:04:05Z")
+            .map(|time| time.to_utc())
+            .unwrap_or_default();
+        JobView {
+            id: Uuid::from_u128(0x0193_6a2e_7c4b_7d1e_9f00_0000_0000_0003),
+            kind: "missed_call_recovery".into(),
+            status: "succeeded".into(),
+            attempts: 1,
+            run_at: at,
+            last_error: None,
+            created_at: at,
+            updated_at: at,
+        }
     }
 }

@@ -82,6 +82,7 @@ impl Example for ConversationView {
 /// A page of conversations.
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
+#[oai(example)]
 pub struct ConversationPage {
     /// The conversations, latest message first.
     pub items: Vec<ConversationView>,
@@ -92,6 +93,7 @@ pub struct ConversationPage {
 /// A page of one conversation's messages.
 #[derive(Debug, Object)]
 #[oai(skip_serializing_if_is_none)]
+#[oai(example)]
 pub struct MessagePage {
     /// The messages, newest first.
     pub items: Vec<MessageView>,
@@ -135,7 +137,50 @@ pub enum MessageAccepted {
     Queued(Json<FollowUpAccepted>),
 }
 
-/// Problems of the message operations.
+/// Problems of reading messages.
+#[derive(Debug, ApiResponse)]
+pub enum MessageReadErrors {
+    /// A parameter is invalid (`errors` names it): a cursor or limit, a number not in
+    /// E.164 form.
+    #[oai(status = 400)]
+    BadRequest(ProblemBody),
+    /// The credential is refused.
+    #[oai(status = 403)]
+    Forbidden(ProblemBody),
+    /// The caller's rate limit is spent; retry after `Retry-After` seconds.
+    #[oai(status = 429)]
+    TooManyRequests(ProblemBody),
+    /// An unexpected fault; the cause is logged under the response's trace_id.
+    #[oai(status = 500)]
+    Internal(ProblemBody),
+    /// The database is unavailable; retry after `Retry-After` seconds.
+    #[oai(status = 503)]
+    Unavailable(ProblemBody),
+}
+
+from_authenticated_errors!(MessageReadErrors, not_found: Internal);
+
+impl From<MessagingError> for MessageReadErrors {
+    fn from(error: MessagingError) -> Self {
+        match error {
+            // Reading validates only the number in the path.
+            MessagingError::Invalid(_) => MessageReadErrors::BadRequest(bad_parameter(
+                "customer_number",
+                otto_core::validation::E164_EXPECTED,
+            )),
+            MessagingError::Store(error) => store_failure(error).into(),
+            MessagingError::OptedOut => {
+                tracing::error!("reading messages answered opted-out");
+                MessageReadErrors::Internal(problem(
+                    ProblemKind::Internal,
+                    "An internal error occurred; quote the trace_id to support.",
+                ))
+            }
+        }
+    }
+}
+
+/// Problems of sending a message.
 #[derive(Debug, ApiResponse)]
 pub enum MessageErrors {
     /// A parameter is invalid or the body is not JSON.
@@ -184,12 +229,12 @@ impl From<MessagingError> for MessageErrors {
     }
 }
 
-fn page_limit(limit: Option<u32>) -> Result<u32, MessageErrors> {
+fn page_limit(limit: Option<u32>) -> Result<u32, MessageReadErrors> {
     let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
     if (1..=MAX_PAGE_SIZE).contains(&limit) {
         Ok(limit)
     } else {
-        Err(MessageErrors::BadRequest(bad_parameter(
+        Err(MessageReadErrors::BadRequest(bad_parameter(
             "limit",
             "must be between 1 and 100",
         )))
@@ -199,11 +244,14 @@ fn page_limit(limit: Option<u32>) -> Result<u32, MessageErrors> {
 fn decoded<C>(
     cursor: Option<String>,
     decode: fn(&str) -> Option<C>,
-) -> Result<Option<C>, MessageErrors> {
+) -> Result<Option<C>, MessageReadErrors> {
     match cursor.as_deref() {
         None | Some("") => Ok(None),
         Some(text) => decode(text).map(Some).ok_or_else(|| {
-            MessageErrors::BadRequest(bad_parameter("cursor", "not a cursor returned by this API"))
+            MessageReadErrors::BadRequest(bad_parameter(
+                "cursor",
+                "not a cursor returned by this API",
+            ))
         }),
     }
 }
@@ -241,7 +289,7 @@ impl MessagesApi {
         cursor: Query<Option<String>>,
         /// Conversations per page, 1-100 (default 25).
         limit: Query<Option<u32>>,
-    ) -> Result<Json<ConversationPage>, MessageErrors> {
+    ) -> Result<Json<ConversationPage>, MessageReadErrors> {
         let cursor = decoded(cursor.0, ConversationCursor::decode)?;
         let page = self
             .messaging
@@ -269,21 +317,13 @@ impl MessagesApi {
         cursor: Query<Option<String>>,
         /// Messages per page, 1-100 (default 25).
         limit: Query<Option<u32>>,
-    ) -> Result<Json<MessagePage>, MessageErrors> {
+    ) -> Result<Json<MessagePage>, MessageReadErrors> {
         let cursor = decoded(cursor.0, MessageCursor::decode)?;
         let limit = page_limit(limit.0)?;
         let page = self
             .messaging
             .conversation(&caller.0, &customer_number.0, cursor, limit)
-            .await
-            .map_err(|error| match error {
-                // A malformed number in the path is a bad parameter, not a bad body.
-                MessagingError::Invalid(_) => MessageErrors::BadRequest(bad_parameter(
-                    "customer_number",
-                    otto_core::validation::E164_EXPECTED,
-                )),
-                other => other.into(),
-            })?;
+            .await?;
         Ok(Json(MessagePage {
             items: page.items.into_iter().map(MessageView::from).collect(),
             next_cursor: page.next.map(|next| next.encode()),
@@ -317,5 +357,23 @@ impl MessagesApi {
             job_id: enqueued.id(),
             created: matches!(enqueued, Enqueued::Created(_)),
         })))
+    }
+}
+
+impl poem_openapi::types::Example for ConversationPage {
+    fn example() -> Self {
+        ConversationPage {
+            items: vec![ConversationView::example()],
+            next_cursor: None,
+        }
+    }
+}
+
+impl poem_openapi::types::Example for MessagePage {
+    fn example() -> Self {
+        MessagePage {
+            items: vec![MessageView::example()],
+            next_cursor: None,
+        }
     }
 }

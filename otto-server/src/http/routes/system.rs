@@ -12,6 +12,7 @@ use crate::state::{AppState, ComponentState};
 
 /// Liveness of the process.
 #[derive(Debug, Object)]
+#[oai(example)]
 pub struct Health {
     /// Always `healthy` when the process answers.
     pub status: String,
@@ -138,5 +139,16 @@ impl SystemApi {
         Ok(MetricsResponse::Exposition(PlainText(
             self.state.metrics.encode(),
         )))
+    }
+}
+
+impl poem_openapi::types::Example for Health {
+    fn example() -> Self {
+        Health {
+            status: "healthy".into(),
+            service: "otto-api".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            trace_id: "5f0c9a4e-8d2b-4f1e-9a6b-2c7d3e1f0a9b".into(),
+        }
     }
 }

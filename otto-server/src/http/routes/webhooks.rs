@@ -43,6 +43,7 @@ impl ReceiptStatus {
 /// The answer to an accepted delivery.
 #[derive(Debug, Clone, Object)]
 #[oai(skip_serializing_if_is_none)]
+#[oai(example)]
 pub struct WebhookReceipt {
     /// `processed`, `duplicate_ignored` or `unroutable`.
     pub status: ReceiptStatus,
@@ -486,5 +487,15 @@ impl WebhooksApi {
         _signature: Header<Option<String>>,
     ) -> Result<WebhookAccepted, WebhookErrors> {
         self.json(WebhookEvent::Bland, request, body).await
+    }
+}
+
+impl poem_openapi::types::Example for WebhookReceipt {
+    fn example() -> Self {
+        WebhookReceipt {
+            status: ReceiptStatus::Processed,
+            provider: "callrail".into(),
+            first_processed_at: None,
+        }
     }
 }
