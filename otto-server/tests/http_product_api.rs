@@ -945,3 +945,95 @@ async fn callrail_is_read_live_and_synced_as_a_job_for_a_linked_company() {
     )
     .await;
 }
+
+/// Paging over the SQL store (SQLite) while another task keeps
+/// recording calls, some newer than every page and some older than the cursor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_over_the_database_is_stable_under_concurrent_inserts() {
+    use otto_adapters::store::SqlStore;
+    use otto_adapters::system::UuidV7Ids;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/otto.db", dir.path().display());
+    let connection = otto_adapters::database::connect(&url, &Default::default())
+        .await
+        .expect("opens");
+    otto_adapters::database::migrate_up(&connection)
+        .await
+        .expect("migrates");
+    let store = Arc::new(SqlStore::new(connection, Arc::new(UuidV7Ids)));
+    let record = |store: Arc<SqlStore>, id: String, minutes_ago: i64| async move {
+        store
+            .record(
+                &scope("org_a"),
+                NewCall {
+                    provider: "callrail".into(),
+                    external_id: id,
+                    direction: Direction::Inbound,
+                    customer_name: None,
+                    customer_number: Some("+15551230000".into()),
+                    answered: true,
+                    duration_seconds: 1,
+                    started_at: noon() - Duration::minutes(minutes_ago),
+                },
+            )
+            .await
+            .expect("recorded");
+    };
+    for n in 0..40 {
+        record(store.clone(), format!("P{n:02}"), n * 10).await;
+    }
+    let mut state = state_with_store(
+        config(&[ROLE_MAP]),
+        vec![Arc::new(SwitchableProbe::up("database"))],
+        vec!["redis"],
+        InMemoryStore::default(),
+    );
+    state.calls = store.clone();
+    let client = support::client(&state);
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for n in 0..60 {
+                // Newer than everything, or squeezed between existing calls.
+                let minutes_ago = if n % 2 == 0 { -n } else { n * 7 + 3 };
+                record(store.clone(), format!("W{n:02}"), minutes_ago).await;
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let token = csr("org_a");
+    let mut seen: Vec<String> = Vec::new();
+    let mut starts: Vec<String> = Vec::new();
+    let mut path = "/api/v1/calls?limit=6".to_owned();
+    loop {
+        let page = get(&client, &token, &path).await;
+        for call in page["items"].as_array().expect("items") {
+            seen.push(call["external_id"].as_str().expect("id").to_owned());
+            starts.push(call["started_at"].as_str().expect("time").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/calls?limit=6&cursor={cursor}"),
+            None => break,
+        }
+    }
+    writer.await.expect("writer finished");
+    let originals: Vec<&String> = seen.iter().filter(|id| id.starts_with('P')).collect();
+    let expected: Vec<String> = (0..40).map(|n| format!("P{n:02}")).collect();
+    assert_eq!(
+        originals,
+        expected.iter().collect::<Vec<_>>(),
+        "every call present at the start, once, in order"
+    );
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no call is listed twice");
+    let times: Vec<DateTime<Utc>> = starts
+        .iter()
+        .map(|time| DateTime::parse_from_rfc3339(time).expect("time").to_utc())
+        .collect();
+    assert!(
+        times.windows(2).all(|pair| pair[0] >= pair[1]),
+        "newest first throughout"
+    );
+}
