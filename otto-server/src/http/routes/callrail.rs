@@ -124,6 +124,9 @@ pub enum CallRailErrors {
     /// platform admin links one with `PUT /api/v1/admin/provider-accounts/...`.
     #[oai(status = 409)]
     Conflict(ProblemBody),
+    /// The body is larger than OTTO_MAX_BODY_BYTES.
+    #[oai(status = 413)]
+    PayloadTooLarge(ProblemBody),
     /// The body is not `application/json`.
     #[oai(status = 415)]
     UnsupportedMediaType(ProblemBody),

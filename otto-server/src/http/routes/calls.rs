@@ -216,6 +216,9 @@ pub enum CallErrors {
     /// not assigned to them).
     #[oai(status = 404)]
     NotFound(ProblemBody),
+    /// The body is larger than OTTO_MAX_BODY_BYTES.
+    #[oai(status = 413)]
+    PayloadTooLarge(ProblemBody),
     /// The body is not `application/json`.
     #[oai(status = 415)]
     UnsupportedMediaType(ProblemBody),

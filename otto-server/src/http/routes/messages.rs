@@ -192,6 +192,9 @@ pub enum MessageErrors {
     /// The customer opted out of text messages (`/problems/conflict`).
     #[oai(status = 409)]
     Conflict(ProblemBody),
+    /// The body is larger than OTTO_MAX_BODY_BYTES.
+    #[oai(status = 413)]
+    PayloadTooLarge(ProblemBody),
     /// The body is not `application/json`.
     #[oai(status = 415)]
     UnsupportedMediaType(ProblemBody),

@@ -174,6 +174,9 @@ pub enum SettingsErrors {
     /// (`/problems/forbidden`, naming the role needed).
     #[oai(status = 403)]
     Forbidden(ProblemBody),
+    /// The body is larger than OTTO_MAX_BODY_BYTES.
+    #[oai(status = 413)]
+    PayloadTooLarge(ProblemBody),
     /// The body is not `application/json`.
     #[oai(status = 415)]
     UnsupportedMediaType(ProblemBody),
