@@ -11,34 +11,15 @@ use async_trait::async_trait;
 
 use super::automatic::{may_go_out, requested};
 use super::job_input::{tenant_of, text};
-use super::outbound::{Completion, OutboundProvider, once};
 use super::template::{DEFAULT_MISSED_CALL_TEMPLATE, render};
+use super::texting::{Text, Texting};
 use crate::jobs::{Job, JobHandler, JobOutcome};
-use crate::ports::{
-    Clock, FollowUpStore, OutboundAction, OutboundKind, ProviderError, SmsRequest, SmsSender,
-    UsageMeter,
-};
+use crate::ports::{Clock, FollowUpStore, SmsSender, UsageMeter};
 
 /// The `missed_call_recovery` job handler.
+#[derive(Debug)]
 pub struct MissedCallRecovery {
-    store: Arc<dyn FollowUpStore>,
-    sms: Option<Arc<dyn SmsSender>>,
-    meter: Arc<dyn UsageMeter>,
-    clock: Arc<dyn Clock>,
-    default_from: Option<String>,
-}
-
-impl std::fmt::Debug for MissedCallRecovery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MissedCallRecovery")
-            .field("sms_configured", &self.sms.is_some())
-            .field("default_from", &self.default_from)
-            .finish_non_exhaustive()
-    }
-}
-
-fn skip(reason: &str) -> JobOutcome {
-    JobOutcome::Skipped(reason.to_owned())
+    texting: Texting,
 }
 
 impl MissedCallRecovery {
@@ -52,11 +33,7 @@ impl MissedCallRecovery {
         default_from: Option<String>,
     ) -> Self {
         MissedCallRecovery {
-            store,
-            sms,
-            meter,
-            clock,
-            default_from,
+            texting: Texting::new(store, sms, meter, clock, default_from),
         }
     }
 
@@ -64,8 +41,8 @@ impl MissedCallRecovery {
         let (tenant, scope) = tenant_of(job)?;
         let provider = text(job, "provider")?;
         let external_id = text(job, "call_external_id")?;
-        let call = self
-            .store
+        let store = &self.texting.store;
+        let call = store
             .call_by_external_id(&scope, provider, external_id)
             .await?
             .ok_or_else(|| {
@@ -74,88 +51,33 @@ impl MissedCallRecovery {
         let customer = call
             .customer_number
             .clone()
-            .ok_or_else(|| skip("the call has no customer number"))?;
-        let (settings, company_name) = self.store.follow_up_settings(&scope).await?;
+            .ok_or_else(|| JobOutcome::Skipped("the call has no customer number".into()))?;
+        let (settings, company_name) = store.follow_up_settings(&scope).await?;
         if !requested(job) {
-            may_go_out(&call, &settings, self.clock.now(), None)?;
+            may_go_out(&call, &settings, self.texting.clock.now(), None)?;
         }
         if !settings.missed_call_sms_enabled {
-            return Err(skip("missed-call text messages are off for this company"));
-        }
-        let sms = self
-            .sms
-            .clone()
-            .ok_or(ProviderError::NotConfigured("twilio"))?;
-        let from = settings
-            .sms_from_number
-            .or_else(|| self.default_from.clone())
-            .ok_or_else(|| skip("no sending number: set TWILIO_FROM_NUMBER"))?;
-        if self.store.is_opted_out(&scope, &customer).await? {
-            return Err(skip("the customer opted out of text messages"));
+            return Err(JobOutcome::Skipped(
+                "missed-call text messages are off for this company".into(),
+            ));
         }
         let template = settings
             .missed_call_sms_template
             .as_deref()
             .unwrap_or(DEFAULT_MISSED_CALL_TEMPLATE);
-        let intended = OutboundAction {
-            kind: OutboundKind::Sms,
-            key: job.unique_key.clone(),
+        let body = render(
+            template,
+            company_name.as_deref(),
+            call.customer_name.as_deref(),
+        );
+        let message = Text {
+            tenant: &tenant,
+            scope: &scope,
             call_id: Some(call.id),
             to: customer,
-            from: Some(from),
-            text: render(
-                template,
-                company_name.as_deref(),
-                call.customer_name.as_deref(),
-            ),
-            started_at: self.clock.now(),
-            provider_ref: None,
+            body,
         };
-        let completion = once(
-            self.store.as_ref(),
-            &scope,
-            &intended,
-            &SmsProvider(sms),
-            || self.clock.now(),
-        )
-        .await?;
-        // Counted when this attempt completed the message, which happens exactly
-        // once per key (by sending it, or by finding an earlier attempt's).
-        if completion == Completion::CompletedNow {
-            self.meter.sms_sent(&tenant);
-        }
-        Ok(JobOutcome::Succeeded)
-    }
-}
-
-/// Twilio as an [`OutboundProvider`] of text messages.
-pub(super) struct SmsProvider(pub(super) Arc<dyn SmsSender>);
-
-/// The request for a recorded message.
-fn request_of(recorded: &OutboundAction) -> SmsRequest {
-    SmsRequest {
-        to: recorded.to.clone(),
-        from: recorded.from.clone().unwrap_or_default(),
-        body: recorded.text.clone(),
-    }
-}
-
-#[async_trait]
-impl OutboundProvider for SmsProvider {
-    async fn perform(&self, action: &OutboundAction) -> Result<String, ProviderError> {
-        Ok(self.0.send(&request_of(action)).await?.provider_message_id)
-    }
-
-    async fn find(
-        &self,
-        action: &OutboundAction,
-        since: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Option<String>, ProviderError> {
-        Ok(self
-            .0
-            .find_sent(&request_of(action), since)
-            .await?
-            .map(|sent| sent.provider_message_id))
+        self.texting.send(job, &settings, message).await
     }
 }
 

@@ -10,6 +10,7 @@ mod outbound;
 mod requests;
 mod send_message;
 mod template;
+mod texting;
 mod transcription;
 
 pub use ai_follow_up::{AI_FOLLOW_UP_DELAY_MINUTES, AiFollowUp, DEFAULT_AI_FOLLOW_UP_TASK};
