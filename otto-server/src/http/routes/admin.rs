@@ -114,41 +114,26 @@ pub struct ReplayResult {
     pub failed: u32,
 }
 
-/// Problems of the admin operations.
-#[derive(Debug, ApiResponse)]
-pub enum AdminErrors {
+problem_responses!(
+    /// Problems of the admin operations.
+    AdminErrors, not_found: NotFound, {
     /// A path or query parameter is invalid (unknown provider, bad limit); `errors`
     /// names it.
-    #[oai(status = 400)]
-    BadRequest(ProblemBody),
+    400 BadRequest,
     /// The credential is refused, or it is not a platform-admin token
     /// (`/problems/forbidden`).
-    #[oai(status = 403)]
-    Forbidden(ProblemBody),
+    403 Forbidden,
     /// The account is not linked.
-    #[oai(status = 404)]
-    NotFound(ProblemBody),
+    404 NotFound,
     /// The body is larger than OTTO_MAX_BODY_BYTES.
-    #[oai(status = 413)]
-    PayloadTooLarge(ProblemBody),
+    413 PayloadTooLarge,
     /// The body is not `application/json`.
-    #[oai(status = 415)]
-    UnsupportedMediaType(ProblemBody),
+    415 UnsupportedMediaType,
     /// The body's content is invalid; `errors` names each field.
-    #[oai(status = 422)]
-    ValidationFailed(ProblemBody),
-    /// The caller's rate limit is spent; retry after `Retry-After` seconds.
-    #[oai(status = 429)]
-    TooManyRequests(ProblemBody),
-    /// An unexpected fault; the cause is logged under the response's trace_id.
-    #[oai(status = 500)]
-    Internal(ProblemBody),
+    422 ValidationFailed,
     /// The database is unavailable; retry after `Retry-After` seconds.
-    #[oai(status = 503)]
-    Unavailable(ProblemBody),
-}
-
-from_authenticated_errors!(AdminErrors, not_found: NotFound);
+    503 Unavailable,
+});
 
 impl From<AdministrationError> for AdminErrors {
     fn from(error: AdministrationError) -> Self {

@@ -111,44 +111,28 @@ pub enum SyncAccepted {
     Queued(Json<FollowUpAccepted>),
 }
 
-/// Problems of the CallRail operations.
-#[derive(Debug, ApiResponse)]
-pub enum CallRailErrors {
+problem_responses!(
+    /// Problems of the CallRail operations.
+    CallRailErrors, not_found: Internal, {
     /// A parameter is invalid or the body is not JSON.
-    #[oai(status = 400)]
-    BadRequest(ProblemBody),
+    400 BadRequest,
     /// The credential is refused, or the caller is a rep (leadership or csr only).
-    #[oai(status = 403)]
-    Forbidden(ProblemBody),
+    403 Forbidden,
     /// No CallRail company is linked to the company (or not the one asked for); a
     /// platform admin links one with `PUT /api/v1/admin/provider-accounts/...`.
-    #[oai(status = 409)]
-    Conflict(ProblemBody),
+    409 Conflict,
     /// The body is larger than OTTO_MAX_BODY_BYTES.
-    #[oai(status = 413)]
-    PayloadTooLarge(ProblemBody),
+    413 PayloadTooLarge,
     /// The body is not `application/json`.
-    #[oai(status = 415)]
-    UnsupportedMediaType(ProblemBody),
+    415 UnsupportedMediaType,
     /// A field is invalid (`errors` names it).
-    #[oai(status = 422)]
-    ValidationFailed(ProblemBody),
-    /// The caller's rate limit is spent; retry after `Retry-After` seconds.
-    #[oai(status = 429)]
-    TooManyRequests(ProblemBody),
-    /// An unexpected fault; the cause is logged under the response's trace_id.
-    #[oai(status = 500)]
-    Internal(ProblemBody),
+    422 ValidationFailed,
     /// CallRail refused or failed.
-    #[oai(status = 502)]
-    BadGateway(ProblemBody),
+    502 BadGateway,
     /// The database or CallRail is unavailable, or CallRail's API is not configured
     /// (CALLRAIL_API_KEY, CALLRAIL_ACCOUNT_ID); retry after `Retry-After` seconds.
-    #[oai(status = 503)]
-    Unavailable(ProblemBody),
-}
-
-from_authenticated_errors!(CallRailErrors, not_found: Internal);
+    503 Unavailable,
+});
 
 fn unavailable(detail: &str) -> CallRailErrors {
     CallRailErrors::Unavailable(ProblemBody(ApiError {

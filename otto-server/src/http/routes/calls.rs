@@ -11,7 +11,7 @@ use otto_core::tenancy::UserId;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::types::{Example, MaybeUndefined};
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use poem_openapi::{Enum, Object, OpenApi};
 use uuid::Uuid;
 
 use super::call_views::{CallDetailView, CallView};
@@ -20,7 +20,7 @@ use super::{
 };
 use crate::http::auth::Caller;
 use crate::http::json_body::{JsonBody, Validate};
-use crate::http::problem::{FieldError, ProblemBody, ProblemKind};
+use crate::http::problem::{FieldError, ProblemKind};
 use crate::state::AppState;
 
 /// Calls per page when `limit` is not given.
@@ -135,53 +135,30 @@ impl Validate for CallOutcomeUpdate {
     }
 }
 
-/// Problems of the list operation.
-#[derive(Debug, ApiResponse)]
-pub enum ListCallsErrors {
+problem_responses!(
+    /// Problems of the list operation.
+    ListCallsErrors, not_found: Internal, {
     /// A parameter is invalid; `errors` names it.
-    #[oai(status = 400)]
-    BadRequest(ProblemBody),
+    400 BadRequest,
     /// The credential is refused.
-    #[oai(status = 403)]
-    Forbidden(ProblemBody),
-    /// The caller's user or tenant rate limit is spent.
-    #[oai(status = 429)]
-    TooManyRequests(ProblemBody),
-    /// An unexpected fault.
-    #[oai(status = 500)]
-    Internal(ProblemBody),
+    403 Forbidden,
     /// The database is unavailable; retry.
-    #[oai(status = 503)]
-    Unavailable(ProblemBody),
-}
+    503 Unavailable,
+});
 
-from_authenticated_errors!(ListCallsErrors, not_found: Internal);
-
-/// Problems of reading one call.
-#[derive(Debug, ApiResponse)]
-pub enum CallReadErrors {
+problem_responses!(
+    /// Problems of reading one call.
+    CallReadErrors, not_found: NotFound, {
     /// The id is not a UUID.
-    #[oai(status = 400)]
-    BadRequest(ProblemBody),
+    400 BadRequest,
     /// The credential is refused.
-    #[oai(status = 403)]
-    Forbidden(ProblemBody),
+    403 Forbidden,
     /// No such call that the caller may see (another company's, or, for a rep, one
     /// not assigned to them).
-    #[oai(status = 404)]
-    NotFound(ProblemBody),
-    /// The caller's rate limit is spent; retry after `Retry-After` seconds.
-    #[oai(status = 429)]
-    TooManyRequests(ProblemBody),
-    /// An unexpected fault; the cause is logged under the response's trace_id.
-    #[oai(status = 500)]
-    Internal(ProblemBody),
+    404 NotFound,
     /// The database is unavailable; retry after `Retry-After` seconds.
-    #[oai(status = 503)]
-    Unavailable(ProblemBody),
-}
-
-from_authenticated_errors!(CallReadErrors, not_found: NotFound);
+    503 Unavailable,
+});
 
 impl From<CallLogError> for CallReadErrors {
     fn from(error: CallLogError) -> Self {
@@ -202,42 +179,27 @@ impl From<CallLogError> for CallReadErrors {
     }
 }
 
-/// Problems of changing one call.
-#[derive(Debug, ApiResponse)]
-pub enum CallErrors {
+problem_responses!(
+    /// Problems of changing one call.
+    CallErrors, not_found: NotFound, {
     /// The body is not JSON.
-    #[oai(status = 400)]
-    BadRequest(ProblemBody),
+    400 BadRequest,
     /// The credential is refused, or the caller's role may not (assigning a call
     /// needs leadership or csr; the problem names the roles).
-    #[oai(status = 403)]
-    Forbidden(ProblemBody),
+    403 Forbidden,
     /// No such call that the caller may see (another company's, or, for a rep, one
     /// not assigned to them).
-    #[oai(status = 404)]
-    NotFound(ProblemBody),
+    404 NotFound,
     /// The body is larger than OTTO_MAX_BODY_BYTES.
-    #[oai(status = 413)]
-    PayloadTooLarge(ProblemBody),
+    413 PayloadTooLarge,
     /// The body is not `application/json`.
-    #[oai(status = 415)]
-    UnsupportedMediaType(ProblemBody),
+    415 UnsupportedMediaType,
     /// A field is invalid (`errors` names each): notes too long, an unknown rep or
     /// field, a value of the wrong type.
-    #[oai(status = 422)]
-    ValidationFailed(ProblemBody),
-    /// The caller's rate limit is spent; retry after `Retry-After` seconds.
-    #[oai(status = 429)]
-    TooManyRequests(ProblemBody),
-    /// An unexpected fault; the cause is logged under the response's trace_id.
-    #[oai(status = 500)]
-    Internal(ProblemBody),
+    422 ValidationFailed,
     /// The database is unavailable; retry after `Retry-After` seconds.
-    #[oai(status = 503)]
-    Unavailable(ProblemBody),
-}
-
-from_authenticated_errors!(CallErrors, not_found: NotFound);
+    503 Unavailable,
+});
 
 impl From<CallLogError> for CallErrors {
     fn from(error: CallLogError) -> Self {

@@ -6,7 +6,7 @@ use otto_core::dashboard::{Dashboard, DashboardError, DashboardSummary};
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{Object, OpenApi};
 
 use super::{ApiTags, bad_parameter, field_errors, role_refusal, store_failure};
 use crate::http::auth::Caller;
@@ -66,29 +66,18 @@ impl Example for SummaryView {
     }
 }
 
-/// Problems of the dashboard.
-#[derive(Debug, ApiResponse)]
-pub enum DashboardErrors {
+problem_responses!(
+    /// Problems of the dashboard.
+    DashboardErrors, not_found: Internal, {
     /// `from` or `to` is missing or invalid, `to` is not after `from`, or the range
     /// is longer than 366 days.
-    #[oai(status = 400)]
-    BadRequest(ProblemBody),
+    400 BadRequest,
     /// The credential is refused, or the caller is a rep (the dashboard needs
     /// leadership or csr).
-    #[oai(status = 403)]
-    Forbidden(ProblemBody),
-    /// The caller's rate limit is spent; retry after `Retry-After` seconds.
-    #[oai(status = 429)]
-    TooManyRequests(ProblemBody),
-    /// An unexpected fault; the cause is logged under the response's trace_id.
-    #[oai(status = 500)]
-    Internal(ProblemBody),
+    403 Forbidden,
     /// The database is unavailable; retry after `Retry-After` seconds.
-    #[oai(status = 503)]
-    Unavailable(ProblemBody),
-}
-
-from_authenticated_errors!(DashboardErrors, not_found: Internal);
+    503 Unavailable,
+});
 
 impl From<DashboardError> for DashboardErrors {
     fn from(error: DashboardError) -> Self {

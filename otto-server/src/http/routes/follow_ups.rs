@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{ApiTags, problem, store_failure};
 use crate::http::auth::Caller;
-use crate::http::problem::{ProblemBody, ProblemKind};
+use crate::http::problem::ProblemKind;
 use crate::state::AppState;
 
 /// A follow-up that was queued (or had been: asking twice returns the same job).
@@ -73,32 +73,21 @@ pub enum Accepted {
     Queued(Json<FollowUpAccepted>),
 }
 
-/// Problems of the follow-up operations.
-#[derive(Debug, ApiResponse)]
-pub enum FollowUpErrors {
+problem_responses!(
+    /// Problems of the follow-up operations.
+    FollowUpErrors, not_found: NotFound, {
     /// The id is not a UUID.
-    #[oai(status = 400)]
-    BadRequest(ProblemBody),
+    400 BadRequest,
     /// The credential is refused.
-    #[oai(status = 403)]
-    Forbidden(ProblemBody),
+    403 Forbidden,
     /// No such call or job in the caller's company (for a rep: no such call
     /// assigned to them).
-    #[oai(status = 404)]
-    NotFound(ProblemBody),
+    404 NotFound,
     /// The call has no customer number to reach.
-    #[oai(status = 409)]
-    Conflict(ProblemBody),
-    /// The caller's rate limit is spent; retry after `Retry-After` seconds.
-    #[oai(status = 429)]
-    TooManyRequests(ProblemBody),
-    /// An unexpected fault; the cause is logged under the response's trace_id.
-    #[oai(status = 500)]
-    Internal(ProblemBody),
+    409 Conflict,
     /// The database is unavailable; retry after `Retry-After` seconds.
-    #[oai(status = 503)]
-    Unavailable(ProblemBody),
-}
+    503 Unavailable,
+});
 
 impl From<FollowUpRequestError> for FollowUpErrors {
     fn from(error: FollowUpRequestError) -> Self {
@@ -115,8 +104,6 @@ impl From<FollowUpRequestError> for FollowUpErrors {
         }
     }
 }
-
-from_authenticated_errors!(FollowUpErrors, not_found: NotFound);
 
 /// Follow-up operations.
 #[derive(Clone, Debug)]

@@ -18,7 +18,7 @@ use super::follow_ups::FollowUpAccepted;
 use super::{ApiTags, bad_parameter, field_errors, invalid_body, problem, store_failure};
 use crate::http::auth::Caller;
 use crate::http::json_body::{JsonBody, Validate};
-use crate::http::problem::{FieldError, ProblemBody, ProblemKind};
+use crate::http::problem::{FieldError, ProblemKind};
 use crate::http::rate_limit::RouteLimits;
 use crate::state::AppState;
 
@@ -137,28 +137,17 @@ pub enum MessageAccepted {
     Queued(Json<FollowUpAccepted>),
 }
 
-/// Problems of reading messages.
-#[derive(Debug, ApiResponse)]
-pub enum MessageReadErrors {
+problem_responses!(
+    /// Problems of reading messages.
+    MessageReadErrors, not_found: Internal, {
     /// A parameter is invalid (`errors` names it): a cursor or limit, a number not in
     /// E.164 form.
-    #[oai(status = 400)]
-    BadRequest(ProblemBody),
+    400 BadRequest,
     /// The credential is refused.
-    #[oai(status = 403)]
-    Forbidden(ProblemBody),
-    /// The caller's rate limit is spent; retry after `Retry-After` seconds.
-    #[oai(status = 429)]
-    TooManyRequests(ProblemBody),
-    /// An unexpected fault; the cause is logged under the response's trace_id.
-    #[oai(status = 500)]
-    Internal(ProblemBody),
+    403 Forbidden,
     /// The database is unavailable; retry after `Retry-After` seconds.
-    #[oai(status = 503)]
-    Unavailable(ProblemBody),
-}
-
-from_authenticated_errors!(MessageReadErrors, not_found: Internal);
+    503 Unavailable,
+});
 
 impl From<MessagingError> for MessageReadErrors {
     fn from(error: MessagingError) -> Self {
@@ -180,41 +169,25 @@ impl From<MessagingError> for MessageReadErrors {
     }
 }
 
-/// Problems of sending a message.
-#[derive(Debug, ApiResponse)]
-pub enum MessageErrors {
+problem_responses!(
+    /// Problems of sending a message.
+    MessageErrors, not_found: Internal, {
     /// A parameter is invalid or the body is not JSON.
-    #[oai(status = 400)]
-    BadRequest(ProblemBody),
+    400 BadRequest,
     /// The credential is refused.
-    #[oai(status = 403)]
-    Forbidden(ProblemBody),
+    403 Forbidden,
     /// The customer opted out of text messages (`/problems/conflict`).
-    #[oai(status = 409)]
-    Conflict(ProblemBody),
+    409 Conflict,
     /// The body is larger than OTTO_MAX_BODY_BYTES.
-    #[oai(status = 413)]
-    PayloadTooLarge(ProblemBody),
+    413 PayloadTooLarge,
     /// The body is not `application/json`.
-    #[oai(status = 415)]
-    UnsupportedMediaType(ProblemBody),
+    415 UnsupportedMediaType,
     /// A field is invalid (`errors` names each): a number not in E.164 form, a blank
     /// or too long body, an unknown field.
-    #[oai(status = 422)]
-    ValidationFailed(ProblemBody),
-    /// The caller's rate limit is spent (sending: 20 per user and minute); retry
-    /// after `Retry-After` seconds.
-    #[oai(status = 429)]
-    TooManyRequests(ProblemBody),
-    /// An unexpected fault; the cause is logged under the response's trace_id.
-    #[oai(status = 500)]
-    Internal(ProblemBody),
+    422 ValidationFailed,
     /// The database is unavailable; retry after `Retry-After` seconds.
-    #[oai(status = 503)]
-    Unavailable(ProblemBody),
-}
-
-from_authenticated_errors!(MessageErrors, not_found: Internal);
+    503 Unavailable,
+});
 
 impl From<MessagingError> for MessageErrors {
     fn from(error: MessagingError) -> Self {

@@ -21,6 +21,38 @@ macro_rules! from_authenticated_errors {
     };
 }
 
+/// Declares an operation's problem responses: the listed ones (status, variant and
+/// description, in that order) plus the 429 and 500 every authenticated operation can
+/// answer, and the conversion from [`AuthenticatedErrors`] (see
+/// `from_authenticated_errors!`; the listed ones must include `Forbidden` and
+/// `Unavailable`).
+macro_rules! problem_responses {
+    (
+        $(#[doc = $about:literal])*
+        $name:ident, not_found: $not_found:ident,
+        { $( $(#[doc = $doc:literal])+ $status:literal $variant:ident ),+ $(,)? }
+    ) => {
+        $(#[doc = $about])*
+        #[derive(Debug, poem_openapi::ApiResponse)]
+        pub enum $name {
+            $(
+                $(#[doc = $doc])+
+                #[oai(status = $status)]
+                $variant($crate::http::problem::ProblemBody),
+            )+
+            /// The caller's user or tenant rate limit is spent (`limit_type`); retry
+            /// after `Retry-After` seconds.
+            #[oai(status = 429)]
+            TooManyRequests($crate::http::problem::ProblemBody),
+            /// An unexpected fault; the cause is logged under the response's trace_id.
+            #[oai(status = 500)]
+            Internal($crate::http::problem::ProblemBody),
+        }
+
+        from_authenticated_errors!($name, not_found: $not_found);
+    };
+}
+
 pub mod account;
 pub mod admin;
 pub mod call_views;

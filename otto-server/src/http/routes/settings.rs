@@ -7,7 +7,7 @@ use otto_core::quiet_hours::QuietHours;
 use otto_core::validation::InvalidField;
 use poem_openapi::payload::Json;
 use poem_openapi::types::Example;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{Object, OpenApi};
 
 use super::{ApiTags, field_errors, role_refusal, store_failure};
 use crate::http::auth::Caller;
@@ -164,36 +164,24 @@ impl Validate for SettingsUpdate {
     }
 }
 
-/// Problems of the settings operations.
-#[derive(Debug, ApiResponse)]
-pub enum SettingsErrors {
+problem_responses!(
+    /// Problems of the settings operations.
+    SettingsErrors, not_found: Internal, {
     /// The body is not JSON.
-    #[oai(status = 400)]
-    BadRequest(ProblemBody),
+    400 BadRequest,
     /// The credential is refused, or the caller's role is not leadership
     /// (`/problems/forbidden`, naming the role needed).
-    #[oai(status = 403)]
-    Forbidden(ProblemBody),
+    403 Forbidden,
     /// The body is larger than OTTO_MAX_BODY_BYTES.
-    #[oai(status = 413)]
-    PayloadTooLarge(ProblemBody),
+    413 PayloadTooLarge,
     /// The body is not `application/json`.
-    #[oai(status = 415)]
-    UnsupportedMediaType(ProblemBody),
+    415 UnsupportedMediaType,
     /// A field is invalid (`errors` names each): a template that is blank, too long or
     /// uses an unknown placeholder, a number not in E.164 form, an unknown field.
-    #[oai(status = 422)]
-    ValidationFailed(ProblemBody),
-    /// The caller's rate limit is spent; retry after `Retry-After` seconds.
-    #[oai(status = 429)]
-    TooManyRequests(ProblemBody),
-    /// An unexpected fault; the cause is logged under the response's trace_id.
-    #[oai(status = 500)]
-    Internal(ProblemBody),
+    422 ValidationFailed,
     /// The database is unavailable; retry after `Retry-After` seconds.
-    #[oai(status = 503)]
-    Unavailable(ProblemBody),
-}
+    503 Unavailable,
+});
 
 impl From<SettingsError> for SettingsErrors {
     fn from(error: SettingsError) -> Self {
@@ -208,8 +196,6 @@ impl From<SettingsError> for SettingsErrors {
         }
     }
 }
-
-from_authenticated_errors!(SettingsErrors, not_found: Internal);
 
 /// Company settings operations.
 #[derive(Clone, Debug)]
