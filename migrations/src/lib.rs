@@ -17,6 +17,18 @@ mod m20261126_000006_product_api;
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
 
+/// Adds `column` to `table`, one column per statement: SQLite cannot add several in
+/// one `ALTER TABLE`.
+async fn add_column(
+    manager: &SchemaManager<'_>,
+    table: impl IntoIden,
+    column: ColumnDef,
+) -> Result<(), DbErr> {
+    manager
+        .alter_table(Table::alter().table(table).add_column(column).to_owned())
+        .await
+}
+
 /// Runs Otto's migrations in order.
 #[derive(Debug)]
 pub struct Migrator;

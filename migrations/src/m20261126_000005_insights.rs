@@ -5,6 +5,8 @@
 use sea_orm_migration::sea_orm::ConnectionTrait;
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::add_column;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -42,55 +44,44 @@ const ADDED: [(&str, &str); 10] = [
     ("analyses", "completion_tokens"),
 ];
 
-async fn add(
-    manager: &SchemaManager<'_>,
-    table: impl IntoIden,
-    column: ColumnDef,
-) -> Result<(), DbErr> {
-    // One column per statement: SQLite cannot add several in one ALTER TABLE.
-    manager
-        .alter_table(Table::alter().table(table).add_column(column).to_owned())
-        .await
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        add(
+        add_column(
             manager,
             Transcripts::Table,
             string_null(Transcripts::RecordingExternalId),
         )
         .await?;
-        add(
+        add_column(
             manager,
             Transcripts::Table,
             string_null(Transcripts::Provider),
         )
         .await?;
-        add(manager, Transcripts::Table, text_null(Transcripts::Words)).await?;
-        add(
+        add_column(manager, Transcripts::Table, text_null(Transcripts::Words)).await?;
+        add_column(
             manager,
             Transcripts::Table,
             double_null(Transcripts::DurationSeconds),
         )
         .await?;
-        add(manager, Transcripts::Table, string_null(Transcripts::Model)).await?;
-        add(
+        add_column(manager, Transcripts::Table, string_null(Transcripts::Model)).await?;
+        add_column(
             manager,
             Analyses::Table,
             string_null(Analyses::RecordingExternalId),
         )
         .await?;
-        add(manager, Analyses::Table, string_null(Analyses::Provider)).await?;
-        add(manager, Analyses::Table, text_null(Analyses::Result)).await?;
-        add(
+        add_column(manager, Analyses::Table, string_null(Analyses::Provider)).await?;
+        add_column(manager, Analyses::Table, text_null(Analyses::Result)).await?;
+        add_column(
             manager,
             Analyses::Table,
             integer_null(Analyses::PromptTokens),
         )
         .await?;
-        add(
+        add_column(
             manager,
             Analyses::Table,
             integer_null(Analyses::CompletionTokens),

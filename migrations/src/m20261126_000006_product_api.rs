@@ -5,6 +5,8 @@
 use sea_orm_migration::sea_orm::ConnectionTrait;
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::add_column;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -52,30 +54,19 @@ const ADDED: [(&str, &str); 8] = [
 const CALLS_BY_REP: &str = "calls_tenant_rep_newest_first";
 const MESSAGES_BY_CUSTOMER: &str = "messages_tenant_customer_newest_first";
 
-async fn add(
-    manager: &SchemaManager<'_>,
-    table: impl IntoIden,
-    column: ColumnDef,
-) -> Result<(), DbErr> {
-    // One column per statement: SQLite cannot add several in one ALTER TABLE.
-    manager
-        .alter_table(Table::alter().table(table).add_column(column).to_owned())
-        .await
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        add(manager, Calls::Table, boolean_null(Calls::Booked)).await?;
-        add(
+        add_column(manager, Calls::Table, boolean_null(Calls::Booked)).await?;
+        add_column(
             manager,
             Calls::Table,
             timestamp_with_time_zone_null(Calls::AppointmentAt),
         )
         .await?;
-        add(manager, Calls::Table, text_null(Calls::Notes)).await?;
-        add(manager, Calls::Table, string_null(Calls::AssignedRep)).await?;
-        add(
+        add_column(manager, Calls::Table, text_null(Calls::Notes)).await?;
+        add_column(manager, Calls::Table, string_null(Calls::AssignedRep)).await?;
+        add_column(
             manager,
             TenantSettings::Table,
             boolean(TenantSettings::AiFollowUpEnabled)
@@ -83,19 +74,19 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        add(
+        add_column(
             manager,
             TenantSettings::Table,
             string_null(TenantSettings::QuietHoursStart),
         )
         .await?;
-        add(
+        add_column(
             manager,
             TenantSettings::Table,
             string_null(TenantSettings::QuietHoursEnd),
         )
         .await?;
-        add(
+        add_column(
             manager,
             TenantSettings::Table,
             string_null(TenantSettings::TimeZone),

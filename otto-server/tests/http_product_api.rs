@@ -138,6 +138,24 @@ async fn member(store: &InMemoryStore, tenant: &str, user: &str, role: &str) {
     .await;
 }
 
+/// A recording of `org_a`'s call `call`, at `https://recordings.example/<call>.mp3`.
+async fn record_recording(store: &InMemoryStore, call: &str, id: &str, seconds: i32) {
+    let recording = RecordingFacts {
+        call_external_id: call.into(),
+        external_id: id.into(),
+        url: format!("https://recordings.example/{}.mp3", call.to_lowercase()),
+        duration_seconds: Some(seconds),
+    };
+    apply(
+        store,
+        "org_a",
+        Provider::CallRail,
+        id,
+        vec![Effect::StoreRecording(recording)],
+    )
+    .await;
+}
+
 fn message(id: &str, number: &str, body: &str, minutes: i64) -> Effect {
     Effect::StoreMessage(MessageFacts {
         external_id: id.into(),
@@ -196,19 +214,7 @@ async fn calls_are_filtered_by_query_parameters() {
     call(&store, "org_a", "C2", 2, true, "Bo Chen", "+15552220002").await;
     call(&store, "org_a", "C3", 48, true, "Ana Ortiz", "+15553330003").await;
     call(&store, "org_b", "B1", 1, false, "Ana Lima", "+15551110001").await;
-    apply(
-        &store,
-        "org_a",
-        Provider::CallRail,
-        "rec",
-        vec![Effect::StoreRecording(RecordingFacts {
-            call_external_id: "C2".into(),
-            external_id: "RC2".into(),
-            url: "https://recordings.example/c2.mp3".into(),
-            duration_seconds: Some(30),
-        })],
-    )
-    .await;
+    record_recording(&store, "C2", "RC2", 30).await;
     let client = app(&store);
     let token = csr("org_a");
     for (query, expected) in [
@@ -259,19 +265,7 @@ async fn calls_are_filtered_by_query_parameters() {
 async fn a_call_detail_carries_its_recording_transcript_analysis_and_messages() {
     let store = InMemoryStore::default();
     let id = call(&store, "org_a", "CD1", 1, true, "Jane Doe", "+15551230000").await;
-    apply(
-        &store,
-        "org_a",
-        Provider::CallRail,
-        "rec",
-        vec![Effect::StoreRecording(RecordingFacts {
-            call_external_id: "CD1".into(),
-            external_id: "REC1".into(),
-            url: "https://recordings.example/cd1.mp3".into(),
-            duration_seconds: Some(93),
-        })],
-    )
-    .await;
+    record_recording(&store, "CD1", "REC1", 93).await;
     let recording = RecordingRef {
         provider: "callrail".into(),
         call_external_id: "CD1".into(),
