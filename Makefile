@@ -9,7 +9,7 @@ OPENAPI_TOOLS := tools/openapi
 OPENAPI_DOC := docs/openapi.json
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests secrets-baseline bench
+.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs secrets-baseline bench
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_:\\-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/\\//g' | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -79,12 +79,39 @@ secrets-baseline: $(if $(shell command -v detect-secrets-hook 2>/dev/null),,$(TO
 
 verify-tests: test ## The test suite (alias kept from the original service)
 
+# Test groups: nextest filtersets (https://nexte.st/docs/filtersets) over the workspace.
+# Each runs against PostgreSQL and Redis when they are up (OTTO_REQUIRE_SERVICES=1 makes
+# their absence a failure), like `make test`.
+TENANCY_TESTS := binary(http_tenant_data) | binary(http_route_matrix) | binary(http_auth) | \
+	binary(api_tokens) | binary(clerk_jwt) | binary(credential_contract) | test(/tenant|row_level|rls/)
+RATELIMIT_TESTS := binary(http_rate_limit) | binary(rate_limit) | test(/rate_limit|limiter|rate::/)
+IDEMPOTENCY_TESTS := binary(http_webhooks) | binary(webhooks_sql) | binary(signature_vectors) | \
+	binary(webhook_plans) | binary(missed_call_flow) | test(/webhook_ledger|idempoten|duplicate|once/)
+OBS_TESTS := binary(access_log) | binary(http_request_id) | binary(http_problems) | \
+	test(/metric|trace|redact|telemetry|json_log|problem/)
+
+verify-tenancy: ## Tenant isolation: credentials, roles per route, row-level security, cross-tenant 404s
+	$(CARGO) nextest run --workspace --no-fail-fast -E '$(TENANCY_TESTS)'
+
+verify-ratelimit: ## Rate limits: the GCRA decision, Redis and in-process limiters, per-route limits, 429s
+	$(CARGO) nextest run --workspace --no-fail-fast -E '$(RATELIMIT_TESTS)'
+
+verify-idempotency: ## Webhooks exactly once: signatures, duplicates, racing deliveries, the outbox, sends once
+	$(CARGO) nextest run --workspace --no-fail-fast -E '$(IDEMPOTENCY_TESTS)'
+
+verify-obs: ## Observability: JSON logs, PII redaction, request ids, traces, metrics, problem bodies
+	$(CARGO) nextest run --workspace --no-fail-fast -E '$(OBS_TESTS)'
+
 verify: lint verify-secrets verify-openapi test ## Everything a reviewer runs: lints, secret scan, OpenAPI document checks, tests (including the OpenAPI freshness test)
 
 # The original service's spellings.
 verify\:secrets: verify-secrets
 verify\:openapi: verify-openapi
 verify\:tests: verify-tests
+verify\:tenancy: verify-tenancy
+verify\:ratelimit: verify-ratelimit
+verify\:idempotency: verify-idempotency
+verify\:obs: verify-obs
 
 bench: ## Benchmarks (release build): rate-limiter decisions; figures go to docs/benchmarks.md
 	@{ \
