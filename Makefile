@@ -9,7 +9,7 @@ OPENAPI_TOOLS := tools/openapi
 OPENAPI_DOC := docs/openapi.json
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs secrets-baseline bench
+.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs smoke smoke-obs smoke-local secrets-baseline bench
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_:\\-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/\\//g' | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -104,6 +104,15 @@ verify-obs: ## Observability: JSON logs, PII redaction, request ids, traces, met
 
 verify: lint verify-secrets verify-openapi test ## Everything a reviewer runs: lints, secret scan, OpenAPI document checks, tests (including the OpenAPI freshness test)
 
+smoke: ## Smoke-test a running server from outside (BASE, ORIGIN_OK, ORIGIN_BAD, TOKEN_A, TOKEN_B, TOKEN_C; see the script)
+	scripts/smoke.sh
+
+smoke-obs: ## Observability smoke test of a running server (BASE, TOKEN_A): metrics, request ids, problems
+	scripts/smoke-obs.sh
+
+smoke-local: ## Start a fresh server on the embedded default, mint tokens, run both smoke scripts, stop it
+	scripts/smoke-local.sh
+
 # The original service's spellings.
 verify\:secrets: verify-secrets
 verify\:openapi: verify-openapi
@@ -112,6 +121,8 @@ verify\:tenancy: verify-tenancy
 verify\:ratelimit: verify-ratelimit
 verify\:idempotency: verify-idempotency
 verify\:obs: verify-obs
+smoke\:obs: smoke-obs
+smoke\:local: smoke-local
 
 bench: ## Benchmarks (release build): rate-limiter decisions; figures go to docs/benchmarks.md
 	@{ \
