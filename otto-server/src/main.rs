@@ -119,6 +119,7 @@ async fn serve(config: Config) -> i32 {
     };
     let address = config.bind_address();
     let grace = config.shutdown_grace;
+    let drain = config.shutdown_drain;
     let runs_jobs = config.worker.serve_runs_jobs(config.database_is_embedded);
     let state = match startup::state(config, &connections, authenticator) {
         Ok(state) => state,
@@ -138,7 +139,7 @@ async fn serve(config: Config) -> i32 {
             return exit_code::CONFIG;
         }
     };
-    let (stop, stopped) = shutdown_broadcast();
+    let (stop, stopped) = shutdown_broadcast(Some((state.readiness.clone(), drain)));
     let in_process_worker =
         pool.map(|pool| tokio::spawn(pool.run(wait_for(stopped.clone()), grace)));
     let listener = poem::listener::TcpListener::bind(address.clone());
@@ -165,8 +166,11 @@ async fn serve(config: Config) -> i32 {
 }
 
 /// A stop flag set by Ctrl-C or SIGTERM (or by the caller), which every part of the
-/// process waits on.
-fn shutdown_broadcast() -> (
+/// process waits on. With `draining`, the signal first turns readiness false and waits
+/// that long (requests are still served) before the flag is set.
+fn shutdown_broadcast(
+    draining: Option<(Arc<otto_server::state::Readiness>, std::time::Duration)>,
+) -> (
     Arc<tokio::sync::watch::Sender<bool>>,
     tokio::sync::watch::Receiver<bool>,
 ) {
@@ -175,6 +179,16 @@ fn shutdown_broadcast() -> (
     let on_signal = sender.clone();
     tokio::spawn(async move {
         shutdown_signal().await;
+        if let Some((readiness, drain)) = draining {
+            readiness.drain();
+            if !drain.is_zero() {
+                tracing::info!(
+                    drain_seconds = drain.as_secs(),
+                    "draining: /ready answers 503 while requests are still served"
+                );
+                tokio::time::sleep(drain).await;
+            }
+        }
         on_signal.send_replace(true);
     });
     (sender, receiver)
@@ -225,7 +239,7 @@ async fn worker(config: Config) -> i32 {
         }
     };
     let address = format!("{}:{}", config.host, config.worker.port);
-    let (stop, stopped) = shutdown_broadcast();
+    let (stop, stopped) = shutdown_broadcast(None);
     let endpoints = poem::Server::new(poem::listener::TcpListener::bind(address.clone()))
         .run_with_graceful_shutdown(
             worker::endpoints::routes(metrics.clone(), &config.service_name_worker),

@@ -96,6 +96,7 @@ pub struct Readiness {
     probes: Vec<Arc<dyn ReadinessProbe>>,
     not_configured: Vec<&'static str>,
     timeout: Duration,
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Readiness {
@@ -105,6 +106,7 @@ impl std::fmt::Debug for Readiness {
             .field("probes", &components)
             .field("not_configured", &self.not_configured)
             .field("timeout", &self.timeout)
+            .field("draining", &self.draining)
             .finish()
     }
 }
@@ -118,6 +120,8 @@ pub struct ReadinessOutcome {
     pub components: Vec<(&'static str, ComponentState)>,
     /// How long the whole check took.
     pub duration: Duration,
+    /// Whether the process is shutting down (never ready again).
+    pub draining: bool,
 }
 
 impl Readiness {
@@ -132,7 +136,14 @@ impl Readiness {
             probes,
             not_configured,
             timeout,
+            draining: std::sync::atomic::AtomicBool::new(false),
         }
+    }
+
+    /// From now on the process reports not ready: it is shutting down.
+    pub fn drain(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Checks every probe concurrently; a probe that does not answer in time is down.
@@ -172,10 +183,12 @@ impl Readiness {
                 .iter()
                 .map(|name| (*name, ComponentState::NotConfigured)),
         );
+        let draining = self.draining.load(std::sync::atomic::Ordering::SeqCst);
         ReadinessOutcome {
-            ready: results.iter().all(|up| *up),
+            ready: !draining && results.iter().all(|up| *up),
             components,
             duration: started.elapsed(),
+            draining,
         }
     }
 }

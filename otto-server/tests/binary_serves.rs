@@ -291,3 +291,58 @@ async fn on_postgres_the_server_serves_tenant_routes_through_row_level_security(
     drop(server);
     database.drop_database().await;
 }
+
+#[test]
+fn sigterm_turns_readiness_false_first_and_serves_while_draining() {
+    let mut server = start_with(&[
+        ("OTTO_SHUTDOWN_DRAIN_SECONDS", "3"),
+        ("OTTO_SHUTDOWN_GRACE_SECONDS", "5"),
+    ]);
+    let (status, _, body) = request(server.port, "GET /ready HTTP/1.1");
+    assert!(status.contains("200"), "{status} {body}");
+    assert!(body.contains("\"draining\":false"), "{body}");
+    let signalled = Instant::now();
+    let terminated = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(terminated.success());
+    // The signal is handled asynchronously: poll until readiness flips.
+    let (status, body) = loop {
+        let (status, _, body) = request(server.port, "GET /ready HTTP/1.1");
+        if !status.contains("200") || signalled.elapsed() > Duration::from_secs(2) {
+            break (status, body);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        status.contains("503"),
+        "not ready while draining: {status} {body}"
+    );
+    assert!(body.contains("\"draining\":true"), "{body}");
+    let (status, _, _) = request(server.port, "GET /health HTTP/1.1");
+    assert!(
+        status.contains("200"),
+        "still serving while draining: {status}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "otto-server did not stop after draining"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(exit.code(), Some(0));
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(3),
+        "it stopped accepting only after the drain"
+    );
+    assert!(
+        TcpStream::connect(("127.0.0.1", server.port)).is_err(),
+        "nothing listens after the stop"
+    );
+}

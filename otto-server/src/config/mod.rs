@@ -227,6 +227,9 @@ pub struct Config {
     pub migrate_on_start: bool,
     /// Time in-flight requests get to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// Time `/ready` answers 503 before the server stops accepting, so load
+    /// balancers stop routing to it first.
+    pub shutdown_drain: Duration,
     /// Background jobs.
     pub worker: WorkerConfig,
     /// Timeout of each request to a provider's API.

@@ -305,6 +305,12 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         "seconds (0-600)",
         |s| *s <= 600,
     ));
+    let shutdown_drain = Duration::from_secs(p.number(
+        "OTTO_SHUTDOWN_DRAIN_SECONDS",
+        0u64,
+        "seconds (0-300)",
+        |s| *s <= 300,
+    ));
 
     let clerk = ClerkConfig {
         secret_key: p.secret("CLERK_SECRET_KEY"),
@@ -414,6 +420,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         ready_timeout,
         migrate_on_start,
         shutdown_grace,
+        shutdown_drain,
         worker,
         provider_timeout,
         deepgram,

@@ -61,6 +61,7 @@ pub const VARIABLES: &[Variable] = &[
     var("OTTO_READY_TIMEOUT_MS", Some("500")),
     var("OTTO_MIGRATE_ON_START", Some("true")),
     var("OTTO_SHUTDOWN_GRACE_SECONDS", Some("10")),
+    var("OTTO_SHUTDOWN_DRAIN_SECONDS", Some("0")),
     required_secret("DATABASE_URL"),
     required_secret("REDIS_URL"),
     required_secret("CLERK_SECRET_KEY"),

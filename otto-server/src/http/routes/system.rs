@@ -50,6 +50,9 @@ pub struct ReadinessReport {
     pub components: BTreeMap<String, ComponentStatus>,
     /// How long the checks took, in milliseconds.
     pub duration_ms: f64,
+    /// `true` once the process is shutting down: it still serves requests for a
+    /// moment, but should get no new traffic.
+    pub draining: bool,
 }
 
 /// `/ready`'s answers.
@@ -125,6 +128,7 @@ impl SystemApi {
                 })
                 .collect(),
             duration_ms: (outcome.duration.as_secs_f64() * 1_000_000.0).round() / 1_000.0,
+            draining: outcome.draining,
         };
         Ok(if report.ready {
             ReadyResponse::Ready(Json(report))
