@@ -102,7 +102,7 @@ verify-idempotency: ## Webhooks exactly once: signatures, duplicates, racing del
 verify-obs: ## Observability: JSON logs, PII redaction, request ids, traces, metrics, problem bodies
 	$(CARGO) nextest run --workspace --no-fail-fast -E '$(OBS_TESTS)'
 
-verify: lint verify-secrets verify-openapi test ## Everything a reviewer runs: lints, secret scan, OpenAPI document checks, tests (including the OpenAPI freshness test)
+verify: lint verify-secrets verify-openapi test smoke-local ## Everything a reviewer runs: lints, secret scan, OpenAPI document checks, tests (including the OpenAPI freshness test), smoke tests against a fresh server
 
 smoke: ## Smoke-test a running server from outside (BASE, ORIGIN_OK, ORIGIN_BAD, TOKEN_A, TOKEN_B, TOKEN_C; see the script)
 	scripts/smoke.sh
