@@ -426,6 +426,8 @@ pub fn job_runner(
         JobKind::WebhookPurge,
         Arc::new(WebhookPurgeHandler::new(
             ingestion,
+            store.clone(),
+            clock.clone(),
             config.idempotency_ttl_days,
             metrics,
         )),

@@ -538,4 +538,12 @@ impl JobQueue for DetachedStore {
     ) -> Result<bool, StoreError> {
         Self::unavailable()
     }
+
+    async fn purge_finished(
+        &self,
+        _: chrono::DateTime<chrono::Utc>,
+        _: u32,
+    ) -> Result<u64, StoreError> {
+        Self::unavailable()
+    }
 }

@@ -366,6 +366,38 @@ async fn the_purge_runs_once_across_two_workers(database_url: &str) {
         .apply(&Target::Platform, &key, "digest", &[], &[], old)
         .await
         .expect("an expired key");
+    // Two jobs that ended 120 days ago: the succeeded one is purged, the dead one kept.
+    let mut ended = Vec::new();
+    for (key, finish) in [
+        ("old:succeeded", otto_core::jobs::Finish::Succeeded),
+        (
+            "old:dead",
+            otto_core::jobs::Finish::Dead {
+                error: "gave up".into(),
+            },
+        ),
+    ] {
+        let job = otto_core::jobs::NewJob {
+            kind: JobKind::Transcription,
+            tenant_id: None,
+            unique_key: key.into(),
+            payload: serde_json::json!({}),
+            run_at: old,
+            trace_context: None,
+        };
+        stores[0].enqueue(job, old).await.expect("enqueues");
+        let leased = stores[0]
+            .lease(&[JobKind::Transcription], old, Duration::from_secs(60), 1)
+            .await
+            .expect("leases")
+            .pop()
+            .expect("the old job");
+        stores[0]
+            .finish(&leased, finish, old)
+            .await
+            .expect("finishes");
+        ended.push(leased.id);
+    }
 
     let metrics: Vec<Arc<Metrics>> = (0..2).map(|_| Arc::new(Metrics::new())).collect();
     let mut workers = tokio::task::JoinSet::new();
@@ -428,6 +460,15 @@ async fn the_purge_runs_once_across_two_workers(database_url: &str) {
     assert!(
         matches!(again, otto_core::ports::Claim::Processed { .. }),
         "the purged key is gone: {again:?}"
+    );
+    assert_eq!(
+        stores[0].job(ended[0]).await.expect("reads"),
+        None,
+        "a job that succeeded long ago is purged"
+    );
+    assert!(
+        stores[0].job(ended[1]).await.expect("reads").is_some(),
+        "a dead job is kept for an operator"
     );
 }
 

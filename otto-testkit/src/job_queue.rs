@@ -193,4 +193,20 @@ impl JobQueue for InMemoryStore {
             _ => Ok(false),
         }
     }
+
+    async fn purge_finished(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        let mut tables = self.tables();
+        let ended: Vec<Uuid> = tables
+            .jobs
+            .jobs
+            .values()
+            .filter(|job| JobStatus::ENDED.contains(&job.status) && job.updated_at < before)
+            .map(|job| job.id)
+            .take(limit as usize)
+            .collect();
+        for id in &ended {
+            tables.jobs.jobs.remove(id);
+        }
+        Ok(ended.len() as u64)
+    }
 }

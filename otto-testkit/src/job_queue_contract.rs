@@ -58,7 +58,49 @@ pub async fn job_queue_contract(queue: Arc<dyn JobQueue>) {
     outcomes_are_recorded_and_fenced_by_attempt(queue.as_ref()).await;
     expired_leases_are_taken_over(queue.as_ref()).await;
     operators_retry_and_cancel(queue.as_ref()).await;
-    concurrent_workers_never_share_a_job(queue).await;
+    concurrent_workers_never_share_a_job(queue.clone()).await;
+    ended_jobs_are_purged_and_dead_ones_kept(queue.as_ref()).await;
+}
+
+async fn ended_jobs_are_purged_and_dead_ones_kept(queue: &dyn JobQueue) {
+    let all = queue.jobs(None, 100_000).await.expect("lists");
+    let ended = |jobs: &[Job]| {
+        jobs.iter()
+            .filter(|job| JobStatus::ENDED.contains(&job.status))
+            .count() as u64
+    };
+    let dead = |jobs: &[Job]| {
+        jobs.iter()
+            .filter(|job| job.status == JobStatus::Dead)
+            .count()
+    };
+    assert!(ended(&all) >= 3, "the earlier checks left ended jobs");
+    let oldest_end = all
+        .iter()
+        .filter(|job| JobStatus::ENDED.contains(&job.status))
+        .map(|job| job.updated_at)
+        .min()
+        .expect("an ended job");
+    assert_eq!(
+        queue.purge_finished(oldest_end, 100).await.expect("purges"),
+        0,
+        "nothing ended before the cutoff"
+    );
+    let cutoff = start() + chrono::Duration::days(3650);
+    let mut purged = 0;
+    loop {
+        let batch = queue.purge_finished(cutoff, 2).await.expect("purges");
+        assert!(batch <= 2, "a batch is bounded by its limit");
+        purged += batch;
+        if batch == 0 {
+            break;
+        }
+    }
+    assert_eq!(purged, ended(&all), "every ended job, in batches");
+    let left = queue.jobs(None, 100_000).await.expect("lists");
+    assert_eq!(ended(&left), 0);
+    assert_eq!(dead(&left), dead(&all), "dead jobs wait for an operator");
+    assert_eq!(left.len() as u64, all.len() as u64 - purged);
 }
 
 async fn enqueueing_is_once_per_unique_key(queue: &dyn JobQueue) {

@@ -260,4 +260,24 @@ impl JobQueue for SqlStore {
         )
         .await
     }
+
+    async fn purge_finished(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        let mut values: Vec<Value> = JobStatus::ENDED
+            .iter()
+            .map(|status| Value::from(status.as_str()))
+            .collect();
+        values.push(stored_time(before).into());
+        values.push(i64::from(limit).into());
+        let transaction = self.begin_queue().await?;
+        // A bounded batch per statement: no long lock, and a retry resumes.
+        let deleted = sql::execute(
+            &transaction,
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
+             WHERE status IN ($1, $2, $3) AND updated_at < $4 LIMIT $5)",
+            values,
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(deleted)
+    }
 }

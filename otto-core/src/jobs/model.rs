@@ -26,6 +26,14 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// The statuses of jobs that ended and need nothing more: kept for a retention
+    /// period, then purged. (`Dead` is not one: it waits for an operator.)
+    pub const ENDED: [JobStatus; 3] = [
+        JobStatus::Succeeded,
+        JobStatus::Skipped,
+        JobStatus::Cancelled,
+    ];
+
     /// Every status.
     pub const ALL: [JobStatus; 6] = [
         JobStatus::Queued,

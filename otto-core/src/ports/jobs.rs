@@ -56,4 +56,8 @@ pub trait JobQueue: Send + Sync {
 
     /// Cancels a queued job; `false` if it is not queued.
     async fn cancel(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Deletes up to `limit` jobs that ended (succeeded, skipped or cancelled) before
+    /// `before`, and returns how many. Dead jobs stay until an operator acts.
+    async fn purge_finished(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;
 }

@@ -1,9 +1,12 @@
-//! The `webhook_purge` job: deletes expired idempotency keys, counting them.
+//! The `webhook_purge` job (daily): deletes expired webhook idempotency keys, counting
+//! them, and jobs that ended (succeeded, skipped, cancelled) longer ago than the same
+//! retention, so neither table grows forever. Dead jobs are kept for an operator.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use otto_core::jobs::{Job, JobHandler, JobOutcome};
+use otto_core::ports::{Clock, JobQueue};
 use otto_core::webhooks::WebhookIngestion;
 
 use crate::telemetry::metrics::Metrics;
@@ -14,6 +17,8 @@ pub const PURGE_BATCH: u32 = 1_000;
 /// Purges keys last seen more than the configured number of days ago.
 pub struct WebhookPurgeHandler {
     ingestion: WebhookIngestion,
+    jobs: Arc<dyn JobQueue>,
+    clock: Arc<dyn Clock>,
     ttl_days: u32,
     metrics: Arc<Metrics>,
 }
@@ -27,12 +32,34 @@ impl std::fmt::Debug for WebhookPurgeHandler {
 }
 
 impl WebhookPurgeHandler {
-    /// A handler purging through `ingestion` keys older than `ttl_days`.
-    pub fn new(ingestion: WebhookIngestion, ttl_days: u32, metrics: Arc<Metrics>) -> Self {
+    /// A handler purging through `ingestion` keys, and from `jobs` ended jobs, older
+    /// than `ttl_days`.
+    pub fn new(
+        ingestion: WebhookIngestion,
+        jobs: Arc<dyn JobQueue>,
+        clock: Arc<dyn Clock>,
+        ttl_days: u32,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         WebhookPurgeHandler {
             ingestion,
+            jobs,
+            clock,
             ttl_days,
             metrics,
+        }
+    }
+
+    /// Deletes ended jobs older than `ttl`, batch by batch.
+    async fn purge_jobs(&self, ttl: chrono::Duration) -> Result<u64, otto_core::ports::StoreError> {
+        let before = self.clock.now() - ttl;
+        let mut purged = 0;
+        loop {
+            let batch = self.jobs.purge_finished(before, PURGE_BATCH).await?;
+            purged += batch;
+            if batch < u64::from(PURGE_BATCH) {
+                return Ok(purged);
+            }
         }
     }
 }
@@ -49,10 +76,16 @@ impl JobHandler for WebhookPurgeHandler {
                     ttl_days = self.ttl_days,
                     "webhook idempotency keys purged"
                 );
-                JobOutcome::Succeeded
             }
             // Each batch commits on its own, so a retry resumes where this stopped.
-            Err(error) => JobOutcome::Retry(format!("purge failed: {error}")),
+            Err(error) => return JobOutcome::Retry(format!("purge failed: {error}")),
+        }
+        match self.purge_jobs(ttl).await {
+            Ok(purged) => {
+                tracing::info!(purged, ttl_days = self.ttl_days, "ended jobs purged");
+                JobOutcome::Succeeded
+            }
+            Err(error) => JobOutcome::Retry(format!("job purge failed: {error}")),
         }
     }
 }
