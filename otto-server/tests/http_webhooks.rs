@@ -574,3 +574,50 @@ async fn unroutable_deliveries_are_kept_and_replayed_once_linked() {
         "duplicate_ignored"
     );
 }
+
+/// A secret rotation: the new secret and the previous one are both accepted, an
+/// unknown one is refused, and the metric says which secret matched.
+#[tokio::test]
+async fn during_a_rotation_old_and_new_secrets_are_accepted_and_counted() {
+    const OLD: &str = "callrail-old-signing-key"; // pragma: allowlist secret
+    const UNKNOWN: &str = "callrail-unknown-key"; // pragma: allowlist secret
+    let store = InMemoryStore::default();
+    let mut config = config(&[
+        ("CALLRAIL_WEBHOOK_SECRET", CALLRAIL_SECRET),
+        ("CALLRAIL_WEBHOOK_SECRET_PREVIOUS", OLD),
+    ]);
+    config.webhooks.default_tenant = Some(tenant("org_rot"));
+    let state = state_with_store(
+        config,
+        vec![Arc::new(SwitchableProbe::up("database"))],
+        vec!["redis"],
+        store.clone(),
+    );
+    let client = support::client(&state);
+    let post = |key: &'static str, call: &'static str| {
+        let body = format!(r#"{{"call_id":"{call}"}}"#);
+        client
+            .post("/webhook/callrail/pre-call")
+            .header("content-type", "application/json")
+            .header("Signature", callrail::sign(key, body.as_bytes()))
+            .body(body)
+            .send()
+    };
+    post(CALLRAIL_SECRET, "CALROT1").await.assert_status_is_ok();
+    post(OLD, "CALROT2").await.assert_status_is_ok();
+    post(OLD, "CALROT3").await.assert_status_is_ok();
+    let refused = post(UNKNOWN, "CALROT4").await;
+    assert_eq!(refused.0.status().as_u16(), 401);
+    assert_eq!(
+        calls_of(&store, "org_rot").await,
+        3,
+        "the refused one stored nothing"
+    );
+    let metrics = metrics_text(&client).await;
+    for (secret, count) in [("current", 1), ("previous", 2)] {
+        let line = format!(
+            r#"webhook_signature_verified_total{{provider="callrail",secret="{secret}"}} {count}"#
+        );
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
+}

@@ -110,10 +110,26 @@ pub struct WebhookConfig {
     pub clerk_secret: Option<Secret>,
     /// Bland AI's webhook signing secret (`X-Webhook-Signature`).
     pub bland_secret: Option<Secret>,
+    /// The secrets being rotated out, per provider (`*_PREVIOUS`): a delivery signed
+    /// with one is still accepted, and counted, until it is removed.
+    pub previous_secrets: PreviousSecrets,
     /// The public base URL providers call (Twilio signs the URL it called).
     pub public_url: Option<url::Url>,
     /// Development only: the tenant of deliveries that map to no tenant.
     pub default_tenant: Option<otto_core::tenancy::TenantId>,
+}
+
+/// The previous signing secret of each provider, during a rotation.
+#[derive(Debug, Clone, Default)]
+pub struct PreviousSecrets {
+    /// CALLRAIL_WEBHOOK_SECRET_PREVIOUS.
+    pub callrail: Option<Secret>,
+    /// TWILIO_AUTH_TOKEN_PREVIOUS (Twilio's secondary auth token).
+    pub twilio: Option<Secret>,
+    /// CLERK_WEBHOOK_SECRET_PREVIOUS.
+    pub clerk: Option<Secret>,
+    /// BLAND_WEBHOOK_SECRET_PREVIOUS.
+    pub bland: Option<Secret>,
 }
 
 /// Whether `serve` also runs jobs in its own process.

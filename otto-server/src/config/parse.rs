@@ -13,7 +13,8 @@ use tracing::level_filters::LevelFilter;
 use super::spec::{self, VARIABLES};
 use super::{
     CallRailConfig, ClerkConfig, Config, ConfigError, ConfigErrors, Environment, ModelEndpoint,
-    OttoEnv, Secret, ServeWorker, TracesExporter, TwilioConfig, WebhookConfig, WorkerConfig,
+    OttoEnv, PreviousSecrets, Secret, ServeWorker, TracesExporter, TwilioConfig, WebhookConfig,
+    WorkerConfig,
 };
 use crate::http::cors::OriginPattern;
 
@@ -546,6 +547,12 @@ fn webhook_config(p: &mut Parser<'_>, otto_env: OttoEnv) -> WebhookConfig {
         callrail_secret: p.secret("CALLRAIL_WEBHOOK_SECRET"),
         clerk_secret: p.secret("CLERK_WEBHOOK_SECRET"),
         bland_secret: p.secret("BLAND_WEBHOOK_SECRET"),
+        previous_secrets: PreviousSecrets {
+            callrail: p.secret("CALLRAIL_WEBHOOK_SECRET_PREVIOUS"),
+            twilio: p.secret("TWILIO_AUTH_TOKEN_PREVIOUS"),
+            clerk: p.secret("CLERK_WEBHOOK_SECRET_PREVIOUS"),
+            bland: p.secret("BLAND_WEBHOOK_SECRET_PREVIOUS"),
+        },
         public_url,
         default_tenant,
     }

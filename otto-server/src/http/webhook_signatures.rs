@@ -1,5 +1,7 @@
-//! Verifies a webhook request's provider signature with the configured secret,
-//! using the pure schemes of `otto_core::webhooks::signatures`.
+//! Verifies a webhook request's provider signature with the configured secret, or
+//! during a rotation with the previous one (`*_PREVIOUS`), using the pure schemes of
+//! `otto_core::webhooks::signatures`. The caller learns which secret matched, so
+//! operators can see when the previous one is no longer used.
 //!
 //! Outside production a provider without a secret accepts unsigned deliveries, so the
 //! embedded default works with `curl`; a warning is logged the first time. In
@@ -13,13 +15,42 @@ use poem::Request;
 
 use crate::config::{Config, OttoEnv, Secret};
 
+/// Which secret a delivery was accepted with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretUsed {
+    /// The configured secret.
+    Current,
+    /// The previous secret, still accepted during a rotation.
+    Previous,
+    /// None: no secret is configured (development only).
+    Unsigned,
+}
+
+impl SecretUsed {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SecretUsed::Current => "current",
+            SecretUsed::Previous => "previous",
+            SecretUsed::Unsigned => "none",
+        }
+    }
+}
+
+/// A provider's current and previous secret.
+#[derive(Debug, Default)]
+struct Secrets {
+    current: Option<Secret>,
+    previous: Option<Secret>,
+}
+
 /// The secrets and the public URL deliveries are checked against.
 #[derive(Debug)]
 pub struct WebhookVerifier {
-    callrail: Option<Secret>,
-    twilio: Option<Secret>,
-    clerk: Option<Secret>,
-    bland: Option<Secret>,
+    callrail: Secrets,
+    twilio: Secrets,
+    clerk: Secrets,
+    bland: Secrets,
     public_url: Option<url::Url>,
     allow_unsigned: bool,
     warned: [AtomicBool; 4],
@@ -32,23 +63,28 @@ fn header<'a>(request: &'a Request, names: &[&str]) -> Option<&'a str> {
 impl WebhookVerifier {
     /// The verifier of this configuration.
     pub fn from_config(config: &Config) -> Self {
+        let previous = &config.webhooks.previous_secrets;
+        let secrets = |current: &Option<Secret>, previous: &Option<Secret>| Secrets {
+            current: current.clone(),
+            previous: previous.clone(),
+        };
         WebhookVerifier {
-            callrail: config.webhooks.callrail_secret.clone(),
-            twilio: config.twilio.auth_token.clone(),
-            clerk: config.webhooks.clerk_secret.clone(),
-            bland: config.webhooks.bland_secret.clone(),
+            callrail: secrets(&config.webhooks.callrail_secret, &previous.callrail),
+            twilio: secrets(&config.twilio.auth_token, &previous.twilio),
+            clerk: secrets(&config.webhooks.clerk_secret, &previous.clerk),
+            bland: secrets(&config.webhooks.bland_secret, &previous.bland),
             public_url: config.webhooks.public_url.clone(),
             allow_unsigned: config.env != OttoEnv::Production,
             warned: Default::default(),
         }
     }
 
-    fn secret(&self, provider: Provider) -> Option<&Secret> {
+    fn secrets(&self, provider: Provider) -> &Secrets {
         match provider {
-            Provider::CallRail => self.callrail.as_ref(),
-            Provider::Twilio => self.twilio.as_ref(),
-            Provider::Clerk => self.clerk.as_ref(),
-            Provider::Bland => self.bland.as_ref(),
+            Provider::CallRail => &self.callrail,
+            Provider::Twilio => &self.twilio,
+            Provider::Clerk => &self.clerk,
+            Provider::Bland => &self.bland,
         }
     }
 
@@ -66,23 +102,49 @@ impl WebhookVerifier {
         }
     }
 
-    /// Checks `request`'s signature over `body`; `now` is the Unix time (Svix's
-    /// tolerance).
+    /// Checks `request`'s signature over `body` with the current secret, then the
+    /// previous one; `now` is the Unix time (Svix's tolerance). A refusal is the
+    /// current secret's reason.
     pub fn verify(
         &self,
         provider: Provider,
         request: &Request,
         body: &[u8],
         now: i64,
-    ) -> Result<(), SignatureError> {
-        let Some(secret) = self.secret(provider) else {
+    ) -> Result<SecretUsed, SignatureError> {
+        let secrets = self.secrets(provider);
+        let Some(current) = &secrets.current else {
             if self.allow_unsigned {
                 self.warn_once(provider);
-                return Ok(());
+                return Ok(SecretUsed::Unsigned);
             }
             return Err(SignatureError::Missing);
         };
-        let secret = secret.expose();
+        let refused = match self.check(provider, current.expose(), request, body, now) {
+            Ok(()) => return Ok(SecretUsed::Current),
+            Err(refused) => refused,
+        };
+        match &secrets.previous {
+            Some(previous)
+                if self
+                    .check(provider, previous.expose(), request, body, now)
+                    .is_ok() =>
+            {
+                Ok(SecretUsed::Previous)
+            }
+            _ => Err(refused),
+        }
+    }
+
+    /// Checks the signature with one `secret`.
+    fn check(
+        &self,
+        provider: Provider,
+        secret: &str,
+        request: &Request,
+        body: &[u8],
+        now: i64,
+    ) -> Result<(), SignatureError> {
         match provider {
             Provider::CallRail => callrail::verify(secret, body, request.header("Signature")),
             Provider::Bland => bland::verify(secret, body, request.header("X-Webhook-Signature")),

@@ -85,6 +85,16 @@ pub struct ProviderLabels {
     pub provider: String,
 }
 
+/// Labels of `webhook_signature_verified_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SignatureLabels {
+    /// callrail, twilio, clerk or bland.
+    pub provider: String,
+    /// Which secret matched: `current`, `previous` (during a rotation) or `none`
+    /// (no secret configured, development only).
+    pub secret: String,
+}
+
 /// Labels of `rate_limit_hits_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RateLimitLabels {
@@ -158,6 +168,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "counter",
     ),
     (
+        "webhook_signature_verified",
+        "Webhook deliveries whose signature was accepted, by the secret that matched",
+        "counter",
+    ),
+    (
         "rate_limit_hits",
         "Requests refused by a rate limit",
         "counter",
@@ -196,6 +211,8 @@ pub struct Metrics {
     pub webhook_failures: Family<WebhookFailureLabels, Counter>,
     /// `webhook_unroutable_total{provider}`
     pub webhook_unroutable: Family<ProviderLabels, Counter>,
+    /// `webhook_signature_verified_total{provider,secret}`
+    pub webhook_signature_verified: Family<SignatureLabels, Counter>,
     /// `webhook_idempotency_purged_total`
     pub webhook_idempotency_purged: Counter,
     /// `rate_limit_hits_total{route,limit_type}`
@@ -230,6 +247,7 @@ impl Metrics {
         let webhook_duplicates = Family::default();
         let webhook_failures = Family::default();
         let webhook_unroutable = Family::default();
+        let webhook_signature_verified = Family::default();
         let webhook_idempotency_purged = Counter::default();
         let rate_limit_hits = Family::default();
         let rate_limit_backend_errors = Counter::default();
@@ -275,6 +293,11 @@ impl Metrics {
             webhook_unroutable.clone(),
         );
         registry.register(
+            "webhook_signature_verified",
+            help("webhook_signature_verified"),
+            webhook_signature_verified.clone(),
+        );
+        registry.register(
             "webhook_idempotency_purged",
             help("webhook_idempotency_purged"),
             webhook_idempotency_purged.clone(),
@@ -303,6 +326,7 @@ impl Metrics {
             webhook_duplicates,
             webhook_failures,
             webhook_unroutable,
+            webhook_signature_verified,
             webhook_idempotency_purged,
             rate_limit_hits,
             rate_limit_backend_errors,

@@ -140,11 +140,21 @@ impl WebhooksApi {
     ) -> Result<WebhookReceipt, WebhookErrors> {
         let provider = event.provider();
         let now = Utc::now();
-        if let Err(error) =
+        let verified =
             self.state
                 .webhook_verifier
-                .verify(provider, request, &body.bytes, now.timestamp())
-        {
+                .verify(provider, request, &body.bytes, now.timestamp());
+        if let Ok(secret) = verified {
+            self.state
+                .metrics
+                .webhook_signature_verified
+                .get_or_create(&crate::telemetry::metrics::SignatureLabels {
+                    provider: provider.as_str().to_owned(),
+                    secret: secret.as_str().to_owned(),
+                })
+                .inc();
+        }
+        if let Err(error) = verified {
             self.fail(provider, "unknown", error.reason());
             tracing::warn!(
                 provider = provider.as_str(),
