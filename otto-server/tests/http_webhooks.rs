@@ -621,3 +621,43 @@ async fn during_a_rotation_old_and_new_secrets_are_accepted_and_counted() {
         assert!(metrics.contains(&line), "{line} in {metrics}");
     }
 }
+
+/// A duplicate says it is a replay of the first outcome; a key reused with another
+/// body is still a 200 duplicate (a retry would conflict again), but is counted.
+#[tokio::test]
+async fn duplicates_are_marked_replayed_and_a_reused_key_with_another_body_is_counted() {
+    let store = InMemoryStore::default();
+    let client = unsigned_app(&store);
+    let send = |body: &'static str| {
+        client
+            .post("/webhook/callrail/pre-call")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let first = send(r#"{"call_id":"CALDUP","customer_name":"Ann"}"#).await;
+    first.assert_status_is_ok();
+    assert_eq!(
+        header(&first, "idempotent-replayed"),
+        "",
+        "a first delivery is no replay"
+    );
+    let retry = send(r#"{"call_id":"CALDUP","customer_name":"Ann"}"#).await;
+    assert_eq!(header(&retry, "idempotent-replayed"), "true");
+    let retry = json(retry).await;
+    assert_eq!(retry["status"], "duplicate_ignored");
+    assert!(retry["first_processed_at"].is_string(), "{retry}");
+    let metrics = metrics_text(&client).await;
+    assert!(
+        !metrics.contains(r#"webhook_key_conflicts_total{provider="callrail"}"#),
+        "an identical retry is no conflict"
+    );
+    let reused = send(r#"{"call_id":"CALDUP","customer_name":"Someone Else"}"#).await;
+    assert_eq!(header(&reused, "idempotent-replayed"), "true");
+    assert_eq!(json(reused).await["status"], "duplicate_ignored");
+    let metrics = metrics_text(&client).await;
+    assert!(
+        metrics.contains(r#"webhook_key_conflicts_total{provider="callrail"} 1"#),
+        "{metrics}"
+    );
+}

@@ -422,15 +422,17 @@ pub async fn webhook_ledger_contract(
         .expect("applies");
     assert_eq!(first, Claim::Processed { at });
     let again = ledger
-        .apply(&target_of(tenant_a), &key, "d1", &effects, &[], later)
+        .apply(&target_of(tenant_a), &key, "d2", &effects, &[], later)
         .await
         .expect("applies");
     assert_eq!(
         again,
         Claim::Duplicate {
             first_processed_at: at,
-            attempts: 2
-        }
+            attempts: 2,
+            first_body_digest: "d1".into(),
+        },
+        "a duplicate reports the first delivery's digest, whatever this one's"
     );
     let page = calls
         .list(&scope_of(tenant_a), &CallFilter::default(), None, 50)

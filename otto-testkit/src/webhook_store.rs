@@ -27,6 +27,7 @@ struct KeyRecord {
     first_processed_at: DateTime<Utc>,
     last_seen_at: DateTime<Utc>,
     attempts: i32,
+    body_digest: String,
 }
 
 /// The fake's webhook tables.
@@ -148,7 +149,7 @@ impl WebhookLedger for InMemoryStore {
         &self,
         _target: &Target,
         key: &IdempotencyKey,
-        _body_digest: &str,
+        body_digest: &str,
         effects: &[Effect],
         jobs: &[otto_core::jobs::NewJob],
         at: DateTime<Utc>,
@@ -168,6 +169,7 @@ impl WebhookLedger for InMemoryStore {
             return Ok(Claim::Duplicate {
                 first_processed_at: record.first_processed_at,
                 attempts: record.attempts,
+                first_body_digest: record.body_digest.clone(),
             });
         }
         // Validate before changing anything: the fake's "transaction".
@@ -315,6 +317,7 @@ impl WebhookLedger for InMemoryStore {
                 first_processed_at: at,
                 last_seen_at: at,
                 attempts: 1,
+                body_digest: body_digest.to_owned(),
             },
         );
         Ok(Claim::Processed { at })

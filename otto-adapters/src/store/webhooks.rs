@@ -82,7 +82,7 @@ impl WebhookLedger for SqlStore {
                 &transaction,
                 "UPDATE webhook_events SET last_seen_at = $1, attempts = attempts + 1 \
                      WHERE tenant_id = $2 AND provider = $3 AND event = $4 AND external_id = $5 \
-                     RETURNING first_processed_at, attempts",
+                     RETURNING first_processed_at, attempts, body_digest",
                 values,
             )
             .await?;
@@ -92,6 +92,7 @@ impl WebhookLedger for SqlStore {
             let claim = Claim::Duplicate {
                 first_processed_at: column(row, "first_processed_at")?,
                 attempts: column(row, "attempts")?,
+                first_body_digest: column(row, "body_digest")?,
             };
             transaction.commit().await.map_err(store_error)?;
             return Ok(claim);

@@ -33,7 +33,7 @@ pub struct IdempotencyKey {
 }
 
 /// The result of applying a delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
     /// The key was new: the effects and jobs were committed with it.
     Processed {
@@ -47,6 +47,9 @@ pub enum Claim {
         first_processed_at: DateTime<Utc>,
         /// Deliveries of this key so far, this one included.
         attempts: i32,
+        /// The body digest of the first delivery: a different one means the key was
+        /// reused for another body (a conflict, not a retry).
+        first_body_digest: String,
     },
 }
 

@@ -33,6 +33,11 @@ pub enum Receipt {
         first_processed_at: DateTime<Utc>,
         /// Deliveries of the key so far.
         attempts: i32,
+        /// The first delivery's body digest.
+        first_body_digest: String,
+        /// This delivery's body digest: when it differs, the key was reused for
+        /// another body.
+        body_digest: String,
     },
     /// No tenant could be found: kept for replay.
     Unroutable {
@@ -165,12 +170,13 @@ impl WebhookIngestion {
                 .collect(),
             None => Vec::new(),
         };
+        let body_digest = delivery.body_digest();
         let claim = self
             .ledger
             .apply(
                 &target,
                 &key,
-                &delivery.body_digest(),
+                &body_digest,
                 &plan.effects,
                 &jobs,
                 delivery.received_at,
@@ -181,10 +187,13 @@ impl WebhookIngestion {
             Claim::Duplicate {
                 first_processed_at,
                 attempts,
+                first_body_digest,
             } => Receipt::Duplicate {
                 key,
                 first_processed_at,
                 attempts,
+                first_body_digest,
+                body_digest,
             },
         })
     }

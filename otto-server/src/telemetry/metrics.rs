@@ -168,6 +168,11 @@ const FAMILIES: &[(&str, &str, &str)] = &[
         "counter",
     ),
     (
+        "webhook_key_conflicts",
+        "Duplicate webhook keys whose body differs from the first delivery's",
+        "counter",
+    ),
+    (
         "webhook_signature_verified",
         "Webhook deliveries whose signature was accepted, by the secret that matched",
         "counter",
@@ -211,6 +216,8 @@ pub struct Metrics {
     pub webhook_failures: Family<WebhookFailureLabels, Counter>,
     /// `webhook_unroutable_total{provider}`
     pub webhook_unroutable: Family<ProviderLabels, Counter>,
+    /// `webhook_key_conflicts_total{provider}`
+    pub webhook_key_conflicts: Family<ProviderLabels, Counter>,
     /// `webhook_signature_verified_total{provider,secret}`
     pub webhook_signature_verified: Family<SignatureLabels, Counter>,
     /// `webhook_idempotency_purged_total`
@@ -248,6 +255,7 @@ impl Metrics {
         let webhook_failures = Family::default();
         let webhook_unroutable = Family::default();
         let webhook_signature_verified = Family::default();
+        let webhook_key_conflicts = Family::default();
         let webhook_idempotency_purged = Counter::default();
         let rate_limit_hits = Family::default();
         let rate_limit_backend_errors = Counter::default();
@@ -293,6 +301,11 @@ impl Metrics {
             webhook_unroutable.clone(),
         );
         registry.register(
+            "webhook_key_conflicts",
+            help("webhook_key_conflicts"),
+            webhook_key_conflicts.clone(),
+        );
+        registry.register(
             "webhook_signature_verified",
             help("webhook_signature_verified"),
             webhook_signature_verified.clone(),
@@ -327,6 +340,7 @@ impl Metrics {
             webhook_failures,
             webhook_unroutable,
             webhook_signature_verified,
+            webhook_key_conflicts,
             webhook_idempotency_purged,
             rate_limit_hits,
             rate_limit_backend_errors,

@@ -59,7 +59,17 @@ pub struct WebhookReceipt {
 pub enum WebhookAccepted {
     /// Processed, ignored as a duplicate, or stored as unroutable.
     #[oai(status = 200)]
-    Ok(Json<WebhookReceipt>),
+    Ok(
+        Json<WebhookReceipt>,
+        /// `true` on a duplicate: the answer replays the first delivery's outcome.
+        #[oai(header = "Idempotent-Replayed")]
+        Option<String>,
+    ),
+}
+
+/// The `Idempotent-Replayed` header of a receipt.
+fn replayed(receipt: &WebhookReceipt) -> Option<String> {
+    (receipt.status == ReceiptStatus::DuplicateIgnored).then(|| "true".to_owned())
 }
 
 /// An accepted Twilio text message: empty TwiML, since Twilio would text a plain-text
@@ -73,6 +83,9 @@ pub enum TwimlAccepted {
         /// `processed`, `duplicate_ignored` or `unroutable`.
         #[oai(header = "X-Idempotency-Status")]
         String,
+        /// `true` on a duplicate.
+        #[oai(header = "Idempotent-Replayed")]
+        Option<String>,
     ),
 }
 
@@ -224,12 +237,32 @@ impl WebhooksApi {
                 key,
                 first_processed_at,
                 attempts,
+                first_body_digest,
+                body_digest,
             } => {
                 self.state
                     .metrics
                     .webhook_duplicates
                     .get_or_create(&labels(&key.tenant))
                     .inc();
+                if first_body_digest != body_digest {
+                    // Still 200 (a retry would conflict again), but never silent.
+                    self.state
+                        .metrics
+                        .webhook_key_conflicts
+                        .get_or_create(&ProviderLabels {
+                            provider: provider.as_str().to_owned(),
+                        })
+                        .inc();
+                    tracing::warn!(
+                        provider = provider.as_str(),
+                        event = key.event.as_str(),
+                        external_id = key.external_id.as_str(),
+                        first_body_digest = first_body_digest.as_str(),
+                        body_digest = body_digest.as_str(),
+                        "webhook key reused with a different body: ignored as a duplicate"
+                    );
+                }
                 tracing::info!(
                     provider = provider.as_str(),
                     event = key.event.as_str(),
@@ -271,7 +304,8 @@ impl WebhooksApi {
         body: JsonDelivery,
     ) -> Result<WebhookAccepted, WebhookErrors> {
         let receipt = self.receive(event, request, body.0).await?;
-        Ok(WebhookAccepted::Ok(Json(receipt)))
+        let header = replayed(&receipt);
+        Ok(WebhookAccepted::Ok(Json(receipt), header))
     }
 
     async fn form(
@@ -281,7 +315,8 @@ impl WebhooksApi {
         body: FormDelivery,
     ) -> Result<WebhookAccepted, WebhookErrors> {
         let receipt = self.receive(event, request, body.0).await?;
-        Ok(WebhookAccepted::Ok(Json(receipt)))
+        let header = replayed(&receipt);
+        Ok(WebhookAccepted::Ok(Json(receipt), header))
     }
 }
 
@@ -440,6 +475,7 @@ impl WebhooksApi {
         Ok(TwimlAccepted::Ok(
             PlainText(EMPTY_TWIML.to_owned()),
             receipt.status.as_str().to_owned(),
+            replayed(&receipt),
         ))
     }
 
