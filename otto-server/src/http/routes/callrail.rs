@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use otto_adapters::system::SystemClock;
 use otto_core::callrail::{CallRailDesk, CallRailError, MAX_LIVE_PAGE_SIZE, MAX_SYNC_PAGES};
-use otto_core::jobs::Enqueued;
 use otto_core::ports::{ProviderError, TrackedCall};
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
@@ -261,10 +260,7 @@ impl CallRailApi {
             )
             .await?;
         tracing::info!(user_id = %caller.0.user_id, job_id = %enqueued.id(), "CallRail sync queued");
-        Ok(SyncAccepted::Queued(Json(FollowUpAccepted {
-            job_id: enqueued.id(),
-            created: matches!(enqueued, Enqueued::Created(_)),
-        })))
+        Ok(SyncAccepted::Queued(Json(enqueued.into())))
     }
 }
 

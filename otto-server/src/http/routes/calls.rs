@@ -4,9 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use otto_core::call_log::{CallDetail, CallLog, CallLogError};
-use otto_core::calls::{
-    Call, CallCursor, CallFilter, CallSearch, Direction, MAX_PAGE_SIZE, OutcomeChange,
-};
+use otto_core::calls::{Call, CallCursor, CallFilter, CallSearch, Direction, OutcomeChange};
 use otto_core::tenancy::UserId;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -16,15 +14,13 @@ use uuid::Uuid;
 
 use super::call_views::{CallDetailView, CallView};
 use super::{
-    ApiTags, bad_parameter, field_errors, invalid_body, problem, role_refusal, store_failure,
+    ApiTags, bad_parameter, field_errors, invalid_body, page_cursor, page_limit, problem,
+    role_refusal, store_failure,
 };
 use crate::http::auth::Caller;
 use crate::http::json_body::{JsonBody, Validate};
 use crate::http::problem::{FieldError, ProblemKind};
 use crate::state::AppState;
-
-/// Calls per page when `limit` is not given.
-pub const DEFAULT_PAGE_SIZE: u32 = 25;
 
 /// Longest text search.
 const MAX_SEARCH_LEN: usize = 100;
@@ -335,22 +331,9 @@ impl CallsApi {
         /// Calls per page, 1-100 (default 25).
         limit: Query<Option<u32>>,
     ) -> Result<Json<CallPage>, ListCallsErrors> {
-        let cursor = match cursor.0.as_deref() {
-            None | Some("") => None,
-            Some(text) => Some(CallCursor::decode(text).ok_or_else(|| {
-                ListCallsErrors::BadRequest(bad_parameter(
-                    "cursor",
-                    "not a cursor returned by this API",
-                ))
-            })?),
-        };
-        let limit = limit.0.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-            return Err(ListCallsErrors::BadRequest(bad_parameter(
-                "limit",
-                "must be between 1 and 100",
-            )));
-        }
+        let cursor =
+            page_cursor(cursor.0, CallCursor::decode).map_err(ListCallsErrors::BadRequest)?;
+        let limit = page_limit(limit.0).map_err(ListCallsErrors::BadRequest)?;
         let filter = ListQuery {
             from: from.0,
             to: to.0,

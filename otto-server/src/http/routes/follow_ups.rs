@@ -142,10 +142,7 @@ impl FollowUpApi {
             ?kind,
             "follow-up requested"
         );
-        Ok(Accepted::Queued(Json(FollowUpAccepted {
-            job_id: enqueued.id(),
-            created: matches!(enqueued, Enqueued::Created(_)),
-        })))
+        Ok(Accepted::Queued(Json(enqueued.into())))
     }
 }
 
@@ -193,6 +190,15 @@ impl FollowUpApi {
         id: Path<Uuid>,
     ) -> Result<Json<JobView>, FollowUpErrors> {
         Ok(Json(self.requests.job(&caller.0, id.0).await?.into()))
+    }
+}
+
+impl From<Enqueued> for FollowUpAccepted {
+    fn from(enqueued: Enqueued) -> Self {
+        FollowUpAccepted {
+            job_id: enqueued.id(),
+            created: matches!(enqueued, Enqueued::Created(_)),
+        }
     }
 }
 

@@ -2,8 +2,6 @@
 //! (queued as a job, with a tighter rate limit of its own).
 
 use otto_adapters::system::{SystemClock, UuidV7Ids};
-use otto_core::calls::MAX_PAGE_SIZE;
-use otto_core::jobs::Enqueued;
 use otto_core::messages::{
     Conversation, ConversationCursor, MessageCursor, Messaging, MessagingError, OutgoingMessage,
 };
@@ -15,15 +13,15 @@ use std::sync::Arc;
 
 use super::call_views::MessageView;
 use super::follow_ups::FollowUpAccepted;
-use super::{ApiTags, bad_parameter, field_errors, invalid_body, problem, store_failure};
+use super::{
+    ApiTags, bad_parameter, field_errors, invalid_body, page_cursor, page_limit, problem,
+    store_failure,
+};
 use crate::http::auth::Caller;
 use crate::http::json_body::{JsonBody, Validate};
 use crate::http::problem::{FieldError, ProblemKind};
 use crate::http::rate_limit::RouteLimits;
 use crate::state::AppState;
-
-/// Conversations or messages per page when `limit` is not given.
-const DEFAULT_PAGE_SIZE: u32 = 25;
 
 /// Sending is limited per user more tightly than reading: a runaway client cannot
 /// text a customer list.
@@ -205,33 +203,6 @@ impl From<MessagingError> for MessageErrors {
     }
 }
 
-fn page_limit(limit: Option<u32>) -> Result<u32, MessageReadErrors> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
-    if (1..=MAX_PAGE_SIZE).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(MessageReadErrors::BadRequest(bad_parameter(
-            "limit",
-            "must be between 1 and 100",
-        )))
-    }
-}
-
-fn decoded<C>(
-    cursor: Option<String>,
-    decode: fn(&str) -> Option<C>,
-) -> Result<Option<C>, MessageReadErrors> {
-    match cursor.as_deref() {
-        None | Some("") => Ok(None),
-        Some(text) => decode(text).map(Some).ok_or_else(|| {
-            MessageReadErrors::BadRequest(bad_parameter(
-                "cursor",
-                "not a cursor returned by this API",
-            ))
-        }),
-    }
-}
-
 /// Message operations.
 #[derive(Clone, Debug)]
 pub struct MessagesApi {
@@ -266,10 +237,12 @@ impl MessagesApi {
         /// Conversations per page, 1-100 (default 25).
         limit: Query<Option<u32>>,
     ) -> Result<Json<ConversationPage>, MessageReadErrors> {
-        let cursor = decoded(cursor.0, ConversationCursor::decode)?;
+        let cursor = page_cursor(cursor.0, ConversationCursor::decode)
+            .map_err(MessageReadErrors::BadRequest)?;
+        let limit = page_limit(limit.0).map_err(MessageReadErrors::BadRequest)?;
         let page = self
             .messaging
-            .conversations(&caller.0, cursor, page_limit(limit.0)?)
+            .conversations(&caller.0, cursor, limit)
             .await?;
         Ok(Json(ConversationPage {
             items: page.items.into_iter().map(ConversationView::from).collect(),
@@ -294,8 +267,9 @@ impl MessagesApi {
         /// Messages per page, 1-100 (default 25).
         limit: Query<Option<u32>>,
     ) -> Result<Json<MessagePage>, MessageReadErrors> {
-        let cursor = decoded(cursor.0, MessageCursor::decode)?;
-        let limit = page_limit(limit.0)?;
+        let cursor =
+            page_cursor(cursor.0, MessageCursor::decode).map_err(MessageReadErrors::BadRequest)?;
+        let limit = page_limit(limit.0).map_err(MessageReadErrors::BadRequest)?;
         let page = self
             .messaging
             .conversation(&caller.0, &customer_number.0, cursor, limit)
@@ -329,10 +303,7 @@ impl MessagesApi {
             .send(&caller.0, message, idempotency_key.0.as_deref(), trace)
             .await?;
         tracing::info!(user_id = %caller.0.user_id, job_id = %enqueued.id(), "message queued");
-        Ok(MessageAccepted::Queued(Json(FollowUpAccepted {
-            job_id: enqueued.id(),
-            created: matches!(enqueued, Enqueued::Created(_)),
-        })))
+        Ok(MessageAccepted::Queued(Json(enqueued.into())))
     }
 }
 

@@ -154,6 +154,34 @@ pub fn bad_parameter(name: &str, message: &str) -> ProblemBody {
     })
 }
 
+/// Items per page when a list operation is not given `limit`.
+pub const DEFAULT_PAGE_SIZE: u32 = 25;
+
+/// A list operation's `limit` (default [`DEFAULT_PAGE_SIZE`]), or the 400 problem of
+/// one outside 1-100.
+pub fn page_limit(limit: Option<u32>) -> Result<u32, ProblemBody> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE_SIZE);
+    if (1..=otto_core::calls::MAX_PAGE_SIZE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(bad_parameter("limit", "must be between 1 and 100"))
+    }
+}
+
+/// A list operation's `cursor` decoded with `decode` (absent or empty: the first
+/// page), or the 400 problem of one this API did not return.
+pub fn page_cursor<C>(
+    cursor: Option<String>,
+    decode: fn(&str) -> Option<C>,
+) -> Result<Option<C>, ProblemBody> {
+    match cursor.as_deref() {
+        None | Some("") => Ok(None),
+        Some(text) => decode(text)
+            .map(Some)
+            .ok_or_else(|| bad_parameter("cursor", "not a cursor returned by this API")),
+    }
+}
+
 /// Domain rule violations as the problem's field errors.
 pub fn field_errors(invalid: Vec<otto_core::validation::InvalidField>) -> Vec<FieldError> {
     invalid

@@ -157,29 +157,30 @@ impl WebhooksApi {
             self.state
                 .webhook_verifier
                 .verify(provider, request, &body.bytes, now.timestamp());
-        if let Ok(secret) = verified {
-            self.state
+        match verified {
+            Ok(secret) => self
+                .state
                 .metrics
                 .webhook_signature_verified
                 .get_or_create(&crate::telemetry::metrics::SignatureLabels {
                     provider: provider.as_str().to_owned(),
                     secret: secret.as_str().to_owned(),
                 })
-                .inc();
-        }
-        if let Err(error) = verified {
-            self.fail(provider, "unknown", error.reason());
-            tracing::warn!(
-                provider = provider.as_str(),
-                event = event.name(),
-                reason = error.reason(),
-                "webhook signature refused"
-            );
-            return Err(WebhookErrors::Unauthorized(problem(
-                ProblemKind::Unauthorized,
-                format!("The delivery was refused: {error}."),
-            )));
-        }
+                .inc(),
+            Err(error) => {
+                self.fail(provider, "unknown", error.reason());
+                tracing::warn!(
+                    provider = provider.as_str(),
+                    event = event.name(),
+                    reason = error.reason(),
+                    "webhook signature refused"
+                );
+                return Err(WebhookErrors::Unauthorized(problem(
+                    ProblemKind::Unauthorized,
+                    format!("The delivery was refused: {error}."),
+                )));
+            }
+        };
         let delivery = Delivery {
             event,
             content_type: body.content_type,
