@@ -13,6 +13,7 @@ mod m20261125_000003_webhooks;
 mod m20261126_000004_follow_ups;
 mod m20261126_000005_insights;
 mod m20261126_000006_product_api;
+mod m20261126_000007_webhook_log;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_follow_ups::Migration),
             Box::new(m20261126_000005_insights::Migration),
             Box::new(m20261126_000006_product_api::Migration),
+            Box::new(m20261126_000007_webhook_log::Migration),
         ]
     }
 }

@@ -214,6 +214,7 @@ async fn the_sqlite_store_honours_the_webhook_contracts() {
     let store = SqlStore::new(connection, Arc::new(UuidV7Ids));
     contracts::webhook_ledger_contract(Arc::new(store.clone()), &store, "org_a", "org_b").await;
     contracts::provider_accounts_contract(&store, "org_a", "org_b").await;
+    contracts::delivery_log_contract(Arc::new(store.clone()), &store, "org_d", "org_e").await;
     contracts::company_members_contract(&store, &store, "org_m", "org_n").await;
 }
 
@@ -345,6 +346,7 @@ async fn the_postgres_store_honours_the_webhook_contracts() {
     let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
     contracts::webhook_ledger_contract(Arc::new(store.clone()), &store, "org_a", "org_b").await;
     contracts::provider_accounts_contract(&store, "org_a", "org_b").await;
+    contracts::delivery_log_contract(Arc::new(store.clone()), &store, "org_d", "org_e").await;
     contracts::company_members_contract(&store, &store, "org_m", "org_n").await;
     connection.close().await.expect("close");
     test_database.drop_database().await;

@@ -25,6 +25,7 @@ fn delivery(event: WebhookEvent, content_type: &str, body: &str) -> Delivery {
         message_id: None,
         received_at: received(),
         trace_context: None,
+        trace_id: None,
     }
 }
 

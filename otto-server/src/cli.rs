@@ -68,7 +68,8 @@ pub enum Command {
         action: WebhooksAction,
     },
     /// Delete webhook idempotency keys last seen more than IDEMPOTENCY_TTL_DAYS ago,
-    /// in bounded batches.
+    /// and logged deliveries older than WEBHOOK_LOG_RETENTION_DAYS, in bounded
+    /// batches.
     Purge {
         /// Keys deleted per statement.
         #[arg(long, default_value_t = 1000)]
@@ -108,9 +109,40 @@ pub enum TenantAction {
 /// `webhooks` actions.
 #[derive(Debug, Subcommand)]
 pub enum WebhooksAction {
-    /// Process stored unroutable deliveries whose account is now linked.
+    /// The newest logged deliveries, one line each.
+    List {
+        /// Only this tenant's.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Only this provider's: callrail, twilio, clerk or bland.
+        #[arg(long)]
+        provider: Option<String>,
+        /// Only this event's (call-complete, user.created).
+        #[arg(long)]
+        event: Option<String>,
+        /// Only those with this outcome: processed, duplicate_ignored, failed or
+        /// unroutable.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Deliveries to show at most (1-100).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// One logged delivery with its body, as JSON.
+    Show {
+        /// The delivery id.
+        id: String,
+    },
+    /// With an id: run that delivery again (a processed one only with --force, which
+    /// re-applies its changes without texting or calling again). Without: process
+    /// the unroutable deliveries whose account is now linked.
     Replay {
-        /// Deliveries to replay at most.
+        /// The delivery id.
+        id: Option<String>,
+        /// Re-apply a delivery that was processed already.
+        #[arg(long)]
+        force: bool,
+        /// Without an id: deliveries to replay at most.
         #[arg(long, default_value_t = 1000)]
         limit: u32,
     },

@@ -246,7 +246,7 @@ pub fn state(
         connections.database.clone(),
         Arc::new(UuidV7Ids),
     ));
-    let webhooks = crate::state::webhook_ingestion(&config, store.clone(), store.clone());
+    let webhooks = crate::state::webhook_ingestion(&config, store.clone());
     Ok(AppState {
         call_tracking: call_tracking(&config)?,
         webhooks: Arc::new(webhooks),
@@ -366,7 +366,7 @@ pub fn job_runner(
     store: Arc<SqlStore>,
     metrics: Arc<Metrics>,
 ) -> Result<JobRunner, String> {
-    let ingestion = crate::state::webhook_ingestion(config, store.clone(), store.clone());
+    let ingestion = crate::state::webhook_ingestion(config, store.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let sms = sms_sender(config)?;
     let recovery = MissedCallRecovery::new(
@@ -428,7 +428,10 @@ pub fn job_runner(
             ingestion,
             store.clone(),
             clock.clone(),
-            config.idempotency_ttl_days,
+            (
+                config.idempotency_ttl_days,
+                config.webhooks.log_retention_days,
+            ),
             metrics,
         )),
     ))

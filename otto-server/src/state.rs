@@ -9,15 +9,16 @@ use otto_core::authentication::Authenticator;
 use otto_core::calls::{Call, CallCursor, CallFilter, NewCall, OutcomeChange, Page};
 use otto_core::messages::{Conversation, ConversationCursor, Message, MessageCursor};
 use otto_core::ports::{
-    AnalysisResult, CallAnalysis, CallRepository, CallTracking, Claim, Company, CompanyDirectory,
-    DashboardQueries, FollowUpSettings, FollowUpStore, IdempotencyKey, InsightStore, JobQueue,
-    MessageLog, OutboundAction, OutboundClaim, OutboundKind, ProbeError, ProviderAccounts,
-    ReadinessProbe, Recording, RecordingRef, StoreError, Target, Transcript, UnroutableDelivery,
-    WebhookLedger,
+    AnalysisResult, Application, CallAnalysis, CallRepository, CallTracking, Claim, Company,
+    CompanyDirectory, DashboardQueries, DeliveryCursor, DeliveryFilter, DeliveryLog,
+    FollowUpSettings, FollowUpStore, IdempotencyKey, InsightStore, JobQueue, LogScope,
+    LoggedDelivery, MessageLog, OutboundAction, OutboundClaim, OutboundKind, ProbeError,
+    ProviderAccounts, ReadinessProbe, Recording, RecordingRef, ReplayRecord, StoreError, Target,
+    Transcript, WebhookLedger,
 };
 use otto_core::rate_limit::RateLimiter;
 use otto_core::tenancy::TenantScope;
-use otto_core::webhooks::{AccountRef, Effect, WebhookIngestion};
+use otto_core::webhooks::{AccountRef, Effect, IngestionPolicy, IngestionPorts, WebhookIngestion};
 
 use crate::config::Config;
 use crate::http::webhook_signatures::WebhookVerifier;
@@ -60,19 +61,24 @@ pub struct AppState {
     pub call_tracking: Option<Arc<dyn CallTracking>>,
 }
 
-/// The ingestion service over a ledger and account map, with the configuration's
-/// development fallback tenant.
-pub fn webhook_ingestion(
-    config: &Config,
-    ledger: Arc<dyn WebhookLedger>,
-    accounts: Arc<dyn ProviderAccounts>,
-) -> WebhookIngestion {
+/// The ingestion service over a store's ledger, account map and delivery log, with
+/// the configuration's development fallback tenant and body policy.
+pub fn webhook_ingestion<S>(config: &Config, store: Arc<S>) -> WebhookIngestion
+where
+    S: WebhookLedger + ProviderAccounts + DeliveryLog + 'static,
+{
     WebhookIngestion::new(
-        ledger,
-        accounts,
-        Arc::new(SystemClock),
-        Arc::new(UuidV7Ids),
-        config.webhooks.default_tenant.clone(),
+        IngestionPorts {
+            ledger: store.clone(),
+            accounts: store.clone(),
+            log: store,
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(UuidV7Ids),
+        },
+        IngestionPolicy {
+            fallback_tenant: config.webhooks.default_tenant.clone(),
+            keep_raw_bodies: config.webhooks.store_raw_bodies,
+        },
     )
 }
 
@@ -197,7 +203,7 @@ impl AppState {
     /// OpenAPI document.
     pub fn detached(config: Config) -> Self {
         let readiness = Readiness::new(Vec::new(), Vec::new(), config.ready_timeout);
-        let webhooks = webhook_ingestion(&config, Arc::new(DetachedStore), Arc::new(DetachedStore));
+        let webhooks = webhook_ingestion(&config, Arc::new(DetachedStore));
         AppState {
             webhooks: Arc::new(webhooks),
             webhook_verifier: Arc::new(WebhookVerifier::from_config(&config)),
@@ -361,29 +367,16 @@ impl CompanyDirectory for DetachedStore {
 
 #[async_trait::async_trait]
 impl WebhookLedger for DetachedStore {
-    async fn apply(
+    async fn apply(&self, _: &Application<'_>) -> Result<Claim, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn reapply(
         &self,
         _: &Target,
         _: &IdempotencyKey,
         _: &str,
         _: &[Effect],
-        _: &[otto_core::jobs::NewJob],
-        _: chrono::DateTime<chrono::Utc>,
-    ) -> Result<Claim, StoreError> {
-        Self::unavailable()
-    }
-
-    async fn store_unroutable(&self, _: &UnroutableDelivery) -> Result<(), StoreError> {
-        Self::unavailable()
-    }
-
-    async fn pending_unroutable(&self, _: u32) -> Result<Vec<UnroutableDelivery>, StoreError> {
-        Self::unavailable()
-    }
-
-    async fn mark_replayed(
-        &self,
-        _: uuid::Uuid,
         _: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError> {
         Self::unavailable()
@@ -394,6 +387,39 @@ impl WebhookLedger for DetachedStore {
         _: chrono::DateTime<chrono::Utc>,
         _: u32,
     ) -> Result<u64, StoreError> {
+        Self::unavailable()
+    }
+}
+
+#[async_trait::async_trait]
+impl DeliveryLog for DetachedStore {
+    async fn record(&self, _: &LoggedDelivery) -> Result<(), StoreError> {
+        Self::unavailable()
+    }
+
+    async fn list(
+        &self,
+        _: &LogScope,
+        _: &DeliveryFilter,
+        _: Option<DeliveryCursor>,
+        _: u32,
+    ) -> Result<Page<LoggedDelivery, DeliveryCursor>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn get(&self, _: &LogScope, _: uuid::Uuid) -> Result<Option<LoggedDelivery>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn pending_unroutable(&self, _: u32) -> Result<Vec<LoggedDelivery>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn record_replay(&self, _: uuid::Uuid, _: &ReplayRecord) -> Result<(), StoreError> {
+        Self::unavailable()
+    }
+
+    async fn purge(&self, _: chrono::DateTime<chrono::Utc>, _: u32) -> Result<u64, StoreError> {
         Self::unavailable()
     }
 }

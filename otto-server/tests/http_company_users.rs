@@ -32,19 +32,20 @@ async fn member(store: &InMemoryStore, tenant: &str, user: &str, role: &str, ema
         );
     }
     store
-        .apply(
-            &Target::Platform,
-            &IdempotencyKey {
+        .apply(&otto_core::ports::Application {
+            target: &Target::Platform,
+            key: &IdempotencyKey {
                 tenant: None,
                 provider: Provider::Clerk,
                 event: "organizationMembership.created".into(),
                 external_id: format!("msg_{tenant}_{user}"),
             },
-            "digest",
-            &effects,
-            &[],
-            chrono::Utc::now(),
-        )
+            body_digest: "digest",
+            effects: &effects,
+            jobs: &[],
+            at: chrono::Utc::now(),
+            log: None,
+        })
         .await
         .expect("synced");
 }

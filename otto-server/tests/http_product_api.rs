@@ -105,20 +105,21 @@ async fn apply(
         Target::Tenant(scope(tenant))
     };
     store
-        .apply(
-            &target,
-            &IdempotencyKey {
+        .apply(&otto_core::ports::Application {
+            target: &target,
+            key: &IdempotencyKey {
                 tenant: (provider != Provider::Clerk)
                     .then(|| TenantId::parse(tenant).expect("valid")),
                 provider,
                 event: "test".into(),
                 external_id: id.into(),
             },
-            "digest",
-            &effects,
-            &[],
-            noon(),
-        )
+            body_digest: "digest",
+            effects: &effects,
+            jobs: &[],
+            at: noon(),
+            log: None,
+        })
         .await
         .expect("applied");
 }

@@ -91,6 +91,13 @@ fn routes() -> Vec<Route> {
         route("get", "/api/v1/dashboard/summary", not_reps),
         route("get", "/api/v1/callrail/calls", not_reps),
         with_body(route("post", "/api/v1/callrail/sync", not_reps), json!({})),
+        route("get", "/api/v1/webhooks/deliveries", leadership),
+        route("get", "/api/v1/webhooks/deliveries/{id}", leadership),
+        route(
+            "post",
+            "/api/v1/webhooks/deliveries/{id}/replay",
+            leadership,
+        ),
     ]
 }
 
@@ -113,6 +120,7 @@ struct World {
     client: Client,
     call_id: String,
     job_id: String,
+    delivery_id: String,
 }
 
 async fn world() -> World {
@@ -133,6 +141,16 @@ async fn world() -> World {
         )
         .await
         .expect("recorded");
+    let delivery = otto_testkit::contracts::logged_delivery(
+        Some("org_a"),
+        otto_core::webhooks::WebhookEvent::CallRailCallComplete,
+        "CALM",
+        otto_core::ports::DeliveryOutcome::Failed,
+        Utc::now(),
+    );
+    otto_core::ports::DeliveryLog::record(&store, &delivery)
+        .await
+        .expect("logged");
     let state = state_with_store(
         config(&[
             ("OTTO_ROLE_MAP", "admin=leadership,sales_rep=rep"),
@@ -157,6 +175,7 @@ async fn world() -> World {
         client,
         call_id: call.id.to_string(),
         job_id,
+        delivery_id: delivery.id.to_string(),
     }
 }
 
@@ -177,6 +196,8 @@ impl World {
                 "{id}",
                 if template.starts_with("/api/v1/jobs") {
                     &self.job_id
+                } else if template.starts_with("/api/v1/webhooks") {
+                    &self.delivery_id
                 } else {
                     &self.call_id
                 },
@@ -295,8 +316,8 @@ async fn another_companys_ids_are_not_found_on_every_route_that_names_one() {
         .collect();
     assert_eq!(
         routes.len(),
-        5,
-        "calls (get, patch, two follow-ups) and jobs"
+        7,
+        "calls (get, patch, two follow-ups), jobs, deliveries (get, replay)"
     );
     for route in &routes {
         let (status, body) = world.status(route, &token("org_b", 0)).await;

@@ -556,8 +556,7 @@ async fn unroutable_deliveries_are_kept_and_replayed_once_linked() {
         .await
         .expect("links");
     let state_store: Arc<InMemoryStore> = Arc::new(store.clone());
-    let ingestion =
-        otto_server::state::webhook_ingestion(&config(&[]), state_store.clone(), state_store);
+    let ingestion = otto_server::state::webhook_ingestion(&config(&[]), state_store);
     let report = ingestion.replay_unroutable(100).await.expect("replays");
     assert_eq!((report.processed, report.duplicates), (1, 1), "{report:?}");
     assert_eq!(calls_of(&store, "org_r").await, 1);

@@ -363,7 +363,15 @@ async fn the_purge_runs_once_across_two_workers(database_url: &str) {
         external_id: "msg_expired".into(),
     };
     stores[0]
-        .apply(&Target::Platform, &key, "digest", &[], &[], old)
+        .apply(&otto_core::ports::Application {
+            target: &Target::Platform,
+            key: &key,
+            body_digest: "digest",
+            effects: &[],
+            jobs: &[],
+            at: old,
+            log: None,
+        })
         .await
         .expect("an expired key");
     // Two jobs that ended 120 days ago: the succeeded one is purged, the dead one kept.
@@ -447,14 +455,15 @@ async fn the_purge_runs_once_across_two_workers(database_url: &str) {
         "the expired key was purged and counted once"
     );
     let again = stores[1]
-        .apply(
-            &Target::Platform,
-            &key,
-            "digest",
-            &[],
-            &[],
-            chrono::Utc::now(),
-        )
+        .apply(&otto_core::ports::Application {
+            target: &Target::Platform,
+            key: &key,
+            body_digest: "digest",
+            effects: &[],
+            jobs: &[],
+            at: chrono::Utc::now(),
+            log: None,
+        })
         .await
         .expect("applies");
     assert!(
@@ -492,8 +501,7 @@ async fn the_daily_purge_runs_once_across_workers_on_postgres() {
 async fn jobs_enqueued_by_a_delivery_carry_its_trace_context() {
     let store = InMemoryStore::default();
     let shared = Arc::new(store.clone());
-    let ingestion =
-        otto_server::state::webhook_ingestion(&support::config(&[]), shared.clone(), shared);
+    let ingestion = otto_server::state::webhook_ingestion(&support::config(&[]), shared);
     let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let delivery = otto_core::webhooks::Delivery {
         event: otto_core::webhooks::WebhookEvent::CallRailCallComplete,
@@ -502,6 +510,7 @@ async fn jobs_enqueued_by_a_delivery_carry_its_trace_context() {
         message_id: None,
         received_at: chrono::Utc::now(),
         trace_context: Some(traceparent.into()),
+        trace_id: None,
     };
     ingestion.receive(&delivery).await.expect("processed");
     let jobs = store.jobs();

@@ -72,19 +72,20 @@ async fn apply(
 ) {
     stores
         .ledger
-        .apply(
-            &Target::Tenant(scope.clone()),
-            &IdempotencyKey {
+        .apply(&otto_core::ports::Application {
+            target: &Target::Tenant(scope.clone()),
+            key: &IdempotencyKey {
                 tenant: Some(scope.tenant_id().clone()),
                 provider,
                 event: "contract".into(),
                 external_id: id.into(),
             },
-            "digest",
-            &[effect],
-            &[],
-            noon(),
-        )
+            body_digest: "digest",
+            effects: &[effect],
+            jobs: &[],
+            at: noon(),
+            log: None,
+        })
         .await
         .expect("effect applied");
 }

@@ -10,6 +10,7 @@ use otto_core::ports::{Clock, IdGenerator, ReadinessProbe};
 pub use crate::ai_caller_contract::ai_caller_contract;
 pub use crate::call_log_contract::{CallLogStores, call_log_contract};
 pub use crate::call_tracking_contract::call_tracking_contract;
+pub use crate::delivery_log_contract::{delivery_log_contract, logged_delivery};
 pub use crate::follow_up_contract::{FollowUpStores, follow_up_store_contract};
 pub use crate::insight_contract::{insight_store_contract, sample_analysis, sample_transcript};
 pub use crate::insight_provider_contract::{call_analyzer_contract, transcriber_contract};
@@ -397,8 +398,9 @@ fn target_of(tenant_id: &str) -> otto_core::ports::Target {
 /// Every webhook ledger: a key is processed once and its effects applied once;
 /// later deliveries of it are duplicates that report the first processing and count
 /// attempts; keys are per tenant and per event; N concurrent deliveries of one key
-/// give exactly one `Processed`; unroutable deliveries are kept until replayed;
-/// purging removes only keys last seen before the cutoff, in batches.
+/// give exactly one `Processed`; a forced re-application converges on the same rows
+/// and claims a free key; purging removes only keys last seen before the cutoff, in
+/// batches.
 /// `tenant_a` and `tenant_b` must be fresh tenants.
 pub async fn webhook_ledger_contract(
     ledger: std::sync::Arc<dyn otto_core::ports::WebhookLedger>,
@@ -406,8 +408,7 @@ pub async fn webhook_ledger_contract(
     tenant_a: &str,
     tenant_b: &str,
 ) {
-    use otto_core::ports::{Claim, Target, UnroutableDelivery};
-    use otto_core::webhooks::WebhookEvent;
+    use otto_core::ports::{Claim, Target};
 
     let at = chrono::DateTime::parse_from_rfc3339("2026-11-25T12:00:00.123456Z")
         .expect("valid")
@@ -417,12 +418,28 @@ pub async fn webhook_ledger_contract(
     let effects = [open_call("CAL1")];
 
     let first = ledger
-        .apply(&target_of(tenant_a), &key, "d1", &effects, &[], at)
+        .apply(&otto_core::ports::Application {
+            target: &target_of(tenant_a),
+            key: &key,
+            body_digest: "d1",
+            effects: &effects,
+            jobs: &[],
+            at,
+            log: None,
+        })
         .await
         .expect("applies");
     assert_eq!(first, Claim::Processed { at });
     let again = ledger
-        .apply(&target_of(tenant_a), &key, "d2", &effects, &[], later)
+        .apply(&otto_core::ports::Application {
+            target: &target_of(tenant_a),
+            key: &key,
+            body_digest: "d2",
+            effects: &effects,
+            jobs: &[],
+            at: later,
+            log: None,
+        })
         .await
         .expect("applies");
     assert_eq!(
@@ -445,7 +462,15 @@ pub async fn webhook_ledger_contract(
     let complete = ledger_key(Some(tenant_a), "call-complete", "CAL1");
     assert!(matches!(
         ledger
-            .apply(&target_of(tenant_a), &complete, "d2", &[], &[], at)
+            .apply(&otto_core::ports::Application {
+                target: &target_of(tenant_a),
+                key: &complete,
+                body_digest: "d2",
+                effects: &[],
+                jobs: &[],
+                at,
+                log: None
+            })
             .await
             .expect("applies"),
         Claim::Processed { .. }
@@ -453,7 +478,15 @@ pub async fn webhook_ledger_contract(
     let other_tenant = ledger_key(Some(tenant_b), "pre-call", "CAL1");
     assert!(matches!(
         ledger
-            .apply(&target_of(tenant_b), &other_tenant, "d1", &effects, &[], at)
+            .apply(&otto_core::ports::Application {
+                target: &target_of(tenant_b),
+                key: &other_tenant,
+                body_digest: "d1",
+                effects: &effects,
+                jobs: &[],
+                at,
+                log: None
+            })
             .await
             .expect("applies"),
         Claim::Processed { .. }
@@ -472,7 +505,15 @@ pub async fn webhook_ledger_contract(
     let platform = ledger_key(None, "user.created", &format!("msg_{tenant_a}"));
     for expected_processed in [true, false] {
         let claim = ledger
-            .apply(&Target::Platform, &platform, "d3", &[], &[], at)
+            .apply(&otto_core::ports::Application {
+                target: &Target::Platform,
+                key: &platform,
+                body_digest: "d3",
+                effects: &[],
+                jobs: &[],
+                at,
+                log: None,
+            })
             .await
             .expect("applies");
         assert_eq!(matches!(claim, Claim::Processed { .. }), expected_processed);
@@ -487,7 +528,15 @@ pub async fn webhook_ledger_contract(
         let target = target_of(tenant_a);
         racers.spawn(async move {
             ledger
-                .apply(&target, &key, "d4", &[open_call("CAL-RACE")], &[], at)
+                .apply(&otto_core::ports::Application {
+                    target: &target,
+                    key: &key,
+                    body_digest: "d4",
+                    effects: &[open_call("CAL-RACE")],
+                    jobs: &[],
+                    at,
+                    log: None,
+                })
                 .await
         });
     }
@@ -504,36 +553,62 @@ pub async fn webhook_ledger_contract(
     }
     assert_eq!((processed, duplicates), (1, 19));
 
-    // Unroutable deliveries wait for a replay.
-    let stored = UnroutableDelivery {
-        id: uuid::Uuid::now_v7(),
-        event: WebhookEvent::CallRailPreCall,
-        content_type: Some("application/json".to_owned()),
-        body: br#"{"call_id":"x"}"#.to_vec(),
-        message_id: None,
-        accounts: "callrail:COM9".to_owned(),
-        received_at: at,
-    };
-    ledger.store_unroutable(&stored).await.expect("stores");
-    let pending = ledger.pending_unroutable(100).await.expect("lists");
-    assert!(pending.contains(&stored), "kept as received: {pending:?}");
-    ledger.mark_replayed(stored.id, later).await.expect("marks");
-    let pending = ledger.pending_unroutable(100).await.expect("lists");
-    assert!(pending.iter().all(|delivery| delivery.id != stored.id));
+    // A forced replay re-applies effects without a second row and claims a free key.
+    ledger
+        .reapply(&target_of(tenant_a), &key, "d1", &effects, later)
+        .await
+        .expect("re-applies");
+    let fresh = ledger_key(Some(tenant_a), "pre-call", "CAL-FORCED");
+    ledger
+        .reapply(
+            &target_of(tenant_a),
+            &fresh,
+            "d6",
+            &[open_call("CAL-FORCED")],
+            later,
+        )
+        .await
+        .expect("re-applies");
+    let external_ids: Vec<String> = calls
+        .list(&scope_of(tenant_a), &CallFilter::default(), None, 50)
+        .await
+        .expect("lists")
+        .items
+        .into_iter()
+        .map(|call| call.external_id)
+        .filter(|id| id == "CAL1" || id == "CAL-FORCED")
+        .collect();
+    assert_eq!(external_ids.len(), 2, "one row each: {external_ids:?}");
+    assert!(matches!(
+        ledger
+            .apply(&otto_core::ports::Application {
+                target: &target_of(tenant_a),
+                key: &fresh,
+                body_digest: "d6",
+                effects: &[],
+                jobs: &[],
+                at: later,
+                log: None
+            })
+            .await
+            .expect("applies"),
+        Claim::Duplicate { .. }
+    ));
 
     // Purge: keys last seen before the cutoff go, in batches; then they are new.
     let old_tenant = tenant_b;
     for index in 0..5 {
         let key = ledger_key(Some(old_tenant), "sms", &format!("OLD{index}"));
         ledger
-            .apply(
-                &target_of(old_tenant),
-                &key,
-                "d5",
-                &[],
-                &[],
-                at - chrono::Duration::days(40),
-            )
+            .apply(&otto_core::ports::Application {
+                target: &target_of(old_tenant),
+                key: &key,
+                body_digest: "d5",
+                effects: &[],
+                jobs: &[],
+                at: at - chrono::Duration::days(40),
+                log: None,
+            })
             .await
             .expect("applies");
     }
@@ -545,7 +620,15 @@ pub async fn webhook_ledger_contract(
     let reused = ledger_key(Some(old_tenant), "sms", "OLD0");
     assert!(matches!(
         ledger
-            .apply(&target_of(old_tenant), &reused, "d5", &[], &[], at)
+            .apply(&otto_core::ports::Application {
+                target: &target_of(old_tenant),
+                key: &reused,
+                body_digest: "d5",
+                effects: &[],
+                jobs: &[],
+                at,
+                log: None
+            })
             .await
             .expect("applies"),
         Claim::Processed { .. }
@@ -553,7 +636,15 @@ pub async fn webhook_ledger_contract(
     assert!(
         matches!(
             ledger
-                .apply(&target_of(tenant_a), &key, "d1", &effects, &[], later)
+                .apply(&otto_core::ports::Application {
+                    target: &target_of(tenant_a),
+                    key: &key,
+                    body_digest: "d1",
+                    effects: &effects,
+                    jobs: &[],
+                    at: later,
+                    log: None
+                })
                 .await
                 .expect("applies"),
             Claim::Duplicate { attempts: 3, .. }
@@ -695,6 +786,12 @@ mod tests {
         let store = crate::InMemoryStore::default();
         webhook_ledger_contract(std::sync::Arc::new(store.clone()), &store, "org_a", "org_b").await;
         provider_accounts_contract(&store, "org_a", "org_b").await;
+    }
+
+    #[tokio::test]
+    async fn the_in_memory_store_honours_the_delivery_log_contract() {
+        let store = crate::InMemoryStore::default();
+        delivery_log_contract(std::sync::Arc::new(store.clone()), &store, "org_a", "org_b").await;
     }
 
     #[tokio::test]

@@ -181,21 +181,22 @@ async fn opt_outs_are_per_tenant(stores: &FollowUpStores<'_>, a: &TenantScope, b
     let tenant: TenantId = a.tenant_id().clone();
     stores
         .ledger
-        .apply(
-            &Target::Tenant(a.clone()),
-            &IdempotencyKey {
+        .apply(&otto_core::ports::Application {
+            target: &Target::Tenant(a.clone()),
+            key: &IdempotencyKey {
                 tenant: Some(tenant),
                 provider: Provider::Twilio,
                 event: "sms".into(),
                 external_id: "SMSTOP".into(),
             },
-            "digest",
-            &[Effect::OptOut {
+            body_digest: "digest",
+            effects: &[Effect::OptOut {
                 customer_number: number.into(),
             }],
-            &[],
-            started(),
-        )
+            jobs: &[],
+            at: started(),
+            log: None,
+        })
         .await
         .expect("opt-out applied");
     assert!(

@@ -18,6 +18,8 @@ mod builders;
 mod call_log_contract;
 mod call_tracking_contract;
 pub mod contracts;
+mod delivery_log;
+mod delivery_log_contract;
 mod fakes;
 mod follow_up_contract;
 mod follow_up_store;

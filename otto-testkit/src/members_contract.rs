@@ -22,14 +22,15 @@ async fn sync(ledger: &dyn WebhookLedger, event_id: &str, effects: Vec<Effect>) 
         external_id: event_id.into(),
     };
     ledger
-        .apply(
-            &Target::Platform,
-            &key,
-            "digest",
-            &effects,
-            &[],
-            chrono::Utc::now(),
-        )
+        .apply(&otto_core::ports::Application {
+            target: &Target::Platform,
+            key: &key,
+            body_digest: "digest",
+            effects: &effects,
+            jobs: &[],
+            at: chrono::Utc::now(),
+            log: None,
+        })
         .await
         .expect("Clerk sync applied");
 }

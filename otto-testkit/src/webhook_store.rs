@@ -8,14 +8,13 @@ use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use otto_core::calls::{Call, CallOutcome, Direction};
 use otto_core::ports::{
-    Claim, Company, IdempotencyKey, ProviderAccounts, Recording, StoreError, Target,
-    UnroutableDelivery, WebhookLedger,
+    Application, Claim, Company, IdempotencyKey, ProviderAccounts, Recording, StoreError, Target,
+    WebhookLedger,
 };
 use otto_core::tenancy::{Role, TenantId, UserId};
 use otto_core::webhooks::{
     AccountRef, AiCallFacts, CallChange, CallFacts, Effect, MessageFacts, Provider,
 };
-use uuid::Uuid;
 
 use crate::InMemoryStore;
 use crate::message_log::{StoredMessage, StoredRecording, keep_message};
@@ -30,11 +29,32 @@ struct KeyRecord {
     body_digest: String,
 }
 
+impl KeyRecord {
+    /// A key claimed at `at` by a body with `body_digest`.
+    fn first(body_digest: &str, at: DateTime<Utc>) -> Self {
+        KeyRecord {
+            first_processed_at: at,
+            last_seen_at: at,
+            attempts: 1,
+            body_digest: body_digest.to_owned(),
+        }
+    }
+}
+
+fn key_tuple(key: &IdempotencyKey) -> KeyTuple {
+    (
+        key.tenant.clone(),
+        key.provider,
+        key.event.clone(),
+        key.external_id.clone(),
+    )
+}
+
 /// The fake's webhook tables.
 #[derive(Debug, Default)]
 pub(crate) struct WebhookTables {
     keys: BTreeMap<KeyTuple, KeyRecord>,
-    unroutable: Vec<(UnroutableDelivery, Option<DateTime<Utc>>)>,
+    pub(crate) deliveries: Vec<otto_core::ports::LoggedDelivery>,
     accounts: BTreeMap<AccountRef, TenantId>,
     pub(crate) messages: Vec<StoredMessage>,
     pub(crate) opt_outs: BTreeSet<(TenantId, String)>,
@@ -143,38 +163,20 @@ fn tenant_of(tenant: Option<&TenantId>) -> Result<&TenantId, StoreError> {
     tenant.ok_or_else(|| StoreError::Internal("a tenant effect on a platform delivery".to_owned()))
 }
 
-#[async_trait]
-impl WebhookLedger for InMemoryStore {
-    async fn apply(
+impl InMemoryStore {
+    /// Applies `effects` for `tenant`, validating first so that a refusal changes
+    /// nothing (the fake's transaction). `needs_tenant`: jobs are to be enqueued too.
+    fn apply_effects(
         &self,
-        _target: &Target,
-        key: &IdempotencyKey,
-        body_digest: &str,
+        tables: &mut crate::store::Tables,
+        tenant: Option<&TenantId>,
+        provider: Provider,
         effects: &[Effect],
-        jobs: &[otto_core::jobs::NewJob],
+        needs_tenant: bool,
         at: DateTime<Utc>,
-    ) -> Result<Claim, StoreError> {
-        let at = at.trunc_subsecs(6);
-        let mut guard = self.tables();
-        let tables = &mut *guard;
-        let tuple = (
-            key.tenant.clone(),
-            key.provider,
-            key.event.clone(),
-            key.external_id.clone(),
-        );
-        if let Some(record) = tables.webhooks.keys.get_mut(&tuple) {
-            record.last_seen_at = at;
-            record.attempts += 1;
-            return Ok(Claim::Duplicate {
-                first_processed_at: record.first_processed_at,
-                attempts: record.attempts,
-                first_body_digest: record.body_digest.clone(),
-            });
-        }
+    ) -> Result<(), StoreError> {
         // Validate before changing anything: the fake's "transaction".
-        let tenant = key.tenant.as_ref();
-        let needs_tenant = !jobs.is_empty()
+        let needs_tenant = needs_tenant
             || effects.iter().any(|effect| {
                 matches!(
                     effect,
@@ -195,7 +197,7 @@ impl WebhookLedger for InMemoryStore {
                     self.record_call(
                         &mut tables.calls,
                         tenant_of(tenant)?,
-                        key.provider,
+                        provider,
                         *change,
                         facts,
                         at,
@@ -206,7 +208,7 @@ impl WebhookLedger for InMemoryStore {
                         &mut tables.webhooks.messages,
                         self.ids.new_id(),
                         tenant_of(tenant)?,
-                        key.provider,
+                        provider,
                         message.clone(),
                         None,
                     );
@@ -228,7 +230,7 @@ impl WebhookLedger for InMemoryStore {
                     self.record_call(
                         &mut tables.calls,
                         tenant,
-                        key.provider,
+                        provider,
                         CallChange::Open,
                         &CallFacts::about(&recording.call_external_id),
                         at,
@@ -238,7 +240,7 @@ impl WebhookLedger for InMemoryStore {
                         .iter()
                         .find(|call| {
                             call.tenant_id == *tenant
-                                && call.provider == key.provider.as_str()
+                                && call.provider == provider.as_str()
                                 && call.external_id == recording.call_external_id
                         })
                         .map(|call| call.id)
@@ -307,49 +309,79 @@ impl WebhookLedger for InMemoryStore {
                 }
             }
         }
-        for job in jobs {
-            let id = self.ids.new_id();
-            tables.jobs.enqueue(job.clone(), id, at);
-        }
-        tables.webhooks.keys.insert(
-            tuple,
-            KeyRecord {
-                first_processed_at: at,
-                last_seen_at: at,
-                attempts: 1,
-                body_digest: body_digest.to_owned(),
-            },
-        );
-        Ok(Claim::Processed { at })
-    }
-
-    async fn store_unroutable(&self, delivery: &UnroutableDelivery) -> Result<(), StoreError> {
-        let mut delivery = delivery.clone();
-        delivery.received_at = delivery.received_at.trunc_subsecs(6);
-        self.tables().webhooks.unroutable.push((delivery, None));
         Ok(())
     }
+}
 
-    async fn pending_unroutable(&self, limit: u32) -> Result<Vec<UnroutableDelivery>, StoreError> {
-        let mut pending: Vec<UnroutableDelivery> = self
-            .tables()
-            .webhooks
-            .unroutable
-            .iter()
-            .filter(|(_, replayed)| replayed.is_none())
-            .map(|(delivery, _)| delivery.clone())
-            .collect();
-        pending.sort_by_key(|delivery| (delivery.received_at, delivery.id));
-        pending.truncate(limit as usize);
-        Ok(pending)
+#[async_trait]
+impl WebhookLedger for InMemoryStore {
+    async fn apply(&self, application: &Application<'_>) -> Result<Claim, StoreError> {
+        let at = application.at.trunc_subsecs(6);
+        let key = application.key;
+        let mut guard = self.tables();
+        let tables = &mut *guard;
+        let tuple = key_tuple(key);
+        let claim = if let Some(record) = tables.webhooks.keys.get_mut(&tuple) {
+            record.last_seen_at = at;
+            record.attempts += 1;
+            Claim::Duplicate {
+                first_processed_at: record.first_processed_at,
+                attempts: record.attempts,
+                first_body_digest: record.body_digest.clone(),
+            }
+        } else {
+            self.apply_effects(
+                tables,
+                key.tenant.as_ref(),
+                key.provider,
+                application.effects,
+                !application.jobs.is_empty(),
+                at,
+            )?;
+            for job in application.jobs {
+                let id = self.ids.new_id();
+                tables.jobs.enqueue(job.clone(), id, at);
+            }
+            tables
+                .webhooks
+                .keys
+                .insert(tuple, KeyRecord::first(application.body_digest, at));
+            Claim::Processed { at }
+        };
+        if let Some(delivery) = application.log {
+            let logged = delivery.with_claim(&claim, application.body_digest);
+            tables
+                .webhooks
+                .deliveries
+                .push(crate::delivery_log::stored(logged));
+        }
+        Ok(claim)
     }
 
-    async fn mark_replayed(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
-        for (delivery, replayed) in &mut self.tables().webhooks.unroutable {
-            if delivery.id == id {
-                *replayed = Some(at);
-            }
-        }
+    async fn reapply(
+        &self,
+        _target: &Target,
+        key: &IdempotencyKey,
+        body_digest: &str,
+        effects: &[Effect],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let at = at.trunc_subsecs(6);
+        let mut guard = self.tables();
+        let tables = &mut *guard;
+        self.apply_effects(
+            tables,
+            key.tenant.as_ref(),
+            key.provider,
+            effects,
+            false,
+            at,
+        )?;
+        tables
+            .webhooks
+            .keys
+            .entry(key_tuple(key))
+            .or_insert_with(|| KeyRecord::first(body_digest, at));
         Ok(())
     }
 

@@ -11,6 +11,7 @@
 mod calls;
 mod companies;
 mod dashboard;
+mod delivery_log;
 mod effects;
 pub mod entities;
 mod follow_ups;

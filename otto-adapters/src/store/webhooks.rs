@@ -1,6 +1,7 @@
 //! [`WebhookLedger`] and [`ProviderAccounts`] over SQL.
 //!
-//! `apply` is one transaction: claim the key, apply the effects, enqueue the jobs.
+//! `apply` is one transaction: claim the key, apply the effects, enqueue the jobs,
+//! log the delivery.
 //! The claim is an `INSERT ... ON CONFLICT DO NOTHING` on the key's unique index, so
 //! of N concurrent deliveries of one key exactly one inserts; the others wait for it
 //! (PostgreSQL's index lock, SQLite's single writer) and then see a taken key. If the
@@ -9,15 +10,14 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use migrations::PLATFORM_KEY_OWNER;
-use otto_core::jobs::NewJob;
 use otto_core::ports::{
-    Claim, IdempotencyKey, ProviderAccounts, StoreError, Target, UnroutableDelivery, WebhookLedger,
+    Application, Claim, IdempotencyKey, ProviderAccounts, StoreError, Target, WebhookLedger,
 };
 use otto_core::tenancy::TenantId;
-use otto_core::webhooks::{AccountRef, Effect, Provider, WebhookEvent};
+use otto_core::webhooks::{AccountRef, Effect, Provider};
 use sea_orm::{DatabaseTransaction, Value};
-use uuid::Uuid;
 
+use super::delivery_log::insert_delivery;
 use super::effects::EffectWriter;
 use super::sql::column;
 use super::{SqlStore, sql, store_error, stored_time};
@@ -48,34 +48,56 @@ fn key_values(key: &IdempotencyKey) -> Vec<Value> {
     ]
 }
 
+/// Claims `key` in `transaction`; `false` if it was taken.
+async fn claim_key(
+    store: &SqlStore,
+    transaction: &DatabaseTransaction,
+    key: &IdempotencyKey,
+    body_digest: &str,
+    at: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let mut claim = vec![store.new_id().into()];
+    claim.extend(key_values(key));
+    claim.extend([body_digest.into(), at.into()]);
+    let claimed = sql::execute(
+        transaction,
+        "INSERT INTO webhook_events (id, tenant_id, provider, event, external_id, \
+             body_digest, first_processed_at, last_seen_at, attempts) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1) \
+             ON CONFLICT (tenant_id, provider, event, external_id) DO NOTHING",
+        claim,
+    )
+    .await?;
+    Ok(claimed > 0)
+}
+
 #[async_trait]
 impl WebhookLedger for SqlStore {
-    async fn apply(
-        &self,
-        target: &Target,
-        key: &IdempotencyKey,
-        body_digest: &str,
-        effects: &[Effect],
-        jobs: &[NewJob],
-        at: DateTime<Utc>,
-    ) -> Result<Claim, StoreError> {
+    async fn apply(&self, application: &Application<'_>) -> Result<Claim, StoreError> {
+        let Application {
+            target,
+            key,
+            body_digest,
+            effects,
+            jobs,
+            at,
+            log,
+        } = *application;
         let at = stored_time(at);
         let transaction = self.transaction_for(target).await?;
         // The claim is the transaction's first statement: on SQLite a write first
         // takes the write lock at once instead of failing to upgrade a read lock.
-        let mut claim = vec![self.new_id().into()];
-        claim.extend(key_values(key));
-        claim.extend([body_digest.into(), at.into()]);
-        let claimed = sql::execute(
-            &transaction,
-            "INSERT INTO webhook_events (id, tenant_id, provider, event, external_id, \
-                 body_digest, first_processed_at, last_seen_at, attempts) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1) \
-                 ON CONFLICT (tenant_id, provider, event, external_id) DO NOTHING",
-            claim,
-        )
-        .await?;
-        if claimed == 0 {
+        let claim = if claim_key(self, &transaction, key, body_digest, at).await? {
+            let writer = EffectWriter {
+                store: self,
+                transaction: &transaction,
+                provider: key.provider,
+                at,
+            };
+            writer.apply(key.tenant.as_ref(), effects).await?;
+            writer.enqueue(jobs).await?;
+            Claim::Processed { at }
+        } else {
             let mut values = vec![at.into()];
             values.extend(key_values(key));
             let rows = sql::query(
@@ -89,84 +111,37 @@ impl WebhookLedger for SqlStore {
             let row = rows.first().ok_or_else(|| {
                 StoreError::Internal("a taken idempotency key cannot be read".to_owned())
             })?;
-            let claim = Claim::Duplicate {
+            Claim::Duplicate {
                 first_processed_at: column(row, "first_processed_at")?,
                 attempts: column(row, "attempts")?,
                 first_body_digest: column(row, "body_digest")?,
-            };
-            transaction.commit().await.map_err(store_error)?;
-            return Ok(claim);
+            }
+        };
+        if let Some(delivery) = log {
+            insert_delivery(&transaction, &delivery.with_claim(&claim, body_digest)).await?;
         }
-        let writer = EffectWriter {
+        transaction.commit().await.map_err(store_error)?;
+        Ok(claim)
+    }
+
+    async fn reapply(
+        &self,
+        target: &Target,
+        key: &IdempotencyKey,
+        body_digest: &str,
+        effects: &[Effect],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let at = stored_time(at);
+        let transaction = self.transaction_for(target).await?;
+        claim_key(self, &transaction, key, body_digest, at).await?;
+        EffectWriter {
             store: self,
             transaction: &transaction,
             provider: key.provider,
             at,
-        };
-        writer.apply(key.tenant.as_ref(), effects).await?;
-        writer.enqueue(jobs).await?;
-        transaction.commit().await.map_err(store_error)?;
-        Ok(Claim::Processed { at })
-    }
-
-    async fn store_unroutable(&self, delivery: &UnroutableDelivery) -> Result<(), StoreError> {
-        let transaction = self.begin_platform().await?;
-        sql::execute(
-            &transaction,
-            "INSERT INTO webhook_unroutable (id, provider, event, content_type, body, message_id, \
-             accounts, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            vec![
-                delivery.id.into(),
-                delivery.event.provider().as_str().into(),
-                delivery.event.name().into(),
-                delivery.content_type.clone().into(),
-                delivery.body.clone().into(),
-                delivery.message_id.clone().into(),
-                delivery.accounts.clone().into(),
-                stored_time(delivery.received_at).into(),
-            ],
-        )
-        .await?;
-        transaction.commit().await.map_err(store_error)
-    }
-
-    async fn pending_unroutable(&self, limit: u32) -> Result<Vec<UnroutableDelivery>, StoreError> {
-        let transaction = self.begin_platform().await?;
-        let rows = sql::query(
-            &transaction,
-            "SELECT id, provider, event, content_type, body, message_id, accounts, received_at \
-                 FROM webhook_unroutable WHERE replayed_at IS NULL \
-                 ORDER BY received_at, id LIMIT $1",
-            vec![i64::from(limit).into()],
-        )
-        .await?;
-        transaction.commit().await.map_err(store_error)?;
-        rows.iter()
-            .map(|row| {
-                let provider: String = column(row, "provider")?;
-                let event: String = column(row, "event")?;
-                Ok(UnroutableDelivery {
-                    id: column(row, "id")?,
-                    event: WebhookEvent::parse(&provider, &event).ok_or_else(|| {
-                        StoreError::Internal(format!("unknown webhook route {provider}/{event}"))
-                    })?,
-                    content_type: column(row, "content_type")?,
-                    body: column(row, "body")?,
-                    message_id: column(row, "message_id")?,
-                    accounts: column(row, "accounts")?,
-                    received_at: column(row, "received_at")?,
-                })
-            })
-            .collect()
-    }
-
-    async fn mark_replayed(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
-        let transaction = self.begin_platform().await?;
-        sql::execute(
-            &transaction,
-            "UPDATE webhook_unroutable SET replayed_at = $1 WHERE id = $2",
-            vec![stored_time(at).into(), id.into()],
-        )
+        }
+        .apply(key.tenant.as_ref(), effects)
         .await?;
         transaction.commit().await.map_err(store_error)
     }

@@ -12,6 +12,7 @@ mod messages;
 mod providers;
 mod readiness;
 mod repositories;
+mod webhook_log;
 mod webhooks;
 
 pub use clock::{Clock, IdGenerator};
@@ -30,6 +31,8 @@ pub use providers::{
 };
 pub use readiness::{ProbeError, ReadinessProbe};
 pub use repositories::{CallRepository, Company, CompanyDirectory, Member, StoreError};
-pub use webhooks::{
-    Claim, IdempotencyKey, ProviderAccounts, Target, UnroutableDelivery, WebhookLedger,
+pub use webhook_log::{
+    DeliveryCursor, DeliveryFilter, DeliveryLog, DeliveryOutcome, LogScope, LoggedDelivery,
+    ReplayRecord,
 };
+pub use webhooks::{Application, Claim, IdempotencyKey, ProviderAccounts, Target, WebhookLedger};

@@ -1,14 +1,14 @@
 //! Storage of webhook deliveries: the idempotency ledger with the domain changes it
-//! guards, unroutable deliveries, and the provider-account → tenant map.
+//! guards, and the provider-account → tenant map.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::repositories::StoreError;
+use super::webhook_log::LoggedDelivery;
 use crate::jobs::NewJob;
 use crate::tenancy::{TenantId, TenantScope};
-use crate::webhooks::{AccountRef, Effect, Provider, WebhookEvent};
+use crate::webhooks::{AccountRef, Effect, Provider};
 
 /// Whose data a delivery changes, and so which rows its transaction may touch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,50 +53,48 @@ pub enum Claim {
     },
 }
 
-/// A delivery kept because no tenant could be found for it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UnroutableDelivery {
-    /// Otto's id of the stored delivery.
-    pub id: Uuid,
-    /// The route it came through.
-    pub event: WebhookEvent,
-    /// Its `Content-Type`.
-    pub content_type: Option<String>,
-    /// The raw body.
-    pub body: Vec<u8>,
-    /// The Svix message id, if any.
-    pub message_id: Option<String>,
-    /// The accounts it named, none of them linked at the time (`provider:id`, comma
-    /// separated), for operators.
-    pub accounts: String,
+/// One delivery to apply through the ledger.
+#[derive(Debug, Clone, Copy)]
+pub struct Application<'a> {
+    /// Whose data it changes.
+    pub target: &'a Target,
+    /// Its idempotency key.
+    pub key: &'a IdempotencyKey,
+    /// Hex SHA-256 of its raw body, kept with the key to tell a retry from a reused key.
+    pub body_digest: &'a str,
+    /// The domain changes.
+    pub effects: &'a [Effect],
+    /// The jobs to enqueue (once per unique key).
+    pub jobs: &'a [NewJob],
     /// When it was received.
-    pub received_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+    /// The delivery to add to the log in the same transaction, with its outcome,
+    /// conflict flag and attempts set from the claim; `None` for a replay, whose
+    /// logged row the caller updates.
+    pub log: Option<&'a LoggedDelivery>,
 }
 
 /// The webhook ledger.
 #[async_trait]
 pub trait WebhookLedger: Send + Sync {
-    /// In one transaction: claims `key` (a taken key makes this a duplicate and
-    /// applies nothing), applies `effects`, and enqueues `jobs` (once per unique key).
-    /// Any failure rolls all of it back, the claim included, so a retry starts clean.
-    async fn apply(
+    /// In one transaction: claims the key (a taken key makes this a duplicate and
+    /// applies nothing), applies the effects, enqueues the jobs (once per unique key)
+    /// and logs the delivery. Any failure rolls all of it back, the claim included,
+    /// so a retry starts clean.
+    async fn apply(&self, application: &Application<'_>) -> Result<Claim, StoreError>;
+
+    /// In one transaction: applies `effects` again whether or not `key` was claimed
+    /// (every effect is an idempotent upsert), enqueuing nothing, and claims the key
+    /// if it was free. A forced replay: domain rows are repaired, no text message or
+    /// call goes out twice.
+    async fn reapply(
         &self,
         target: &Target,
         key: &IdempotencyKey,
         body_digest: &str,
         effects: &[Effect],
-        jobs: &[NewJob],
         at: DateTime<Utc>,
-    ) -> Result<Claim, StoreError>;
-
-    /// Keeps a delivery no tenant was found for.
-    async fn store_unroutable(&self, delivery: &UnroutableDelivery) -> Result<(), StoreError>;
-
-    /// Unroutable deliveries not yet replayed, oldest first.
-    async fn pending_unroutable(&self, limit: u32) -> Result<Vec<UnroutableDelivery>, StoreError>;
-
-    /// Marks a stored unroutable delivery as processed by a replay.
-    async fn mark_replayed(&self, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError>;
 
     /// Deletes at most `batch` keys last seen before `cutoff`; returns how many.
     async fn purge_keys(&self, cutoff: DateTime<Utc>, batch: u32) -> Result<u64, StoreError>;

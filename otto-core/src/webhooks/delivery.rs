@@ -24,6 +24,9 @@ pub struct Delivery {
     /// The W3C `traceparent` of the request that carried it: the jobs it enqueues
     /// continue that trace.
     pub trace_context: Option<String>,
+    /// The request id of the request that carried it (`trace_id` in logs and
+    /// problems), kept in the delivery log.
+    pub trace_id: Option<String>,
 }
 
 impl Delivery {
@@ -95,6 +98,7 @@ mod tests {
             message_id: None,
             received_at: DateTime::UNIX_EPOCH,
             trace_context: None,
+            trace_id: None,
         };
         assert_eq!(
             delivery.body_digest(),

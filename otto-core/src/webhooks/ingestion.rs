@@ -8,12 +8,13 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::delivery::Delivery;
+use super::log_body::redact_body;
 use super::payload::PayloadError;
 use super::plan::{Plan, Routing};
 use crate::jobs::NewJob;
 use crate::ports::{
-    Claim, Clock, IdGenerator, IdempotencyKey, ProviderAccounts, StoreError, Target,
-    UnroutableDelivery, WebhookLedger,
+    Application, Claim, Clock, DeliveryLog, DeliveryOutcome, IdGenerator, IdempotencyKey, LogScope,
+    LoggedDelivery, ProviderAccounts, ReplayRecord, StoreError, Target, WebhookLedger,
 };
 use crate::tenancy::{TenantId, TenantScope};
 
@@ -22,11 +23,15 @@ use crate::tenancy::{TenantId, TenantScope};
 pub enum Receipt {
     /// First delivery of its key: applied.
     Processed {
+        /// Its id in the delivery log.
+        id: Uuid,
         /// Its key.
         key: IdempotencyKey,
     },
     /// Its key was already processed: nothing applied.
     Duplicate {
+        /// Its id in the delivery log.
+        id: Uuid,
         /// Its key.
         key: IdempotencyKey,
         /// When the first delivery was processed.
@@ -41,7 +46,7 @@ pub enum Receipt {
     },
     /// No tenant could be found: kept for replay.
     Unroutable {
-        /// The stored delivery's id.
+        /// Its id in the delivery log.
         id: Uuid,
     },
 }
@@ -66,101 +71,221 @@ pub struct ReplayReport {
     pub duplicates: u32,
     /// Still without a tenant; left for a later replay.
     pub still_unroutable: u32,
-    /// Could not be planned or applied; left for a later replay.
+    /// Could not be planned or applied; kept as failed (replay it by id once fixed).
     pub failed: u32,
+}
+
+impl ReplayReport {
+    fn count(&mut self, outcome: DeliveryOutcome) {
+        match outcome {
+            DeliveryOutcome::Processed => self.processed += 1,
+            DeliveryOutcome::DuplicateIgnored => self.duplicates += 1,
+            DeliveryOutcome::Unroutable => self.still_unroutable += 1,
+            DeliveryOutcome::Failed => self.failed += 1,
+        }
+    }
+}
+
+/// Why a logged delivery was not replayed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// No such delivery in the caller's scope.
+    #[error("no such delivery")]
+    NotFound,
+    /// It was processed already; only a forced replay re-applies it.
+    #[error("the delivery was {} already; replay with force to re-apply it", .0.as_str())]
+    AlreadyApplied(DeliveryOutcome),
+    /// A forced replay needs the raw body, and only the redacted form was kept.
+    #[error(
+        "only the redacted body of this delivery was kept (OTTO_STORE_WEBHOOK_BODIES is off), \
+         so it cannot be re-applied"
+    )]
+    BodyRedacted,
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The ports the ingestion service works through.
+#[derive(Clone)]
+pub struct IngestionPorts {
+    /// The idempotency ledger.
+    pub ledger: Arc<dyn WebhookLedger>,
+    /// Provider account → tenant.
+    pub accounts: Arc<dyn ProviderAccounts>,
+    /// The delivery log.
+    pub log: Arc<dyn DeliveryLog>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Ids of logged deliveries.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
+impl std::fmt::Debug for IngestionPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IngestionPorts").finish_non_exhaustive()
+    }
+}
+
+/// How the ingestion service treats deliveries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IngestionPolicy {
+    /// Development only: receives deliveries that map to no tenant instead of
+    /// storing them as unroutable.
+    pub fallback_tenant: Option<TenantId>,
+    /// Keep processed deliveries' bodies as received (OTTO_STORE_WEBHOOK_BODIES)
+    /// instead of redacted.
+    pub keep_raw_bodies: bool,
 }
 
 /// The ingestion service.
 #[derive(Clone)]
 pub struct WebhookIngestion {
-    ledger: Arc<dyn WebhookLedger>,
-    accounts: Arc<dyn ProviderAccounts>,
-    clock: Arc<dyn Clock>,
-    ids: Arc<dyn IdGenerator>,
-    fallback_tenant: Option<TenantId>,
+    ports: IngestionPorts,
+    policy: IngestionPolicy,
 }
 
 impl std::fmt::Debug for WebhookIngestion {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookIngestion")
-            .field("fallback_tenant", &self.fallback_tenant)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
 
+/// A delivery's key, route and plan once its body could be read.
+struct Planned {
+    plan: Plan,
+    target: Target,
+    key: IdempotencyKey,
+    /// Its jobs, carrying the tenant and the delivery's trace.
+    jobs: Vec<NewJob>,
+    body_digest: String,
+}
+
 impl WebhookIngestion {
-    /// A service over these ports. `fallback_tenant` (development only) receives
-    /// deliveries that map to no tenant instead of storing them as unroutable.
-    pub fn new(
-        ledger: Arc<dyn WebhookLedger>,
-        accounts: Arc<dyn ProviderAccounts>,
-        clock: Arc<dyn Clock>,
-        ids: Arc<dyn IdGenerator>,
-        fallback_tenant: Option<TenantId>,
-    ) -> Self {
-        WebhookIngestion {
-            ledger,
-            accounts,
-            clock,
-            ids,
-            fallback_tenant,
-        }
+    /// A service over these ports with this policy.
+    pub fn new(ports: IngestionPorts, policy: IngestionPolicy) -> Self {
+        WebhookIngestion { ports, policy }
     }
 
-    /// Applies a delivery whose signature has been verified.
+    /// The delivery log it writes.
+    pub fn log(&self) -> &Arc<dyn DeliveryLog> {
+        &self.ports.log
+    }
+
+    /// Applies a delivery whose signature has been verified, and logs it.
     pub async fn receive(&self, delivery: &Delivery) -> Result<Receipt, IngestError> {
-        let plan = delivery.plan()?;
-        match self.route(&plan).await? {
-            Some((target, tenant)) => self.apply(delivery, &plan, target, tenant).await,
-            None => {
-                let id = self.ids.new_id();
-                self.ledger
-                    .store_unroutable(&UnroutableDelivery {
-                        id,
-                        event: delivery.event,
-                        content_type: delivery.content_type.clone(),
-                        body: delivery.body.clone(),
-                        message_id: delivery.message_id.clone(),
-                        accounts: accounts_of(&plan),
-                        received_at: delivery.received_at,
-                    })
-                    .await?;
-                Ok(Receipt::Unroutable { id })
+        let id = self.ports.ids.new_id();
+        let plan = match delivery.plan() {
+            Ok(plan) => plan,
+            Err(error) => {
+                self.keep_failed(id, delivery, None, &error.to_string())
+                    .await;
+                return Err(error.into());
             }
+        };
+        let Some(planned) = self.route(delivery, plan).await? else {
+            let entry = self.entry(id, delivery, None, DeliveryOutcome::Unroutable);
+            self.ports.log.record(&entry).await?;
+            return Ok(Receipt::Unroutable { id });
+        };
+        let entry = self.entry(id, delivery, Some(&planned), DeliveryOutcome::Processed);
+        let claim = self
+            .ports
+            .ledger
+            .apply(&application(delivery, &planned, Some(&entry)))
+            .await;
+        let claim = match claim {
+            Ok(claim) => claim,
+            Err(error) => {
+                if !matches!(error, StoreError::Unavailable(_)) {
+                    self.keep_failed(id, delivery, Some(&planned), &error.to_string())
+                        .await;
+                }
+                return Err(error.into());
+            }
+        };
+        Ok(receipt(id, planned.key, claim, planned.body_digest))
+    }
+
+    /// The log entry of `delivery`. Bodies that still have to be processed are kept
+    /// raw, so that a replay can process them; processed ones per the policy.
+    fn entry(
+        &self,
+        id: Uuid,
+        delivery: &Delivery,
+        planned: Option<&Planned>,
+        outcome: DeliveryOutcome,
+    ) -> LoggedDelivery {
+        let redact = outcome.is_applied() && !self.policy.keep_raw_bodies;
+        let plan = planned.map(|planned| &planned.plan);
+        LoggedDelivery {
+            id,
+            tenant: planned.and_then(|planned| planned.key.tenant.clone()),
+            route: delivery.event,
+            event: plan.map_or_else(
+                || delivery.event.name().to_owned(),
+                |plan| plan.event_name.clone(),
+            ),
+            external_id: plan.map(|plan| plan.external_id.clone()),
+            outcome,
+            conflict: false,
+            attempts: 1,
+            error: None,
+            body_digest: delivery.body_digest(),
+            body: if redact {
+                redact_body(&delivery.body, delivery.event.is_form())
+            } else {
+                delivery.body.clone()
+            },
+            body_redacted: redact,
+            content_type: delivery.content_type.clone(),
+            message_id: delivery.message_id.clone(),
+            accounts: plan.map(accounts_of).unwrap_or_default(),
+            trace_id: delivery.trace_id.clone(),
+            received_at: delivery.received_at,
+            replays: 0,
+            last_replayed_at: None,
         }
     }
 
-    async fn route(&self, plan: &Plan) -> Result<Option<(Target, Option<TenantId>)>, StoreError> {
-        let tenant = match &plan.routing {
-            Routing::Platform { owner } => return Ok(Some((Target::Platform, owner.clone()))),
-            Routing::Tenant(tenant) => Some(tenant.clone()),
-            Routing::Accounts(accounts) if accounts.is_empty() => None,
-            Routing::Accounts(accounts) => self.accounts.tenant_of(accounts).await?,
-        };
-        Ok(tenant
-            .or_else(|| self.fallback_tenant.clone())
-            .map(|tenant| {
+    /// Logs a delivery that could not be applied. Best effort: the delivery is not
+    /// acknowledged either way and the caller logs its refusal, so a log that cannot
+    /// be written (the database is likely the cause) changes nothing for the provider.
+    async fn keep_failed(
+        &self,
+        id: Uuid,
+        delivery: &Delivery,
+        planned: Option<&Planned>,
+        error: &str,
+    ) {
+        let mut entry = self.entry(id, delivery, planned, DeliveryOutcome::Failed);
+        entry.error = Some(error.to_owned());
+        let _unlogged = self.ports.log.record(&entry).await;
+    }
+
+    /// Finds the tenant of a planned delivery; `None` when it names none linked.
+    async fn route(&self, delivery: &Delivery, plan: Plan) -> Result<Option<Planned>, StoreError> {
+        let (target, tenant) = match &plan.routing {
+            Routing::Platform { owner } => (Target::Platform, owner.clone()),
+            routing => {
+                let tenant = match routing {
+                    Routing::Tenant(tenant) => Some(tenant.clone()),
+                    Routing::Accounts(accounts) if accounts.is_empty() => None,
+                    Routing::Accounts(accounts) => self.ports.accounts.tenant_of(accounts).await?,
+                    Routing::Platform { .. } => None,
+                };
+                let Some(tenant) = tenant.or_else(|| self.policy.fallback_tenant.clone()) else {
+                    return Ok(None);
+                };
                 (
                     Target::Tenant(TenantScope::for_verified_delivery(tenant.clone())),
                     Some(tenant),
                 )
-            }))
-    }
-
-    async fn apply(
-        &self,
-        delivery: &Delivery,
-        plan: &Plan,
-        target: Target,
-        tenant: Option<TenantId>,
-    ) -> Result<Receipt, IngestError> {
-        let key = IdempotencyKey {
-            tenant,
-            provider: plan.event.provider(),
-            event: plan.event_name.clone(),
-            external_id: plan.external_id.clone(),
+            }
         };
-        let jobs: Vec<NewJob> = match &key.tenant {
+        let jobs = match &tenant {
             Some(tenant) => plan
                 .jobs
                 .iter()
@@ -170,85 +295,215 @@ impl WebhookIngestion {
                 .collect(),
             None => Vec::new(),
         };
-        let body_digest = delivery.body_digest();
-        let claim = self
-            .ledger
-            .apply(
-                &target,
-                &key,
-                &body_digest,
-                &plan.effects,
-                &jobs,
-                delivery.received_at,
-            )
-            .await?;
-        Ok(match claim {
-            Claim::Processed { .. } => Receipt::Processed { key },
-            Claim::Duplicate {
-                first_processed_at,
-                attempts,
-                first_body_digest,
-            } => Receipt::Duplicate {
-                key,
-                first_processed_at,
-                attempts,
-                first_body_digest,
-                body_digest,
+        Ok(Some(Planned {
+            key: IdempotencyKey {
+                tenant,
+                provider: plan.event.provider(),
+                event: plan.event_name.clone(),
+                external_id: plan.external_id.clone(),
             },
-        })
+            target,
+            jobs,
+            body_digest: delivery.body_digest(),
+            plan,
+        }))
     }
 
-    /// Replays up to `limit` stored unroutable deliveries through the same
-    /// processing (run after linking their accounts).
-    pub async fn replay_unroutable(&self, limit: u32) -> Result<ReplayReport, StoreError> {
-        let mut report = ReplayReport::default();
-        for stored in self.ledger.pending_unroutable(limit).await? {
-            let delivery = Delivery {
-                event: stored.event,
-                content_type: stored.content_type.clone(),
-                body: stored.body.clone(),
-                message_id: stored.message_id.clone(),
-                received_at: stored.received_at,
-                // The request that stored it is long over; the replay starts a trace.
-                trace_context: None,
-            };
-            let Ok(plan) = delivery.plan() else {
-                report.failed += 1;
-                continue;
-            };
-            let Some((target, tenant)) = self.route(&plan).await? else {
-                report.still_unroutable += 1;
-                continue;
-            };
-            match self.apply(&delivery, &plan, target, tenant).await {
-                Ok(receipt) => {
-                    self.ledger
-                        .mark_replayed(stored.id, self.clock.now())
-                        .await?;
-                    match receipt {
-                        Receipt::Duplicate { .. } => report.duplicates += 1,
-                        _ => report.processed += 1,
-                    }
-                }
-                Err(_) => report.failed += 1,
+    /// Replays logged delivery `id`, visible in `scope`, through the same
+    /// processing, and returns it as logged afterwards. A processed one is refused
+    /// unless `force`, which applies its domain changes again without enqueuing any
+    /// job: nothing is texted or called twice.
+    pub async fn replay(
+        &self,
+        scope: &LogScope,
+        id: Uuid,
+        force: bool,
+    ) -> Result<LoggedDelivery, ReplayError> {
+        let stored = self
+            .ports
+            .log
+            .get(scope, id)
+            .await?
+            .ok_or(ReplayError::NotFound)?;
+        if stored.outcome.is_applied() {
+            if !force {
+                return Err(ReplayError::AlreadyApplied(stored.outcome));
+            }
+            if stored.body_redacted {
+                return Err(ReplayError::BodyRedacted);
             }
         }
+        let record = self.rerun(&stored, force).await?;
+        self.ports.log.record_replay(id, &record).await?;
+        // An unroutable delivery replayed by a tenant-less caller is now its tenant's;
+        // the platform scope reads it back wherever it went.
+        let scope = match scope {
+            LogScope::Tenant(_) if record.tenant.as_ref() == stored.tenant.as_ref() => scope,
+            _ => &LogScope::Platform,
+        };
+        self.ports
+            .log
+            .get(scope, id)
+            .await?
+            .ok_or(ReplayError::NotFound)
+    }
+
+    /// Runs a logged delivery again; `force` re-applies one already applied.
+    async fn rerun(
+        &self,
+        stored: &LoggedDelivery,
+        force: bool,
+    ) -> Result<ReplayRecord, StoreError> {
+        let delivery = Delivery {
+            event: stored.route,
+            content_type: stored.content_type.clone(),
+            body: stored.body.clone(),
+            message_id: stored.message_id.clone(),
+            received_at: stored.received_at,
+            // The request that stored it is long over; the replay starts a trace.
+            trace_context: None,
+            trace_id: stored.trace_id.clone(),
+        };
+        let mut record = ReplayRecord {
+            outcome: DeliveryOutcome::Failed,
+            tenant: stored.tenant.clone(),
+            event: stored.event.clone(),
+            external_id: stored.external_id.clone(),
+            error: None,
+            body: None,
+            at: self.ports.clock.now(),
+        };
+        let plan = match delivery.plan() {
+            Ok(plan) => plan,
+            Err(error) => {
+                record.error = Some(error.to_string());
+                return Ok(record);
+            }
+        };
+        record.event.clone_from(&plan.event_name);
+        record.external_id = Some(plan.external_id.clone());
+        let Some(planned) = self.route(&delivery, plan).await? else {
+            record.outcome = DeliveryOutcome::Unroutable;
+            return Ok(record);
+        };
+        record.tenant.clone_from(&planned.key.tenant);
+        let applied = if force && stored.outcome.is_applied() {
+            self.ports
+                .ledger
+                .reapply(
+                    &planned.target,
+                    &planned.key,
+                    &planned.body_digest,
+                    &planned.plan.effects,
+                    delivery.received_at,
+                )
+                .await
+                .map(|()| DeliveryOutcome::Processed)
+        } else {
+            self.ports
+                .ledger
+                .apply(&application(&delivery, &planned, None))
+                .await
+                .map(|claim| match claim {
+                    Claim::Processed { .. } => DeliveryOutcome::Processed,
+                    Claim::Duplicate { .. } => DeliveryOutcome::DuplicateIgnored,
+                })
+        };
+        match applied {
+            Ok(outcome) => {
+                record.outcome = outcome;
+                if !self.policy.keep_raw_bodies && !stored.body_redacted {
+                    record.body = Some(redact_body(&stored.body, stored.route.is_form()));
+                }
+            }
+            Err(StoreError::Unavailable(cause)) => return Err(StoreError::Unavailable(cause)),
+            Err(error) => record.error = Some(error.to_string()),
+        }
+        Ok(record)
+    }
+
+    /// Replays up to `limit` unroutable deliveries, oldest first (run after linking
+    /// their accounts).
+    pub async fn replay_unroutable(&self, limit: u32) -> Result<ReplayReport, StoreError> {
+        let mut report = ReplayReport::default();
+        for stored in self.ports.log.pending_unroutable(limit).await? {
+            let record = self.rerun(&stored, false).await?;
+            report.count(record.outcome);
+            self.ports.log.record_replay(stored.id, &record).await?;
+        }
         Ok(report)
+    }
+
+    /// Deletes logged deliveries received more than `retention` ago whose work is
+    /// done, `batch` rows per statement; returns how many.
+    pub async fn purge_log(
+        &self,
+        retention: chrono::Duration,
+        batch: u32,
+    ) -> Result<u64, StoreError> {
+        let cutoff = self.ports.clock.now() - retention;
+        let log = &self.ports.log;
+        in_batches(batch, |batch| log.purge(cutoff, batch)).await
     }
 
     /// Deletes idempotency keys last seen more than `ttl` ago, `batch` rows per
     /// statement so that no lock is held long; returns how many.
     pub async fn purge(&self, ttl: chrono::Duration, batch: u32) -> Result<u64, StoreError> {
-        let cutoff = self.clock.now() - ttl;
-        let batch = batch.max(1);
-        let mut total = 0;
-        loop {
-            let deleted = self.ledger.purge_keys(cutoff, batch).await?;
-            total += deleted;
-            if deleted < u64::from(batch) {
-                return Ok(total);
-            }
+        let cutoff = self.ports.clock.now() - ttl;
+        let ledger = &self.ports.ledger;
+        in_batches(batch, |batch| ledger.purge_keys(cutoff, batch)).await
+    }
+}
+
+/// Runs `delete` (at most `batch` rows) until a round deletes fewer; the total.
+async fn in_batches<F, Fut>(batch: u32, delete: F) -> Result<u64, StoreError>
+where
+    F: Fn(u32) -> Fut,
+    Fut: std::future::Future<Output = Result<u64, StoreError>>,
+{
+    let batch = batch.max(1);
+    let mut total = 0;
+    loop {
+        let deleted = delete(batch).await?;
+        total += deleted;
+        if deleted < u64::from(batch) {
+            return Ok(total);
         }
+    }
+}
+
+/// The ledger application of a planned delivery.
+fn application<'a>(
+    delivery: &Delivery,
+    planned: &'a Planned,
+    log: Option<&'a LoggedDelivery>,
+) -> Application<'a> {
+    Application {
+        target: &planned.target,
+        key: &planned.key,
+        body_digest: &planned.body_digest,
+        effects: &planned.plan.effects,
+        jobs: &planned.jobs,
+        at: delivery.received_at,
+        log,
+    }
+}
+
+fn receipt(id: Uuid, key: IdempotencyKey, claim: Claim, body_digest: String) -> Receipt {
+    match claim {
+        Claim::Processed { .. } => Receipt::Processed { id, key },
+        Claim::Duplicate {
+            first_processed_at,
+            attempts,
+            first_body_digest,
+        } => Receipt::Duplicate {
+            id,
+            key,
+            first_processed_at,
+            attempts,
+            first_body_digest,
+            body_digest,
+        },
     }
 }
 

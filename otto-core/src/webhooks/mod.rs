@@ -7,9 +7,11 @@ mod administration;
 mod bland;
 mod callrail;
 mod clerk;
+mod deliveries;
 mod delivery;
 mod event;
 mod ingestion;
+mod log_body;
 mod payload;
 mod plan;
 pub mod signatures;
@@ -17,9 +19,14 @@ mod twilio;
 
 pub use crate::jobs::JobKind;
 pub use administration::{AccountLink, AdministrationError, InvalidAccount, WebhookAdministration};
+pub use deliveries::{DeliveriesError, WebhookDeliveries};
 pub use delivery::{Delivery, OptKeyword};
 pub use event::{Provider, WebhookEvent};
-pub use ingestion::{IngestError, Receipt, ReplayReport, WebhookIngestion};
+pub use ingestion::{
+    IngestError, IngestionPolicy, IngestionPorts, Receipt, ReplayError, ReplayReport,
+    WebhookIngestion,
+};
+pub use log_body::{REDACTED, redact_body};
 pub use payload::{FORM, JSON, Payload, PayloadError};
 pub use plan::{
     AccountRef, AiCallFacts, CallChange, CallFacts, Effect, JobSpec, MessageFacts, Plan,

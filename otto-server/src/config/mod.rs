@@ -117,6 +117,12 @@ pub struct WebhookConfig {
     pub public_url: Option<url::Url>,
     /// Development only: the tenant of deliveries that map to no tenant.
     pub default_tenant: Option<otto_core::tenancy::TenantId>,
+    /// Keep processed deliveries' bodies as received in the delivery log instead of
+    /// redacted (OTTO_STORE_WEBHOOK_BODIES).
+    pub store_raw_bodies: bool,
+    /// Days the delivery log keeps deliveries (WEBHOOK_LOG_RETENTION_DAYS, by default
+    /// IDEMPOTENCY_TTL_DAYS).
+    pub log_retention_days: u32,
 }
 
 /// The previous signing secret of each provider, during a rotation.

@@ -346,7 +346,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         );
     }
 
-    let webhooks = webhook_config(&mut p, otto_env);
+    let webhooks = webhook_config(&mut p, otto_env, idempotency_ttl_days);
     let worker = worker_config(&mut p);
     let twilio_api_base_url = p.base_url("TWILIO_API_BASE_URL", "https://api.twilio.com");
     let deepgram = model_endpoint(
@@ -520,7 +520,11 @@ fn worker_config(p: &mut Parser<'_>) -> WorkerConfig {
     }
 }
 
-fn webhook_config(p: &mut Parser<'_>, otto_env: OttoEnv) -> WebhookConfig {
+fn webhook_config(
+    p: &mut Parser<'_>,
+    otto_env: OttoEnv,
+    idempotency_ttl_days: u32,
+) -> WebhookConfig {
     let public_url = p.parsed(
         "OTTO_PUBLIC_URL",
         None,
@@ -555,6 +559,13 @@ fn webhook_config(p: &mut Parser<'_>, otto_env: OttoEnv) -> WebhookConfig {
         },
         public_url,
         default_tenant,
+        store_raw_bodies: p.boolean("OTTO_STORE_WEBHOOK_BODIES", false),
+        log_retention_days: p.number(
+            "WEBHOOK_LOG_RETENTION_DAYS",
+            idempotency_ttl_days,
+            "a whole number of days, at least 1",
+            |days| *days >= 1,
+        ),
     }
 }
 

@@ -43,6 +43,7 @@ use routes::follow_ups::FollowUpApi;
 use routes::messages::MessagesApi;
 use routes::settings::SettingsApi;
 use routes::system::SystemApi;
+use routes::webhook_deliveries::WebhookDeliveriesApi;
 use routes::webhooks::WebhooksApi;
 
 const API_TITLE: &str = "Otto API";
@@ -64,6 +65,7 @@ pub fn api(
     MessagesApi,
     DashboardApi,
     CallRailApi,
+    WebhookDeliveriesApi,
 ) {
     (
         SystemApi::new(state.clone()),
@@ -77,6 +79,7 @@ pub fn api(
         MessagesApi::new(state),
         DashboardApi::new(state),
         CallRailApi::new(state),
+        WebhookDeliveriesApi::new(state),
     )
 }
 

@@ -1,6 +1,7 @@
 //! The `webhook_purge` job (daily): deletes expired webhook idempotency keys, counting
-//! them, and jobs that ended (succeeded, skipped, cancelled) longer ago than the same
-//! retention, so neither table grows forever. Dead jobs are kept for an operator.
+//! them, jobs that ended (succeeded, skipped, cancelled) longer ago than the same
+//! retention, and logged deliveries older than the log's retention, so no table
+//! grows forever. Dead jobs and unroutable deliveries are kept for an operator.
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ pub struct WebhookPurgeHandler {
     jobs: Arc<dyn JobQueue>,
     clock: Arc<dyn Clock>,
     ttl_days: u32,
+    log_retention_days: u32,
     metrics: Arc<Metrics>,
 }
 
@@ -33,12 +35,12 @@ impl std::fmt::Debug for WebhookPurgeHandler {
 
 impl WebhookPurgeHandler {
     /// A handler purging through `ingestion` keys, and from `jobs` ended jobs, older
-    /// than `ttl_days`.
+    /// than `ttl_days`, and logged deliveries older than `log_retention_days`.
     pub fn new(
         ingestion: WebhookIngestion,
         jobs: Arc<dyn JobQueue>,
         clock: Arc<dyn Clock>,
-        ttl_days: u32,
+        (ttl_days, log_retention_days): (u32, u32),
         metrics: Arc<Metrics>,
     ) -> Self {
         WebhookPurgeHandler {
@@ -46,6 +48,7 @@ impl WebhookPurgeHandler {
             jobs,
             clock,
             ttl_days,
+            log_retention_days,
             metrics,
         }
     }
@@ -79,6 +82,15 @@ impl JobHandler for WebhookPurgeHandler {
             }
             // Each batch commits on its own, so a retry resumes where this stopped.
             Err(error) => return JobOutcome::Retry(format!("purge failed: {error}")),
+        }
+        let retention = chrono::Duration::days(i64::from(self.log_retention_days));
+        match self.ingestion.purge_log(retention, PURGE_BATCH).await {
+            Ok(purged) => tracing::info!(
+                purged,
+                retention_days = self.log_retention_days,
+                "webhook deliveries purged"
+            ),
+            Err(error) => return JobOutcome::Retry(format!("delivery log purge failed: {error}")),
         }
         match self.purge_jobs(ttl).await {
             Ok(purged) => {

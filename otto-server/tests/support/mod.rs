@@ -82,11 +82,7 @@ pub fn state_with_store(
     let readiness = Readiness::new(probes, not_configured, config.ready_timeout);
     let authenticator =
         startup::authenticator(&config, Arc::new(SystemClock)).expect("credentials configured");
-    let webhooks = otto_server::state::webhook_ingestion(
-        &config,
-        Arc::new(store.clone()),
-        Arc::new(store.clone()),
-    );
+    let webhooks = otto_server::state::webhook_ingestion(&config, Arc::new(store.clone()));
     AppState {
         webhooks: Arc::new(webhooks),
         webhook_verifier: Arc::new(

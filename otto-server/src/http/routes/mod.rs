@@ -64,6 +64,7 @@ pub mod follow_ups;
 pub mod messages;
 pub mod settings;
 pub mod system;
+pub mod webhook_deliveries;
 pub mod webhooks;
 
 use poem_openapi::{ApiResponse, Tags};

@@ -49,6 +49,8 @@ pub struct WebhookReceipt {
     pub status: ReceiptStatus,
     /// `callrail`, `twilio`, `clerk` or `bland`.
     pub provider: String,
+    /// This delivery's id in the delivery log (`GET /api/v1/webhooks/deliveries/{id}`).
+    pub delivery_id: uuid::Uuid,
     /// For duplicates: when the first delivery was processed.
     #[oai(skip_serializing_if_is_none)]
     pub first_processed_at: Option<DateTime<Utc>>,
@@ -191,6 +193,8 @@ impl WebhooksApi {
                 .map(str::to_owned),
             received_at: now,
             trace_context: crate::telemetry::trace_context::current_traceparent(),
+            trace_id: crate::http::request_context::current()
+                .map(|context| context.request_id.to_string()),
         };
         match self.state.webhooks.receive(&delivery).await {
             Ok(receipt) => Ok(self.acknowledge(event, receipt)),
@@ -218,8 +222,8 @@ impl WebhooksApi {
                 .as_ref()
                 .map_or_else(|| "platform".to_owned(), ToString::to_string),
         };
-        let (status, first_processed_at) = match &receipt {
-            Receipt::Processed { key } => {
+        let (status, delivery_id, first_processed_at) = match &receipt {
+            Receipt::Processed { id, key } => {
                 self.state
                     .metrics
                     .webhook_processed
@@ -232,9 +236,10 @@ impl WebhooksApi {
                     tenant_id = labels(&key.tenant).tenant_id,
                     "webhook processed"
                 );
-                (ReceiptStatus::Processed, None)
+                (ReceiptStatus::Processed, *id, None)
             }
             Receipt::Duplicate {
+                id,
                 key,
                 first_processed_at,
                 attempts,
@@ -272,7 +277,11 @@ impl WebhooksApi {
                     attempts,
                     "webhook duplicate ignored"
                 );
-                (ReceiptStatus::DuplicateIgnored, Some(*first_processed_at))
+                (
+                    ReceiptStatus::DuplicateIgnored,
+                    *id,
+                    Some(*first_processed_at),
+                )
             }
             Receipt::Unroutable { id } => {
                 self.state
@@ -288,12 +297,13 @@ impl WebhooksApi {
                     delivery_id = %id,
                     "webhook unroutable: no tenant is linked to its account; stored for replay"
                 );
-                (ReceiptStatus::Unroutable, None)
+                (ReceiptStatus::Unroutable, *id, None)
             }
         };
         WebhookReceipt {
             status,
             provider: provider.as_str().to_owned(),
+            delivery_id,
             first_processed_at,
         }
     }
@@ -542,6 +552,7 @@ impl poem_openapi::types::Example for WebhookReceipt {
         WebhookReceipt {
             status: ReceiptStatus::Processed,
             provider: "callrail".into(),
+            delivery_id: uuid::Uuid::from_u128(0x0193_6f2a_8c1d_7e4b_9a2f_3c5d_7e9f_1a2b),
             first_processed_at: None,
         }
     }

@@ -11,7 +11,11 @@ use otto_core::ports::{JobQueue, ProviderAccounts};
 use otto_core::tenancy::TenantId;
 use otto_core::webhooks::AccountRef;
 
-use crate::cli::{CallRailAction, JobsAction, TenantAction, WebhooksAction};
+mod webhooks;
+
+pub use webhooks::webhooks;
+
+use crate::cli::{CallRailAction, JobsAction, TenantAction};
 use crate::config::Config;
 use crate::startup;
 
@@ -80,35 +84,10 @@ pub async fn tenant(config: &Config, action: TenantAction) -> Result<String, Str
     }
 }
 
-/// `otto-server webhooks ...`
-pub async fn webhooks(config: &Config, action: WebhooksAction) -> Result<String, String> {
-    let store = Arc::new(store(config).await?);
-    let ingestion = crate::state::webhook_ingestion(config, store.clone(), store);
-    match action {
-        WebhooksAction::Replay { limit } => {
-            let report = ingestion
-                .replay_unroutable(limit)
-                .await
-                .map_err(|error| error.to_string())?;
-            tracing::info!(
-                processed = report.processed,
-                duplicates = report.duplicates,
-                still_unroutable = report.still_unroutable,
-                failed = report.failed,
-                "unroutable deliveries replayed"
-            );
-            Ok(format!(
-                "processed {}, duplicates {}, still unroutable {}, failed {}",
-                report.processed, report.duplicates, report.still_unroutable, report.failed
-            ))
-        }
-    }
-}
-
 /// `otto-server purge`
 pub async fn purge(config: &Config, batch: u32) -> Result<String, String> {
     let store = Arc::new(store(config).await?);
-    let ingestion = crate::state::webhook_ingestion(config, store.clone(), store);
+    let ingestion = crate::state::webhook_ingestion(config, store.clone());
     let ttl = chrono::Duration::days(i64::from(config.idempotency_ttl_days));
     let purged = ingestion
         .purge(ttl, batch)
@@ -119,8 +98,15 @@ pub async fn purge(config: &Config, batch: u32) -> Result<String, String> {
         ttl_days = config.idempotency_ttl_days,
         "webhook idempotency keys purged"
     );
+    let retention_days = config.webhooks.log_retention_days;
+    let logged = ingestion
+        .purge_log(chrono::Duration::days(i64::from(retention_days)), batch)
+        .await
+        .map_err(|error| error.to_string())?;
+    tracing::info!(purged = logged, retention_days, "webhook deliveries purged");
     Ok(format!(
-        "purged {purged} idempotency key(s) last seen more than {} day(s) ago",
+        "purged {purged} idempotency key(s) last seen more than {} day(s) ago and {logged} \
+         logged deliveries received more than {retention_days} day(s) ago",
         config.idempotency_ttl_days
     ))
 }
