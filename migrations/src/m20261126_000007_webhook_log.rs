@@ -4,10 +4,14 @@
 //!
 //! On PostgreSQL a tenant's transaction sees its own deliveries
 //! (`tenant_isolation`); unroutable ones (no tenant) only the platform scope sees.
+//!
+//! Provider accounts gain their own signing key: CallRail signs each company's
+//! deliveries with that company's key.
 
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::add_column;
 use crate::m20261125_000002_tenant_data::APP_ROLE;
 
 #[derive(DeriveMigrationName)]
@@ -36,6 +40,12 @@ enum WebhookDeliveries {
     ReceivedAt,
     Replays,
     LastReplayedAt,
+}
+
+#[derive(DeriveIden)]
+enum ProviderAccounts {
+    Table,
+    SigningKey,
 }
 
 #[derive(DeriveIden)]
@@ -152,10 +162,20 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .drop_table(Table::drop().table(WebhookUnroutable::Table).to_owned())
-            .await
+            .await?;
+        add_column(
+            manager,
+            ProviderAccounts::Table,
+            text_null(ProviderAccounts::SigningKey),
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .get_connection()
+            .execute_unprepared("ALTER TABLE provider_accounts DROP COLUMN signing_key")
+            .await?;
         manager
             .create_table(
                 Table::create()

@@ -31,8 +31,8 @@ pub async fn linked_companies(
         .links()
         .await?
         .into_iter()
-        .filter(|(account, linked)| account.provider == Provider::CallRail && linked == tenant)
-        .map(|(account, _)| account.account_id)
+        .filter(|link| link.account.provider == Provider::CallRail && link.tenant_id == *tenant)
+        .map(|link| link.account.account_id)
         .collect();
     companies.sort();
     Ok(companies)

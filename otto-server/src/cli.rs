@@ -92,6 +92,11 @@ pub enum TenantAction {
         /// The tenant (Clerk organization id).
         #[arg(long)]
         tenant: String,
+        /// Read the account's own signing key from standard input (CallRail signs
+        /// each company's deliveries with that company's key); kept out of the
+        /// command line so that it never shows in the process list or shell history.
+        #[arg(long)]
+        signing_key_stdin: bool,
     },
     /// Stop routing a provider account's deliveries.
     Unlink {

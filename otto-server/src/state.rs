@@ -441,11 +441,19 @@ impl ProviderAccounts for DetachedStore {
         Self::unavailable()
     }
 
+    async fn set_signing_key(&self, _: &AccountRef, _: Option<&str>) -> Result<bool, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn signing_keys(&self, _: &[AccountRef]) -> Result<Vec<String>, StoreError> {
+        Self::unavailable()
+    }
+
     async fn unlink(&self, _: &AccountRef) -> Result<bool, StoreError> {
         Self::unavailable()
     }
 
-    async fn links(&self) -> Result<Vec<(AccountRef, otto_core::tenancy::TenantId)>, StoreError> {
+    async fn links(&self) -> Result<Vec<otto_core::ports::AccountLink>, StoreError> {
         Self::unavailable()
     }
 }

@@ -105,7 +105,7 @@ async fn an_operator_links_lists_moves_and_unlinks_accounts() {
         json(put_link(&client, &admin(), LINK_PATH, r#"{"tenant_id":"org_a"}"#).await).await;
     assert_eq!(
         linked,
-        json_value!({"provider":"callrail","account_id":"COM9","tenant_id":"org_a"})
+        json_value!({"provider":"callrail","account_id":"COM9","tenant_id":"org_a","has_signing_key":false})
     );
     // A Twilio number: the `+` travels percent-encoded.
     let twilio = "/api/v1/admin/provider-accounts/twilio/%2B15551230000";
@@ -134,7 +134,7 @@ async fn an_operator_links_lists_moves_and_unlinks_accounts() {
     .await;
     assert_eq!(
         of_b["links"],
-        json_value!([{"provider":"twilio","account_id":"+15551230000","tenant_id":"org_b"}])
+        json_value!([{"provider":"twilio","account_id":"+15551230000","tenant_id":"org_b","has_signing_key":false}])
     );
 
     // Re-linking moves the account.
@@ -158,6 +158,65 @@ async fn an_operator_links_lists_moves_and_unlinks_accounts() {
             .expect("detail")
             .contains("callrail:COM9")
     );
+}
+
+#[tokio::test]
+async fn a_company_signing_key_is_write_only_and_survives_a_move() {
+    let store = InMemoryStore::default();
+    let client = app(&store);
+    let company = [AccountRef::new(Provider::CallRail, "COM9")];
+    let key = "company-nine-signing-key"; // pragma: allowlist secret
+    let response = put_link(
+        &client,
+        &admin(),
+        LINK_PATH,
+        &json_value!({"tenant_id": "org_a", "signing_key": key}).to_string(),
+    )
+    .await;
+    let text = response.0.into_body().into_string().await.expect("text");
+    assert!(!text.contains(key), "the key is never returned: {text}");
+    let linked: Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(linked["has_signing_key"], true);
+    assert_eq!(
+        store.signing_keys(&company).await.expect("reads"),
+        vec![key]
+    );
+
+    // Moving the account keeps its key; `null` removes it.
+    let moved =
+        json(put_link(&client, &admin(), LINK_PATH, r#"{"tenant_id":"org_b"}"#).await).await;
+    assert_eq!(moved["has_signing_key"], true);
+    let listed = send(&client, "GET", "/api/v1/admin/provider-accounts", &admin()).await;
+    let text = listed.0.into_body().into_string().await.expect("text");
+    assert!(!text.contains(key), "{text}");
+    let cleared = json(
+        put_link(
+            &client,
+            &admin(),
+            LINK_PATH,
+            r#"{"tenant_id":"org_b","signing_key":null}"#,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(cleared["has_signing_key"], false);
+    assert!(
+        store
+            .signing_keys(&company)
+            .await
+            .expect("reads")
+            .is_empty()
+    );
+
+    let refused = put_link(
+        &client,
+        &admin(),
+        LINK_PATH,
+        r#"{"tenant_id":"org_b","signing_key":"has spaces"}"#,
+    )
+    .await;
+    let problem = assert_problem(refused, 422, LINK_PATH).await;
+    assert_eq!(problem["errors"][0]["field"], "signing_key");
 }
 
 #[tokio::test]

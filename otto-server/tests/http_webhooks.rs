@@ -660,3 +660,68 @@ async fn duplicates_are_marked_replayed_and_a_reused_key_with_another_body_is_co
         "{metrics}"
     );
 }
+
+/// CallRail signs each company's deliveries with that company's key: a delivery is
+/// accepted with its company's key or the deployment's secret, refused with another
+/// company's key, and a keyed company is never accepted unsigned, not even in
+/// development.
+#[tokio::test]
+async fn each_company_can_sign_with_its_own_callrail_key() {
+    const KEY_A: &str = "company-a-signing-key"; // pragma: allowlist secret
+    const KEY_B: &str = "company-b-signing-key"; // pragma: allowlist secret
+    let store = InMemoryStore::default();
+    for (company, org, key) in [("COMA", "org_a", KEY_A), ("COMB", "org_b", KEY_B)] {
+        let account = AccountRef::new(Provider::CallRail, company);
+        store.link(&account, &tenant(org)).await.expect("links");
+        store
+            .set_signing_key(&account, Some(key))
+            .await
+            .expect("sets");
+    }
+    let client = signed_app(&store);
+    let post = |key: &'static str, call: &str, company: &str| {
+        let body = format!(r#"{{"resource_id":"{call}","company_resource_id":"{company}"}}"#);
+        client
+            .post("/webhook/callrail/pre-call")
+            .header("content-type", "application/json")
+            .header("Signature", callrail::sign(key, body.as_bytes()))
+            .body(body)
+            .send()
+    };
+    assert_eq!(
+        status_of(post(KEY_A, "CA1", "COMA").await).await,
+        "processed"
+    );
+    assert_eq!(
+        status_of(post(KEY_B, "CB1", "COMB").await).await,
+        "processed"
+    );
+    assert_eq!(
+        status_of(post(CALLRAIL_SECRET, "CA2", "COMA").await).await,
+        "processed",
+        "the deployment's secret still verifies"
+    );
+    let refused = post(KEY_B, "CA3", "COMA").await;
+    assert_eq!(refused.0.status().as_u16(), 401, "another company's key");
+    assert_eq!(calls_of(&store, "org_a").await, 2);
+    assert_eq!(calls_of(&store, "org_b").await, 1);
+    let metrics = metrics_text(&client).await;
+    for (secret, count) in [("account", 2), ("current", 1)] {
+        let line = format!(
+            r#"webhook_signature_verified_total{{provider="callrail",secret="{secret}"}} {count}"#
+        );
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
+
+    // Development without a deployment secret: a keyed company still needs its key.
+    let dev = unsigned_app(&store);
+    let unsigned = |company: &str| {
+        let body = format!(r#"{{"resource_id":"CU-{company}","company_resource_id":"{company}"}}"#);
+        dev.post("/webhook/callrail/pre-call")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    assert_eq!(unsigned("COMA").await.0.status().as_u16(), 401);
+    assert_eq!(status_of(unsigned("COMX").await).await, "processed");
+}

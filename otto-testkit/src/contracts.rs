@@ -654,7 +654,8 @@ pub async fn webhook_ledger_contract(
 }
 
 /// Every provider-account map: the first linked account of a delivery wins,
-/// re-linking moves an account, unlinking reports whether it was linked.
+/// re-linking moves an account (keeping its signing key), signing keys are set only
+/// on linked accounts and removed with them, unlinking reports whether it was linked.
 pub async fn provider_accounts_contract(
     accounts: &dyn otto_core::ports::ProviderAccounts,
     tenant_a: &str,
@@ -687,6 +688,19 @@ pub async fn provider_accounts_contract(
         Some(tenant(tenant_b)),
         "the first linked account wins"
     );
+    assert!(
+        accounts
+            .set_signing_key(&company, Some("company-key"))
+            .await
+            .expect("sets")
+    );
+    assert!(
+        !accounts
+            .set_signing_key(&unknown, Some("stray-key"))
+            .await
+            .expect("sets"),
+        "only a linked account takes a key"
+    );
     accounts
         .link(&company, &tenant(tenant_b))
         .await
@@ -698,9 +712,54 @@ pub async fn provider_accounts_contract(
             .expect("looks up"),
         Some(tenant(tenant_b))
     );
+    assert_eq!(
+        accounts
+            .signing_keys(&[unknown.clone(), number.clone(), company.clone()])
+            .await
+            .expect("reads"),
+        vec!["company-key".to_owned()],
+        "the key moved with the account; accounts without one add nothing"
+    );
     let links = accounts.links().await.expect("lists");
-    assert!(links.contains(&(company.clone(), tenant(tenant_b))));
-    assert!(links.contains(&(number.clone(), tenant(tenant_b))));
+    let link_of = |account: &AccountRef| {
+        links
+            .iter()
+            .find(|link| link.account == *account)
+            .cloned()
+            .expect("listed")
+    };
+    assert_eq!(link_of(&company).tenant_id, tenant(tenant_b));
+    assert!(link_of(&company).has_signing_key);
+    assert_eq!(link_of(&number).tenant_id, tenant(tenant_b));
+    assert!(!link_of(&number).has_signing_key);
+    accounts
+        .set_signing_key(&number, Some("number-key"))
+        .await
+        .expect("sets");
+    accounts
+        .set_signing_key(&number, None)
+        .await
+        .expect("removes");
+    assert!(
+        accounts
+            .signing_keys(std::slice::from_ref(&number))
+            .await
+            .expect("reads")
+            .is_empty()
+    );
+    assert!(accounts.unlink(&company).await.expect("unlinks"));
+    accounts
+        .link(&company, &tenant(tenant_a))
+        .await
+        .expect("links again");
+    assert!(
+        accounts
+            .signing_keys(std::slice::from_ref(&company))
+            .await
+            .expect("reads")
+            .is_empty(),
+        "unlinking removed the key"
+    );
     assert!(accounts.unlink(&company).await.expect("unlinks"));
     assert!(!accounts.unlink(&company).await.expect("unlinks"));
     assert_eq!(

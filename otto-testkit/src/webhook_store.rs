@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use otto_core::calls::{Call, CallOutcome, Direction};
 use otto_core::ports::{
-    Application, Claim, Company, IdempotencyKey, ProviderAccounts, Recording, StoreError, Target,
-    WebhookLedger,
+    AccountLink, Application, Claim, Company, IdempotencyKey, ProviderAccounts, Recording,
+    StoreError, Target, WebhookLedger,
 };
 use otto_core::tenancy::{Role, TenantId, UserId};
 use otto_core::webhooks::{
@@ -56,6 +56,7 @@ pub(crate) struct WebhookTables {
     keys: BTreeMap<KeyTuple, KeyRecord>,
     pub(crate) deliveries: Vec<otto_core::ports::LoggedDelivery>,
     accounts: BTreeMap<AccountRef, TenantId>,
+    signing_keys: BTreeMap<AccountRef, String>,
     pub(crate) messages: Vec<StoredMessage>,
     pub(crate) opt_outs: BTreeSet<(TenantId, String)>,
     pub(crate) recordings: BTreeMap<(TenantId, String), StoredRecording>,
@@ -419,17 +420,54 @@ impl ProviderAccounts for InMemoryStore {
         Ok(())
     }
 
-    async fn unlink(&self, account: &AccountRef) -> Result<bool, StoreError> {
-        Ok(self.tables().webhooks.accounts.remove(account).is_some())
+    async fn set_signing_key(
+        &self,
+        account: &AccountRef,
+        key: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.tables();
+        if !tables.webhooks.accounts.contains_key(account) {
+            return Ok(false);
+        }
+        match key {
+            Some(key) => {
+                tables
+                    .webhooks
+                    .signing_keys
+                    .insert(account.clone(), key.to_owned());
+            }
+            None => {
+                tables.webhooks.signing_keys.remove(account);
+            }
+        }
+        Ok(true)
     }
 
-    async fn links(&self) -> Result<Vec<(AccountRef, TenantId)>, StoreError> {
-        Ok(self
-            .tables()
+    async fn signing_keys(&self, accounts: &[AccountRef]) -> Result<Vec<String>, StoreError> {
+        let tables = self.tables();
+        Ok(accounts
+            .iter()
+            .filter_map(|account| tables.webhooks.signing_keys.get(account).cloned())
+            .collect())
+    }
+
+    async fn unlink(&self, account: &AccountRef) -> Result<bool, StoreError> {
+        let mut tables = self.tables();
+        tables.webhooks.signing_keys.remove(account);
+        Ok(tables.webhooks.accounts.remove(account).is_some())
+    }
+
+    async fn links(&self) -> Result<Vec<AccountLink>, StoreError> {
+        let tables = self.tables();
+        Ok(tables
             .webhooks
             .accounts
             .iter()
-            .map(|(account, tenant)| (account.clone(), tenant.clone()))
+            .map(|(account, tenant)| AccountLink {
+                account: account.clone(),
+                tenant_id: tenant.clone(),
+                has_signing_key: tables.webhooks.signing_keys.contains_key(account),
+            })
             .collect())
     }
 }

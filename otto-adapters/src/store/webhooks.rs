@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use migrations::PLATFORM_KEY_OWNER;
 use otto_core::ports::{
-    Application, Claim, IdempotencyKey, ProviderAccounts, StoreError, Target, WebhookLedger,
+    AccountLink, Application, Claim, IdempotencyKey, ProviderAccounts, StoreError, Target,
+    WebhookLedger,
 };
 use otto_core::tenancy::TenantId;
 use otto_core::webhooks::{AccountRef, Effect, Provider};
@@ -204,6 +205,48 @@ impl ProviderAccounts for SqlStore {
         transaction.commit().await.map_err(store_error)
     }
 
+    async fn set_signing_key(
+        &self,
+        account: &AccountRef,
+        key: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let transaction = self.begin_platform().await?;
+        let updated = sql::execute(
+            &transaction,
+            "UPDATE provider_accounts SET signing_key = $1 WHERE provider = $2 AND account_id = $3",
+            vec![
+                key.map(str::to_owned).into(),
+                account.provider.as_str().into(),
+                account.account_id.clone().into(),
+            ],
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(updated > 0)
+    }
+
+    async fn signing_keys(&self, accounts: &[AccountRef]) -> Result<Vec<String>, StoreError> {
+        let transaction = self.begin_platform().await?;
+        let mut keys = Vec::new();
+        for account in accounts {
+            let rows = sql::query(
+                &transaction,
+                "SELECT signing_key FROM provider_accounts \
+                 WHERE provider = $1 AND account_id = $2 AND signing_key IS NOT NULL",
+                vec![
+                    account.provider.as_str().into(),
+                    account.account_id.clone().into(),
+                ],
+            )
+            .await?;
+            for row in &rows {
+                keys.push(column(row, "signing_key")?);
+            }
+        }
+        transaction.commit().await.map_err(store_error)?;
+        Ok(keys)
+    }
+
     async fn unlink(&self, account: &AccountRef) -> Result<bool, StoreError> {
         let transaction = self.begin_platform().await?;
         let deleted = sql::execute(
@@ -219,12 +262,12 @@ impl ProviderAccounts for SqlStore {
         Ok(deleted > 0)
     }
 
-    async fn links(&self) -> Result<Vec<(AccountRef, TenantId)>, StoreError> {
+    async fn links(&self) -> Result<Vec<AccountLink>, StoreError> {
         let transaction = self.begin_platform().await?;
         let rows = sql::query(
             &transaction,
-            "SELECT provider, account_id, tenant_id FROM provider_accounts \
-                 ORDER BY provider, account_id",
+            "SELECT provider, account_id, tenant_id, signing_key IS NOT NULL AS has_signing_key \
+                 FROM provider_accounts ORDER BY provider, account_id",
             Vec::new(),
         )
         .await?;
@@ -236,11 +279,12 @@ impl ProviderAccounts for SqlStore {
                     StoreError::Internal(format!("unknown provider `{provider}`"))
                 })?;
                 let tenant: String = column(row, "tenant_id")?;
-                Ok((
-                    AccountRef::new(provider, column::<String>(row, "account_id")?),
-                    TenantId::parse(&tenant)
+                Ok(AccountLink {
+                    account: AccountRef::new(provider, column::<String>(row, "account_id")?),
+                    tenant_id: TenantId::parse(&tenant)
                         .map_err(|error| StoreError::Internal(error.to_string()))?,
-                ))
+                    has_signing_key: column(row, "has_signing_key")?,
+                })
             })
             .collect()
     }

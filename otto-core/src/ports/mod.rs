@@ -35,4 +35,6 @@ pub use webhook_log::{
     DeliveryCursor, DeliveryFilter, DeliveryLog, DeliveryOutcome, LogScope, LoggedDelivery,
     ReplayRecord,
 };
-pub use webhooks::{Application, Claim, IdempotencyKey, ProviderAccounts, Target, WebhookLedger};
+pub use webhooks::{
+    AccountLink, Application, Claim, IdempotencyKey, ProviderAccounts, Target, WebhookLedger,
+};

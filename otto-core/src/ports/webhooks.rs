@@ -100,18 +100,42 @@ pub trait WebhookLedger: Send + Sync {
     async fn purge_keys(&self, cutoff: DateTime<Utc>, batch: u32) -> Result<u64, StoreError>;
 }
 
-/// The map from provider accounts to tenants.
+/// One provider account, the tenant its deliveries are routed to, and whether it
+/// has its own signing key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountLink {
+    /// The provider account.
+    pub account: AccountRef,
+    /// Its tenant.
+    pub tenant_id: TenantId,
+    /// Whether deliveries naming it are verified with its own signing key (CallRail
+    /// signs with each company's key). The key itself is never read back.
+    pub has_signing_key: bool,
+}
+
+/// The map from provider accounts to tenants, with their signing keys.
 #[async_trait]
 pub trait ProviderAccounts: Send + Sync {
     /// The tenant of the first of `accounts` that is linked.
     async fn tenant_of(&self, accounts: &[AccountRef]) -> Result<Option<TenantId>, StoreError>;
 
-    /// Links `account` to `tenant` (re-linking moves it).
+    /// Links `account` to `tenant` (re-linking moves it, keeping its signing key).
     async fn link(&self, account: &AccountRef, tenant: &TenantId) -> Result<(), StoreError>;
+
+    /// Sets (or with `None` removes) the signing key of a linked `account`; `false`
+    /// if it is not linked.
+    async fn set_signing_key(
+        &self,
+        account: &AccountRef,
+        key: Option<&str>,
+    ) -> Result<bool, StoreError>;
+
+    /// The signing keys of those of `accounts` that are linked and have one.
+    async fn signing_keys(&self, accounts: &[AccountRef]) -> Result<Vec<String>, StoreError>;
 
     /// Unlinks `account`; `false` if it was not linked.
     async fn unlink(&self, account: &AccountRef) -> Result<bool, StoreError>;
 
     /// Every link, ordered by provider and account.
-    async fn links(&self) -> Result<Vec<(AccountRef, TenantId)>, StoreError>;
+    async fn links(&self) -> Result<Vec<AccountLink>, StoreError>;
 }

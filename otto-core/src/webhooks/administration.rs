@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use crate::ports::{ProviderAccounts, StoreError};
+use crate::ports::{AccountLink, ProviderAccounts, StoreError};
 use crate::tenancy::{Principal, TenantId};
 
 use super::{AccountRef, Provider, ReplayReport, WebhookIngestion};
@@ -23,6 +23,9 @@ pub enum InvalidAccount {
     /// Empty, too long, or with spaces or control characters.
     #[error("the account id must be 1-128 printable characters without spaces")]
     AccountId,
+    /// A signing key that is empty, too long, or has spaces or control characters.
+    #[error("the signing key must be 1-256 printable characters without spaces")]
+    SigningKey,
 }
 
 impl AccountRef {
@@ -55,13 +58,32 @@ pub enum AdministrationError {
     Store(#[from] StoreError),
 }
 
-/// One provider account and the tenant it routes to.
+/// What linking does to an account's own signing key.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountLink {
-    /// The provider account.
-    pub account: AccountRef,
-    /// Its tenant.
-    pub tenant_id: TenantId,
+pub enum SigningKeyChange {
+    /// Leave it as it is (none for a new link).
+    Keep,
+    /// Verify the account's deliveries with this key (beside the provider-wide one).
+    Set(String),
+    /// Verify them with the provider-wide secret only.
+    Remove,
+}
+
+/// Longest signing key accepted.
+const MAX_SIGNING_KEY_LEN: usize = 256;
+
+impl SigningKeyChange {
+    /// A key to set, if it is 1-256 printable characters without spaces.
+    pub fn set(key: &str) -> Result<Self, InvalidAccount> {
+        let valid = !key.is_empty()
+            && key.len() <= MAX_SIGNING_KEY_LEN
+            && key.bytes().all(|b| b.is_ascii_graphic());
+        if valid {
+            Ok(SigningKeyChange::Set(key.to_owned()))
+        } else {
+            Err(InvalidAccount::SigningKey)
+        }
+    }
 }
 
 /// The administration service.
@@ -107,24 +129,40 @@ impl WebhookAdministration {
             .links()
             .await?
             .into_iter()
-            .filter(|(_, linked)| tenant.is_none_or(|tenant| tenant == linked))
-            .map(|(account, tenant_id)| AccountLink { account, tenant_id })
+            .filter(|link| tenant.is_none_or(|tenant| *tenant == link.tenant_id))
             .collect())
     }
 
     /// Routes `account`'s deliveries to `tenant` (moving it if it was linked
-    /// elsewhere). Deliveries that waited as unroutable are replayed separately.
+    /// elsewhere) and changes its signing key as asked. Deliveries that waited as
+    /// unroutable are replayed separately.
     pub async fn link(
         &self,
         principal: &Principal,
         account: &AccountRef,
         tenant: &TenantId,
+        signing_key: &SigningKeyChange,
     ) -> Result<AccountLink, AdministrationError> {
         require_platform_admin(principal)?;
         self.accounts.link(account, tenant).await?;
+        match signing_key {
+            SigningKeyChange::Keep => {}
+            SigningKeyChange::Set(key) => {
+                self.accounts.set_signing_key(account, Some(key)).await?;
+            }
+            SigningKeyChange::Remove => {
+                self.accounts.set_signing_key(account, None).await?;
+            }
+        }
+        let has_signing_key = !self
+            .accounts
+            .signing_keys(std::slice::from_ref(account))
+            .await?
+            .is_empty();
         Ok(AccountLink {
             account: account.clone(),
             tenant_id: tenant.clone(),
+            has_signing_key,
         })
     }
 

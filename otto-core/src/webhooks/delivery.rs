@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use super::event::{Provider, WebhookEvent};
 use super::payload::{Payload, PayloadError};
-use super::plan::Plan;
+use super::plan::{AccountRef, Plan, Routing};
 use super::{bland, callrail, clerk, twilio};
 
 /// One webhook request's content.
@@ -43,6 +43,16 @@ impl Delivery {
             Provider::Twilio => twilio::plan(self, &payload),
             Provider::Clerk => clerk::plan(self, &payload),
             Provider::Bland => bland::plan(self, &payload),
+        }
+    }
+
+    /// The provider accounts the body names (none when it cannot be read or is
+    /// routed otherwise): before its signature is verified, only to choose the
+    /// accounts' signing keys.
+    pub fn named_accounts(&self) -> Vec<AccountRef> {
+        match self.plan().map(|plan| plan.routing) {
+            Ok(Routing::Accounts(accounts)) => accounts,
+            _ => Vec::new(),
         }
     }
 

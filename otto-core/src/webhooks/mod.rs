@@ -18,7 +18,10 @@ pub mod signatures;
 mod twilio;
 
 pub use crate::jobs::JobKind;
-pub use administration::{AccountLink, AdministrationError, InvalidAccount, WebhookAdministration};
+pub use crate::ports::AccountLink;
+pub use administration::{
+    AdministrationError, InvalidAccount, SigningKeyChange, WebhookAdministration,
+};
 pub use deliveries::{DeliveriesError, WebhookDeliveries};
 pub use delivery::{Delivery, OptKeyword};
 pub use event::{Provider, WebhookEvent};

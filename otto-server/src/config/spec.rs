@@ -87,7 +87,7 @@ pub const VARIABLES: &[Variable] = &[
     var("OPENAI_MODEL", Some("gpt-4o")),
     required_secret("BLAND_API_KEY"),
     var("BLAND_API_BASE_URL", Some("https://api.bland.ai")),
-    required_secret("CALLRAIL_WEBHOOK_SECRET"),
+    secret("CALLRAIL_WEBHOOK_SECRET"),
     required_secret("CLERK_WEBHOOK_SECRET"),
     required_secret("BLAND_WEBHOOK_SECRET"),
     secret("CALLRAIL_WEBHOOK_SECRET_PREVIOUS"),

@@ -3,14 +3,20 @@
 //! `otto_core::webhooks::signatures`. The caller learns which secret matched, so
 //! operators can see when the previous one is no longer used.
 //!
+//! A provider account can have its own signing key (CallRail signs each company's
+//! deliveries with that company's key): a delivery the provider-wide secrets do not
+//! verify is checked with the keys of the linked accounts it names.
+//!
 //! Outside production a provider without a secret accepts unsigned deliveries, so the
-//! embedded default works with `curl`; a warning is logged the first time. In
-//! production the configuration refuses to start without every secret.
+//! embedded default works with `curl` (unless the account named has its own key); a
+//! warning is logged the first time. In production a delivery verified by no secret
+//! and no account key is refused.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use otto_core::webhooks::Provider;
+use otto_core::ports::{ProviderAccounts, StoreError};
 use otto_core::webhooks::signatures::{SignatureError, bland, callrail, svix, twilio};
+use otto_core::webhooks::{Delivery, Provider};
 use poem::Request;
 
 use crate::config::{Config, OttoEnv, Secret};
@@ -22,6 +28,9 @@ pub enum SecretUsed {
     Current,
     /// The previous secret, still accepted during a rotation.
     Previous,
+    /// The signing key of a provider account the delivery names (CallRail signs
+    /// each company's deliveries with that company's key).
+    Account,
     /// None: no secret is configured (development only).
     Unsigned,
 }
@@ -32,6 +41,7 @@ impl SecretUsed {
         match self {
             SecretUsed::Current => "current",
             SecretUsed::Previous => "previous",
+            SecretUsed::Account => "account",
             SecretUsed::Unsigned => "none",
         }
     }
@@ -134,6 +144,42 @@ impl WebhookVerifier {
             }
             _ => Err(refused),
         }
+    }
+
+    /// [`WebhookVerifier::verify`], then, unless the provider-wide secrets verified
+    /// it, the signing keys of the linked accounts the delivery names (read from the
+    /// still unverified body only to pick keys; `now` is the Unix time). An account with a key
+    /// is never accepted unsigned, not even in development.
+    pub async fn verify_with_accounts(
+        &self,
+        request: &Request,
+        delivery: &Delivery,
+        now: i64,
+        accounts: &dyn ProviderAccounts,
+    ) -> Result<Result<SecretUsed, SignatureError>, StoreError> {
+        let provider = delivery.event.provider();
+        let body = delivery.body.as_slice();
+        let global = self.verify(provider, request, body, now);
+        if matches!(global, Ok(SecretUsed::Current | SecretUsed::Previous)) {
+            return Ok(global);
+        }
+        let named = delivery.named_accounts();
+        if named.is_empty() {
+            return Ok(global);
+        }
+        let keys = accounts.signing_keys(&named).await?;
+        let mut refused = None;
+        for key in &keys {
+            match self.check(provider, key, request, body, now) {
+                Ok(()) => return Ok(Ok(SecretUsed::Account)),
+                Err(error) => refused = refused.or(Some(error)),
+            }
+        }
+        Ok(match (global, refused) {
+            (Err(error), Some(_)) => Err(error),
+            (_, Some(error)) => Err(error),
+            (global, None) => global,
+        })
     }
 
     /// Checks the signature with one `secret`.

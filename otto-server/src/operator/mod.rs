@@ -9,7 +9,7 @@ use otto_adapters::system::UuidV7Ids;
 use otto_core::jobs::{Job, JobStatus};
 use otto_core::ports::{JobQueue, ProviderAccounts};
 use otto_core::tenancy::TenantId;
-use otto_core::webhooks::AccountRef;
+use otto_core::webhooks::{AccountRef, SigningKeyChange};
 
 mod webhooks;
 
@@ -38,16 +38,42 @@ pub async fn tenant(config: &Config, action: TenantAction) -> Result<String, Str
             provider,
             account: account_id,
             tenant,
+            signing_key_stdin,
         } => {
             let account = account(&provider, &account_id)?;
             let tenant = TenantId::parse(&tenant).map_err(|error| error.to_string())?;
+            // Read before linking, so that a bad key changes nothing.
+            let key = if signing_key_stdin {
+                let mut key = String::new();
+                std::io::stdin()
+                    .read_line(&mut key)
+                    .map_err(|error| format!("cannot read the signing key: {error}"))?;
+                match SigningKeyChange::set(key.trim()).map_err(|error| error.to_string())? {
+                    SigningKeyChange::Set(key) => Some(key),
+                    _ => None,
+                }
+            } else {
+                None
+            };
             store
                 .link(&account, &tenant)
                 .await
                 .map_err(|error| error.to_string())?;
+            if let Some(key) = &key {
+                store
+                    .set_signing_key(&account, Some(key))
+                    .await
+                    .map_err(|error| error.to_string())?;
+            }
             Ok(format!(
-                "linked {}:{} to {tenant}; replay waiting deliveries with `otto-server webhooks replay`",
-                account.provider, account.account_id
+                "linked {}:{} to {tenant}{}; replay waiting deliveries with `otto-server webhooks replay`",
+                account.provider,
+                account.account_id,
+                if key.is_some() {
+                    " with its signing key"
+                } else {
+                    ""
+                }
             ))
         }
         TenantAction::Unlink {
@@ -75,8 +101,18 @@ pub async fn tenant(config: &Config, action: TenantAction) -> Result<String, Str
             let links = store.links().await.map_err(|error| error.to_string())?;
             Ok(links
                 .iter()
-                .map(|(account, tenant)| {
-                    format!("{}\t{}\t{tenant}", account.provider, account.account_id)
+                .map(|link| {
+                    format!(
+                        "{}\t{}\t{}{}",
+                        link.account.provider,
+                        link.account.account_id,
+                        link.tenant_id,
+                        if link.has_signing_key {
+                            "\tsigning key"
+                        } else {
+                            ""
+                        }
+                    )
                 })
                 .collect::<Vec<_>>()
                 .join("\n"))

@@ -4,10 +4,12 @@
 
 use otto_core::ports::StoreError;
 use otto_core::tenancy::TenantId;
-use otto_core::webhooks::{AccountLink, AccountRef, AdministrationError, WebhookAdministration};
+use otto_core::webhooks::{
+    AccountLink, AccountRef, AdministrationError, SigningKeyChange, WebhookAdministration,
+};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::types::Example;
+use poem_openapi::types::{Example, MaybeUndefined};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 use super::{ApiTags, problem, store_failure};
@@ -32,6 +34,9 @@ pub struct ProviderAccountLink {
     pub account_id: String,
     /// The tenant (Clerk organization id).
     pub tenant_id: String,
+    /// Whether the account's deliveries are verified with its own signing key (the
+    /// key itself is never returned).
+    pub has_signing_key: bool,
 }
 
 impl Example for ProviderAccountLink {
@@ -40,6 +45,7 @@ impl Example for ProviderAccountLink {
             provider: "callrail".to_owned(),
             account_id: "COM8154748ae6bd4e278a7cddd38a662f4f".to_owned(),
             tenant_id: "org_2abcXYZ".to_owned(),
+            has_signing_key: true,
         }
     }
 }
@@ -50,6 +56,7 @@ impl From<AccountLink> for ProviderAccountLink {
             provider: link.account.provider.as_str().to_owned(),
             account_id: link.account.account_id,
             tenant_id: link.tenant_id.to_string(),
+            has_signing_key: link.has_signing_key,
         }
     }
 }
@@ -77,26 +84,53 @@ impl Example for ProviderAccountLinks {
 pub struct LinkRequest {
     /// The tenant to route the account's deliveries to.
     pub tenant_id: String,
+    /// The account's own signing key (CallRail signs each company's deliveries with
+    /// that company's key): deliveries naming the account are verified with it, or
+    /// with the provider-wide secret. Left out, the key stays as it is; `null`
+    /// removes it. Write-only.
+    #[serde(default)]
+    pub signing_key: MaybeUndefined<String>,
 }
 
 impl Example for LinkRequest {
     fn example() -> Self {
         LinkRequest {
             tenant_id: "org_2abcXYZ".to_owned(),
+            signing_key: MaybeUndefined::Undefined,
+        }
+    }
+}
+
+impl LinkRequest {
+    fn signing_key_change(&self) -> Result<SigningKeyChange, FieldError> {
+        match &self.signing_key {
+            MaybeUndefined::Undefined => Ok(SigningKeyChange::Keep),
+            MaybeUndefined::Null => Ok(SigningKeyChange::Remove),
+            MaybeUndefined::Value(key) => SigningKeyChange::set(key).map_err(|error| FieldError {
+                field: "signing_key".to_owned(),
+                message: error.to_string(),
+            }),
         }
     }
 }
 
 impl Validate for LinkRequest {
     fn validate(&self) -> Result<(), Vec<FieldError>> {
-        TenantId::parse(&self.tenant_id)
-            .map(|_| ())
-            .map_err(|error| {
-                vec![FieldError {
-                    field: "tenant_id".to_owned(),
-                    message: error.to_string(),
-                }]
-            })
+        let mut errors = Vec::new();
+        if let Err(error) = TenantId::parse(&self.tenant_id) {
+            errors.push(FieldError {
+                field: "tenant_id".to_owned(),
+                message: error.to_string(),
+            });
+        }
+        if let Err(error) = self.signing_key_change() {
+            errors.push(error);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 
@@ -170,7 +204,8 @@ fn account(provider: &str, account_id: &str) -> Result<AccountRef, AdminErrors> 
         otto_core::webhooks::InvalidAccount::Provider(_) => {
             bad_parameter("provider", error.to_string())
         }
-        otto_core::webhooks::InvalidAccount::AccountId => {
+        otto_core::webhooks::InvalidAccount::AccountId
+        | otto_core::webhooks::InvalidAccount::SigningKey => {
             bad_parameter("account_id", error.to_string())
         }
     })
@@ -251,15 +286,19 @@ impl AdminApi {
                 message: error.to_string(),
             }])))
         })?;
+        let signing_key = body.0.signing_key_change().map_err(|error| {
+            AdminErrors::ValidationFailed(ProblemBody(ApiError::validation(vec![error])))
+        })?;
         let link = self
             .administration
-            .link(&caller.0, &account, &tenant)
+            .link(&caller.0, &account, &tenant, &signing_key)
             .await?;
         tracing::info!(
             operator = %caller.0.user_id,
             provider = account.provider.as_str(),
             account_id = %account.account_id,
             tenant_id = %tenant,
+            has_signing_key = link.has_signing_key,
             "provider account linked"
         );
         Ok(Json(link.into()))

@@ -155,10 +155,33 @@ impl WebhooksApi {
     ) -> Result<WebhookReceipt, WebhookErrors> {
         let provider = event.provider();
         let now = Utc::now();
-        let verified =
-            self.state
-                .webhook_verifier
-                .verify(provider, request, &body.bytes, now.timestamp());
+        let delivery = Delivery {
+            event,
+            content_type: body.content_type,
+            body: body.bytes,
+            message_id: request
+                .header("svix-id")
+                .or_else(|| request.header("webhook-id"))
+                .map(str::to_owned),
+            received_at: now,
+            trace_context: crate::telemetry::trace_context::current_traceparent(),
+            trace_id: crate::http::request_context::current()
+                .map(|context| context.request_id.to_string()),
+        };
+        let verified = self
+            .state
+            .webhook_verifier
+            .verify_with_accounts(
+                request,
+                &delivery,
+                now.timestamp(),
+                self.state.provider_accounts.as_ref(),
+            )
+            .await
+            .map_err(|error| {
+                self.fail(provider, "unknown", "storage");
+                storage_problem(provider, event, error)
+            })?;
         match verified {
             Ok(secret) => self
                 .state
@@ -182,19 +205,6 @@ impl WebhooksApi {
                     format!("The delivery was refused: {error}."),
                 )));
             }
-        };
-        let delivery = Delivery {
-            event,
-            content_type: body.content_type,
-            body: body.bytes,
-            message_id: request
-                .header("svix-id")
-                .or_else(|| request.header("webhook-id"))
-                .map(str::to_owned),
-            received_at: now,
-            trace_context: crate::telemetry::trace_context::current_traceparent(),
-            trace_id: crate::http::request_context::current()
-                .map(|context| context.request_id.to_string()),
         };
         match self.state.webhooks.receive(&delivery).await {
             Ok(receipt) => Ok(self.acknowledge(event, receipt)),
