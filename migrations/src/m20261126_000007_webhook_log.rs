@@ -6,7 +6,8 @@
 //! (`tenant_isolation`); unroutable ones (no tenant) only the platform scope sees.
 //!
 //! Provider accounts gain their own signing key: CallRail signs each company's
-//! deliveries with that company's key.
+//! deliveries with that company's key. Idempotency keys remember the delivery that
+//! claimed them, so that a duplicate can point to it.
 
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 use sea_orm_migration::{prelude::*, schema::*};
@@ -40,6 +41,12 @@ enum WebhookDeliveries {
     ReceivedAt,
     Replays,
     LastReplayedAt,
+}
+
+#[derive(DeriveIden)]
+enum WebhookEvents {
+    Table,
+    FirstDeliveryId,
 }
 
 #[derive(DeriveIden)]
@@ -168,6 +175,12 @@ impl MigrationTrait for Migration {
             ProviderAccounts::Table,
             text_null(ProviderAccounts::SigningKey),
         )
+        .await?;
+        add_column(
+            manager,
+            WebhookEvents::Table,
+            uuid_null(WebhookEvents::FirstDeliveryId),
+        )
         .await
     }
 
@@ -175,6 +188,10 @@ impl MigrationTrait for Migration {
         manager
             .get_connection()
             .execute_unprepared("ALTER TABLE provider_accounts DROP COLUMN signing_key")
+            .await?;
+        manager
+            .get_connection()
+            .execute_unprepared("ALTER TABLE webhook_events DROP COLUMN first_delivery_id")
             .await?;
         manager
             .create_table(

@@ -103,6 +103,10 @@ async fn leadership_sees_its_own_deliveries_filtered_and_paged() {
     }
     let (_, duplicate, _) = deliver(&client, "pre-call", &pre_call("C1", "COMA")).await;
     assert_eq!(duplicate["status"], "duplicate_ignored");
+    assert_eq!(
+        duplicate["first_delivery_id"], first["delivery_id"],
+        "a duplicate points to the delivery that was processed"
+    );
     let (_, other, _) = deliver(&client, "pre-call", &pre_call("C9", "COMB")).await;
 
     let (status, page) = call(

@@ -448,6 +448,7 @@ pub async fn webhook_ledger_contract(
             first_processed_at: at,
             attempts: 2,
             first_body_digest: "d1".into(),
+            first_delivery_id: None,
         },
         "a duplicate reports the first delivery's digest, whatever this one's"
     );

@@ -117,7 +117,13 @@ pub async fn delivery_log_contract(
         received_at: at + Duration::seconds(1),
         ..first.clone()
     };
-    apply_logged(&*ledger, &retry, "d1").await;
+    assert!(
+        matches!(
+            apply_logged(&*ledger, &retry, "d1").await,
+            Claim::Duplicate { first_delivery_id: Some(id), .. } if id == first.id
+        ),
+        "a duplicate names the delivery that claimed the key"
+    );
     let reused = LoggedDelivery {
         id: Uuid::now_v7(),
         received_at: at + Duration::seconds(2),

@@ -27,16 +27,18 @@ struct KeyRecord {
     last_seen_at: DateTime<Utc>,
     attempts: i32,
     body_digest: String,
+    first_delivery_id: Option<uuid::Uuid>,
 }
 
 impl KeyRecord {
     /// A key claimed at `at` by a body with `body_digest`.
-    fn first(body_digest: &str, at: DateTime<Utc>) -> Self {
+    fn first(body_digest: &str, first_delivery_id: Option<uuid::Uuid>, at: DateTime<Utc>) -> Self {
         KeyRecord {
             first_processed_at: at,
             last_seen_at: at,
             attempts: 1,
             body_digest: body_digest.to_owned(),
+            first_delivery_id,
         }
     }
 }
@@ -329,6 +331,7 @@ impl WebhookLedger for InMemoryStore {
                 first_processed_at: record.first_processed_at,
                 attempts: record.attempts,
                 first_body_digest: record.body_digest.clone(),
+                first_delivery_id: record.first_delivery_id,
             }
         } else {
             self.apply_effects(
@@ -343,10 +346,14 @@ impl WebhookLedger for InMemoryStore {
                 let id = self.ids.new_id();
                 tables.jobs.enqueue(job.clone(), id, at);
             }
-            tables
-                .webhooks
-                .keys
-                .insert(tuple, KeyRecord::first(application.body_digest, at));
+            tables.webhooks.keys.insert(
+                tuple,
+                KeyRecord::first(
+                    application.body_digest,
+                    application.log.map(|delivery| delivery.id),
+                    at,
+                ),
+            );
             Claim::Processed { at }
         };
         if let Some(delivery) = application.log {
@@ -382,7 +389,7 @@ impl WebhookLedger for InMemoryStore {
             .webhooks
             .keys
             .entry(key_tuple(key))
-            .or_insert_with(|| KeyRecord::first(body_digest, at));
+            .or_insert_with(|| KeyRecord::first(body_digest, None, at));
         Ok(())
     }
 

@@ -55,16 +55,17 @@ async fn claim_key(
     transaction: &DatabaseTransaction,
     key: &IdempotencyKey,
     body_digest: &str,
+    delivery_id: Option<uuid::Uuid>,
     at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     let mut claim = vec![store.new_id().into()];
     claim.extend(key_values(key));
-    claim.extend([body_digest.into(), at.into()]);
+    claim.extend([body_digest.into(), at.into(), delivery_id.into()]);
     let claimed = sql::execute(
         transaction,
         "INSERT INTO webhook_events (id, tenant_id, provider, event, external_id, \
-             body_digest, first_processed_at, last_seen_at, attempts) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1) \
+             body_digest, first_processed_at, last_seen_at, attempts, first_delivery_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, 1, $8) \
              ON CONFLICT (tenant_id, provider, event, external_id) DO NOTHING",
         claim,
     )
@@ -88,7 +89,8 @@ impl WebhookLedger for SqlStore {
         let transaction = self.transaction_for(target).await?;
         // The claim is the transaction's first statement: on SQLite a write first
         // takes the write lock at once instead of failing to upgrade a read lock.
-        let claim = if claim_key(self, &transaction, key, body_digest, at).await? {
+        let delivery_id = log.map(|delivery| delivery.id);
+        let claim = if claim_key(self, &transaction, key, body_digest, delivery_id, at).await? {
             let writer = EffectWriter {
                 store: self,
                 transaction: &transaction,
@@ -105,7 +107,7 @@ impl WebhookLedger for SqlStore {
                 &transaction,
                 "UPDATE webhook_events SET last_seen_at = $1, attempts = attempts + 1 \
                      WHERE tenant_id = $2 AND provider = $3 AND event = $4 AND external_id = $5 \
-                     RETURNING first_processed_at, attempts, body_digest",
+                     RETURNING first_processed_at, attempts, body_digest, first_delivery_id",
                 values,
             )
             .await?;
@@ -116,6 +118,7 @@ impl WebhookLedger for SqlStore {
                 first_processed_at: column(row, "first_processed_at")?,
                 attempts: column(row, "attempts")?,
                 first_body_digest: column(row, "body_digest")?,
+                first_delivery_id: column(row, "first_delivery_id")?,
             }
         };
         if let Some(delivery) = log {
@@ -135,7 +138,7 @@ impl WebhookLedger for SqlStore {
     ) -> Result<(), StoreError> {
         let at = stored_time(at);
         let transaction = self.transaction_for(target).await?;
-        claim_key(self, &transaction, key, body_digest, at).await?;
+        claim_key(self, &transaction, key, body_digest, None, at).await?;
         EffectWriter {
             store: self,
             transaction: &transaction,

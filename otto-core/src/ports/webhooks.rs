@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use uuid::Uuid;
 
 use super::repositories::StoreError;
 use super::webhook_log::LoggedDelivery;
@@ -50,6 +51,8 @@ pub enum Claim {
         /// The body digest of the first delivery: a different one means the key was
         /// reused for another body (a conflict, not a retry).
         first_body_digest: String,
+        /// The delivery-log id of the first delivery, when it was logged.
+        first_delivery_id: Option<Uuid>,
     },
 }
 

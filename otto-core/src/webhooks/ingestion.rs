@@ -43,6 +43,8 @@ pub enum Receipt {
         /// This delivery's body digest: when it differs, the key was reused for
         /// another body.
         body_digest: String,
+        /// The delivery-log id of the delivery that processed the key.
+        first_delivery_id: Option<Uuid>,
     },
     /// No tenant could be found: kept for replay.
     Unroutable {
@@ -496,6 +498,7 @@ fn receipt(id: Uuid, key: IdempotencyKey, claim: Claim, body_digest: String) -> 
             first_processed_at,
             attempts,
             first_body_digest,
+            first_delivery_id,
         } => Receipt::Duplicate {
             id,
             key,
@@ -503,6 +506,7 @@ fn receipt(id: Uuid, key: IdempotencyKey, claim: Claim, body_digest: String) -> 
             attempts,
             first_body_digest,
             body_digest,
+            first_delivery_id,
         },
     }
 }

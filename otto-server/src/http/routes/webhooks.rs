@@ -54,6 +54,9 @@ pub struct WebhookReceipt {
     /// For duplicates: when the first delivery was processed.
     #[oai(skip_serializing_if_is_none)]
     pub first_processed_at: Option<DateTime<Utc>>,
+    /// For duplicates: the delivery-log id of the delivery that was processed.
+    #[oai(skip_serializing_if_is_none)]
+    pub first_delivery_id: Option<uuid::Uuid>,
 }
 
 /// An accepted delivery.
@@ -232,7 +235,7 @@ impl WebhooksApi {
                 .as_ref()
                 .map_or_else(|| "platform".to_owned(), ToString::to_string),
         };
-        let (status, delivery_id, first_processed_at) = match &receipt {
+        let (status, delivery_id, first) = match &receipt {
             Receipt::Processed { id, key } => {
                 self.state
                     .metrics
@@ -255,6 +258,7 @@ impl WebhooksApi {
                 attempts,
                 first_body_digest,
                 body_digest,
+                first_delivery_id,
             } => {
                 self.state
                     .metrics
@@ -290,7 +294,7 @@ impl WebhooksApi {
                 (
                     ReceiptStatus::DuplicateIgnored,
                     *id,
-                    Some(*first_processed_at),
+                    Some((*first_processed_at, *first_delivery_id)),
                 )
             }
             Receipt::Unroutable { id } => {
@@ -314,7 +318,8 @@ impl WebhooksApi {
             status,
             provider: provider.as_str().to_owned(),
             delivery_id,
-            first_processed_at,
+            first_processed_at: first.map(|(at, _)| at),
+            first_delivery_id: first.and_then(|(_, id)| id),
         }
     }
 
@@ -564,6 +569,7 @@ impl poem_openapi::types::Example for WebhookReceipt {
             provider: "callrail".into(),
             delivery_id: uuid::Uuid::from_u128(0x0193_6f2a_8c1d_7e4b_9a2f_3c5d_7e9f_1a2b),
             first_processed_at: None,
+            first_delivery_id: None,
         }
     }
 }
