@@ -124,11 +124,14 @@ verify\:obs: verify-obs
 smoke\:obs: smoke-obs
 smoke\:local: smoke-local
 
-bench: ## Benchmarks (release build): rate-limiter decisions; figures go to docs/benchmarks.md
+bench: ## Benchmarks (release build): Otto on PostgreSQL+Redis and SQLite beside pgbench and redis-benchmark; figures go to docs/benchmarks.md
+	$(CARGO) build --release -q -p otto-server --bin otto-server
 	@{ \
 		echo "# Benchmarks"; echo; \
-		echo "Machine: $$(nproc) cores, $$(free -g | awk '/Mem:/ {print $$2}') GiB, $$(uname -sr), $$(redis-server --version | cut -d' ' -f1-3)."; \
-		echo "Run: $$(date -u +%Y-%m-%dT%H:%MZ), \`make bench\`. Figures, not targets: they vary with the machine and its load."; \
+		echo "Machine: $$(nproc) cores, $$(free -g | awk '/Mem:/ {print $$2}') GiB, $$(uname -sr); $$(psql --version); $$(redis-server --version | cut -d' ' -f1-3); $$(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2)."; \
+		echo "Run: $$(date -u +%Y-%m-%dT%H:%MZ), \`make bench\`. Figures, not assertions: they vary with the machine and its load. Load generator, servers and databases share the machine's cores."; \
 		echo; \
 		$(CARGO) run --release -q -p otto-adapters --example rate_limit_bench; \
-	} | tee docs/benchmarks.md
+		echo; \
+		python3 scripts/bench/run.py; \
+	} > docs/benchmarks.md.new && mv docs/benchmarks.md.new docs/benchmarks.md && cat docs/benchmarks.md
