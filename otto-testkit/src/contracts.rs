@@ -395,6 +395,30 @@ fn target_of(tenant_id: &str) -> otto_core::ports::Target {
     otto_core::ports::Target::Tenant(scope_of(tenant_id))
 }
 
+/// Applies `effects` under `key` for `tenant_id` through the ledger alone (no job, no
+/// log entry).
+async fn apply_unlogged(
+    ledger: &dyn otto_core::ports::WebhookLedger,
+    tenant_id: &str,
+    key: &otto_core::ports::IdempotencyKey,
+    body_digest: &str,
+    effects: &[otto_core::webhooks::Effect],
+    at: chrono::DateTime<chrono::Utc>,
+) -> otto_core::ports::Claim {
+    ledger
+        .apply(&otto_core::ports::Application {
+            target: &target_of(tenant_id),
+            key,
+            body_digest,
+            effects,
+            jobs: &[],
+            at,
+            log: None,
+        })
+        .await
+        .expect("applies")
+}
+
 /// Every webhook ledger: a key is processed once and its effects applied once;
 /// later deliveries of it are duplicates that report the first processing and count
 /// attempts; keys are per tenant and per event; N concurrent deliveries of one key
@@ -417,31 +441,9 @@ pub async fn webhook_ledger_contract(
     let key = ledger_key(Some(tenant_a), "pre-call", "CAL1");
     let effects = [open_call("CAL1")];
 
-    let first = ledger
-        .apply(&otto_core::ports::Application {
-            target: &target_of(tenant_a),
-            key: &key,
-            body_digest: "d1",
-            effects: &effects,
-            jobs: &[],
-            at,
-            log: None,
-        })
-        .await
-        .expect("applies");
+    let first = apply_unlogged(&*ledger, tenant_a, &key, "d1", &effects, at).await;
     assert_eq!(first, Claim::Processed { at });
-    let again = ledger
-        .apply(&otto_core::ports::Application {
-            target: &target_of(tenant_a),
-            key: &key,
-            body_digest: "d2",
-            effects: &effects,
-            jobs: &[],
-            at: later,
-            log: None,
-        })
-        .await
-        .expect("applies");
+    let again = apply_unlogged(&*ledger, tenant_a, &key, "d2", &effects, later).await;
     assert_eq!(
         again,
         Claim::Duplicate {
@@ -462,34 +464,12 @@ pub async fn webhook_ledger_contract(
     // The same external id under another event or tenant is another key.
     let complete = ledger_key(Some(tenant_a), "call-complete", "CAL1");
     assert!(matches!(
-        ledger
-            .apply(&otto_core::ports::Application {
-                target: &target_of(tenant_a),
-                key: &complete,
-                body_digest: "d2",
-                effects: &[],
-                jobs: &[],
-                at,
-                log: None
-            })
-            .await
-            .expect("applies"),
+        apply_unlogged(&*ledger, tenant_a, &complete, "d2", &[], at).await,
         Claim::Processed { .. }
     ));
     let other_tenant = ledger_key(Some(tenant_b), "pre-call", "CAL1");
     assert!(matches!(
-        ledger
-            .apply(&otto_core::ports::Application {
-                target: &target_of(tenant_b),
-                key: &other_tenant,
-                body_digest: "d1",
-                effects: &effects,
-                jobs: &[],
-                at,
-                log: None
-            })
-            .await
-            .expect("applies"),
+        apply_unlogged(&*ledger, tenant_b, &other_tenant, "d1", &effects, at).await,
         Claim::Processed { .. }
     ));
     assert_eq!(
@@ -581,18 +561,7 @@ pub async fn webhook_ledger_contract(
         .collect();
     assert_eq!(external_ids.len(), 2, "one row each: {external_ids:?}");
     assert!(matches!(
-        ledger
-            .apply(&otto_core::ports::Application {
-                target: &target_of(tenant_a),
-                key: &fresh,
-                body_digest: "d6",
-                effects: &[],
-                jobs: &[],
-                at: later,
-                log: None
-            })
-            .await
-            .expect("applies"),
+        apply_unlogged(&*ledger, tenant_a, &fresh, "d6", &[], later).await,
         Claim::Duplicate { .. }
     ));
 
@@ -600,18 +569,15 @@ pub async fn webhook_ledger_contract(
     let old_tenant = tenant_b;
     for index in 0..5 {
         let key = ledger_key(Some(old_tenant), "sms", &format!("OLD{index}"));
-        ledger
-            .apply(&otto_core::ports::Application {
-                target: &target_of(old_tenant),
-                key: &key,
-                body_digest: "d5",
-                effects: &[],
-                jobs: &[],
-                at: at - chrono::Duration::days(40),
-                log: None,
-            })
-            .await
-            .expect("applies");
+        apply_unlogged(
+            &*ledger,
+            old_tenant,
+            &key,
+            "d5",
+            &[],
+            at - chrono::Duration::days(40),
+        )
+        .await;
     }
     let cutoff = at - chrono::Duration::days(30);
     assert_eq!(ledger.purge_keys(cutoff, 2).await.expect("purges"), 2);
@@ -620,34 +586,12 @@ pub async fn webhook_ledger_contract(
     assert_eq!(ledger.purge_keys(cutoff, 2).await.expect("purges"), 0);
     let reused = ledger_key(Some(old_tenant), "sms", "OLD0");
     assert!(matches!(
-        ledger
-            .apply(&otto_core::ports::Application {
-                target: &target_of(old_tenant),
-                key: &reused,
-                body_digest: "d5",
-                effects: &[],
-                jobs: &[],
-                at,
-                log: None
-            })
-            .await
-            .expect("applies"),
+        apply_unlogged(&*ledger, old_tenant, &reused, "d5", &[], at).await,
         Claim::Processed { .. }
     ));
     assert!(
         matches!(
-            ledger
-                .apply(&otto_core::ports::Application {
-                    target: &target_of(tenant_a),
-                    key: &key,
-                    body_digest: "d1",
-                    effects: &effects,
-                    jobs: &[],
-                    at: later,
-                    log: None
-                })
-                .await
-                .expect("applies"),
+            apply_unlogged(&*ledger, tenant_a, &key, "d1", &effects, later).await,
             Claim::Duplicate { attempts: 3, .. }
         ),
         "recent keys survive the purge"
