@@ -253,15 +253,26 @@ def base_env(data_dir, port):
     return env
 
 
-def measure(server, name, baseline_name, run, baseline=None, target=None, extra=""):
-    """One scenario: a discarded warm-up, then the measured run."""
-    run(WARMUP)
+def measure(server, name, baseline_name, run, baseline=None, target=None, extra="",
+            warm_up=None):
+    """One scenario: a discarded warm-up (`warm_up`, by default `run` itself), then
+    the measured run."""
+    (warm_up or run)(WARMUP)
     figures = run(SECONDS)
     row = {"scenario": name, "server": server.name, **figures,
            "rss": server.peak_rss_mib(), "baseline_name": baseline_name,
            "baseline": baseline, "target": target, "extra": extra}
     log(f"{server.name} {name}: {figures['rps']:.0f}/s p99 {figures['p99']:.2f} ms")
     return row
+
+
+LUA = os.path.join(ROOT, "scripts", "bench", "webhooks.lua")
+
+
+def signed_webhooks(server, deliveries):
+    """A run posting the signed deliveries of file `deliveries` to `server`."""
+    return lambda seconds: wrk(f"{server.base}/webhook/callrail/pre-call", CONNECTIONS, seconds,
+                               LUA, (deliveries, str(WRK_THREADS)))
 
 
 def main():
@@ -280,7 +291,6 @@ def main():
             signed_deliveries(deliveries[prefix], prefix, count)
         duplicate = os.path.join(work, "duplicate.tsv")
         signed_deliveries(duplicate, "dup", 1)
-        lua = os.path.join(ROOT, "scripts", "bench", "webhooks.lua")
 
         # --- PostgreSQL + Redis ---------------------------------------------------
         pg_env = base_env(os.path.join(work, "pg"), 18100)
@@ -300,19 +310,15 @@ def main():
                             lambda s: wrk(f"{pg.base}/health", HEALTH_CONNECTIONS, s),
                             target="p99 < 2 ms"))
         baseline = pgbench(PGBENCH_UNIQUE)
-        wrk(f"{pg.base}/webhook/callrail/pre-call", CONNECTIONS, WARMUP, lua,
-            (deliveries["w"], str(WRK_THREADS)))
-        figures = wrk(f"{pg.base}/webhook/callrail/pre-call", CONNECTIONS, SECONDS, lua,
-                      (deliveries["u"], str(WRK_THREADS)))
-        rows.append({"scenario": "signed CallRail webhook, unique ids", "server": pg.name,
-                     **figures, "rss": pg.peak_rss_mib(),
-                     "baseline_name": "pgbench: same inserts, one transaction",
-                     "baseline": baseline, "target": "≥ 0.6", "extra": ""})
+        rows.append(measure(pg, "signed CallRail webhook, unique ids",
+                            "pgbench: same inserts, one transaction",
+                            signed_webhooks(pg, deliveries["u"]),
+                            warm_up=signed_webhooks(pg, deliveries["w"]),
+                            baseline=baseline, target="≥ 0.6"))
         baseline = pgbench(PGBENCH_DUPLICATE)
         rows.append(measure(pg, "the same delivery repeated (duplicates)",
                             "pgbench: same upsert + update + log insert",
-                            lambda s: wrk(f"{pg.base}/webhook/callrail/pre-call", CONNECTIONS, s,
-                                          lua, (duplicate, str(WRK_THREADS))),
+                            signed_webhooks(pg, duplicate),
                             baseline=baseline, target="≥ 0.6"))
         # Fresh statistics for both sides: the tables were just filled.
         psql("ANALYZE", DATABASE)
@@ -350,7 +356,7 @@ def main():
         servers.append(second)
         half = CONNECTIONS // 2
         runs = [subprocess.Popen(["wrk", f"-t1", f"-c{half}", f"-d{SECONDS}s",
-                                  "-s", lua, f"{server.base}/webhook/callrail/pre-call", "--",
+                                  "-s", LUA, f"{server.base}/webhook/callrail/pre-call", "--",
                                   deliveries[prefix], "1"],
                                  stdout=subprocess.PIPE, text=True)
                  for server, prefix in [(pg, "s"), (second, "t")]]
@@ -379,13 +385,9 @@ def main():
         lite_auth = f"Authorization: Bearer {lite_token}"
         rows.append(measure(lite, "GET /health (64 connections)", "—",
                             lambda s: wrk(f"{lite.base}/health", HEALTH_CONNECTIONS, s)))
-        wrk(f"{lite.base}/webhook/callrail/pre-call", CONNECTIONS, WARMUP, lua,
-            (deliveries["w"], str(WRK_THREADS)))
-        figures = wrk(f"{lite.base}/webhook/callrail/pre-call", CONNECTIONS, SECONDS, lua,
-                      (deliveries["u"], str(WRK_THREADS)))
-        rows.append({"scenario": "signed CallRail webhook, unique ids", "server": lite.name,
-                     **figures, "rss": lite.peak_rss_mib(), "baseline_name": "—",
-                     "baseline": None, "target": None, "extra": ""})
+        rows.append(measure(lite, "signed CallRail webhook, unique ids", "—",
+                            signed_webhooks(lite, deliveries["u"]),
+                            warm_up=signed_webhooks(lite, deliveries["w"])))
         rows.append(measure(lite, "GET /api/v1/calls?limit=50 (API token)", "—",
                             lambda s: wrk(f"{lite.base}/api/v1/calls?limit=50", CONNECTIONS, s,
                                           headers=[lite_auth])))
