@@ -85,10 +85,7 @@ impl DeliveryLog for InMemoryStore {
         let has_more = found.len() > limit;
         found.truncate(limit);
         let next = if has_more {
-            found.last().map(|last| DeliveryCursor {
-                started_at: last.received_at,
-                id: last.id,
-            })
+            found.last().map(LoggedDelivery::cursor)
         } else {
             None
         };

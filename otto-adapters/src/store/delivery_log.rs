@@ -35,11 +35,7 @@ pub(super) async fn insert_delivery(
         ),
         vec![
             delivery.id.into(),
-            delivery
-                .tenant
-                .as_ref()
-                .map(|tenant| tenant.as_str().to_owned())
-                .into(),
+            tenant_value(delivery.tenant.as_ref()),
             delivery.provider().as_str().into(),
             delivery.route.name().into(),
             delivery.event.clone().into(),
@@ -62,6 +58,11 @@ pub(super) async fn insert_delivery(
     )
     .await
     .map(|_| ())
+}
+
+/// A tenant column's value; NULL for deliveries routed to no tenant.
+fn tenant_value(tenant: Option<&TenantId>) -> Value {
+    tenant.map(|tenant| tenant.as_str().to_owned()).into()
 }
 
 fn internal(what: impl Into<String>) -> StoreError {
@@ -215,10 +216,7 @@ impl DeliveryLog for SqlStore {
             .map(to_domain)
             .collect::<Result<_, _>>()?;
         let next = if has_more {
-            items.last().map(|last| DeliveryCursor {
-                started_at: last.received_at,
-                id: last.id,
-            })
+            items.last().map(LoggedDelivery::cursor)
         } else {
             None
         };
@@ -263,20 +261,15 @@ impl DeliveryLog for SqlStore {
             &transaction,
             "UPDATE webhook_deliveries SET outcome = $1, tenant_id = $2, event = $3, \
              external_id = $4, error = $5, body = COALESCE($6, body), \
-             body_redacted = CASE WHEN $6 IS NULL THEN body_redacted ELSE $7 END, \
-             replays = replays + 1, last_replayed_at = $8 WHERE id = $9",
+             body_redacted = CASE WHEN $6 IS NULL THEN body_redacted ELSE TRUE END, \
+             replays = replays + 1, last_replayed_at = $7 WHERE id = $8",
             vec![
                 replay.outcome.as_str().into(),
-                replay
-                    .tenant
-                    .as_ref()
-                    .map(|tenant| tenant.as_str().to_owned())
-                    .into(),
+                tenant_value(replay.tenant.as_ref()),
                 replay.event.clone().into(),
                 replay.external_id.clone().into(),
                 replay.error.clone().into(),
                 replay.body.clone().into(),
-                true.into(),
                 stored_time(replay.at).into(),
                 id.into(),
             ],

@@ -30,7 +30,7 @@ pub use providers::{
     TrackedCallPage, Transcriber, Transcript, TranscriptWord, UsageMeter,
 };
 pub use readiness::{ProbeError, ReadinessProbe};
-pub use repositories::{CallRepository, Company, CompanyDirectory, Member, StoreError};
+pub use repositories::{CallRepository, Company, CompanyDirectory, Member, StoreError, in_batches};
 pub use webhook_log::{
     DeliveryCursor, DeliveryFilter, DeliveryLog, DeliveryOutcome, LogScope, LoggedDelivery,
     ReplayRecord,

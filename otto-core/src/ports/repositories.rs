@@ -21,6 +21,24 @@ pub enum StoreError {
     Internal(String),
 }
 
+/// Runs `delete` (at most `batch` rows per call) until a call deletes fewer, so that
+/// a large purge never holds a lock for long; returns the total.
+pub async fn in_batches<F, Fut>(batch: u32, delete: F) -> Result<u64, StoreError>
+where
+    F: Fn(u32) -> Fut,
+    Fut: std::future::Future<Output = Result<u64, StoreError>>,
+{
+    let batch = batch.max(1);
+    let mut total = 0;
+    loop {
+        let deleted = delete(batch).await?;
+        total += deleted;
+        if deleted < u64::from(batch) {
+            return Ok(total);
+        }
+    }
+}
+
 /// A company (tenant) as Otto knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Company {

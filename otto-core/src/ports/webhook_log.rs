@@ -112,6 +112,14 @@ impl LoggedDelivery {
         self.route.provider()
     }
 
+    /// The listing position after this delivery.
+    pub fn cursor(&self) -> DeliveryCursor {
+        DeliveryCursor {
+            started_at: self.received_at,
+            id: self.id,
+        }
+    }
+
     /// This delivery as the ledger logs it once its key (claimed with `body_digest`)
     /// was claimed or found taken.
     pub fn with_claim(&self, claim: &Claim, body_digest: &str) -> LoggedDelivery {

@@ -72,17 +72,23 @@ pub enum SigningKeyChange {
 /// Longest signing key accepted.
 const MAX_SIGNING_KEY_LEN: usize = 256;
 
+/// `key` as an account's signing key, if it is 1-256 printable characters without
+/// spaces.
+pub fn signing_key(key: &str) -> Result<String, InvalidAccount> {
+    let valid = !key.is_empty()
+        && key.len() <= MAX_SIGNING_KEY_LEN
+        && key.bytes().all(|b| b.is_ascii_graphic());
+    if valid {
+        Ok(key.to_owned())
+    } else {
+        Err(InvalidAccount::SigningKey)
+    }
+}
+
 impl SigningKeyChange {
-    /// A key to set, if it is 1-256 printable characters without spaces.
+    /// A key to set, if it is a valid [`signing_key`].
     pub fn set(key: &str) -> Result<Self, InvalidAccount> {
-        let valid = !key.is_empty()
-            && key.len() <= MAX_SIGNING_KEY_LEN
-            && key.bytes().all(|b| b.is_ascii_graphic());
-        if valid {
-            Ok(SigningKeyChange::Set(key.to_owned()))
-        } else {
-            Err(InvalidAccount::SigningKey)
-        }
+        signing_key(key).map(SigningKeyChange::Set)
     }
 }
 

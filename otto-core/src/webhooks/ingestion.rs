@@ -14,7 +14,7 @@ use super::plan::{Plan, Routing};
 use crate::jobs::NewJob;
 use crate::ports::{
     Application, Claim, Clock, DeliveryLog, DeliveryOutcome, IdGenerator, IdempotencyKey, LogScope,
-    LoggedDelivery, ProviderAccounts, ReplayRecord, StoreError, Target, WebhookLedger,
+    LoggedDelivery, ProviderAccounts, ReplayRecord, StoreError, Target, WebhookLedger, in_batches,
 };
 use crate::tenancy::{TenantId, TenantScope};
 
@@ -235,7 +235,11 @@ impl WebhookIngestion {
             conflict: false,
             attempts: 1,
             error: None,
-            body_digest: delivery.body_digest(),
+            // A routed delivery's digest was taken once, for its key.
+            body_digest: planned.map_or_else(
+                || delivery.body_digest(),
+                |planned| planned.body_digest.clone(),
+            ),
             body: if redact {
                 redact_body(&delivery.body, delivery.event.is_form())
             } else {
@@ -269,23 +273,16 @@ impl WebhookIngestion {
 
     /// Finds the tenant of a planned delivery; `None` when it names none linked.
     async fn route(&self, delivery: &Delivery, plan: Plan) -> Result<Option<Planned>, StoreError> {
-        let (target, tenant) = match &plan.routing {
-            Routing::Platform { owner } => (Target::Platform, owner.clone()),
-            routing => {
-                let tenant = match routing {
-                    Routing::Tenant(tenant) => Some(tenant.clone()),
-                    Routing::Accounts(accounts) if accounts.is_empty() => None,
-                    Routing::Accounts(accounts) => self.ports.accounts.tenant_of(accounts).await?,
-                    Routing::Platform { .. } => None,
-                };
-                let Some(tenant) = tenant.or_else(|| self.policy.fallback_tenant.clone()) else {
-                    return Ok(None);
-                };
-                (
-                    Target::Tenant(TenantScope::for_verified_delivery(tenant.clone())),
-                    Some(tenant),
-                )
-            }
+        let (target, tenant) = if let Routing::Platform { owner } = &plan.routing {
+            (Target::Platform, owner.clone())
+        } else {
+            let Some(tenant) = self.tenant_of(&plan.routing).await? else {
+                return Ok(None);
+            };
+            (
+                Target::Tenant(TenantScope::for_verified_delivery(tenant.clone())),
+                Some(tenant),
+            )
         };
         let jobs = match &tenant {
             Some(tenant) => plan
@@ -309,6 +306,19 @@ impl WebhookIngestion {
             body_digest: delivery.body_digest(),
             plan,
         }))
+    }
+
+    /// The tenant of a delivery routed to one (by the tenant it names or its linked
+    /// accounts), else the development fallback.
+    async fn tenant_of(&self, routing: &Routing) -> Result<Option<TenantId>, StoreError> {
+        let found = match routing {
+            Routing::Tenant(tenant) => Some(tenant.clone()),
+            Routing::Accounts(accounts) if !accounts.is_empty() => {
+                self.ports.accounts.tenant_of(accounts).await?
+            }
+            Routing::Accounts(_) | Routing::Platform { .. } => None,
+        };
+        Ok(found.or_else(|| self.policy.fallback_tenant.clone()))
     }
 
     /// Replays logged delivery `id`, visible in `scope`, through the same
@@ -418,7 +428,8 @@ impl WebhookIngestion {
                     record.body = Some(redact_body(&stored.body, stored.route.is_form()));
                 }
             }
-            Err(StoreError::Unavailable(cause)) => return Err(StoreError::Unavailable(cause)),
+            // Unreachable storage is the caller's to retry, not the delivery's failure.
+            Err(error @ StoreError::Unavailable(_)) => return Err(error),
             Err(error) => record.error = Some(error.to_string()),
         }
         Ok(record)
@@ -454,23 +465,6 @@ impl WebhookIngestion {
         let cutoff = self.ports.clock.now() - ttl;
         let ledger = &self.ports.ledger;
         in_batches(batch, |batch| ledger.purge_keys(cutoff, batch)).await
-    }
-}
-
-/// Runs `delete` (at most `batch` rows) until a round deletes fewer; the total.
-async fn in_batches<F, Fut>(batch: u32, delete: F) -> Result<u64, StoreError>
-where
-    F: Fn(u32) -> Fut,
-    Fut: std::future::Future<Output = Result<u64, StoreError>>,
-{
-    let batch = batch.max(1);
-    let mut total = 0;
-    loop {
-        let deleted = delete(batch).await?;
-        total += deleted;
-        if deleted < u64::from(batch) {
-            return Ok(total);
-        }
     }
 }
 

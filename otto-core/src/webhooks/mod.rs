@@ -20,7 +20,7 @@ mod twilio;
 pub use crate::jobs::JobKind;
 pub use crate::ports::AccountLink;
 pub use administration::{
-    AdministrationError, InvalidAccount, SigningKeyChange, WebhookAdministration,
+    AdministrationError, InvalidAccount, SigningKeyChange, WebhookAdministration, signing_key,
 };
 pub use deliveries::{DeliveriesError, WebhookDeliveries};
 pub use delivery::{Delivery, OptKeyword};

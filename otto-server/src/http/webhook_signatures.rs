@@ -148,8 +148,8 @@ impl WebhookVerifier {
 
     /// [`WebhookVerifier::verify`], then, unless the provider-wide secrets verified
     /// it, the signing keys of the linked accounts the delivery names (read from the
-    /// still unverified body only to pick keys; `now` is the Unix time). An account with a key
-    /// is never accepted unsigned, not even in development.
+    /// still unverified body only to pick keys; `now` is the Unix time). An account
+    /// with a key is never accepted unsigned, not even in development.
     pub async fn verify_with_accounts(
         &self,
         request: &Request,
@@ -175,10 +175,11 @@ impl WebhookVerifier {
                 Err(error) => refused = refused.or(Some(error)),
             }
         }
-        Ok(match (global, refused) {
-            (Err(error), Some(_)) => Err(error),
-            (_, Some(error)) => Err(error),
-            (global, None) => global,
+        Ok(match refused {
+            // A key exists and none matched: refused, even where unsigned would pass;
+            // the provider-wide refusal, if any, is the reason given.
+            Some(error) => Err(global.err().unwrap_or(error)),
+            None => global,
         })
     }
 

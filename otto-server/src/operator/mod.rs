@@ -9,7 +9,7 @@ use otto_adapters::system::UuidV7Ids;
 use otto_core::jobs::{Job, JobStatus};
 use otto_core::ports::{JobQueue, ProviderAccounts};
 use otto_core::tenancy::TenantId;
-use otto_core::webhooks::{AccountRef, SigningKeyChange};
+use otto_core::webhooks::{AccountRef, signing_key};
 
 mod webhooks;
 
@@ -48,10 +48,7 @@ pub async fn tenant(config: &Config, action: TenantAction) -> Result<String, Str
                 std::io::stdin()
                     .read_line(&mut key)
                     .map_err(|error| format!("cannot read the signing key: {error}"))?;
-                match SigningKeyChange::set(key.trim()).map_err(|error| error.to_string())? {
-                    SigningKeyChange::Set(key) => Some(key),
-                    _ => None,
-                }
+                Some(signing_key(key.trim()).map_err(|error| error.to_string())?)
             } else {
                 None
             };

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use otto_core::jobs::{Job, JobHandler, JobOutcome};
-use otto_core::ports::{Clock, JobQueue};
+use otto_core::ports::{Clock, JobQueue, in_batches};
 use otto_core::webhooks::WebhookIngestion;
 
 use crate::telemetry::metrics::Metrics;
@@ -56,14 +56,8 @@ impl WebhookPurgeHandler {
     /// Deletes ended jobs older than `ttl`, batch by batch.
     async fn purge_jobs(&self, ttl: chrono::Duration) -> Result<u64, otto_core::ports::StoreError> {
         let before = self.clock.now() - ttl;
-        let mut purged = 0;
-        loop {
-            let batch = self.jobs.purge_finished(before, PURGE_BATCH).await?;
-            purged += batch;
-            if batch < u64::from(PURGE_BATCH) {
-                return Ok(purged);
-            }
-        }
+        let jobs = &self.jobs;
+        in_batches(PURGE_BATCH, |batch| jobs.purge_finished(before, batch)).await
     }
 }
 

@@ -300,11 +300,6 @@ impl WebhookDeliveriesApi {
     }
 }
 
-fn delivery_id(id: &str) -> Result<Uuid, DeliveryReadErrors> {
-    Uuid::parse_str(id)
-        .map_err(|_| DeliveryReadErrors::BadRequest(bad_parameter("id", "is not a UUID")))
-}
-
 /// The filter the list's query parameters ask for.
 struct ListQuery {
     provider: Option<String>,
@@ -416,10 +411,9 @@ impl WebhookDeliveriesApi {
         &self,
         caller: Caller,
         /// The delivery's id.
-        id: Path<String>,
+        id: Path<Uuid>,
     ) -> Result<Json<DeliveryDetail>, DeliveryReadErrors> {
-        let id = delivery_id(&id.0)?;
-        let delivery = self.deliveries.get(&caller.0, id).await?;
+        let delivery = self.deliveries.get(&caller.0, id.0).await?;
         Ok(Json((&delivery).into()))
     }
 
@@ -438,12 +432,11 @@ impl WebhookDeliveriesApi {
         &self,
         caller: Caller,
         /// The delivery's id.
-        id: Path<String>,
+        id: Path<Uuid>,
         /// Re-apply a delivery that was processed already.
         force: Query<Option<bool>>,
     ) -> Result<Json<DeliveryDetail>, ReplayErrors> {
-        let id = Uuid::parse_str(&id.0)
-            .map_err(|_| ReplayErrors::BadRequest(bad_parameter("id", "is not a UUID")))?;
+        let id = id.0;
         let delivery = self
             .deliveries
             .replay(&caller.0, id, force.0.unwrap_or(false))
