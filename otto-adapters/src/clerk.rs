@@ -142,6 +142,7 @@ impl ClerkJwtVerifier {
             KeySource::Jwks { .. } => None,
         };
         crate::tls::ensure_crypto_provider();
+        crate::jwt_crypto::ensure_jwt_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()

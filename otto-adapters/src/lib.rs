@@ -13,6 +13,7 @@
 pub mod api_tokens;
 pub mod clerk;
 pub mod database;
+pub mod jwt_crypto;
 pub mod providers;
 pub mod rate_limit;
 pub mod redis;

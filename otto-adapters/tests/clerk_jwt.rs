@@ -388,3 +388,35 @@ async fn a_pem_key_verifies_fully_offline() {
         .expect("valid");
     assert_eq!(principal.user_id.as_str(), "user_9");
 }
+
+/// Session tokens are verified by ring (`otto_adapters::jwt_crypto`), which refuses
+/// RSA keys under 2048 bits: a weak key signs nothing Otto accepts, whether it is
+/// published in the JWKS or configured as PEM.
+#[tokio::test]
+async fn a_token_signed_with_a_weak_rsa_key_is_refused() {
+    let weak = TestSigningKey::generate_with_bits("key-weak", 1024);
+    let server = MockServer::start().await;
+    serve_jwks(&server, &[&weak]).await;
+    let clock = ManualClock::at("2026-11-25T12:00:00Z");
+    let claims = signers::session_claims_v2(
+        ISSUER,
+        PARTY,
+        "user_1",
+        "org_a",
+        "admin",
+        clock.now().timestamp(),
+    );
+    let jwks = KeySource::Jwks {
+        url: format!("{}/jwks", server.uri()),
+        bearer: Some("sk_test_backend".into()),
+    };
+    for keys in [jwks, KeySource::Pem(weak.public_pem.clone())] {
+        let verifier =
+            ClerkJwtVerifier::new(settings(keys, None, &[PARTY]), Arc::new(clock.clone()))
+                .expect("verifier");
+        assert_eq!(
+            verifier.verify(&weak.sign(&claims), Operation::Read).await,
+            Err(CredentialError::InvalidSignature)
+        );
+    }
+}

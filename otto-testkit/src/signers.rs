@@ -33,8 +33,18 @@ impl TestSigningKey {
     /// # Panics
     /// When key generation fails (it does not, short of a broken RNG).
     pub fn generate(kid: &str) -> Self {
+        Self::generate_with_bits(kid, 2048)
+    }
+
+    /// Generates a fresh key of `bits` bits named `kid` (a weak one, to show it is
+    /// refused).
+    ///
+    /// # Panics
+    /// When key generation fails (it does not, short of a broken RNG or a size the
+    /// `rsa` crate refuses).
+    pub fn generate_with_bits(kid: &str, bits: usize) -> Self {
         let private =
-            rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).expect("RSA key generation");
+            rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, bits).expect("RSA key generation");
         let public = private.to_public_key();
         let private_pem = private.to_pkcs8_pem(LineEnding::LF).expect("PKCS#8 PEM");
         let public_pem = public
