@@ -133,5 +133,7 @@ bench: ## Benchmarks (release build): Otto on PostgreSQL+Redis and SQLite beside
 		echo; \
 		$(CARGO) run --release -q -p otto-adapters --example rate_limit_bench; \
 		echo; \
+		$(CARGO) run --release -q -p otto-server --example worker_bench; \
+		echo; \
 		python3 scripts/bench/run.py; \
 	} > docs/benchmarks.md.new && mv docs/benchmarks.md.new docs/benchmarks.md && cat docs/benchmarks.md

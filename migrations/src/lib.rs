@@ -14,6 +14,7 @@ mod m20261126_000004_follow_ups;
 mod m20261126_000005_insights;
 mod m20261126_000006_product_api;
 mod m20261126_000007_webhook_log;
+mod m20261126_000008_job_lease_index;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_insights::Migration),
             Box::new(m20261126_000006_product_api::Migration),
             Box::new(m20261126_000007_webhook_log::Migration),
+            Box::new(m20261126_000008_job_lease_index::Migration),
         ]
     }
 }

@@ -150,12 +150,21 @@ impl JobQueue for SqlStore {
         } else {
             ""
         };
+        // Queued jobs and expired leases are looked up apart, each in `jobs_due` order,
+        // so a lease reads `limit` index entries per branch. One OR-ed condition made
+        // PostgreSQL sort every due job on each lease: O(backlog) per job, which is
+        // exactly when throughput matters.
         let statement = format!(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = $2, \
-             updated_at = $1 \
-             WHERE id IN (SELECT id FROM jobs WHERE kind IN ({kinds}) \
-             AND ((status = 'queued' AND run_at <= $1) OR (status = 'running' AND lease_until < $1)) \
+            "WITH queued AS (SELECT id, run_at FROM jobs \
+             WHERE status = 'queued' AND run_at <= $1 AND kind IN ({kinds}) \
+             ORDER BY run_at, id LIMIT $3{locking}), \
+             expired AS (SELECT id, run_at FROM jobs \
+             WHERE status = 'running' AND lease_until < $1 AND kind IN ({kinds}) \
              ORDER BY run_at, id LIMIT $3{locking}) \
+             UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = $2, \
+             updated_at = $1 \
+             WHERE id IN (SELECT id FROM (SELECT id, run_at FROM queued \
+             UNION ALL SELECT id, run_at FROM expired) due ORDER BY run_at, id LIMIT $3) \
              RETURNING {COLUMNS}",
             kinds = kind_params.join(", "),
         );
