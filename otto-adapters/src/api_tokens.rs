@@ -147,9 +147,14 @@ impl ApiTokens {
     /// Issues a token for `principal` valid for `ttl` from now.
     pub fn issue(&self, principal: &Principal, ttl: Duration) -> Result<String, ApiTokenError> {
         let pair = self.signing.as_ref().ok_or(ApiTokenError::CannotIssue)?;
-        let expiry: SystemTime = (self.clock.now()
-            + chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX))
-        .into();
+        let expiry: SystemTime = self
+            .clock
+            .now()
+            .checked_add_signed(chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::MAX))
+            .ok_or_else(|| {
+                ApiTokenError::Token(format!("a lifetime of {ttl:?} ends beyond the calendar"))
+            })?
+            .into();
         let tenant = principal.tenant_id.as_str();
         let user = principal.user_id.as_str();
         let role = principal.role.as_str();

@@ -255,7 +255,8 @@ impl ClerkJwtVerifier {
         let exp = claims.exp.ok_or_else(|| {
             CredentialError::Malformed("the token has no expiry (exp)".to_owned())
         })?;
-        if now > exp + CLOCK_SKEW_SECONDS {
+        // Saturating: a signed `exp` near i64::MAX means "never", not an overflow.
+        if now > exp.saturating_add(CLOCK_SKEW_SECONDS) {
             return Err(CredentialError::Expired);
         }
         if claims.nbf.is_some_and(|nbf| now + CLOCK_SKEW_SECONDS < nbf) {

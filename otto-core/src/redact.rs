@@ -62,9 +62,15 @@ pub fn redact_pii(text: &str) -> Cow<'_, str> {
         .replace_all(&without_emails, |captures: &Captures<'_>| {
             let whole = captures.get(0).map_or("", |m| m.as_str());
             if captures.name("nanp").is_some() || is_international_number(whole) {
-                PHONE_PLACEHOLDER.to_owned()
-            } else {
-                whole.to_owned()
+                return PHONE_PLACEHOLDER.to_owned();
+            }
+            // The pattern is greedy: a number followed by another digit group (a
+            // timestamp, an id) matches as one candidate with too many digits. The
+            // number is then its longest prefix that ends a group and has a
+            // plausible digit count.
+            match international_number_prefix(whole) {
+                Some(end) => format!("{PHONE_PLACEHOLDER}{}", &whole[end..]),
+                None => whole.to_owned(),
             }
         })
         .into_owned();
@@ -85,6 +91,30 @@ fn is_international_number(candidate: &str) -> bool {
         .filter(u8::is_ascii_digit)
         .count();
     INTERNATIONAL_DIGITS.contains(&digits)
+}
+
+/// The end of the longest prefix of a `+`-prefixed candidate that ends a digit group
+/// (the next character is not a digit) and has a plausible digit count.
+fn international_number_prefix(candidate: &str) -> Option<usize> {
+    let prefix = candidate.len()
+        - candidate
+            .trim_start_matches("%2B")
+            .trim_start_matches("%2b")
+            .len();
+    let bytes = candidate.as_bytes();
+    let mut digits = 0;
+    let mut end = None;
+    for (at, byte) in bytes.iter().enumerate().skip(prefix) {
+        if !byte.is_ascii_digit() {
+            continue;
+        }
+        digits += 1;
+        let ends_group = bytes.get(at + 1).is_none_or(|next| !next.is_ascii_digit());
+        if ends_group && INTERNATIONAL_DIGITS.contains(&digits) {
+            end = Some(at + 1);
+        }
+    }
+    end
 }
 
 #[cfg(test)]

@@ -416,8 +416,10 @@ fn token(config: &Config, action: TokenAction) -> i32 {
             }
             if let Some(expires_in) = expires_in {
                 let lifetime = api_tokens::parse_ttl(&expires_in)?;
-                let expiry = chrono::Utc::now()
-                    + chrono::Duration::from_std(lifetime).map_err(|error| error.to_string())?;
+                let expiry = chrono::Duration::from_std(lifetime)
+                    .ok()
+                    .and_then(|lifetime| chrono::Utc::now().checked_add_signed(lifetime))
+                    .ok_or_else(|| format!("--expires-in {expires_in} ends beyond the calendar"))?;
                 token = api_tokens::attenuate(&token, Restriction::ExpiresAt(expiry))
                     .map_err(|error| error.to_string())?;
             }

@@ -266,6 +266,47 @@ fn keygen_prints_a_key_that_issue_accepts() {
     assert!(String::from_utf8_lossy(&bad_ttl.stderr).contains("forever"));
 }
 
+/// A lifetime that parses but ends past the last representable date is an error
+/// that names it, for issuing and for attenuating, never a crash.
+#[test]
+fn a_token_lifetime_beyond_the_calendar_is_refused_not_a_crash() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token = otto_in(
+        dir.path(),
+        &["token", "issue", "--tenant", "org_1", "--user", "user_1"],
+    );
+    for args in [
+        vec![
+            "token",
+            "issue",
+            "--tenant",
+            "org_1",
+            "--user",
+            "user_1",
+            "--ttl",
+            "100000000d",
+        ],
+        vec![
+            "token",
+            "attenuate",
+            token.trim(),
+            "--expires-in",
+            "100000000d",
+        ],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_otto-server"))
+            .current_dir(dir.path())
+            .env_clear()
+            .args(&args)
+            .output()
+            .expect("runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains("beyond the calendar"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 #[tokio::test]
 async fn on_postgres_the_server_serves_tenant_routes_through_row_level_security() {
     let Some(database) = otto_adapters::test_support::TestDatabase::create().await else {

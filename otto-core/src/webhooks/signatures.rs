@@ -261,7 +261,8 @@ pub mod svix {
             _ => return Err(SignatureError::Missing),
         };
         let timestamp: i64 = timestamp.parse().map_err(|_| SignatureError::Malformed)?;
-        if (now - timestamp).abs() > TOLERANCE_SECONDS {
+        // `abs_diff`: a timestamp near either end of i64 must be stale, not overflow.
+        if now.abs_diff(timestamp) > TOLERANCE_SECONDS.unsigned_abs() {
             return Err(SignatureError::Stale);
         }
         let mut signed = format!("{msg_id}.{timestamp}.").into_bytes();
