@@ -179,7 +179,7 @@ async fn main() {
     database::migrate_up(&connection).await.expect("migrate");
     connection.close().await.ok();
 
-    println!("## Worker throughput (PostgreSQL queue, no-op handler)");
+    println!("### Worker throughput (PostgreSQL queue, no-op handler)");
     println!();
     println!(
         "`cargo run --release -p otto-server --example worker_bench`: {JOBS} jobs enqueued by \
