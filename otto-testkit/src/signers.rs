@@ -66,6 +66,29 @@ impl TestSigningKey {
         jsonwebtoken::encode(&header, claims, &self.encoding).expect("signing")
     }
 
+    /// Signs `claims` with RS256 under a header of `alg`, `typ`, this key's `kid` and
+    /// `fields` (which may override `kid`): tokens whose header names its own key
+    /// (`jku`, `x5u`, an embedded `jwk`, a path for a `kid`), as an attacker would.
+    ///
+    /// # Panics
+    /// When `fields` is not a JSON object.
+    pub fn sign_with_header(&self, fields: &Value, claims: &Value) -> String {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let mut header = json!({"alg": "RS256", "typ": "JWT", "kid": self.kid});
+        for (name, value) in fields.as_object().expect("header fields are an object") {
+            header[name] = value.clone();
+        }
+        let message = format!(
+            "{}.{}",
+            b64.encode(header.to_string()),
+            b64.encode(claims.to_string())
+        );
+        let signature =
+            jsonwebtoken::crypto::sign(message.as_bytes(), &self.encoding, Algorithm::RS256)
+                .expect("signing");
+        format!("{message}.{signature}")
+    }
+
     /// This key as a JWK.
     pub fn jwk(&self) -> Value {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;

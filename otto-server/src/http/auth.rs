@@ -185,14 +185,29 @@ impl<'a, L: RouteLimits> ApiExtractor<'a> for Caller<L> {
         let authenticator = request
             .data::<Arc<Authenticator>>()
             .ok_or_else(|| ApiError::new(ProblemKind::Internal, "authentication is not wired"))?;
+        let refused = |error: CredentialError| {
+            tracing::info!(reason = %error, "credential refused");
+            refusal(&error)
+        };
+        // Two credentials are ambiguous: a proxy in front of Otto may have checked
+        // one while Otto would read the other, so neither is used.
+        if request
+            .headers()
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .nth(1)
+            .is_some()
+        {
+            return Err(refused(CredentialError::Malformed(
+                "the request carries more than one Authorization header".to_owned(),
+            ))
+            .into());
+        }
         let token = presented_token(request);
         let principal = authenticator
             .authenticate(token.as_deref(), operation_of(request.method()))
             .await
-            .map_err(|error| {
-                tracing::info!(reason = %error, "credential refused");
-                refusal(&error)
-            })?;
+            .map_err(refused)?;
         let span = tracing::Span::current();
         span.record("tenant_id", principal.tenant_id.as_str());
         span.record("user_id", principal.user_id.as_str());

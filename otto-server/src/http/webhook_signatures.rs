@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use otto_core::ports::{ProviderAccounts, StoreError};
 use otto_core::webhooks::signatures::{SignatureError, bland, callrail, svix, twilio};
-use otto_core::webhooks::{Delivery, Provider};
+use otto_core::webhooks::{AccountRef, Delivery, Provider};
 use poem::Request;
 
 use crate::config::{Config, OttoEnv, Secret};
@@ -163,11 +163,14 @@ impl WebhookVerifier {
         if matches!(global, Ok(SecretUsed::Current | SecretUsed::Previous)) {
             return Ok(global);
         }
-        let named = delivery.named_accounts();
-        if named.is_empty() {
+        // Only the key of the account the delivery is routed by may sign it. Routing
+        // takes the first linked account the body names; accepting any named
+        // account's key let a company sign a body that also names another company
+        // and so write into that company's tenant.
+        let Some(routed) = routed_account(accounts, &delivery.named_accounts()).await? else {
             return Ok(global);
-        }
-        let keys = accounts.signing_keys(&named).await?;
+        };
+        let keys = accounts.signing_keys(std::slice::from_ref(&routed)).await?;
         let mut refused = None;
         for key in &keys {
             match self.check(provider, key, request, body, now) {
@@ -238,4 +241,22 @@ impl WebhookVerifier {
             ),
         }
     }
+}
+
+/// The account a delivery naming `named` is routed by: the first linked one, as
+/// [`ProviderAccounts::tenant_of`] picks it.
+async fn routed_account(
+    accounts: &dyn ProviderAccounts,
+    named: &[AccountRef],
+) -> Result<Option<AccountRef>, StoreError> {
+    for account in named {
+        if accounts
+            .tenant_of(std::slice::from_ref(account))
+            .await?
+            .is_some()
+        {
+            return Ok(Some(account.clone()));
+        }
+    }
+    Ok(None)
 }
