@@ -9,7 +9,7 @@ OPENAPI_TOOLS := tools/openapi
 OPENAPI_DOC := docs/openapi.json
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs smoke smoke-obs smoke-local secrets-baseline bench
+.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs smoke smoke-obs smoke-local secrets-baseline bench chaos
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_:\\-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/\\//g' | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -123,6 +123,10 @@ verify\:idempotency: verify-idempotency
 verify\:obs: verify-obs
 smoke\:obs: smoke-obs
 smoke\:local: smoke-local
+
+chaos: ## Faults under load against real servers (SIGKILL, database and Redis outages, a killed worker, a duplicate storm over two servers); figures go to docs/reliability.md
+	$(CARGO) build -q -p otto-server --bin otto-server
+	python3 scripts/chaos/run.py --report docs/reliability.md
 
 bench: ## Benchmarks (release build): Otto on PostgreSQL+Redis and SQLite beside pgbench and redis-benchmark; figures go to docs/benchmarks.md
 	$(CARGO) build --release -q -p otto-server --bin otto-server

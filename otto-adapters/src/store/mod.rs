@@ -26,8 +26,8 @@ use migrations::APP_ROLE;
 use otto_core::ports::{IdGenerator, StoreError};
 use otto_core::tenancy::TenantScope;
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr,
-    Statement, TransactionTrait,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr,
+    SqlErr, Statement, TransactionTrait,
 };
 use std::sync::Arc;
 
@@ -119,8 +119,73 @@ pub fn store_error(error: DbErr) -> StoreError {
     if let Some(SqlErr::UniqueConstraintViolation(detail)) = error.sql_err() {
         return StoreError::Conflict(detail);
     }
-    match error {
-        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => StoreError::Unavailable(error.to_string()),
-        other => StoreError::Internal(other.to_string()),
+    if is_unavailable(&error) {
+        StoreError::Unavailable(error.to_string())
+    } else {
+        StoreError::Internal(error.to_string())
+    }
+}
+
+/// Whether the database could not be reached or went away mid-statement (a restart,
+/// a failover, a dropped connection): the work may be retried, so callers answer 503
+/// rather than 500. Found by faulting a live server (`make chaos`): a connection cut
+/// during a query surfaced as a query error, not as a connection error.
+fn is_unavailable(error: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    let runtime = match error {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    let RuntimeErr::SqlxError(sqlx) = runtime else {
+        return false;
+    };
+    match sqlx.as_ref() {
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::Protocol(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed => true,
+        // SQLSTATE class 08 (connection exception) and 57P01-57P03 (the server is
+        // shutting down, crashed, or not yet accepting connections).
+        Sqlx::Database(database) => database.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::sqlx;
+
+    fn query_error(error: sqlx::Error) -> DbErr {
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(error)))
+    }
+
+    #[test]
+    fn a_connection_lost_mid_statement_is_unavailable_not_internal() {
+        for error in [
+            query_error(sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "peer closed connection",
+            ))),
+            query_error(sqlx::Error::PoolTimedOut),
+            DbErr::Exec(RuntimeErr::SqlxError(Arc::new(sqlx::Error::PoolClosed))),
+            DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
+        ] {
+            assert!(
+                matches!(store_error(error), StoreError::Unavailable(_)),
+                "a lost database is a 503"
+            );
+        }
+        for error in [
+            query_error(sqlx::Error::RowNotFound),
+            DbErr::Custom("a bug".to_owned()),
+        ] {
+            assert!(matches!(store_error(error), StoreError::Internal(_)));
+        }
     }
 }
