@@ -124,7 +124,7 @@ verify\:obs: verify-obs
 smoke\:obs: smoke-obs
 smoke\:local: smoke-local
 
-chaos: ## Faults under load against real servers (SIGKILL, database and Redis outages, a killed worker, a duplicate storm over two servers); figures go to docs/reliability.md
+chaos: ## Faults under load against real servers (SIGKILL, database and Redis outages, a killed worker, a duplicate storm over two servers, slow clients); figures go to docs/reliability.md
 	$(CARGO) build -q -p otto-server --bin otto-server
 	python3 scripts/chaos/run.py --report docs/reliability.md
 

@@ -120,6 +120,7 @@ async fn serve(config: Config) -> i32 {
     let address = config.bind_address();
     let grace = config.shutdown_grace;
     let drain = config.shutdown_drain;
+    let idle_timeout = config.idle_timeout;
     let runs_jobs = config.worker.serve_runs_jobs(config.database_is_embedded);
     let state = match startup::state(config, &connections, authenticator) {
         Ok(state) => state,
@@ -145,6 +146,7 @@ async fn serve(config: Config) -> i32 {
     let listener = poem::listener::TcpListener::bind(address.clone());
     tracing::info!(address = %address, in_process_worker = runs_jobs, "otto-server listening");
     let result = poem::Server::new(listener)
+        .idle_timeout(idle_timeout)
         .run_with_graceful_shutdown(app, wait_for(stopped), Some(grace))
         .await;
     // The HTTP server can also stop on its own (a bind failure): stop the worker too.

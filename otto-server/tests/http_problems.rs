@@ -235,3 +235,36 @@ async fn readiness_failures_are_503_with_the_report() {
     assert_eq!(body["ready"], false);
     assert_eq!(body["components"]["database"], false);
 }
+
+/// A body that never finishes holds nothing forever: at OTTO_REQUEST_TIMEOUT_SECONDS
+/// the request is abandoned with a 503 problem (a provider retries it).
+#[tokio::test]
+async fn a_request_whose_body_never_finishes_is_abandoned_at_the_deadline() {
+    let state = state(
+        config(&[("OTTO_REQUEST_TIMEOUT_SECONDS", "1")]),
+        Vec::new(),
+        Vec::new(),
+    );
+    let first_chunk = stream::iter([Ok::<_, std::io::Error>(b"{\"resource_id\"".to_vec())]);
+    let never = stream::pending::<Result<Vec<u8>, std::io::Error>>();
+    let started = std::time::Instant::now();
+    let response = client(&state)
+        .post("/webhook/callrail/pre-call")
+        .content_type("application/json")
+        .body(Body::from_bytes_stream(futures_util::StreamExt::chain(
+            first_chunk,
+            never,
+        )))
+        .send()
+        .await;
+    let body = assert_problem(response, 503, "/webhook/callrail/pre-call").await;
+    assert_eq!(body["type"], "/problems/service_unavailable");
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("1 seconds"),
+        "{body}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

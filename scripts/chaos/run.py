@@ -13,6 +13,7 @@ Scenarios:
   postgres-outage   the database becomes unreachable under load, then comes back
   redis-outage      Redis dies under authenticated load, then comes back
   worker-kill       a worker is killed while its job's SMS request is in flight
+  slow-clients      hundreds of slow and idle connections beside a normal client
 
 Needs PostgreSQL on 127.0.0.1:5432 (OTTO_CHAOS_PG_URL, else the server of
 OTTO_TEST_POSTGRES_URL, else postgres://postgres@127.0.0.1:5432) and `redis-server`
@@ -650,12 +651,78 @@ def worker_kill(work):
         database.drop()
 
 
+def slow_clients(work):
+    """Hundreds of slow and idle connections do not starve a normal client; bodies that
+    never finish are answered at the deadline, idle connections are closed."""
+    env = base_env(work, "slow", free_port())
+    env.update({"OTTO_REQUEST_TIMEOUT_SECONDS": "2", "OTTO_IDLE_TIMEOUT_SECONDS": "3"})
+    server = Process("slow", env)
+    port = int(env["PORT"])
+    sockets = {"slow body": [], "trickled headers": [], "idle": []}
+    try:
+        for _ in range(150):
+            conn = socket.create_connection(("127.0.0.1", port))
+            conn.sendall(b"POST /webhook/callrail/pre-call HTTP/1.1\r\nHost: otto\r\n"
+                         b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                         b"\r\n5\r\n{\"a\":\r\n")
+            sockets["slow body"].append(conn)
+            conn = socket.create_connection(("127.0.0.1", port))
+            conn.sendall(b"GET /health HTTP/1.1\r\nHost: ot")
+            sockets["trickled headers"].append(conn)
+            sockets["idle"].append(socket.create_connection(("127.0.0.1", port)))
+        latencies, statuses = [], {}
+        for _ in range(200):
+            started = time.monotonic()
+            status, _ = request("GET", f"{server.base}/health", timeout=5)
+            latencies.append(time.monotonic() - started)
+            statuses[status] = statuses.get(status, 0) + 1
+            for conn in sockets["trickled headers"][:20]:
+                try:
+                    conn.send(b"t")
+                except OSError:
+                    pass
+        check(set(statuses) == {200}, f"a normal client got {status_summary(statuses)}")
+        latencies.sort()
+        answered_503 = 0
+        for conn in sockets["slow body"]:
+            conn.settimeout(5)
+            try:
+                answered_503 += conn.recv(64).startswith(b"HTTP/1.1 503")
+            except OSError:
+                pass
+        check(answered_503 == len(sockets["slow body"]),
+              f"{answered_503} of {len(sockets['slow body'])} unfinished bodies answered 503 "
+              "at the deadline")
+        time.sleep(3.5)
+        closed = 0
+        for conn in sockets["idle"]:
+            conn.settimeout(3)
+            try:
+                closed += conn.recv(1) == b""
+            except OSError:
+                closed += 1
+        check(closed == len(sockets["idle"]),
+              f"{closed} of {len(sockets['idle'])} idle connections closed after the idle timeout")
+        return {"sent": 200, "acknowledged": statuses.get(200, 0), "lost": 0,
+                "notes": f"{sum(len(group) for group in sockets.values())} slow or idle "
+                         f"connections held open; 200 GET /health beside them, p50 "
+                         f"{latencies[99] * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms; "
+                         f"{answered_503} unfinished bodies answered 503 at the 2 s deadline; "
+                         f"{closed} idle connections closed after 3 s"}
+    finally:
+        for group in sockets.values():
+            for conn in group:
+                conn.close()
+        server.stop()
+
+
 SCENARIOS = {
     "duplicate-storm": duplicate_storm,
     "sigkill": sigkill,
     "postgres-outage": postgres_outage,
     "redis-outage": redis_outage,
     "worker-kill": worker_kill,
+    "slow-clients": slow_clients,
 }
 
 

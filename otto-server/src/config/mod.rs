@@ -243,6 +243,10 @@ pub struct Config {
     pub idempotency_ttl_days: u32,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
+    /// Longest a request may take, from its headers to its answer.
+    pub request_timeout: Duration,
+    /// How long a connection may stay silent before it is closed.
+    pub idle_timeout: Duration,
     /// Timeout of each readiness check.
     pub ready_timeout: Duration,
     /// Whether `serve` applies pending migrations at start.

@@ -293,6 +293,18 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         "a byte count, at least 1024",
         |bytes| *bytes >= 1024,
     );
+    let request_timeout = Duration::from_secs(p.number(
+        "OTTO_REQUEST_TIMEOUT_SECONDS",
+        30u64,
+        "seconds (1-600)",
+        |s| (1..=600).contains(s),
+    ));
+    let idle_timeout = Duration::from_secs(p.number(
+        "OTTO_IDLE_TIMEOUT_SECONDS",
+        60u64,
+        "seconds (1-3600)",
+        |s| (1..=3600).contains(s),
+    ));
     let ready_timeout = Duration::from_millis(p.number(
         "OTTO_READY_TIMEOUT_MS",
         500u64,
@@ -418,6 +430,8 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         webhooks,
         idempotency_ttl_days,
         max_body_bytes,
+        request_timeout,
+        idle_timeout,
         ready_timeout,
         migrate_on_start,
         shutdown_grace,

@@ -58,6 +58,8 @@ pub const VARIABLES: &[Variable] = &[
     var("PORT", Some("8000")),
     var("OTTO_DATA_DIR", Some("data")),
     var("OTTO_MAX_BODY_BYTES", Some("1048576")),
+    var("OTTO_REQUEST_TIMEOUT_SECONDS", Some("30")),
+    var("OTTO_IDLE_TIMEOUT_SECONDS", Some("60")),
     var("OTTO_READY_TIMEOUT_MS", Some("500")),
     var("OTTO_MIGRATE_ON_START", Some("true")),
     var("OTTO_SHUTDOWN_GRACE_SECONDS", Some("10")),

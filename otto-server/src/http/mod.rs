@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod body_limit;
 pub mod cors;
+pub mod deadline;
 pub mod json_body;
 pub mod observe;
 pub mod problem;
@@ -122,6 +123,7 @@ pub fn app_with<T: OpenApi + 'static>(api: T, state: &AppState) -> BoxEndpoint<'
             routes.clone(),
         )))
         .with(BodyLimit::new(state.config.max_body_bytes))
+        .with(deadline::Deadline::new(state.config.request_timeout))
         .with(Problems::new(routes.clone()))
         .with(Cors::new(
             state.config.allowed_origins.clone(),
