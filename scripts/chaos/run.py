@@ -11,6 +11,7 @@ Scenarios:
   duplicate-storm   two servers, one database: 100 ids x 20 copies, concurrently
   sigkill           the server is killed (SIGKILL) under webhook load and restarted
   postgres-outage   the database becomes unreachable under load, then comes back
+  postgres-restart  PostgreSQL itself is restarted under load (OTTO_CHAOS_RESTART_POSTGRES=1)
   redis-outage      Redis dies under authenticated load, then comes back
   worker-kill       a worker is killed while its job's SMS request is in flight
   slow-clients      hundreds of slow and idle connections beside a normal client
@@ -62,6 +63,10 @@ def log(message):
 
 
 class CheckFailed(Exception):
+    pass
+
+
+class Skipped(Exception):
     pass
 
 
@@ -431,23 +436,58 @@ class TcpProxy:
 
 
 def postgres_outage(work):
-    database = Database("otto_chaos_pg")
+    """The connection to the database is cut (a TCP proxy drops every connection and
+    refuses new ones), as a network partition or a failover does."""
+    proxy = TcpProxy(int(PG_ADMIN.rsplit(":", 1)[1].split("/")[0]))
+    return database_fault(work, "otto_chaos_pg", "PGOUT", proxy.cut, proxy.restore,
+                          lambda url: url.replace(":5432/", f":{proxy.port}/"),
+                          "connection cut for 3 s")
+
+
+def postgres_restart(work):
+    """PostgreSQL itself is stopped (fast shutdown: sessions are terminated) and
+    started again. Restarting the machine's server is intrusive, so it runs only with
+    OTTO_CHAOS_RESTART_POSTGRES=1 (CI sets it) and a Debian cluster to restart."""
+    clusters = os.listdir("/etc/postgresql") if os.path.isdir("/etc/postgresql") else []
+    if os.environ.get("OTTO_CHAOS_RESTART_POSTGRES") != "1" or not clusters \
+            or not shutil.which("pg_ctlcluster"):
+        raise Skipped("needs OTTO_CHAOS_RESTART_POSTGRES=1 and pg_ctlcluster")
+    cluster = [clusters[0], "main"]
+
+    def pg_ctl(action, *options):
+        subprocess.run(["pg_ctlcluster", "--skip-systemctl-redirect", *cluster, action,
+                        *options], check=True, capture_output=True)
+
+    def start():
+        pg_ctl("start")
+        deadline = time.monotonic() + 30
+        while subprocess.run(["pg_isready", "-q", "-h", "127.0.0.1"]).returncode != 0:
+            check(time.monotonic() < deadline, "PostgreSQL did not come back")
+            time.sleep(0.1)
+
+    return database_fault(work, "otto_chaos_restart", "PGRESTART",
+                          lambda: pg_ctl("stop", "-m", "fast"), start, lambda url: url,
+                          "PostgreSQL stopped (fast) for 3 s and started")
+
+
+def database_fault(work, name, prefix, fail, recover, url_of, description):
+    database = Database(name)
     server = None
     try:
-        proxy = TcpProxy(int(PG_ADMIN.rsplit(":", 1)[1].split("/")[0]))
-        proxied = database.url.replace(":5432/", f":{proxy.port}/")
-        env = postgres_server(work, database, "pg", DATABASE_URL=proxied,
+        env = postgres_server(work, database, prefix.lower(), DATABASE_URL=url_of(database.url),
                               OTTO_READY_TIMEOUT_MS="300")
         link_company(env)
-        server = Process("pg", env)
+        server = Process(prefix.lower(), env)
         pid = server.process.pid
-        load = WebhookLoad([server.base], 4, "PGOUT")
+        load = WebhookLoad([server.base], 4, prefix)
         time.sleep(1.5)
-        proxy.cut()
-        time.sleep(1)
-        ready_during = request("GET", f"{server.base}/ready", timeout=5)[0]
-        time.sleep(2)
-        proxy.restore()
+        fail()
+        try:
+            time.sleep(1)
+            ready_during = request("GET", f"{server.base}/ready", timeout=5)[0]
+            time.sleep(2)
+        finally:
+            recover()
         deadline = time.monotonic() + 30
         while request("GET", f"{server.base}/ready")[0] != 200:
             check(time.monotonic() < deadline, "not ready 30 s after the database came back")
@@ -462,8 +502,8 @@ def postgres_outage(work):
                                              f"outage: {status_summary(load.statuses)}")
         figures = exactly_once(database, load.acknowledged, load.ids)
         return {"sent": len(load.ids), "acknowledged": len(load.acknowledged), **figures,
-                "notes": f"3 s outage; /ready {ready_during} during it; {load.retries} retries; "
-                         f"answers: {status_summary(load.statuses)}"}
+                "notes": f"{description}; /ready {ready_during} during it; {load.retries} "
+                         f"retries; answers: {status_summary(load.statuses)}"}
     finally:
         if server:
             server.stop()
@@ -720,6 +760,7 @@ SCENARIOS = {
     "duplicate-storm": duplicate_storm,
     "sigkill": sigkill,
     "postgres-outage": postgres_outage,
+    "postgres-restart": postgres_restart,
     "redis-outage": redis_outage,
     "worker-kill": worker_kill,
     "slow-clients": slow_clients,
@@ -765,6 +806,8 @@ def main():
                 outcome = "passed"
             except CheckFailed as error:
                 figures, outcome, failed = {"notes": str(error)}, "FAILED", True
+            except Skipped as reason:
+                figures, outcome = {"notes": str(reason)}, "skipped"
             log(f"{name}: {outcome} in {time.monotonic() - started:.1f} s: {figures}")
             results.append((name, outcome, figures))
     finally:
