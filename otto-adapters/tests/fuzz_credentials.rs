@@ -16,42 +16,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use otto_core::ports::{CredentialError, CredentialVerifier};
 use otto_core::tenancy::{CredentialKind, Operation, Principal, Role, TenantId, UserId};
 use otto_testkit::ManualClock;
+use otto_testkit::fuzz::{cases, hostile_text};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{Index, select};
-use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Value, json};
-
-/// `default` cases, or `PROPTEST_CASES` when set (`ProptestConfig::with_cases` would
-/// ignore the variable). Failing inputs are kept beside this file, as proptest's
-/// default cannot locate an integration test.
-fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
-            "proptest-regressions",
-        ))),
-        ..ProptestConfig::default()
-    }
-}
-
-/// Text as hostile clients send it: printable Unicode, any scalar value including
-/// controls and NUL, and the lossy decoding of arbitrary bytes.
-///
-/// Strategies here are boxed: unboxed, the nested strategy types of a token make
-/// value trees large enough to overflow a debug build's test thread stack.
-fn text() -> BoxedStrategy<String> {
-    prop_oneof![
-        any::<String>(),
-        vec(any::<char>(), 0..256).prop_map(String::from_iter),
-        vec(any::<u8>(), 0..256).prop_map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
-    ]
-    .boxed()
-}
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_current_thread()
@@ -160,15 +129,15 @@ mod clerk {
         let alg = prop_oneof![
             3 => select(vec!["RS256", "none", "None", "HS256", "RS512", "PS256", "ES256", "EdDSA", "rs256", ""])
                 .prop_map(|alg| Value::String(alg.to_owned())),
-            1 => text().prop_map(Value::String),
+            1 => hostile_text().prop_map(Value::String),
             1 => Just(Value::Null),
             1 => any::<i64>().prop_map(Value::from),
         ];
         let header = (
             alg,
-            proptest::option::of(prop_oneof![Just("key-1".to_owned()), text()]),
+            proptest::option::of(prop_oneof![Just("key-1".to_owned()), hostile_text()]),
             proptest::option::of(select(vec!["JWT", "jwt", "at+jwt", ""])),
-            proptest::option::of(text()),
+            proptest::option::of(hostile_text()),
         )
             .prop_map(|(alg, kid, typ, jku)| {
                 let mut header = json!({ "alg": alg });
@@ -194,7 +163,7 @@ mod clerk {
         prop_oneof![
             4 => select(vec!["user_1", "org_a", "org_b", "admin", "org:admin", "member"])
                 .prop_map(|id| json!(id)),
-            2 => text().prop_map(Value::String),
+            2 => hostile_text().prop_map(Value::String),
             1 => Just(Value::Null),
             1 => any::<i64>().prop_map(Value::from),
             1 => Just(json!({"id": "org_a"})),
@@ -212,7 +181,7 @@ mod clerk {
                 .prop_map(Value::from),
             1 => Just(json!(u64::MAX)),
             1 => Just(json!(1.5e300)),
-            1 => text().prop_map(Value::String),
+            1 => hostile_text().prop_map(Value::String),
         ]
         .boxed()
     }
@@ -231,13 +200,13 @@ mod clerk {
                     Just(json!(ISSUER)),
                     Just(json!(format!("{ISSUER}/"))),
                     Just(json!("https://clerk.evil.test")),
-                    text().prop_map(Value::String),
+                    hostile_text().prop_map(Value::String),
                 ]),
                 proptest::option::of(prop_oneof![
                     Just(json!(PARTY)),
                     Just(json!("https://app.otto.test.evil.io")),
                     Just(json!("http://app.otto.test")),
-                    text().prop_map(Value::String),
+                    hostile_text().prop_map(Value::String),
                 ]),
             ),
             (
@@ -273,7 +242,7 @@ mod clerk {
 
     fn token_text() -> BoxedStrategy<String> {
         prop_oneof![
-            2 => text(),
+            2 => hostile_text(),
             1 => "[A-Za-z0-9_=+/-]{0,60}\\.[A-Za-z0-9_=+/-]{0,60}\\.[A-Za-z0-9_=+/-]{0,60}",
             1 => "(\\.){0,5}[A-Za-z0-9_-]{0,8}(\\.){0,5}",
             3 => (header(), claims(), vec(any::<u8>(), 0..300)).prop_map(|(header, claims, signature)| {
@@ -372,8 +341,8 @@ mod clerk {
         #[test]
         fn arbitrary_publishable_keys_never_panic_and_name_the_host_they_encode(
             key in prop_oneof![
-                text(),
-                (select(vec!["pk_test_", "pk_live_", "sk_live_"]), text()).prop_map(|(prefix, rest)| format!("{prefix}{rest}")),
+                hostile_text(),
+                (select(vec!["pk_test_", "pk_live_", "sk_live_"]), hostile_text()).prop_map(|(prefix, rest)| format!("{prefix}{rest}")),
                 (select(vec!["pk_test_", "pk_live_"]), "[a-z0-9.:-]{0,30}\\$?", any::<bool>()).prop_map(|(prefix, host, pad)| {
                     let engine = if pad {
                         base64::engine::general_purpose::STANDARD
@@ -431,7 +400,7 @@ mod api_tokens {
 
     fn token_text() -> impl Strategy<Value = String> {
         prop_oneof![
-            2 => text(),
+            2 => hostile_text(),
             2 => "[A-Za-z0-9_=-]{0,200}",
             2 => vec(any::<u8>(), 0..400).prop_map(|bytes| URL_SAFE_NO_PAD.encode(bytes)),
         ]
@@ -444,7 +413,7 @@ mod api_tokens {
                 "org_a", "org_b", "user_1", "user_2", "admin", "read", "write"
             ])
             .prop_map(builder::string),
-            text().prop_map(|text| builder::string(&text)),
+            hostile_text().prop_map(|text| builder::string(&text)),
             any::<i64>().prop_map(builder::int),
             any::<bool>().prop_map(builder::boolean),
             any::<u64>().prop_map(builder::Term::Date),
@@ -583,7 +552,7 @@ mod api_tokens {
         #[test]
         fn arbitrary_lifetimes_never_panic_the_parser_or_the_issuer(
             raw in prop_oneof![
-                text(),
+                hostile_text(),
                 "[ +-]?[0-9]{0,22}[smhdy]? ?",
                 (any::<u64>(), select(vec!["s", "m", "h", "d"])).prop_map(|(n, unit)| format!("{n}{unit}")),
             ],

@@ -8,27 +8,10 @@ use otto_server::config::{
     Config, ConfigErrors, Environment, MASK, effective_settings, spec::VARIABLES,
     unconfigured_components,
 };
+use otto_testkit::fuzz::cases;
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
-use proptest::test_runner::FileFailurePersistence;
-
-/// `default` cases, or `PROPTEST_CASES` when set (`ProptestConfig::with_cases` would
-/// ignore the variable). Failing inputs are kept beside this file, as proptest's
-/// default cannot locate an integration test.
-fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|cases| cases.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
-            "proptest-regressions",
-        ))),
-        ..ProptestConfig::default()
-    }
-}
 
 /// Values as a hostile or careless environment holds them: arbitrary text, and
 /// near-misses of every format the variables take (numbers past their type, rates,

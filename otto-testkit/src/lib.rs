@@ -23,6 +23,7 @@ mod delivery_log_contract;
 mod fakes;
 mod follow_up_contract;
 mod follow_up_store;
+pub mod fuzz;
 mod insight_contract;
 mod insight_provider_contract;
 mod insight_store;
