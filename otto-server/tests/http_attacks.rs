@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use otto_core::ports::{CallRepository, CompanyDirectory, ProviderAccounts};
 use otto_core::tenancy::{TenantId, TenantScope};
-use otto_core::webhooks::signatures::{bland, callrail, svix, twilio};
+use otto_core::webhooks::signatures::{bland, callrail, svix};
 use otto_core::webhooks::{AccountRef, Provider};
 use otto_server::config::{Config, Environment};
 use otto_server::state::AppState;
@@ -24,23 +24,15 @@ use otto_server::telemetry::{JsonLogLayer, Service};
 use otto_testkit::contracts::{new_call, scope_of};
 use otto_testkit::signers::{self, TestSigningKey};
 use otto_testkit::{InMemoryStore, SwitchableProbe};
-use poem::endpoint::BoxEndpoint;
-use poem::test::{TestClient, TestResponse};
-use poem::{Body, Response};
+use poem::Body;
+use poem::test::TestResponse;
 use serde_json::{Value, json};
+use support::webhooks::*;
 use support::*;
 use tracing_subscriber::layer::SubscriberExt;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-type Client = TestClient<BoxEndpoint<'static, Response>>;
-
-// Secrets of this test only. pragma: allowlist secret
-const CALLRAIL_SECRET: &str = "callrail-attack-signing-key"; // pragma: allowlist secret
-const TWILIO_TOKEN: &str = "twilio-attack-auth-token"; // pragma: allowlist secret
-const CLERK_WEBHOOK_SECRET: &str = "whsec_QXR0YWNrQ2F0YWxvZ3VlU3ZpeFNlY3JldDEyMzQ="; // pragma: allowlist secret
-const BLAND_SECRET: &str = "bland-attack-signing-secret"; // pragma: allowlist secret
-const PUBLIC_URL: &str = "https://hooks.otto.test";
 /// A bound that only a hang or a pathological algorithm exceeds, even on a
 /// loaded two-core machine running a debug build.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -495,105 +487,6 @@ async fn appended_biscuit_blocks_cannot_move_a_token_to_another_tenant() {
 
 // Webhooks.
 
-/// A signed-webhooks application (no fallback tenant) over `store`, with `extra`.
-fn signed_state(store: &InMemoryStore, extra: &[(&str, &str)]) -> AppState {
-    let mut pairs = vec![
-        ("CALLRAIL_WEBHOOK_SECRET", CALLRAIL_SECRET),
-        ("TWILIO_AUTH_TOKEN", TWILIO_TOKEN),
-        ("CLERK_WEBHOOK_SECRET", CLERK_WEBHOOK_SECRET),
-        ("BLAND_WEBHOOK_SECRET", BLAND_SECRET),
-        ("OTTO_PUBLIC_URL", PUBLIC_URL),
-    ];
-    pairs.extend_from_slice(extra);
-    let mut config = config(&pairs);
-    config.webhooks.default_tenant = None;
-    state_with_store(
-        config,
-        vec![Arc::new(SwitchableProbe::up("database"))],
-        vec!["redis"],
-        store.clone(),
-    )
-}
-
-fn signed_app(store: &InMemoryStore) -> Client {
-    client(&signed_state(store, &[]))
-}
-
-/// The development default: no secrets, fallback tenant `dev`.
-fn unsigned_app(store: &InMemoryStore) -> Client {
-    client(&state_with_store(
-        config(&[]),
-        vec![Arc::new(SwitchableProbe::up("database"))],
-        vec!["redis"],
-        store.clone(),
-    ))
-}
-
-fn form(fields: &[(String, String)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields)
-        .finish()
-}
-
-fn owned(fields: &[(&str, &str)]) -> Vec<(String, String)> {
-    fields
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-        .collect()
-}
-
-async fn post_callrail(client: &Client, key: &str, body: &str) -> TestResponse {
-    client
-        .post("/webhook/callrail/pre-call")
-        .header("content-type", "application/json")
-        .header("Signature", callrail::sign(key, body.as_bytes()))
-        .body(body.to_owned())
-        .send()
-        .await
-}
-
-/// A Twilio call-status delivery of `fields`, signed with `key` over `signed`.
-async fn post_twilio(
-    client: &Client,
-    key: &str,
-    signed: &[(String, String)],
-    fields: &[(String, String)],
-) -> TestResponse {
-    let route = "/webhook/twilio/call-status";
-    client
-        .post(route)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header(
-            "X-Twilio-Signature",
-            twilio::sign(key, &format!("{PUBLIC_URL}{route}"), signed),
-        )
-        .body(form(fields))
-        .send()
-        .await
-}
-
-async fn post_clerk(
-    client: &Client,
-    message_id: &str,
-    timestamp: i64,
-    signature: &str,
-    body: &str,
-) -> TestResponse {
-    client
-        .post("/webhook/clerk")
-        .header("content-type", "application/json")
-        .header("svix-id", message_id)
-        .header("svix-timestamp", timestamp.to_string())
-        .header("svix-signature", signature)
-        .body(body.to_owned())
-        .send()
-        .await
-}
-
-fn clerk_signature(message_id: &str, timestamp: i64, body: &str) -> String {
-    svix::sign(CLERK_WEBHOOK_SECRET, message_id, timestamp, body.as_bytes()).expect("signs")
-}
-
 fn organization_created(org: &str) -> String {
     format!(r#"{{"type":"organization.created","data":{{"id":"{org}","name":"Replayed"}}}}"#)
 }
@@ -604,18 +497,6 @@ async fn company_exists(store: &InMemoryStore, org: &str) -> bool {
         .await
         .expect("reads")
         .is_some()
-}
-
-async fn status_of(response: TestResponse) -> String {
-    assert_eq!(response.0.status().as_u16(), 200, "accepted");
-    json(response).await["status"]
-        .as_str()
-        .expect("status")
-        .to_owned()
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 /// Svix deliveries outside the five minutes either way, or a captured one whose
@@ -633,7 +514,8 @@ async fn clerk_deliveries_replayed_outside_the_tolerance_are_refused() {
     ] {
         let body = organization_created(org);
         let at = now() + offset;
-        let response = post_clerk(&client, org, at, &clerk_signature(org, at, &body), &body).await;
+        let response =
+            post_clerk_with(&client, org, at, &clerk_signature(org, at, &body), &body).await;
         let problem = assert_problem(response, 401, "/webhook/clerk").await;
         assert_eq!(problem["type"], "/problems/unauthorized", "{case}");
         assert!(
@@ -650,13 +532,13 @@ async fn clerk_deliveries_replayed_outside_the_tolerance_are_refused() {
     let body = organization_created("org_captured");
     let captured_at = now() - tolerance - 60;
     let signature = clerk_signature("msg_captured", captured_at, &body);
-    let refreshed = post_clerk(&client, "msg_captured", now(), &signature, &body).await;
+    let refreshed = post_clerk_with(&client, "msg_captured", now(), &signature, &body).await;
     assert_problem(refreshed, 401, "/webhook/clerk").await;
     assert!(!company_exists(&store, "org_captured").await);
 
     let body = organization_created("org_recent");
     let at = now() - tolerance + 30;
-    let recent = post_clerk(
+    let recent = post_clerk_with(
         &client,
         "msg_recent",
         at,
@@ -692,7 +574,7 @@ async fn a_valid_signature_of_another_body_is_refused_on_every_provider() {
     let signed = organization_created("org_signed");
     let swapped = organization_created("org_swapped");
     let at = now();
-    let response = post_clerk(
+    let response = post_clerk_with(
         &client,
         "msg_swap",
         at,
@@ -732,13 +614,14 @@ async fn a_valid_signature_of_another_body_is_refused_on_every_provider() {
         ("a field added", &extra_field),
         ("a value changed", &other_call),
     ] {
-        let response = post_twilio(&client, TWILIO_TOKEN, &ringing, sent).await;
+        let response = post_twilio_with(&client, "call-status", TWILIO_TOKEN, &ringing, sent).await;
         let problem = assert_problem(response, 401, "/webhook/twilio/call-status").await;
         assert_eq!(problem["type"], "/problems/unauthorized", "{case}");
     }
     assert_eq!(calls_of(&store, "org_t").await, 0, "nothing recorded");
     assert_eq!(
-        status_of(post_twilio(&client, TWILIO_TOKEN, &ringing, &ringing).await).await,
+        status_of(post_twilio_with(&client, "call-status", TWILIO_TOKEN, &ringing, &ringing).await)
+            .await,
         "processed",
         "the genuine delivery still goes through"
     );
@@ -936,7 +819,7 @@ async fn a_twilio_form_with_twenty_thousand_fields_is_processed_without_a_fault(
     let started = Instant::now();
     let response = tokio::time::timeout(
         PATIENCE,
-        post_twilio(&client, TWILIO_TOKEN, &fields, &fields),
+        post_twilio_with(&client, "call-status", TWILIO_TOKEN, &fields, &fields),
     )
     .await
     .expect("answered");
@@ -960,7 +843,7 @@ async fn a_twilio_form_with_twenty_thousand_fields_is_processed_without_a_fault(
     tampered[19_999].1 = "changed".to_owned();
     let response = tokio::time::timeout(
         PATIENCE,
-        post_twilio(&client, TWILIO_TOKEN, &fields, &tampered),
+        post_twilio_with(&client, "call-status", TWILIO_TOKEN, &fields, &tampered),
     )
     .await
     .expect("answered");
@@ -1007,7 +890,7 @@ async fn an_account_key_cannot_sign_for_an_account_it_does_not_belong_to() {
     keyed_companies(&store).await;
     let client = signed_app(&store);
     let body = r#"{"resource_id":"CX1","company_resource_id":"COMB"}"#;
-    let response = post_callrail(&client, "company-a-callrail-key", body).await;
+    let response = post_callrail_with(&client, "pre-call", "company-a-callrail-key", body).await;
     assert_problem(response, 401, "/webhook/callrail/pre-call").await;
     let fields = owned(&[
         ("CallSid", "CX2"),
@@ -1015,7 +898,14 @@ async fn an_account_key_cannot_sign_for_an_account_it_does_not_belong_to() {
         ("AccountSid", "ACb"),
         ("To", "+15550200"),
     ]);
-    let response = post_twilio(&client, "account-a-twilio-token", &fields, &fields).await;
+    let response = post_twilio_with(
+        &client,
+        "call-status",
+        "account-a-twilio-token",
+        &fields,
+        &fields,
+    )
+    .await;
     assert_problem(response, 401, "/webhook/twilio/call-status").await;
     assert_eq!(calls_of(&store, "org_b").await, 0);
     assert_eq!(calls_of(&store, "org_a").await, 0);
@@ -1031,7 +921,7 @@ async fn an_account_key_cannot_sign_a_delivery_routed_to_another_tenant() {
     keyed_companies(&store).await;
     let client = signed_app(&store);
     let body = r#"{"resource_id":"CX3","company_resource_id":"COMB","company_id":"COMA","direction":"inbound","answered":false}"#;
-    let callrail = post_callrail(&client, "company-a-callrail-key", body).await;
+    let callrail = post_callrail_with(&client, "pre-call", "company-a-callrail-key", body).await;
     let callrail_status = callrail.0.status().as_u16();
     let fields = owned(&[
         ("CallSid", "CX4"),
@@ -1039,7 +929,14 @@ async fn an_account_key_cannot_sign_a_delivery_routed_to_another_tenant() {
         ("AccountSid", "ACa"),
         ("To", "+15550200"),
     ]);
-    let twilio = post_twilio(&client, "account-a-twilio-token", &fields, &fields).await;
+    let twilio = post_twilio_with(
+        &client,
+        "call-status",
+        "account-a-twilio-token",
+        &fields,
+        &fields,
+    )
+    .await;
     let twilio_status = twilio.0.status().as_u16();
     assert_eq!(
         calls_of(&store, "org_b").await,
@@ -1099,7 +996,7 @@ async fn no_secret_or_presented_token_leaves_the_process() {
         ("TWILIO_AUTH_TOKEN_PREVIOUS", "twilio-previous-token-5e7f"), // pragma: allowlist secret
         ("CALLRAIL_WEBHOOK_SECRET", CALLRAIL_SECRET),
         ("CALLRAIL_WEBHOOK_SECRET_PREVIOUS", CALLRAIL_PREVIOUS_SECRET),
-        ("CLERK_WEBHOOK_SECRET", CLERK_WEBHOOK_SECRET),
+        ("CLERK_WEBHOOK_SECRET", CLERK_SECRET),
         ("CLERK_WEBHOOK_SECRET_PREVIOUS", CLERK_PREVIOUS_SECRET),
         ("BLAND_WEBHOOK_SECRET", BLAND_SECRET),
         (
@@ -1197,7 +1094,7 @@ async fn no_secret_or_presented_token_leaves_the_process() {
 
     let body = r#"{"resource_id":"CS1","company_resource_id":"COMS"}"#;
     for key in [CALLRAIL_SECRET, "company-signing-key-77aa", "a-wrong-key"] {
-        answers.push(keep(post_callrail(&client, key, body).await).await);
+        answers.push(keep(post_callrail_with(&client, "pre-call", key, body).await).await);
     }
     let fields = owned(&[
         ("CallSid", "CS2"),
@@ -1205,12 +1102,15 @@ async fn no_secret_or_presented_token_leaves_the_process() {
         ("To", "+1555"),
     ]);
     for key in [TWILIO_TOKEN, "a-wrong-token"] {
-        answers.push(keep(post_twilio(&client, key, &fields, &fields).await).await);
+        answers.push(
+            keep(post_twilio_with(&client, "call-status", key, &fields, &fields).await).await,
+        );
     }
     let clerk_body = organization_created("org_s");
     for at in [now(), now() - 3600] {
         let signature = clerk_signature("msg_s", at, &clerk_body);
-        answers.push(keep(post_clerk(&client, "msg_s", at, &signature, &clerk_body).await).await);
+        answers
+            .push(keep(post_clerk_with(&client, "msg_s", at, &signature, &clerk_body).await).await);
     }
     let response = client
         .post("/webhook/bland")

@@ -6,136 +6,41 @@ mod support;
 
 use otto_core::ports::{CallRepository, CompanyDirectory, ProviderAccounts};
 use otto_core::tenancy::{TenantId, TenantScope};
-use otto_core::webhooks::signatures::{bland, callrail, svix, twilio};
+use otto_core::webhooks::signatures::{callrail, twilio};
 use otto_core::webhooks::{AccountRef, JobKind, Provider};
 use otto_testkit::InMemoryStore;
 use otto_testkit::SwitchableProbe;
-use poem::Response;
-use poem::endpoint::BoxEndpoint;
-use poem::test::{TestClient, TestResponse};
+use poem::test::TestResponse;
 use serde_json::Value;
 use std::sync::Arc;
-use support::{assert_problem, calls_of, config, header, json, metrics_text, state_with_store};
+use support::webhooks::*;
+use support::{
+    Client, assert_problem, calls_of, config, header, json, metrics_text, state_with_store,
+};
 
-// Secrets of this test only. pragma: allowlist secret
-const CALLRAIL_SECRET: &str = "callrail-test-signing-key"; // pragma: allowlist secret
-const TWILIO_TOKEN: &str = "twilio-test-auth-token"; // pragma: allowlist secret
-const CLERK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"; // pragma: allowlist secret
-const BLAND_SECRET: &str = "bland-test-signing-secret"; // pragma: allowlist secret
-const PUBLIC_URL: &str = "https://hooks.otto.test";
 const CALLRAIL_FIXTURE: &str =
     include_str!("../../otto-core/tests/fixtures/callrail_post_call.json");
-
-type Client = TestClient<BoxEndpoint<'static, Response>>;
 
 fn tenant(id: &str) -> TenantId {
     TenantId::parse(id).expect("valid")
 }
 
-/// A signed-webhooks application (no fallback tenant) over `store`.
-fn signed_app(store: &InMemoryStore) -> Client {
-    let mut config = config(&[
-        ("CALLRAIL_WEBHOOK_SECRET", CALLRAIL_SECRET),
-        ("TWILIO_AUTH_TOKEN", TWILIO_TOKEN),
-        ("CLERK_WEBHOOK_SECRET", CLERK_SECRET),
-        ("BLAND_WEBHOOK_SECRET", BLAND_SECRET),
-        ("OTTO_PUBLIC_URL", PUBLIC_URL),
-    ]);
-    config.webhooks.default_tenant = None;
-    let state = state_with_store(
-        config,
-        vec![Arc::new(SwitchableProbe::up("database"))],
-        vec!["redis"],
-        store.clone(),
-    );
-    support::client(&state)
-}
-
-/// The development default: no secrets, fallback tenant `dev`.
-fn unsigned_app(store: &InMemoryStore) -> Client {
-    let state = state_with_store(
-        config(&[]),
-        vec![Arc::new(SwitchableProbe::up("database"))],
-        vec!["redis"],
-        store.clone(),
-    );
-    support::client(&state)
-}
-
 async fn post_callrail(client: &Client, event: &str, body: &str) -> TestResponse {
-    client
-        .post(format!("/webhook/callrail/{event}"))
-        .header("content-type", "application/json")
-        .header(
-            "Signature",
-            callrail::sign(CALLRAIL_SECRET, body.as_bytes()),
-        )
-        .body(body.to_owned())
-        .send()
-        .await
-}
-
-fn form(fields: &[(&str, &str)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(fields)
-        .finish()
+    post_callrail_with(client, event, CALLRAIL_SECRET, body).await
 }
 
 async fn post_twilio(client: &Client, event: &str, fields: &[(&str, &str)]) -> TestResponse {
-    let path = format!("/webhook/twilio/{event}");
-    let params: Vec<(String, String)> = fields
-        .iter()
-        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
-        .collect();
-    // Twilio signs the public URL it called, not the one Otto sees behind a proxy.
-    let signature = twilio::sign(TWILIO_TOKEN, &format!("{PUBLIC_URL}{path}"), &params);
-    client
-        .post(path)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", signature)
-        .body(form(fields))
-        .send()
-        .await
+    let fields = owned(fields);
+    post_twilio_with(client, event, TWILIO_TOKEN, &fields, &fields).await
 }
 
 async fn post_clerk(client: &Client, message_id: &str, timestamp: i64, body: &str) -> TestResponse {
-    client
-        .post("/webhook/clerk")
-        .header("content-type", "application/json")
-        .header("svix-id", message_id)
-        .header("svix-timestamp", timestamp.to_string())
-        .header(
-            "svix-signature",
-            svix::sign(CLERK_SECRET, message_id, timestamp, body.as_bytes()).expect("signs"),
-        )
-        .body(body.to_owned())
-        .send()
-        .await
+    let signature = clerk_signature(message_id, timestamp, body);
+    post_clerk_with(client, message_id, timestamp, &signature, body).await
 }
 
 async fn post_bland(client: &Client, body: &str) -> TestResponse {
-    client
-        .post("/webhook/bland")
-        .header("content-type", "application/json")
-        .header(
-            "X-Webhook-Signature",
-            bland::sign(BLAND_SECRET, body.as_bytes()),
-        )
-        .body(body.to_owned())
-        .send()
-        .await
-}
-
-async fn status_of(response: TestResponse) -> String {
-    assert_eq!(response.0.status().as_u16(), 200, "accepted");
-    json(response).await["status"]
-        .as_str()
-        .expect("status")
-        .to_owned()
-}
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    post_bland_with(client, BLAND_SECRET, body).await
 }
 
 #[tokio::test]

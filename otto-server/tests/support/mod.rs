@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod webhooks;
+
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -26,6 +28,9 @@ use poem::{Response, http::StatusCode};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use serde_json::Value;
+
+/// The test client of an application.
+pub type Client = TestClient<BoxEndpoint<'static, Response>>;
 
 pub const ALLOWED_ORIGINS: &str = "http://localhost:3000,exp://*,https://*.vercel.app";
 
