@@ -56,15 +56,13 @@ impl SqlStore {
     pub async fn begin(&self, scope: &TenantScope) -> Result<DatabaseTransaction, StoreError> {
         let transaction = self.db.begin().await.map_err(store_error)?;
         if self.db.get_database_backend() == DatabaseBackend::Postgres {
-            transaction
-                .execute_unprepared(&format!("SET LOCAL ROLE {APP_ROLE}"))
-                .await
-                .map_err(store_error)?;
+            // `set_config('role', ..., true)` is `SET LOCAL ROLE`: one prepared round
+            // trip sets the role and the tenant, instead of one statement each.
             transaction
                 .execute_raw(Statement::from_sql_and_values(
                     DatabaseBackend::Postgres,
-                    "SELECT set_config('app.tenant_id', $1, true)",
-                    [scope.tenant_id().as_str().into()],
+                    "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true)",
+                    [APP_ROLE.into(), scope.tenant_id().as_str().into()],
                 ))
                 .await
                 .map_err(store_error)?;
