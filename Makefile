@@ -4,12 +4,13 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 DETECT_SECRETS_VERSION := 1.5.0
+SCHEMATHESIS_VERSION := 4.32.5
 TOOLS_DIR := .tools
 OPENAPI_TOOLS := tools/openapi
 OPENAPI_DOC := docs/openapi.json
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs smoke smoke-obs smoke-local secrets-baseline bench chaos
+.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs smoke smoke-obs smoke-local api-fuzz secrets-baseline bench chaos
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_:\\-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/\\//g' | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -112,6 +113,15 @@ smoke-obs: ## Observability smoke test of a running server (BASE, TOKEN_A): metr
 
 smoke-local: ## Start a fresh server on the embedded default, mint tokens, run both smoke scripts, stop it
 	scripts/smoke-local.sh
+
+# schemathesis, pinned, in the same private virtualenv as detect-secrets.
+$(TOOLS_DIR)/venv/bin/schemathesis:
+	test -x $(TOOLS_DIR)/venv/bin/pip || python3 -m venv $(TOOLS_DIR)/venv
+	$(TOOLS_DIR)/venv/bin/pip install --quiet schemathesis==$(SCHEMATHESIS_VERSION)
+
+api-fuzz: $(TOOLS_DIR)/venv/bin/schemathesis ## Fuzz the API from docs/openapi.json with schemathesis against a fresh server (admin token): no 5xx, every response as documented; bounded for CI
+	$(CARGO) build -q -p otto-server --bin otto-server
+	scripts/api-fuzz.sh
 
 # The original service's spellings.
 verify\:secrets: verify-secrets

@@ -1,10 +1,13 @@
 //! `/health`, `/ready` and `/metrics`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use poem::Request;
 use poem_openapi::payload::{Json, PlainText};
-use poem_openapi::{ApiResponse, Enum, Object, OpenApi, Union};
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
+use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 use super::{ApiTags, PublicErrors};
 use crate::http::request_context::RequestContext;
@@ -33,12 +36,77 @@ pub enum NotConfigured {
 }
 
 /// One dependency in a readiness report: whether it answered, or `not_configured`.
-#[derive(Debug, Clone, PartialEq, Eq, Union)]
+///
+/// `Type` is written by hand rather than derived with `Union`: the derive always
+/// declares `"type": "object"` beside the `anyOf`, which contradicts both variants (a
+/// boolean and a string), so that no value Otto sends matched the documented schema.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ComponentStatus {
     /// `true` when the dependency answered within the timeout.
     Checked(bool),
     /// The dependency is not configured (not a failure).
     NotConfigured(NotConfigured),
+}
+
+impl Type for ComponentStatus {
+    const IS_REQUIRED: bool = true;
+    type RawValueType = Self;
+    type RawElementValueType = Self;
+
+    fn name() -> Cow<'static, str> {
+        "ComponentStatus".into()
+    }
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Reference(Self::name().into_owned())
+    }
+
+    fn register(registry: &mut Registry) {
+        registry.create_schema::<Self, _>(Self::name().into_owned(), |registry| {
+            bool::register(registry);
+            NotConfigured::register(registry);
+            MetaSchema {
+                description: Some(
+                    "One dependency in a readiness report: whether it answered, or \
+                     `not_configured`.",
+                ),
+                any_of: vec![bool::schema_ref(), NotConfigured::schema_ref()],
+                ..MetaSchema::ANY
+            }
+        });
+    }
+
+    fn as_raw_value(&self) -> Option<&Self::RawValueType> {
+        Some(self)
+    }
+
+    fn raw_element_iter<'a>(
+        &'a self,
+    ) -> Box<dyn Iterator<Item = &'a Self::RawElementValueType> + 'a> {
+        Box::new(self.as_raw_value().into_iter())
+    }
+}
+
+impl ParseFromJSON for ComponentStatus {
+    fn parse_from_json(value: Option<serde_json::Value>) -> ParseResult<Self> {
+        let value = value.unwrap_or_default();
+        if let Ok(up) = bool::parse_from_json(Some(value.clone())) {
+            return Ok(Self::Checked(up));
+        }
+        if let Ok(marker) = NotConfigured::parse_from_json(Some(value.clone())) {
+            return Ok(Self::NotConfigured(marker));
+        }
+        Err(ParseError::expected_type(value))
+    }
+}
+
+impl ToJSON for ComponentStatus {
+    fn to_json(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::Checked(up) => up.to_json(),
+            Self::NotConfigured(marker) => marker.to_json(),
+        }
+    }
 }
 
 /// Readiness of the process and each dependency.
