@@ -10,7 +10,7 @@ OPENAPI_TOOLS := tools/openapi
 OPENAPI_DOC := docs/openapi.json
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs smoke smoke-obs smoke-local api-fuzz secrets-baseline bench chaos
+.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs smoke smoke-obs smoke-local api-fuzz secrets-baseline bench chaos fuzz
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_:\\-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/\\//g' | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -133,6 +133,9 @@ verify\:idempotency: verify-idempotency
 verify\:obs: verify-obs
 smoke\:obs: smoke-obs
 smoke\:local: smoke-local
+
+fuzz: ## The property-based fuzz suites at length (PROPTEST_CASES, default 5000 per property; make test runs 256)
+	PROPTEST_CASES=$${PROPTEST_CASES:-5000} $(CARGO) nextest run --workspace -E 'binary(/fuzz/)' --no-fail-fast
 
 chaos: ## Faults under load against real servers (SIGKILL, database and Redis outages, a killed worker, a duplicate storm over two servers, slow clients); figures go to docs/reliability.md
 	$(CARGO) build -q -p otto-server --bin otto-server
