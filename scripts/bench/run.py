@@ -226,8 +226,7 @@ def redis_benchmark(sha, requests=200_000):
 
 
 PG_SETUP = f"""BEGIN;
-SET LOCAL ROLE otto_app;
-SELECT set_config('app.tenant_id', '{TENANT}', true);
+SELECT set_config('role', 'otto_app', true), set_config('app.tenant_id', '{TENANT}', true);
 """
 
 DELIVERY_INSERT = """INSERT INTO webhook_deliveries (id, tenant_id, provider, route, event,
