@@ -773,8 +773,9 @@ def report(results):
              "Redis, from `make chaos` (`scripts/chaos/run.py`). Every row checks the "
              "database afterwards: each delivery answered 2xx is stored once with its jobs, "
              "each id retried after a failure is processed exactly once. Duplicates after "
-             "a SIGKILL are deliveries committed whose answer the kill cut off: the "
-             "retry is recognised, not applied again.", "",
+             "a SIGKILL or an outage are deliveries committed whose answer the fault cut "
+             "off (or whose commit could not be confirmed, answered 503): the retry is "
+             "recognised, not applied again.", "",
              f"Run: {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}, {os.cpu_count()} cores.",
              "", "| scenario | result | requests | acknowledged | stored calls | processed "
              "| duplicates | jobs | lost | notes |", "|---|---|---|---|---|---|---|---|---|---|"]
