@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod production_env;
 pub mod webhooks;
 
 use std::sync::{Arc, OnceLock};
