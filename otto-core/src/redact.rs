@@ -84,23 +84,24 @@ pub fn redact_pii(text: &str) -> Cow<'_, str> {
 /// A `+`-prefixed candidate is a phone number only with a plausible digit count; this
 /// keeps time-zone offsets such as `+05:30` or `+0000` out.
 fn is_international_number(candidate: &str) -> bool {
-    let digits = candidate
-        .trim_start_matches("%2B")
-        .trim_start_matches("%2b")
+    let digits = after_encoded_plus(candidate)
         .bytes()
         .filter(u8::is_ascii_digit)
         .count();
     INTERNATIONAL_DIGITS.contains(&digits)
 }
 
+/// `candidate` without a URL-encoded `+` (`%2B`), whose digits are not the number's.
+fn after_encoded_plus(candidate: &str) -> &str {
+    candidate
+        .trim_start_matches("%2B")
+        .trim_start_matches("%2b")
+}
+
 /// The end of the longest prefix of a `+`-prefixed candidate that ends a digit group
 /// (the next character is not a digit) and has a plausible digit count.
 fn international_number_prefix(candidate: &str) -> Option<usize> {
-    let prefix = candidate.len()
-        - candidate
-            .trim_start_matches("%2B")
-            .trim_start_matches("%2b")
-            .len();
+    let prefix = candidate.len() - after_encoded_plus(candidate).len();
     let bytes = candidate.as_bytes();
     let mut digits = 0;
     let mut end = None;

@@ -309,6 +309,15 @@ class WebhookLoad:
         check(not any(thread.is_alive() for thread in self.threads),
               "a delivery was never acknowledged after the fault ended")
 
+    def figures(self, database, notes):
+        """The run's figures, after checking that no 5xx but a 503 problem was answered
+        and that every id is stored exactly once."""
+        check(not self.bad_problems, f"5xx other than 503 problems: {self.bad_problems[:3]}")
+        figures = exactly_once(database, self.acknowledged, self.ids)
+        return {"sent": len(self.ids), "acknowledged": len(self.acknowledged), **figures,
+                "notes": f"{notes}; {self.retries} retries; "
+                         f"answers: {status_summary(self.statuses)}"}
+
 
 def status_summary(statuses):
     return ", ".join(f"{'no answer' if status is None else status}: {count}"
@@ -366,11 +375,7 @@ def sigkill(work):
         server.start()
         time.sleep(2)
         load.stop()
-        figures = exactly_once(database, load.acknowledged, load.ids)
-        check(not load.bad_problems, f"5xx other than 503 problems: {load.bad_problems[:3]}")
-        return {"sent": len(load.ids), "acknowledged": len(load.acknowledged), **figures,
-                "notes": f"SIGKILL after {before} acknowledged; {load.retries} retries; "
-                         f"answers: {status_summary(load.statuses)}"}
+        return load.figures(database, f"SIGKILL after {before} acknowledged")
     finally:
         if server:
             server.stop()
@@ -497,13 +502,9 @@ def database_fault(work, name, prefix, fail, recover, url_of, description):
         check(server.process.poll() is None and server.process.pid == pid,
               "the server did not survive the outage")
         check(ready_during == 503, f"/ready answered {ready_during} during the outage")
-        check(not load.bad_problems, f"5xx other than 503 problems: {load.bad_problems[:3]}")
         check(load.statuses.get(503, 0) > 0, "no delivery was refused with a 503 during the "
                                              f"outage: {status_summary(load.statuses)}")
-        figures = exactly_once(database, load.acknowledged, load.ids)
-        return {"sent": len(load.ids), "acknowledged": len(load.acknowledged), **figures,
-                "notes": f"{description}; /ready {ready_during} during it; {load.retries} "
-                         f"retries; answers: {status_summary(load.statuses)}"}
+        return load.figures(database, f"{description}; /ready {ready_during} during it")
     finally:
         if server:
             server.stop()
