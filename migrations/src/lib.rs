@@ -15,6 +15,7 @@ mod m20261126_000005_insights;
 mod m20261126_000006_product_api;
 mod m20261126_000007_webhook_log;
 mod m20261126_000008_job_lease_index;
+mod m20261126_000009_routing_function;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000006_product_api::Migration),
             Box::new(m20261126_000007_webhook_log::Migration),
             Box::new(m20261126_000008_job_lease_index::Migration),
+            Box::new(m20261126_000009_routing_function::Migration),
         ]
     }
 }

@@ -207,6 +207,97 @@ async fn postgres_row_level_security_confines_raw_sql_to_the_tenant() {
     test_database.drop_database().await;
 }
 
+/// Routing runs outside any transaction through `otto_routed_tenant`, a definer
+/// function: it answers the tenant of the first linked account and nothing more,
+/// and its platform scope does not outlive the call.
+#[tokio::test]
+async fn postgres_routing_function_answers_a_tenant_and_leaves_no_platform_scope() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let connection = migrated(&test_database.url).await;
+    let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+    use otto_core::ports::ProviderAccounts;
+    use otto_core::tenancy::TenantId;
+    use otto_core::webhooks::{AccountRef, Provider};
+    for (account, tenant) in [("COM_A", "org_a"), ("COM_B", "org_b")] {
+        store
+            .link(
+                &AccountRef::new(Provider::CallRail, account),
+                &TenantId::parse(tenant).expect("tenant"),
+            )
+            .await
+            .expect("links");
+    }
+
+    let transaction = as_app_role(&connection, Some("org_a")).await;
+    let routed = |accounts: &'static str| {
+        Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT otto_routed_tenant($1::jsonb) AS tenant, \
+                    current_setting('app.scope', true) AS scope",
+            [accounts.into()],
+        )
+    };
+    let row = transaction
+        .query_one_raw(routed(
+            r#"[{"provider":"callrail","account_id":"NOPE"},
+                {"provider":"callrail","account_id":"COM_B"},
+                {"provider":"callrail","account_id":"COM_A"}]"#,
+        ))
+        .await
+        .expect("the application role may call it")
+        .expect("one row");
+    assert_eq!(
+        row.try_get::<Option<String>>("", "tenant").expect("tenant"),
+        Some("org_b".to_owned()),
+        "the first linked account decides, whichever tenant's transaction asks"
+    );
+    assert_ne!(
+        row.try_get::<Option<String>>("", "scope").expect("scope"),
+        Some("platform".to_owned()),
+        "the platform scope lasts only while the function runs"
+    );
+    assert_eq!(
+        count(&transaction, "provider_accounts").await,
+        0,
+        "the caller still cannot read the platform table"
+    );
+    let none = transaction
+        .query_one_raw(routed(r#"[{"provider":"twilio","account_id":"COM_A"}]"#))
+        .await
+        .expect("runs")
+        .expect("one row");
+    assert_eq!(
+        none.try_get::<Option<String>>("", "tenant")
+            .expect("tenant"),
+        None,
+        "an account is matched with its provider"
+    );
+    drop(transaction);
+
+    // Nobody else may call it.
+    let transaction = connection.begin().await.expect("begin");
+    transaction
+        .execute_unprepared(
+            "CREATE ROLE otto_routing_outsider NOLOGIN; SET LOCAL ROLE otto_routing_outsider",
+        )
+        .await
+        .expect("an outsider role");
+    let refused = transaction
+        .query_one_raw(routed("[]"))
+        .await
+        .expect_err("PUBLIC has no EXECUTE");
+    assert!(
+        refused.to_string().contains("permission denied"),
+        "{refused}"
+    );
+    drop(transaction);
+
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}
+
 #[tokio::test]
 async fn the_sqlite_store_honours_the_webhook_contracts() {
     let dir = tempfile::tempdir().expect("temp dir");
