@@ -28,6 +28,8 @@ use chrono::{DateTime, Utc};
 use otto_core::ports::{Clock, CredentialError, CredentialVerifier};
 use otto_core::tenancy::{CredentialKind, Operation, Principal, Role, TenantId, UserId};
 
+use crate::verified_tokens::VerifiedTokens;
+
 /// Why an API token operation failed (outside verification).
 #[derive(Debug, thiserror::Error)]
 pub enum ApiTokenError {
@@ -95,7 +97,14 @@ pub struct ApiTokens {
     signing: Option<KeyPair>,
     public: PublicKey,
     clock: Arc<dyn Clock>,
+    /// Tokens whose signatures verified under `public`; the authorizer still runs on
+    /// every request.
+    verified: VerifiedTokens<Biscuit>,
 }
+
+/// Distinct API tokens remembered per generation: a deployment's scripts and
+/// servers hold a handful each.
+const REMEMBERED_TOKENS: usize = 1_024;
 
 impl std::fmt::Debug for ApiTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -125,6 +134,7 @@ impl ApiTokens {
             public: pair.public(),
             signing: Some(pair),
             clock,
+            verified: VerifiedTokens::new(REMEMBERED_TOKENS),
         })
     }
 
@@ -136,6 +146,7 @@ impl ApiTokens {
             signing: None,
             public,
             clock,
+            verified: VerifiedTokens::new(REMEMBERED_TOKENS),
         })
     }
 
@@ -215,7 +226,10 @@ impl CredentialVerifier for ApiTokens {
         token: &str,
         operation: Operation,
     ) -> Result<Principal, CredentialError> {
-        let token = Biscuit::from_base64(token, self.public).map_err(refusal)?;
+        let token = self
+            .verified
+            .get_or_verify(token, || Biscuit::from_base64(token, self.public))
+            .map_err(refusal)?;
         let now: SystemTime = self.clock.now().into();
         let operation = operation.as_str();
         let mut authorizer = authorizer!(

@@ -20,6 +20,8 @@ use otto_core::tenancy::{CredentialKind, Operation, Principal, Role, TenantId, U
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 
+use crate::verified_tokens::VerifiedTokens;
+
 /// Clock skew tolerated on `exp` and `nbf`, as Clerk's own SDKs do.
 pub const CLOCK_SKEW_SECONDS: i64 = 5;
 
@@ -90,7 +92,14 @@ pub struct ClerkJwtVerifier {
     fetch_lock: Mutex<()>,
     http: reqwest::Client,
     clock: Arc<dyn Clock>,
+    /// Session tokens whose signatures verified; their claims (time, issuer,
+    /// party) are still checked on every request.
+    verified: VerifiedTokens<SessionClaims>,
 }
+
+/// Distinct session tokens remembered per generation. Clerk reissues a session's
+/// token every minute, so a generation holds about a minute of active sessions.
+const REMEMBERED_SESSION_TOKENS: usize = 4_096;
 
 impl std::fmt::Debug for ClerkJwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -154,6 +163,7 @@ impl ClerkJwtVerifier {
             fetch_lock: Mutex::new(()),
             http,
             clock,
+            verified: VerifiedTokens::new(REMEMBERED_SESSION_TOKENS),
         })
     }
 
@@ -210,6 +220,8 @@ impl ClerkJwtVerifier {
                 tracing::info!(keys = keys.len(), "Clerk JWKS refreshed");
                 cache.keys = keys;
                 cache.fetched_at = Some(now);
+                // A kid may now name other key material: verify every token again.
+                self.verified.clear();
             }
             Err(error) => {
                 tracing::warn!(error = %error, kept = cache.keys.len(), "Clerk JWKS fetch failed; keeping the last good keys");
@@ -250,7 +262,7 @@ impl ClerkJwtVerifier {
         }
     }
 
-    fn check_claims(&self, claims: SessionClaims) -> Result<Principal, CredentialError> {
+    fn check_claims(&self, claims: &SessionClaims) -> Result<Principal, CredentialError> {
         let now = self.clock.now().timestamp();
         let exp = claims.exp.ok_or_else(|| {
             CredentialError::Malformed("the token has no expiry (exp)".to_owned())
@@ -277,23 +289,25 @@ impl ClerkJwtVerifier {
                 return Err(CredentialError::WrongAuthorizedParty);
             }
         }
-        let subject = claims.sub.ok_or_else(|| {
+        let subject = claims.sub.as_deref().ok_or_else(|| {
             CredentialError::Malformed("the token names no user (sub)".to_owned())
         })?;
-        let user_id = UserId::parse(&subject)
+        let user_id = UserId::parse(subject)
             .map_err(|error| CredentialError::Malformed(error.to_string()))?;
-        let (tenant, role) = match claims.o {
-            Some(organization) if organization.id.is_some() => (organization.id, organization.rol),
-            _ => (claims.org_id, claims.org_role),
+        let (tenant, role) = match &claims.o {
+            Some(organization) if organization.id.is_some() => {
+                (organization.id.as_deref(), organization.rol.as_deref())
+            }
+            _ => (claims.org_id.as_deref(), claims.org_role.as_deref()),
         };
         let tenant = tenant
             .filter(|id| !id.is_empty())
             .ok_or(CredentialError::NoTenant)?;
-        let tenant_id = TenantId::parse(&tenant)
+        let tenant_id = TenantId::parse(tenant)
             .map_err(|error| CredentialError::Malformed(error.to_string()))?;
         let role = match role {
             Some(role) => {
-                Role::parse(&role).map_err(|error| CredentialError::Malformed(error.to_string()))?
+                Role::parse(role).map_err(|error| CredentialError::Malformed(error.to_string()))?
             }
             None => Role::member(),
         };
@@ -326,27 +340,37 @@ impl CredentialVerifier for ClerkJwtVerifier {
         if header.alg != Algorithm::RS256 {
             return Err(CredentialError::InvalidSignature);
         }
+        // The key is looked up on every request, so a token whose key left the key
+        // set is refused even when its signature was verified before.
         let key = self.key_for(header.kid.as_deref()).await?;
-        let mut validation = Validation::new(Algorithm::RS256);
-        // Time, issuer and party are checked below against the injected clock, with
-        // distinct errors for each.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
-        let data =
-            jsonwebtoken::decode::<SessionClaims>(token, &key, &validation).map_err(|error| {
-                match error.kind() {
-                    jsonwebtoken::errors::ErrorKind::InvalidSignature
-                    | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm
-                    | jsonwebtoken::errors::ErrorKind::InvalidAlgorithmName => {
-                        CredentialError::InvalidSignature
-                    }
-                    _ => CredentialError::Malformed(error.to_string()),
-                }
-            })?;
-        self.check_claims(data.claims)
+        let claims = self
+            .verified
+            .get_or_verify(token, || decode_claims(token, &key))?;
+        self.check_claims(&claims)
     }
+}
+
+/// The claims of `token` once its RS256 signature verified under `key`.
+fn decode_claims(token: &str, key: &DecodingKey) -> Result<SessionClaims, CredentialError> {
+    let mut validation = Validation::new(Algorithm::RS256);
+    // Time, issuer and party are checked below against the injected clock, with
+    // distinct errors for each.
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
+    validation.validate_aud = false;
+    validation.required_spec_claims.clear();
+    let data =
+        jsonwebtoken::decode::<SessionClaims>(token, key, &validation).map_err(
+            |error| match error.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature
+                | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm
+                | jsonwebtoken::errors::ErrorKind::InvalidAlgorithmName => {
+                    CredentialError::InvalidSignature
+                }
+                _ => CredentialError::Malformed(error.to_string()),
+            },
+        )?;
+    Ok(data.claims)
 }
 
 #[cfg(test)]

@@ -21,3 +21,4 @@ pub mod store;
 pub mod system;
 pub mod test_support;
 pub mod tls;
+pub mod verified_tokens;

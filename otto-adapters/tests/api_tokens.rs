@@ -66,10 +66,12 @@ async fn a_token_expires() {
     let token = tokens
         .issue(&principal("admin"), Duration::from_secs(3600))
         .expect("issued");
+    assert!(tokens.verify(&token, Operation::Read).await.is_ok());
     clock.advance(Duration::from_secs(3601));
     assert_eq!(
         tokens.verify(&token, Operation::Read).await,
-        Err(CredentialError::Expired)
+        Err(CredentialError::Expired),
+        "a token verified before stops working when it expires"
     );
 }
 

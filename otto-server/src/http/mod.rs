@@ -8,6 +8,7 @@ pub mod auth;
 pub mod body_limit;
 pub mod cors;
 pub mod deadline;
+pub mod direct_json;
 pub mod json_body;
 pub mod observe;
 pub mod problem;

@@ -7,19 +7,29 @@ use otto_core::messages::Message;
 use otto_core::ports::{CallAnalysis, Recording, Transcript, TranscriptWord};
 use poem_openapi::Object;
 use poem_openapi::types::Example;
+use serde::Serialize;
+
+use crate::http::direct_json::{optional_rfc3339, rfc3339};
 use uuid::Uuid;
 
 /// What the team recorded about a call.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(skip_serializing_if_is_none)]
 pub struct OutcomeView {
     /// Whether the call booked an appointment; absent until someone says.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub booked: Option<bool>,
     /// When the booked appointment is.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "optional_rfc3339"
+    )]
     pub appointment_at: Option<DateTime<Utc>>,
     /// The team's notes.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notes: Option<String>,
     /// The user id of the rep the call is assigned to.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub assigned_rep: Option<String>,
 }
 
@@ -35,7 +45,7 @@ impl From<CallOutcome> for OutcomeView {
 }
 
 /// A call.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, Serialize)]
 #[oai(skip_serializing_if_is_none, example)]
 pub struct CallView {
     /// Otto's id of the call.
@@ -47,14 +57,17 @@ pub struct CallView {
     /// `inbound` or `outbound`.
     pub direction: String,
     /// The customer's name, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_name: Option<String>,
     /// The customer's number (E.164), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_number: Option<String>,
     /// Whether someone answered.
     pub answered: bool,
     /// Duration in seconds.
     pub duration_seconds: i32,
     /// When the call started.
+    #[serde(serialize_with = "rfc3339")]
     pub started_at: DateTime<Utc>,
     /// What the team recorded about it.
     pub outcome: OutcomeView,
@@ -327,5 +340,59 @@ impl Example for CallDetailView {
             }),
             messages: vec![MessageView::example()],
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::types::ToJSON;
+
+    use super::*;
+    use crate::http::routes::calls::CallPage;
+
+    /// A page answered with `DirectJson` must read exactly as the schema poem-openapi
+    /// documents and writes: the same fields, the same absences, the same times.
+    fn assert_both_forms_agree(page: &CallPage) {
+        let documented = page.to_json().expect("poem-openapi writes it");
+        let direct = serde_json::to_value(page).expect("serde writes it");
+        assert_eq!(direct, documented);
+    }
+
+    #[test]
+    fn a_call_page_is_written_alike_by_serde_and_by_its_schema() {
+        let full = CallPage {
+            items: vec![CallView::example()],
+            next_cursor: Some("cursor".into()),
+        };
+        assert_both_forms_agree(&full);
+
+        let mut sparse = CallView::example();
+        sparse.customer_name = None;
+        sparse.customer_number = None;
+        sparse.started_at = example_time("2026-11-25T15:04:05.123456Z");
+        sparse.outcome = OutcomeView {
+            booked: None,
+            appointment_at: None,
+            notes: None,
+            assigned_rep: None,
+        };
+        let page = CallPage {
+            items: vec![sparse],
+            next_cursor: None,
+        };
+        assert_both_forms_agree(&page);
+        let written = serde_json::to_value(&page).expect("writes");
+        assert_eq!(written["items"][0]["outcome"], serde_json::json!({}));
+        assert_eq!(
+            written["items"][0]["started_at"],
+            "2026-11-25T15:04:05.123456+00:00"
+        );
+        assert!(written.get("next_cursor").is_none());
+
+        let empty = CallPage {
+            items: Vec::new(),
+            next_cursor: None,
+        };
+        assert_both_forms_agree(&empty);
     }
 }

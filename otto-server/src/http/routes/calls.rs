@@ -18,6 +18,7 @@ use super::{
     role_refusal, store_failure,
 };
 use crate::http::auth::Caller;
+use crate::http::direct_json::DirectJson;
 use crate::http::json_body::{JsonBody, Validate};
 use crate::http::problem::{FieldError, ProblemKind};
 use crate::state::AppState;
@@ -45,13 +46,14 @@ impl From<CallDirection> for Direction {
 }
 
 /// A page of calls.
-#[derive(Debug, Object)]
+#[derive(Debug, Object, serde::Serialize)]
 #[oai(skip_serializing_if_is_none)]
 #[oai(example)]
 pub struct CallPage {
     /// The calls, newest first.
     pub items: Vec<CallView>,
     /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }
 
@@ -330,7 +332,7 @@ impl CallsApi {
         cursor: Query<Option<String>>,
         /// Calls per page, 1-100 (default 25).
         limit: Query<Option<u32>>,
-    ) -> Result<Json<CallPage>, ListCallsErrors> {
+    ) -> Result<DirectJson<CallPage>, ListCallsErrors> {
         let cursor =
             page_cursor(cursor.0, CallCursor::decode).map_err(ListCallsErrors::BadRequest)?;
         let limit = page_limit(limit.0).map_err(ListCallsErrors::BadRequest)?;
@@ -345,7 +347,7 @@ impl CallsApi {
         }
         .filter()?;
         let page = self.log.list(&caller.0, filter, cursor, limit).await?;
-        Ok(Json(CallPage {
+        Ok(DirectJson(CallPage {
             items: page.items.into_iter().map(CallView::from).collect(),
             next_cursor: page.next.map(|next| next.encode()),
         }))
