@@ -60,6 +60,11 @@ pub struct PoolSettings {
     pub max_connections: u32,
     /// How long to wait to establish or acquire a connection.
     pub connect_timeout: Duration,
+    /// A pooled connection idle at least this long is pinged before it is handed out.
+    /// Every connection is also pinged when it goes back to the pool (sqlx always
+    /// does), so a busy connection is known good; pinging it again on every checkout
+    /// cost a round trip per unit of work (two of a webhook's eleven).
+    pub ping_when_idle_for: Duration,
 }
 
 impl Default for PoolSettings {
@@ -67,6 +72,7 @@ impl Default for PoolSettings {
         PoolSettings {
             max_connections: 16,
             connect_timeout: Duration::from_secs(5),
+            ping_when_idle_for: Duration::from_secs(1),
         }
     }
 }
@@ -87,6 +93,7 @@ pub async fn connect(
         .max_connections(settings.max_connections)
         .connect_timeout(settings.connect_timeout)
         .acquire_timeout(settings.connect_timeout)
+        .test_before_acquire_if_idle_for(settings.ping_when_idle_for)
         .sqlx_logging(false);
     let connection = Database::connect(options).await?;
     if backend == Backend::Sqlite {
