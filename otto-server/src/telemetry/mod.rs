@@ -5,6 +5,7 @@
 //! [`metrics::Metrics`], owned by the application state.
 
 pub mod json_log;
+pub mod log_writer;
 pub mod metrics;
 pub mod span_export;
 pub mod trace_context;
@@ -17,6 +18,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 pub use json_log::{JsonLogLayer, Service};
+pub use log_writer::BackgroundWriter;
 
 use crate::config::Config;
 
@@ -29,10 +31,12 @@ pub enum LogDestination {
     Stderr,
 }
 
-/// Flushes and shuts span export down when dropped.
+/// Flushes and shuts span export down, then writes out the buffered log lines,
+/// when dropped.
 #[derive(Debug)]
 pub struct TelemetryGuard {
     provider: Option<SdkTracerProvider>,
+    logs: Option<BackgroundWriter>,
 }
 
 impl Drop for TelemetryGuard {
@@ -40,6 +44,9 @@ impl Drop for TelemetryGuard {
         if let Some(provider) = self.provider.take() {
             // Nothing useful can be done with a failed flush at exit.
             let _ = provider.shutdown();
+        }
+        if let Some(logs) = self.logs.take() {
+            logs.flush();
         }
     }
 }
@@ -80,13 +87,18 @@ pub fn init(
         service_name,
     )
     .map_err(|error| error.to_string())?;
-    let logs = match destination {
-        LogDestination::Stdout => {
-            JsonLogLayer::new(service, config.redact_pii, std::io::stdout).boxed()
-        }
-        LogDestination::Stderr => {
-            JsonLogLayer::new(service, config.redact_pii, std::io::stderr).boxed()
-        }
+    // The server's and worker's lines are written off the request path; a CLI
+    // command's stay in order with what it prints.
+    let background = match destination {
+        LogDestination::Stdout => Some(
+            BackgroundWriter::spawn(std::io::stdout())
+                .map_err(|error| format!("cannot start the log writer: {error}"))?,
+        ),
+        LogDestination::Stderr => None,
+    };
+    let logs = match &background {
+        Some(writer) => JsonLogLayer::new(service, config.redact_pii, writer.clone()).boxed(),
+        None => JsonLogLayer::new(service, config.redact_pii, std::io::stderr).boxed(),
     }
     .with_filter(log_filter(config.log_level));
     let spans = provider.as_ref().map(|provider| {
@@ -101,5 +113,8 @@ pub fn init(
         .with(spans)
         .try_init()
         .map_err(|error| format!("telemetry already initialised: {error}"))?;
-    Ok(TelemetryGuard { provider })
+    Ok(TelemetryGuard {
+        provider,
+        logs: background,
+    })
 }
