@@ -228,6 +228,41 @@ pub async fn call_repository_contract(
     sorted.sort_by_key(|key| std::cmp::Reverse(*key));
     assert_eq!(order, sorted, "newest first, ties by id");
     assert_eq!(seen[0].external_id, "CAL5");
+
+    // A listed call reads as the call itself, every field (outcome included).
+    let appointment = new_call("CAL5", -60).started_at;
+    calls
+        .update_outcome(
+            &a,
+            seen[0].id,
+            &otto_core::calls::OutcomeChange {
+                booked: Some(Some(true)),
+                appointment_at: Some(Some(appointment)),
+                notes: Some(Some("Booked a water heater install.".to_owned())),
+                assigned_rep: Some(Some(
+                    otto_core::tenancy::UserId::parse("user_rep").expect("user id"),
+                )),
+            },
+        )
+        .await
+        .expect("outcome recorded");
+    let listed = calls
+        .list(&a, &CallFilter::default(), None, 10)
+        .await
+        .expect("list")
+        .items;
+    for call in &listed {
+        assert_eq!(
+            Some(call),
+            calls.get(&a, call.id).await.expect("get").as_ref(),
+            "listed as stored"
+        );
+    }
+    assert_eq!(
+        listed[0].outcome.notes.as_deref(),
+        Some("Booked a water heater install.")
+    );
+    assert_eq!(listed[0].outcome.appointment_at, Some(appointment));
 }
 
 /// Every company directory: a company is saved and read per tenant, updated in place,
