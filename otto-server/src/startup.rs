@@ -246,12 +246,16 @@ pub fn state(
         connections.database.clone(),
         Arc::new(UuidV7Ids),
     ));
-    let webhooks = crate::state::webhook_ingestion(&config, store.clone());
+    // One account map for routing and the admin API, so that links changed through
+    // this server take effect at once.
+    let accounts = crate::state::routed_accounts(&config, store.clone());
+    let webhooks =
+        crate::state::webhook_ingestion_routed_by(&config, store.clone(), accounts.clone());
     Ok(AppState {
         call_tracking: call_tracking(&config)?,
         webhooks: Arc::new(webhooks),
         webhook_verifier: Arc::new(WebhookVerifier::from_config(&config)),
-        provider_accounts: store.clone(),
+        provider_accounts: accounts,
         follow_ups: store.clone(),
         jobs: store.clone(),
         insights: store.clone(),

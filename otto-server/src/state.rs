@@ -18,7 +18,9 @@ use otto_core::ports::{
 };
 use otto_core::rate_limit::RateLimiter;
 use otto_core::tenancy::TenantScope;
-use otto_core::webhooks::{AccountRef, Effect, IngestionPolicy, IngestionPorts, WebhookIngestion};
+use otto_core::webhooks::{
+    AccountRef, Effect, IngestionPolicy, IngestionPorts, RememberedRoutes, WebhookIngestion,
+};
 
 use crate::config::Config;
 use crate::http::webhook_signatures::WebhookVerifier;
@@ -67,10 +69,22 @@ pub fn webhook_ingestion<S>(config: &Config, store: Arc<S>) -> WebhookIngestion
 where
     S: WebhookLedger + ProviderAccounts + DeliveryLog + 'static,
 {
+    webhook_ingestion_routed_by(config, store.clone(), store)
+}
+
+/// [`webhook_ingestion`], routing deliveries through `accounts`.
+pub fn webhook_ingestion_routed_by<S>(
+    config: &Config,
+    store: Arc<S>,
+    accounts: Arc<dyn ProviderAccounts>,
+) -> WebhookIngestion
+where
+    S: WebhookLedger + DeliveryLog + 'static,
+{
     WebhookIngestion::new(
         IngestionPorts {
             ledger: store.clone(),
-            accounts: store.clone(),
+            accounts,
             log: store,
             clock: Arc::new(SystemClock),
             ids: Arc::new(UuidV7Ids),
@@ -80,6 +94,23 @@ where
             keep_raw_bodies: config.webhooks.store_raw_bodies,
         },
     )
+}
+
+/// The store's account map, remembering found routes for OTTO_ROUTING_CACHE_SECONDS
+/// (see [`RememberedRoutes`]); the store itself when that is zero.
+pub fn routed_accounts<S: ProviderAccounts + 'static>(
+    config: &Config,
+    store: Arc<S>,
+) -> Arc<dyn ProviderAccounts> {
+    if config.webhooks.routing_cache.is_zero() {
+        store
+    } else {
+        Arc::new(RememberedRoutes::new(
+            store,
+            Arc::new(SystemClock),
+            config.webhooks.routing_cache,
+        ))
+    }
 }
 
 impl std::fmt::Debug for AppState {

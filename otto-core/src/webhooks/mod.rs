@@ -14,6 +14,7 @@ mod ingestion;
 mod log_body;
 mod payload;
 mod plan;
+mod remembered_routes;
 pub mod signatures;
 mod twilio;
 
@@ -35,3 +36,4 @@ pub use plan::{
     AccountRef, AiCallFacts, CallChange, CallFacts, Effect, JobSpec, MessageFacts, Plan,
     RecordingFacts, Routing, TenantFacts, UserFacts,
 };
+pub use remembered_routes::RememberedRoutes;

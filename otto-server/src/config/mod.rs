@@ -123,6 +123,9 @@ pub struct WebhookConfig {
     /// Days the delivery log keeps deliveries (WEBHOOK_LOG_RETENTION_DAYS, by default
     /// IDEMPOTENCY_TTL_DAYS).
     pub log_retention_days: u32,
+    /// How long a found account → tenant route is remembered
+    /// (OTTO_ROUTING_CACHE_SECONDS; zero: asked for every delivery).
+    pub routing_cache: std::time::Duration,
 }
 
 /// The previous signing secret of each provider, during a rotation.

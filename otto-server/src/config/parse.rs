@@ -580,6 +580,12 @@ fn webhook_config(
             "a whole number of days, at least 1",
             |days| *days >= 1,
         ),
+        routing_cache: std::time::Duration::from_secs(p.number(
+            "OTTO_ROUTING_CACHE_SECONDS",
+            5u64,
+            "seconds (0-300; 0 asks the database for every delivery)",
+            |s| *s <= 300,
+        )),
     }
 }
 

@@ -114,6 +114,7 @@ pub const VARIABLES: &[Variable] = &[
     var("IDEMPOTENCY_TTL_DAYS", Some("90")),
     var("WEBHOOK_LOG_RETENTION_DAYS", None),
     var("OTTO_STORE_WEBHOOK_BODIES", Some("false")),
+    var("OTTO_ROUTING_CACHE_SECONDS", Some("5")),
     var("OTTO_WORKER_CONCURRENCY", Some("4")),
     var("OTTO_WORKER_POLL_MS", Some("1000")),
     var("OTTO_JOB_LEASE_SECONDS", Some("300")),
