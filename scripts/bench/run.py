@@ -490,8 +490,17 @@ METHOD = """### Method, and what limits each ratio
 - wrk, the server, PostgreSQL and Redis share the machine's cores, so every figure is a
   floor for a deployment where the load comes from elsewhere; the `GET /health` latency
   target (p99 under 2 ms at 64 connections) is a statement about such a deployment.
-- Otto's extra work per webhook beyond the baseline transaction: the HMAC check, JSON
-  parsing, the routing lookup (its own short transaction), request logging and metrics.
+- Otto's extra work per webhook beyond the baseline transaction: HTTP, the HMAC check,
+  JSON parsing, planning and redaction, request logging and metrics. Its database work
+  is the baseline's six round trips plus the ping sqlx sends when a connection returns
+  to its pool; the routing lookup (`otto_routed_tenant`, one statement) runs once per
+  account per `OTTO_ROUTING_CACHE_SECONDS`.
+- Where the server's time goes (perf, this machine): for webhooks about a third is
+  sending to PostgreSQL over TLS (loopback sends wake the backend inline); for the calls
+  list, decoding 51 rows, the transaction's four round trips, the token check, JSON and
+  HTTP, each a tenth or less. pgbench's client does almost none of this work, and wrk
+  takes a share of the same cores; the short ratios are the cost of HTTP, credentials
+  and serialisation on a machine where the database leaves little CPU for them.
 - The rate-limit row loads the whole authenticated path (biscuit token verification,
   tenant scope, JSON) on top of one `EVALSHA`; the decision alone is the Redis row of
   the rate-limiter table above, against the same redis-benchmark figure.
