@@ -20,6 +20,11 @@ fn company(id: &str) -> AccountRef {
     AccountRef::new(Provider::CallRail, id)
 }
 
+/// Where `routes` sends a delivery naming CallRail company `id`.
+async fn route(routes: &RememberedRoutes, id: &str) -> Option<TenantId> {
+    routes.tenant_of(&[company(id)]).await.expect("routes")
+}
+
 fn remembered(store: &InMemoryStore) -> (RememberedRoutes, ManualClock) {
     let clock = ManualClock::at("2026-11-26T12:00:00Z");
     let routes = RememberedRoutes::new(Arc::new(store.clone()), Arc::new(clock.clone()), TTL);
@@ -41,10 +46,7 @@ async fn a_move_made_elsewhere_is_seen_once_the_route_expires() {
         .link(&company("COM1"), &tenant("org_a"))
         .await
         .expect("links");
-    assert_eq!(
-        routes.tenant_of(&[company("COM1")]).await.expect("routes"),
-        Some(tenant("org_a"))
-    );
+    assert_eq!(route(&routes, "COM1").await, Some(tenant("org_a")));
 
     // Another process moves the company: this one keeps its route for the TTL.
     store
@@ -53,13 +55,13 @@ async fn a_move_made_elsewhere_is_seen_once_the_route_expires() {
         .expect("moves");
     clock.advance(TTL - Duration::from_secs(1));
     assert_eq!(
-        routes.tenant_of(&[company("COM1")]).await.expect("routes"),
+        route(&routes, "COM1").await,
         Some(tenant("org_a")),
         "remembered within its lifetime"
     );
     clock.advance(Duration::from_secs(1));
     assert_eq!(
-        routes.tenant_of(&[company("COM1")]).await.expect("routes"),
+        route(&routes, "COM1").await,
         Some(tenant("org_b")),
         "asked again once expired"
     );
@@ -69,16 +71,13 @@ async fn a_move_made_elsewhere_is_seen_once_the_route_expires() {
 async fn an_account_not_linked_is_never_remembered_as_such() {
     let store = InMemoryStore::default();
     let (routes, _) = remembered(&store);
-    assert_eq!(
-        routes.tenant_of(&[company("NEW")]).await.expect("routes"),
-        None
-    );
+    assert_eq!(route(&routes, "NEW").await, None);
     store
         .link(&company("NEW"), &tenant("org_a"))
         .await
         .expect("links elsewhere");
     assert_eq!(
-        routes.tenant_of(&[company("NEW")]).await.expect("routes"),
+        route(&routes, "NEW").await,
         Some(tenant("org_a")),
         "a new link is seen at once"
     );
@@ -92,21 +91,12 @@ async fn links_changed_through_it_take_effect_at_once() {
         .link(&company("COM1"), &tenant("org_a"))
         .await
         .expect("links");
-    assert_eq!(
-        routes.tenant_of(&[company("COM1")]).await.expect("routes"),
-        Some(tenant("org_a"))
-    );
+    assert_eq!(route(&routes, "COM1").await, Some(tenant("org_a")));
     routes
         .link(&company("COM1"), &tenant("org_b"))
         .await
         .expect("moves");
-    assert_eq!(
-        routes.tenant_of(&[company("COM1")]).await.expect("routes"),
-        Some(tenant("org_b"))
-    );
+    assert_eq!(route(&routes, "COM1").await, Some(tenant("org_b")));
     assert!(routes.unlink(&company("COM1")).await.expect("unlinks"));
-    assert_eq!(
-        routes.tenant_of(&[company("COM1")]).await.expect("routes"),
-        None
-    );
+    assert_eq!(route(&routes, "COM1").await, None);
 }
