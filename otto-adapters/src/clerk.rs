@@ -353,8 +353,8 @@ impl CredentialVerifier for ClerkJwtVerifier {
 /// The claims of `token` once its RS256 signature verified under `key`.
 fn decode_claims(token: &str, key: &DecodingKey) -> Result<SessionClaims, CredentialError> {
     let mut validation = Validation::new(Algorithm::RS256);
-    // Time, issuer and party are checked below against the injected clock, with
-    // distinct errors for each.
+    // Time, issuer and party are checked by `check_claims` against the injected clock,
+    // on every request, with distinct errors for each.
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
