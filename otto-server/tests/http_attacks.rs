@@ -562,13 +562,7 @@ async fn clerk_deliveries_replayed_outside_the_tolerance_are_refused() {
 #[tokio::test]
 async fn a_valid_signature_of_another_body_is_refused_on_every_provider() {
     let store = InMemoryStore::default();
-    store
-        .link(
-            &AccountRef::new(Provider::Twilio, "+15550100"),
-            &tenant("org_t"),
-        )
-        .await
-        .expect("links");
+    link_account(&store, Provider::Twilio, "+15550100", "org_t").await;
     let client = signed_app(&store);
 
     let signed = organization_created("org_signed");
@@ -800,13 +794,7 @@ async fn deep_nesting_and_invalid_utf8_bodies_are_400_problems() {
 #[tokio::test]
 async fn a_twilio_form_with_twenty_thousand_fields_is_processed_without_a_fault() {
     let store = InMemoryStore::default();
-    store
-        .link(
-            &AccountRef::new(Provider::Twilio, "+15550100"),
-            &tenant("org_t"),
-        )
-        .await
-        .expect("links");
+    link_account(&store, Provider::Twilio, "+15550100", "org_t").await;
     let client = signed_app(&store);
     let mut fields = owned(&[
         ("CallSid", "CA20K"),
@@ -876,10 +864,7 @@ async fn keyed_companies(store: &InMemoryStore) {
             .expect("sets");
     }
     for (number, org) in [("+15550100", "org_a"), ("+15550200", "org_b")] {
-        store
-            .link(&AccountRef::new(Provider::Twilio, number), &tenant(org))
-            .await
-            .expect("links");
+        link_account(store, Provider::Twilio, number, org).await;
     }
 }
 
@@ -1009,13 +994,7 @@ async fn no_secret_or_presented_token_leaves_the_process() {
         ("BLAND_API_KEY", "bland-api-key-6e8a0c2d"),       // pragma: allowlist secret
     ];
     let store = InMemoryStore::default();
-    store
-        .link(
-            &AccountRef::new(Provider::CallRail, "COMS"),
-            &tenant("org_a"),
-        )
-        .await
-        .expect("links");
+    link_account(&store, Provider::CallRail, "COMS", "org_a").await;
     store
         .set_signing_key(
             &AccountRef::new(Provider::CallRail, "COMS"),

@@ -7,15 +7,17 @@ mod support;
 
 use std::sync::Arc;
 
-use otto_core::ports::{DeliveryLog, DeliveryOutcome, ProviderAccounts};
+use otto_core::ports::{DeliveryLog, DeliveryOutcome};
 use otto_core::tenancy::TenantId;
-use otto_core::webhooks::{AccountRef, Provider, WebhookEvent};
+use otto_core::webhooks::{Provider, WebhookEvent};
 use otto_testkit::{InMemoryStore, SwitchableProbe};
 use poem::Response;
 use poem::endpoint::BoxEndpoint;
 use poem::test::TestClient;
 use serde_json::Value;
-use support::{api_token, calls_of, config, header, json, platform_admin_token, state_with_store};
+use support::{
+    api_token, calls_of, config, header, json, link_account, platform_admin_token, state_with_store,
+};
 
 type Client = TestClient<BoxEndpoint<'static, Response>>;
 
@@ -86,13 +88,7 @@ fn pre_call(id: &str, company: &str) -> String {
 #[tokio::test]
 async fn leadership_sees_its_own_deliveries_filtered_and_paged() {
     let store = InMemoryStore::default();
-    store
-        .link(
-            &AccountRef::new(Provider::CallRail, "COMB"),
-            &TenantId::parse("org_b").expect("valid"),
-        )
-        .await
-        .expect("links");
+    link_account(&store, Provider::CallRail, "COMB", "org_b").await;
     let client = app(&store, &[], Some("org_a"));
     let (_, first, first_request_id) = deliver(&client, "pre-call", &pre_call("C1", "COMA")).await;
     for id in ["C2", "C3"] {
@@ -271,13 +267,7 @@ async fn replays_process_unroutable_and_failed_deliveries_and_a_forced_one_texts
     let (_, still) = call(&client, "post", &replay(false), &admin()).await;
     assert_eq!(still["outcome"], "unroutable", "not linked yet: {still}");
     assert_eq!(still["replays"], 1);
-    store
-        .link(
-            &AccountRef::new(Provider::CallRail, "COM7"),
-            &TenantId::parse("org_r").expect("valid"),
-        )
-        .await
-        .expect("links");
+    link_account(&store, Provider::CallRail, "COM7", "org_r").await;
     let (status, replayed) = call(&client, "post", &replay(false), &admin()).await;
     assert_eq!(status, 200, "{replayed}");
     assert_eq!(replayed["outcome"], "processed");

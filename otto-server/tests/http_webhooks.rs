@@ -15,7 +15,8 @@ use serde_json::Value;
 use std::sync::Arc;
 use support::webhooks::*;
 use support::{
-    Client, assert_problem, calls_of, config, header, json, metrics_text, state_with_store,
+    Client, assert_problem, calls_of, config, header, json, link_account, metrics_text,
+    state_with_store,
 };
 
 const CALLRAIL_FIXTURE: &str =
@@ -72,13 +73,7 @@ async fn the_original_manual_test_works_on_the_embedded_default() {
 #[tokio::test]
 async fn signed_callrail_deliveries_are_processed_once_with_their_jobs() {
     let store = InMemoryStore::default();
-    store
-        .link(
-            &AccountRef::new(Provider::CallRail, "155920786"),
-            &tenant("org_a"),
-        )
-        .await
-        .expect("links");
+    link_account(&store, Provider::CallRail, "155920786", "org_a").await;
     let client = signed_app(&store);
     assert_eq!(
         status_of(post_callrail(&client, "call-complete", CALLRAIL_FIXTURE).await).await,
@@ -143,13 +138,7 @@ async fn signed_callrail_deliveries_are_processed_once_with_their_jobs() {
 #[tokio::test]
 async fn signed_twilio_deliveries_route_by_number_and_sms_answers_empty_twiml() {
     let store = InMemoryStore::default();
-    store
-        .link(
-            &AccountRef::new(Provider::Twilio, "+15550100"),
-            &tenant("org_t"),
-        )
-        .await
-        .expect("links");
+    link_account(&store, Provider::Twilio, "+15550100", "org_t").await;
     let client = signed_app(&store);
     let ringing = [
         ("CallSid", "CA1"),
@@ -217,10 +206,7 @@ async fn signed_twilio_deliveries_route_by_number_and_sms_answers_empty_twiml() 
         ("RecordingUrl", "https://api.twilio.com/recordings/RE1"),
         ("RecordingDuration", "30"),
     ];
-    store
-        .link(&AccountRef::new(Provider::Twilio, "AC1"), &tenant("org_t"))
-        .await
-        .expect("links");
+    link_account(&store, Provider::Twilio, "AC1", "org_t").await;
     assert_eq!(
         status_of(post_twilio(&client, "recording", &recording).await).await,
         "processed"
@@ -283,13 +269,7 @@ async fn signed_clerk_and_bland_deliveries_sync_their_data() {
 #[tokio::test]
 async fn bad_missing_and_stale_signatures_are_401_problems_and_record_nothing() {
     let store = InMemoryStore::default();
-    store
-        .link(
-            &AccountRef::new(Provider::CallRail, "COM1"),
-            &tenant("org_a"),
-        )
-        .await
-        .expect("links");
+    link_account(&store, Provider::CallRail, "COM1", "org_a").await;
     let client = signed_app(&store);
     let body = r#"{"resource_id":"CAL1","company_resource_id":"COM1"}"#;
     let unsigned = client
@@ -453,13 +433,7 @@ async fn unroutable_deliveries_are_kept_and_replayed_once_linked() {
             .await
             .contains(r#"webhook_unroutable_total{provider="callrail"} 2"#)
     );
-    store
-        .link(
-            &AccountRef::new(Provider::CallRail, "COM7"),
-            &tenant("org_r"),
-        )
-        .await
-        .expect("links");
+    link_account(&store, Provider::CallRail, "COM7", "org_r").await;
     let state_store: Arc<InMemoryStore> = Arc::new(store.clone());
     let ingestion = otto_server::state::webhook_ingestion(&config(&[]), state_store);
     let report = ingestion.replay_unroutable(100).await.expect("replays");

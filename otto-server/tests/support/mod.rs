@@ -380,3 +380,21 @@ pub fn header_values(response: &TestResponse, name: &str) -> String {
 }
 
 pub const SHORT: Duration = Duration::from_millis(50);
+
+/// Links `provider`'s `account` to tenant `tenant_id` in `store`, as `otto-server
+/// tenant link` does.
+pub async fn link_account(
+    store: &InMemoryStore,
+    provider: otto_core::webhooks::Provider,
+    account: &str,
+    tenant_id: &str,
+) {
+    use otto_core::ports::ProviderAccounts;
+    store
+        .link(
+            &otto_core::webhooks::AccountRef::new(provider, account),
+            &TenantId::parse(tenant_id).expect("tenant id"),
+        )
+        .await
+        .expect("links");
+}
