@@ -868,6 +868,30 @@ async fn keyed_companies(store: &InMemoryStore) {
     }
 }
 
+/// A Twilio `ringing` call status of `call_sid`, naming account `account_sid` and
+/// number `to`, signed with account A's auth token.
+async fn ringing_signed_by_account_a(
+    client: &Client,
+    call_sid: &str,
+    account_sid: &str,
+    to: &str,
+) -> TestResponse {
+    let fields = owned(&[
+        ("CallSid", call_sid),
+        ("CallStatus", "ringing"),
+        ("AccountSid", account_sid),
+        ("To", to),
+    ]);
+    post_twilio_with(
+        client,
+        "call-status",
+        "account-a-twilio-token",
+        &fields,
+        &fields,
+    )
+    .await
+}
+
 /// Company A's key on a delivery that names only company B: refused.
 #[tokio::test]
 async fn an_account_key_cannot_sign_for_an_account_it_does_not_belong_to() {
@@ -877,20 +901,7 @@ async fn an_account_key_cannot_sign_for_an_account_it_does_not_belong_to() {
     let body = r#"{"resource_id":"CX1","company_resource_id":"COMB"}"#;
     let response = post_callrail_with(&client, "pre-call", "company-a-callrail-key", body).await;
     assert_problem(response, 401, "/webhook/callrail/pre-call").await;
-    let fields = owned(&[
-        ("CallSid", "CX2"),
-        ("CallStatus", "ringing"),
-        ("AccountSid", "ACb"),
-        ("To", "+15550200"),
-    ]);
-    let response = post_twilio_with(
-        &client,
-        "call-status",
-        "account-a-twilio-token",
-        &fields,
-        &fields,
-    )
-    .await;
+    let response = ringing_signed_by_account_a(&client, "CX2", "ACb", "+15550200").await;
     assert_problem(response, 401, "/webhook/twilio/call-status").await;
     assert_eq!(calls_of(&store, "org_b").await, 0);
     assert_eq!(calls_of(&store, "org_a").await, 0);
@@ -908,20 +919,7 @@ async fn an_account_key_cannot_sign_a_delivery_routed_to_another_tenant() {
     let body = r#"{"resource_id":"CX3","company_resource_id":"COMB","company_id":"COMA","direction":"inbound","answered":false}"#;
     let callrail = post_callrail_with(&client, "pre-call", "company-a-callrail-key", body).await;
     let callrail_status = callrail.0.status().as_u16();
-    let fields = owned(&[
-        ("CallSid", "CX4"),
-        ("CallStatus", "ringing"),
-        ("AccountSid", "ACa"),
-        ("To", "+15550200"),
-    ]);
-    let twilio = post_twilio_with(
-        &client,
-        "call-status",
-        "account-a-twilio-token",
-        &fields,
-        &fields,
-    )
-    .await;
+    let twilio = ringing_signed_by_account_a(&client, "CX4", "ACa", "+15550200").await;
     let twilio_status = twilio.0.status().as_u16();
     assert_eq!(
         calls_of(&store, "org_b").await,
