@@ -38,6 +38,11 @@ struct Fixture {
     key: TestSigningKey,
 }
 
+/// User `user_1`, admin of `org_a`, issued by ISSUER for PARTY at `now`.
+fn claims_at(now: i64) -> Value {
+    signers::session_claims_v2(ISSUER, PARTY, "user_1", "org_a", "admin", now)
+}
+
 impl Fixture {
     async fn new(parties: &[&str]) -> Self {
         let key = TestSigningKey::generate("key-1");
@@ -63,7 +68,7 @@ impl Fixture {
     }
 
     fn claims(&self) -> Value {
-        signers::session_claims_v2(ISSUER, PARTY, "user_1", "org_a", "admin", self.now())
+        claims_at(self.now())
     }
 
     async fn verify(&self, token: &str) -> Result<otto_core::tenancy::Principal, CredentialError> {
@@ -353,14 +358,7 @@ async fn without_any_keys_verification_is_unavailable_not_invalid() {
     let settings = settings(unreachable, None, &[]);
     let verifier = ClerkJwtVerifier::new(settings, Arc::new(clock.clone())).expect("verifier");
     let key = TestSigningKey::generate("key-1");
-    let claims = signers::session_claims_v2(
-        ISSUER,
-        PARTY,
-        "user_1",
-        "org_a",
-        "admin",
-        clock.now().timestamp(),
-    );
+    let claims = claims_at(clock.now().timestamp());
     let result = verifier.verify(&key.sign(&claims), Operation::Read).await;
     assert!(
         matches!(result, Err(CredentialError::KeysUnavailable(_))),
@@ -398,14 +396,7 @@ async fn a_token_signed_with_a_weak_rsa_key_is_refused() {
     let server = MockServer::start().await;
     serve_jwks(&server, &[&weak]).await;
     let clock = ManualClock::at("2026-11-25T12:00:00Z");
-    let claims = signers::session_claims_v2(
-        ISSUER,
-        PARTY,
-        "user_1",
-        "org_a",
-        "admin",
-        clock.now().timestamp(),
-    );
+    let claims = claims_at(clock.now().timestamp());
     let jwks = KeySource::Jwks {
         url: format!("{}/jwks", server.uri()),
         bearer: Some("sk_test_backend".into()),
