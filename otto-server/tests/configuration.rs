@@ -170,6 +170,73 @@ fn production_refuses_each_placeholder_without_printing_it() {
     }
 }
 
+/// `pairs` with `name` set to `value`.
+fn with(
+    mut pairs: Vec<(&'static str, String)>,
+    name: &'static str,
+    value: &str,
+) -> Vec<(&'static str, String)> {
+    pairs.retain(|(existing, _)| *existing != name);
+    pairs.push((name, value.to_owned()));
+    pairs
+}
+
+#[test]
+fn production_refuses_placeholder_words_inside_values_as_documented() {
+    for (name, value) in [
+        ("OTTO_PUBLIC_URL", "https://api.example.com"),
+        ("OTTO_PUBLIC_URL", "https://otto.test"),
+        (
+            "ALLOWED_ORIGINS",
+            "https://app.otto.io,https://app.example.org",
+        ),
+        ("DATABASE_URL", "postgres://otto:changeme@db.internal/otto"),
+        ("REDIS_URL", "redis://dummy-cache:6379"),
+        ("TWILIO_FROM_NUMBER", "test"),
+        // A secret that is optional in production is still checked when set.
+        ("CALLRAIL_WEBHOOK_SECRET_PREVIOUS", "my-fake-secret"),
+        ("TWILIO_AUTH_TOKEN_PREVIOUS", "example"),
+    ] {
+        let errors = load_owned(&with(production_pairs(), name, value)).expect_err(value);
+        assert_eq!(offending(&errors), [name], "{value}");
+        assert!(!errors.to_string().contains(value), "not echoed: {errors}");
+    }
+    for (name, value) in [
+        ("OTTO_PUBLIC_URL", "https://latest.otto.io"),
+        ("ALLOWED_ORIGINS", "https://contest.otto.io"),
+    ] {
+        load_owned(&with(production_pairs(), name, value))
+            .unwrap_or_else(|errors| panic!("{value} is real: {errors}"));
+    }
+}
+
+#[test]
+fn production_refuses_clerk_test_instance_keys_unless_intended() {
+    let test_secret = format!("sk_test_{}", uuid::Uuid::new_v4().simple());
+    let test_publishable = "pk_test_Y2xlcmsub3R0by5pbyQ";
+    let pairs = with(
+        with(production_pairs(), "CLERK_SECRET_KEY", &test_secret),
+        "CLERK_PUBLISHABLE_KEY",
+        test_publishable,
+    );
+    let errors = load_owned(&pairs).expect_err("test instance keys");
+    assert_eq!(
+        offending(&errors),
+        ["CLERK_SECRET_KEY", "CLERK_PUBLISHABLE_KEY"]
+    );
+    assert!(
+        errors.to_string().contains("CLERK_ALLOW_TEST_INSTANCE"),
+        "{errors}"
+    );
+    assert!(!errors.to_string().contains(&test_secret), "not echoed");
+
+    let intended = with(pairs, "CLERK_ALLOW_TEST_INSTANCE", "true");
+    load_owned(&intended).unwrap_or_else(|errors| panic!("a test instance is intended: {errors}"));
+    let placeholder = with(intended, "CLERK_SECRET_KEY", "sk_test_xxxxxxxx");
+    let errors = load_owned(&placeholder).expect_err("still a placeholder");
+    assert_eq!(offending(&errors), ["CLERK_SECRET_KEY"]);
+}
+
 #[test]
 fn production_refuses_the_env_example_values() {
     let mut pairs = production_pairs();

@@ -159,20 +159,134 @@ async fn exempt_routes_are_never_limited() {
     }
 }
 
-#[tokio::test]
-async fn websocket_upgrades_are_not_limited() {
-    let state = limited_state(&[("RATE_LIMIT_USER", "1/minute")]);
-    let token = session_token(&session_claims("user_ws", "org_smoke", "member"));
-    for _ in 0..3 {
-        let response = client(&state)
-            .get("/api/v1/me")
-            .header("Authorization", format!("Bearer {token}"))
-            .header("Connection", "Upgrade")
-            .header("Upgrade", "websocket")
-            .send()
-            .await;
-        assert_ne!(response.0.status().as_u16(), 429);
+/// The headers of a complete WebSocket opening handshake.
+const HANDSHAKE: [(&str, &str); 4] = [
+    ("Connection", "keep-alive, Upgrade"),
+    ("Upgrade", "websocket"),
+    ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+    ("Sec-WebSocket-Version", "13"),
+];
+
+/// Statuses and whether RateLimit headers came back, for `times` requests to `path`
+/// with `headers`.
+async fn statuses_with(
+    client: &Client,
+    method: poem::http::Method,
+    path: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    times: usize,
+) -> Vec<(u16, bool)> {
+    let mut seen = Vec::new();
+    for _ in 0..times {
+        let mut request = client
+            .request(method.clone(), path)
+            .header("Authorization", format!("Bearer {token}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await;
+        seen.push((
+            response.0.status().as_u16(),
+            !header(&response, "ratelimit-limit").is_empty(),
+        ));
     }
+    seen
+}
+
+#[tokio::test]
+async fn an_upgrade_header_does_not_exempt_a_route_that_serves_no_websocket() {
+    use poem::http::Method;
+    let state = limited_state(&[
+        ("RATE_LIMIT_USER", "1/minute"),
+        ("RATE_LIMIT_TENANT", "1000/minute"),
+    ]);
+    let client = client_with_probe_api(&state);
+    let token = session_token(&session_claims("user_ws", "org_smoke", "member"));
+    assert_eq!(
+        statuses_with(&client, Method::GET, "/api/v1/me", &token, &HANDSHAKE, 3).await,
+        [(200, true), (429, true), (429, true)],
+        "a full handshake on a plain route is limited per user"
+    );
+    let other = session_token(&session_claims("user_ws_2", "org_smoke", "member"));
+    assert_eq!(
+        statuses_with(
+            &client,
+            Method::POST,
+            "/probe/expensive",
+            &other,
+            &HANDSHAKE,
+            3
+        )
+        .await,
+        [(200, true), (200, true), (429, true)],
+        "a route's own limit holds with upgrade headers"
+    );
+    let tenant_state = limited_state(&[
+        ("RATE_LIMIT_USER", "100/minute"),
+        ("RATE_LIMIT_TENANT", "2/minute"),
+    ]);
+    let tenant_client = client_with_probe_api(&tenant_state);
+    let mut seen = Vec::new();
+    for user in ["user_t1", "user_t2", "user_t3"] {
+        let token = session_token(&session_claims(user, "org_busy", "member"));
+        seen.extend(
+            statuses_with(
+                &tenant_client,
+                Method::GET,
+                "/api/v1/me",
+                &token,
+                &HANDSHAKE,
+                1,
+            )
+            .await,
+        );
+    }
+    assert_eq!(
+        seen,
+        [(200, true), (200, true), (429, true)],
+        "the tenant's limit holds with upgrade headers"
+    );
+}
+
+#[tokio::test]
+async fn only_a_complete_handshake_on_a_websocket_route_skips_the_request_limits() {
+    use poem::http::Method;
+    let state = limited_state(&[("RATE_LIMIT_USER", "1/minute")]);
+    let client = client_with_probe_api(&state);
+    let token = session_token(&session_claims("user_live", "org_smoke", "member"));
+    assert_eq!(
+        statuses_with(&client, Method::GET, "/probe/live", &token, &HANDSHAKE, 3).await,
+        [(200, false), (200, false), (200, false)],
+        "real handshakes open connections, which are not request-limited"
+    );
+    let partial: Vec<Vec<(&str, &str)>> = (0..HANDSHAKE.len())
+        .map(|left_out| {
+            HANDSHAKE
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| *index != left_out)
+                .map(|(_, pair)| *pair)
+                .collect()
+        })
+        .collect();
+    for (index, headers) in partial.iter().enumerate() {
+        let user = format!("user_partial_{index}");
+        let token = session_token(&session_claims(&user, "org_smoke", "member"));
+        assert_eq!(
+            statuses_with(&client, Method::GET, "/probe/live", &token, headers, 2).await,
+            [(200, true), (429, true)],
+            "a handshake without {:?} is an ordinary request",
+            HANDSHAKE[index].0
+        );
+    }
+    let version_8 = [&HANDSHAKE[..3], &[("Sec-WebSocket-Version", "8")]].concat();
+    let token = session_token(&session_claims("user_v8", "org_smoke", "member"));
+    assert_eq!(
+        statuses_with(&client, Method::GET, "/probe/live", &token, &version_8, 2).await,
+        [(200, true), (429, true)],
+        "only version 13 is a WebSocket handshake"
+    );
 }
 
 #[tokio::test]

@@ -384,3 +384,92 @@ async fn a_redacted_delivery_cannot_be_forced_and_a_reused_key_is_flagged() {
         "{problem}"
     );
 }
+
+/// The customer names of `org`'s calls, as its leadership lists them.
+async fn customer_names(client: &Client, org: &str) -> Vec<String> {
+    let (status, page) = call(client, "get", "/api/v1/calls", &lead(org)).await;
+    assert_eq!(status, 200, "{page}");
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|call| call["customer_name"].as_str().unwrap_or("-").to_owned())
+        .collect()
+}
+
+fn pre_call_named(id: &str, company: &str, name: &str) -> String {
+    format!(
+        r#"{{"resource_id":"{id}","company_resource_id":"{company}","customer_name":"{name}","customer_phone_number":"+15551234567"}}"#
+    )
+}
+
+#[tokio::test]
+async fn a_company_cannot_replay_a_delivery_into_the_company_its_account_moved_to() {
+    let store = InMemoryStore::default();
+    let client = app(&store, &[("OTTO_STORE_WEBHOOK_BODIES", "true")], None);
+    link_account(&store, Provider::CallRail, "COMMOVE", "org_a").await;
+    let (_, receipt, _) = deliver(
+        &client,
+        "pre-call",
+        &pre_call_named("CALSHARED", "COMMOVE", "Old Caller"),
+    )
+    .await;
+    assert_eq!(receipt["status"], "processed", "{receipt}");
+    let id = receipt["delivery_id"].as_str().expect("id").to_owned();
+
+    // The account moves to org_b, which then receives the same call id.
+    link_account(&store, Provider::CallRail, "COMMOVE", "org_b").await;
+    let (_, theirs, _) = deliver(
+        &client,
+        "pre-call",
+        &pre_call_named("CALSHARED", "COMMOVE", "Their Customer"),
+    )
+    .await;
+    assert_eq!(theirs["status"], "processed", "{theirs}");
+
+    for force in [true, false] {
+        let path = format!("/api/v1/webhooks/deliveries/{id}/replay?force={force}");
+        let (status, problem) = call(&client, "post", &path, &lead("org_a")).await;
+        let expected = if force { "another company" } else { "force" };
+        assert_eq!(status, 409, "force={force}: {problem}");
+        assert_eq!(problem["type"], "/problems/conflict");
+        let text = problem.to_string();
+        assert!(
+            !text.contains("org_b"),
+            "the other company is not named: {text}"
+        );
+        if force {
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("no longer"),
+                "{problem} ({expected})"
+            );
+        }
+    }
+    assert_eq!(
+        customer_names(&client, "org_b").await,
+        ["Their Customer"],
+        "org_b's call is untouched"
+    );
+    assert_eq!(customer_names(&client, "org_a").await, ["Old Caller"]);
+    let (_, logged) = call(
+        &client,
+        "get",
+        &format!("/api/v1/webhooks/deliveries/{id}"),
+        &lead("org_a"),
+    )
+    .await;
+    assert_eq!(
+        logged["replays"], 0,
+        "a refused replay changes nothing: {logged}"
+    );
+
+    // A platform operator may replay it where today's links send it, and is told where.
+    let path = format!("/api/v1/webhooks/deliveries/{id}/replay?force=true");
+    let (status, replayed) = call(&client, "post", &path, &admin()).await;
+    assert_eq!(status, 200, "{replayed}");
+    assert_eq!(replayed["tenant_id"], "org_b", "{replayed}");
+    assert_eq!(replayed["replays"], 1);
+}

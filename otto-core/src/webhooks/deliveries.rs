@@ -9,7 +9,7 @@ use crate::ports::{DeliveryCursor, DeliveryFilter, LogScope, LoggedDelivery, Sto
 use crate::roles::{AppRole, RoleMap, RoleRequired, require};
 use crate::tenancy::{Principal, TenantScope};
 
-use super::{ReplayError, WebhookIngestion};
+use super::{ReplayError, Replayed, WebhookIngestion};
 
 /// Who may read and replay a company's deliveries.
 const READERS: [AppRole; 1] = [AppRole::Leadership];
@@ -105,13 +105,14 @@ impl WebhookDeliveries {
             .ok_or(DeliveriesError::NotFound)
     }
 
-    /// Replays one delivery (see [`WebhookIngestion::replay`]).
+    /// Replays one delivery (see [`WebhookIngestion::replay`]): a company's stays in
+    /// that company, a platform admin's goes where today's links say.
     pub async fn replay(
         &self,
         principal: &Principal,
         id: Uuid,
         force: bool,
-    ) -> Result<LoggedDelivery, DeliveriesError> {
+    ) -> Result<Replayed, DeliveriesError> {
         let scope = self.scope(principal)?;
         Ok(self.ingestion.replay(&scope, id, force).await?)
     }

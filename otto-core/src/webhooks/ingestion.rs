@@ -88,6 +88,23 @@ impl ReplayReport {
     }
 }
 
+/// A replayed delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replayed {
+    /// The delivery as logged after the replay; its `tenant` is where it went.
+    pub delivery: LoggedDelivery,
+    /// The tenant it was logged for before the replay (`None`: unroutable until now).
+    pub logged_for: Option<TenantId>,
+}
+
+impl Replayed {
+    /// Whether the replay took the delivery to another tenant than it was logged for
+    /// (only a platform-wide replay can: its account was linked elsewhere since).
+    pub fn moved(&self) -> bool {
+        self.logged_for.is_some() && self.logged_for != self.delivery.tenant
+    }
+}
+
 /// Why a logged delivery was not replayed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -97,6 +114,15 @@ pub enum ReplayError {
     /// It was processed already; only a forced replay re-applies it.
     #[error("the delivery was {} already; replay with force to re-apply it", .0.as_str())]
     AlreadyApplied(DeliveryOutcome),
+    /// The caller's company may replay only into itself, and the delivery would now
+    /// go elsewhere (its account was linked to another company, or unlinked, since
+    /// it was received). Nothing was applied. The other company is not named.
+    #[error(
+        "this delivery would no longer be applied to your company (its provider account \
+         was linked elsewhere or unlinked since it arrived); only a platform operator can \
+         replay it"
+    )]
+    RoutesElsewhere,
     /// A forced replay needs the raw body, and only the redacted form was kept.
     #[error(
         "only the redacted body of this delivery was kept (OTTO_STORE_WEBHOOK_BODIES is off), \
@@ -325,12 +351,18 @@ impl WebhookIngestion {
     /// processing, and returns it as logged afterwards. A processed one is refused
     /// unless `force`, which applies its domain changes again without enqueuing any
     /// job: nothing is texted or called twice.
+    ///
+    /// A company's replay stays in that company: when today's account links would
+    /// route the delivery anywhere else, it is refused with
+    /// [`ReplayError::RoutesElsewhere`] before anything is applied. A platform-wide
+    /// replay goes where today's links say, and the answer says where that was and
+    /// which tenant the delivery was logged for before.
     pub async fn replay(
         &self,
         scope: &LogScope,
         id: Uuid,
         force: bool,
-    ) -> Result<LoggedDelivery, ReplayError> {
+    ) -> Result<Replayed, ReplayError> {
         let stored = self
             .ports
             .log
@@ -345,7 +377,11 @@ impl WebhookIngestion {
                 return Err(ReplayError::BodyRedacted);
             }
         }
-        let record = self.rerun(&stored, force).await?;
+        let confined_to = match scope {
+            LogScope::Tenant(scope) => Some(scope.tenant_id()),
+            LogScope::Platform => None,
+        };
+        let record = self.rerun(&stored, force, confined_to).await?;
         self.ports.log.record_replay(id, &record).await?;
         // An unroutable delivery replayed by a tenant-less caller is now its tenant's;
         // the platform scope reads it back wherever it went.
@@ -353,19 +389,27 @@ impl WebhookIngestion {
             LogScope::Tenant(_) if record.tenant.as_ref() == stored.tenant.as_ref() => scope,
             _ => &LogScope::Platform,
         };
-        self.ports
+        let delivery = self
+            .ports
             .log
             .get(scope, id)
             .await?
-            .ok_or(ReplayError::NotFound)
+            .ok_or(ReplayError::NotFound)?;
+        Ok(Replayed {
+            delivery,
+            logged_for: stored.tenant,
+        })
     }
 
-    /// Runs a logged delivery again; `force` re-applies one already applied.
+    /// Runs a logged delivery again; `force` re-applies one already applied. With
+    /// `confined_to`, a delivery that would now route to any other tenant (or to none)
+    /// is refused before anything is applied.
     async fn rerun(
         &self,
         stored: &LoggedDelivery,
         force: bool,
-    ) -> Result<ReplayRecord, StoreError> {
+        confined_to: Option<&TenantId>,
+    ) -> Result<ReplayRecord, ReplayError> {
         let delivery = Delivery {
             event: stored.route,
             content_type: stored.content_type.clone(),
@@ -394,7 +438,16 @@ impl WebhookIngestion {
         };
         record.event.clone_from(&plan.event_name);
         record.external_id = Some(plan.external_id.clone());
-        let Some(planned) = self.route(&delivery, plan).await? else {
+        let planned = self.route(&delivery, plan).await?;
+        if let Some(own) = confined_to {
+            let routed_to = planned
+                .as_ref()
+                .and_then(|planned| planned.key.tenant.as_ref());
+            if routed_to != Some(own) {
+                return Err(ReplayError::RoutesElsewhere);
+            }
+        }
+        let Some(planned) = planned else {
             record.outcome = DeliveryOutcome::Unroutable;
             return Ok(record);
         };
@@ -429,7 +482,7 @@ impl WebhookIngestion {
                 }
             }
             // Unreachable storage is the caller's to retry, not the delivery's failure.
-            Err(error @ StoreError::Unavailable(_)) => return Err(error),
+            Err(error @ StoreError::Unavailable(_)) => return Err(error.into()),
             Err(error) => record.error = Some(error.to_string()),
         }
         Ok(record)
@@ -440,7 +493,11 @@ impl WebhookIngestion {
     pub async fn replay_unroutable(&self, limit: u32) -> Result<ReplayReport, StoreError> {
         let mut report = ReplayReport::default();
         for stored in self.ports.log.pending_unroutable(limit).await? {
-            let record = self.rerun(&stored, false).await?;
+            let record = match self.rerun(&stored, false, None).await {
+                Ok(record) => record,
+                Err(ReplayError::Store(error)) => return Err(error),
+                Err(other) => return Err(StoreError::Internal(other.to_string())),
+            };
             report.count(record.outcome);
             self.ports.log.record_replay(stored.id, &record).await?;
         }

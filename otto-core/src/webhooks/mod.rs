@@ -27,7 +27,7 @@ pub use deliveries::{DeliveriesError, WebhookDeliveries};
 pub use delivery::{Delivery, OptKeyword};
 pub use event::{Provider, WebhookEvent};
 pub use ingestion::{
-    IngestError, IngestionPolicy, IngestionPorts, Receipt, ReplayError, ReplayReport,
+    IngestError, IngestionPolicy, IngestionPorts, Receipt, ReplayError, ReplayReport, Replayed,
     WebhookIngestion,
 };
 pub use log_body::{REDACTED, redact_body};

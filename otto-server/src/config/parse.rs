@@ -386,8 +386,9 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         |s| (1..=300).contains(s),
     ));
 
+    let allow_clerk_test_instance = p.boolean("CLERK_ALLOW_TEST_INSTANCE", false);
     if otto_env == OttoEnv::Production {
-        check_production_values(env, &mut p);
+        check_production_values(env, &mut p, allow_clerk_test_instance);
     }
 
     let config = Config {
@@ -591,21 +592,43 @@ fn webhook_config(
 
 /// Production refuses to start on a missing or placeholder value, one error per
 /// variable, and never echoes the value (it may be a real secret in the wrong place).
-fn check_production_values(env: &Environment, p: &mut Parser<'_>) {
-    for variable in VARIABLES
-        .iter()
-        .filter(|variable| variable.required_in_production)
-    {
-        match env.raw(variable.name) {
-            None => p.fail(variable.name, "required in production but not set"),
-            Some(value) if value.trim().is_empty() => {
-                p.fail(variable.name, "required in production but empty")
+/// Every production variable must be set; every secret that is set must be real too.
+/// A Clerk test instance's keys (`sk_test_`, `pk_test_`) are refused unless
+/// CLERK_ALLOW_TEST_INSTANCE says one is intended; the rest of such a key must still
+/// be real.
+fn check_production_values(env: &Environment, p: &mut Parser<'_>, allow_clerk_test_instance: bool) {
+    for variable in VARIABLES {
+        let value = env.raw(variable.name);
+        let value = match value {
+            None if variable.required_in_production => {
+                p.fail(variable.name, "required in production but not set");
+                continue;
             }
-            Some(value) if spec::is_placeholder(variable.name, value) => p.fail(
+            Some(value) if value.trim().is_empty() && variable.required_in_production => {
+                p.fail(variable.name, "required in production but empty");
+                continue;
+            }
+            Some(value) if value.trim().is_empty() => continue,
+            Some(value) if variable.required_in_production || variable.secret => value,
+            _ => continue,
+        };
+        let placeholder = match spec::clerk_test_key_prefix(variable.name, value) {
+            Some(_) if !allow_clerk_test_instance => {
+                p.fail(
+                    variable.name,
+                    "is a Clerk test-instance key; production needs the live instance's key, \
+                     or CLERK_ALLOW_TEST_INSTANCE=true when a test instance is intended",
+                );
+                continue;
+            }
+            Some(prefix) => spec::is_placeholder(variable.name, &value.trim()[prefix.len()..]),
+            None => spec::is_placeholder(variable.name, value),
+        };
+        if placeholder {
+            p.fail(
                 variable.name,
                 "holds a placeholder value in production; set the real value",
-            ),
-            Some(_) => {}
+            );
         }
     }
 }

@@ -73,6 +73,7 @@ pub const VARIABLES: &[Variable] = &[
     var("CLERK_ISSUER", None),
     var("CLERK_AUTHORIZED_PARTIES", None),
     var("CLERK_JWKS_REFETCH_SECONDS", Some("30")),
+    var("CLERK_ALLOW_TEST_INSTANCE", Some("false")),
     secret("OTTO_BISCUIT_PRIVATE_KEY"),
     required("TWILIO_ACCOUNT_SID"),
     required_secret("TWILIO_AUTH_TOKEN"),
@@ -150,43 +151,69 @@ pub fn is_placeholder(name: &str, value: &str) -> bool {
         || example_value(name).is_some_and(|example| !example.is_empty() && example == trimmed)
 }
 
-/// Whether a value is a placeholder by its look alone.
+/// Words that make a value a placeholder wherever they stand in it, as words of
+/// their own between punctuation: `https://api.example.com`, `sk_test_...`,
+/// `my-changeme-token`. (`latest` or `contest` are not the word `test`.)
+const PLACEHOLDER_WORDS: &[&str] = &[
+    "changeme",
+    "placeholder",
+    "example",
+    "test",
+    "dummy",
+    "fake",
+    "sample",
+    "todo",
+    "tbd",
+    "fixme",
+];
+
+/// Whole values that are placeholders (too common inside real values to refuse as
+/// words: a URL may well name a `secret` store or a `none` path).
+const PLACEHOLDER_VALUES: &[&str] = &[
+    "change_me",
+    "change-me",
+    "none",
+    "null",
+    "undefined",
+    "secret",
+    "password",
+];
+
+/// Whether a value is a placeholder by its look alone: empty, a placeholder value,
+/// a placeholder word anywhere in it, `xxx`, `your_...`, `<...>`, `${...}` or `***`.
 pub fn looks_like_placeholder(value: &str) -> bool {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return true;
     }
     let lower = trimmed.to_ascii_lowercase();
-    const WORDS: &[&str] = &[
-        "changeme",
-        "change_me",
-        "change-me",
-        "placeholder",
-        "todo",
-        "tbd",
-        "fixme",
-        "none",
-        "null",
-        "undefined",
-        "secret",
-        "password",
-        "example",
-        "dummy",
-        "fake",
-        "test",
-        "xxx",
-    ];
-    WORDS.contains(&lower.as_str())
-        || lower.starts_with("your_")
-        || lower.starts_with("your-")
+    let has_placeholder_word = lower
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| PLACEHOLDER_WORDS.contains(&word));
+    PLACEHOLDER_VALUES.contains(&lower.as_str())
+        || has_placeholder_word
         || lower.starts_with("your ")
         || lower.contains("your_")
-        || lower.contains("your-domain")
+        || lower.contains("your-")
         || lower.contains("xxx")
         || lower.contains("changeme")
         || (trimmed.starts_with('<') && trimmed.ends_with('>'))
         || (trimmed.starts_with("${") && trimmed.ends_with('}'))
         || trimmed.chars().all(|c| c == '*')
+}
+
+/// The prefixes of a Clerk development (test) instance's keys, by variable.
+pub const CLERK_TEST_KEY_PREFIXES: &[(&str, &str)] = &[
+    ("CLERK_SECRET_KEY", "sk_test_"),
+    ("CLERK_PUBLISHABLE_KEY", "pk_test_"),
+];
+
+/// The test-instance prefix of a Clerk key in `name`, if `value` has one.
+pub fn clerk_test_key_prefix(name: &str, value: &str) -> Option<&'static str> {
+    CLERK_TEST_KEY_PREFIXES
+        .iter()
+        .find(|(variable, prefix)| *variable == name && value.trim().starts_with(prefix))
+        .map(|(_, prefix)| *prefix)
 }
 
 #[cfg(test)]
@@ -241,6 +268,16 @@ mod tests {
             "${TOKEN}",
             "sk_test_xxx",
             "****",
+            "https://api.example.com",
+            "https://otto.example.org/webhooks",
+            "sk_test_4f9a1c2e7b",
+            "pk_test_Y2xlcmsub3R0by5pbyQ",
+            "postgres://otto:changeme@db/otto",
+            "api.otto.test",
+            "my-dummy-token",
+            "SAMPLE_KEY_1",
+            "secret",
+            "Password",
         ] {
             assert!(
                 is_placeholder("OPENAI_API_KEY", placeholder),
@@ -252,6 +289,10 @@ mod tests {
             "AC1d2e3f4a5b6c7d8e9f", // pragma: allowlist secret (made up)
             "postgres://otto@db/otto",
             "https://app.otto.io",
+            "https://latest.otto.io",
+            "contest-4f9a1c2e7b",
+            "https://secrets.otto.io/none",
+            "sk_live_4f9a1c2e7b",
         ] {
             assert!(!is_placeholder("OPENAI_API_KEY", real), "`{real}` is real");
         }

@@ -6,8 +6,11 @@
 //! (configuration, no rebuild), the limits the operation declares in code
 //! ([`RouteLimits`]), RATE_LIMIT_USER / RATE_LIMIT_TENANT. Operations on the defaults
 //! share one user bucket and one tenant bucket; an operation with limits of its own
-//! counts in buckets of its own. Unauthenticated routes, CORS preflights and WebSocket
-//! upgrades are never limited.
+//! counts in buckets of its own. Unauthenticated routes and CORS preflights are never
+//! limited. A WebSocket handshake is exempt only where it is real: the operation says
+//! it serves WebSockets ([`RouteLimits::serves_websocket`]) and the request is a
+//! complete RFC 6455 upgrade ([`is_websocket_handshake`]); an `Upgrade` header on any
+//! other route, or a partial handshake, is limited like any request.
 
 use std::sync::Arc;
 
@@ -42,6 +45,39 @@ pub trait RouteLimits: Send + Sync + 'static {
     fn tenant() -> Option<&'static str> {
         None
     }
+
+    /// Whether the operation answers WebSocket handshakes. Only such an operation's
+    /// real handshakes skip the request limits (the connection they open is held,
+    /// not repeated); every other request to it, and every request to any other
+    /// operation, is limited whatever its headers say.
+    fn serves_websocket() -> bool {
+        false
+    }
+}
+
+/// Whether `request` is a complete RFC 6455 opening handshake: `GET`, `Connection`
+/// naming `upgrade`, `Upgrade: websocket`, a `Sec-WebSocket-Key` and version 13.
+pub fn is_websocket_handshake(request: &Request) -> bool {
+    let headers = request.headers();
+    let text = |name| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|value: &HeaderValue| value.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let connection_upgrades = text(header::CONNECTION)
+        .split(',')
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    let upgrade_is_websocket = text(header::UPGRADE)
+        .split(',')
+        .any(|token| token.trim().eq_ignore_ascii_case("websocket"));
+    request.method() == poem::http::Method::GET
+        && connection_upgrades
+        && upgrade_is_websocket
+        && headers.contains_key(header::SEC_WEBSOCKET_KEY)
+        && text(header::SEC_WEBSOCKET_VERSION).trim() == "13"
 }
 
 /// The default limits (RATE_LIMIT_USER, RATE_LIMIT_TENANT).
@@ -218,12 +254,7 @@ impl RateLimiting {
         request: &Request,
         principal: &Principal,
     ) -> Result<(), ApiError> {
-        let is_upgrade = request
-            .headers()
-            .get(header::UPGRADE)
-            .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.eq_ignore_ascii_case("websocket"));
-        if is_upgrade {
+        if L::serves_websocket() && is_websocket_handshake(request) {
             return Ok(());
         }
         let route = self.route_of(request);

@@ -116,20 +116,34 @@ pub async fn webhooks(config: &Config, action: WebhooksAction) -> Result<String,
             ..
         } => {
             let id = parse_id(&id)?;
-            let delivery = ingestion
+            let replayed = ingestion
                 .replay(&LogScope::Platform, id, force)
                 .await
                 .map_err(|error| match error {
                     ReplayError::NotFound => format!("no delivery {id}"),
                     other => other.to_string(),
                 })?;
+            let delivery = &replayed.delivery;
+            let tenant_of =
+                |tenant: Option<&TenantId>| tenant.map_or("-", TenantId::as_str).to_owned();
             tracing::info!(
                 delivery_id = %id,
                 outcome = delivery.outcome.as_str(),
+                logged_for = tenant_of(replayed.logged_for.as_ref()),
+                replayed_into = tenant_of(delivery.tenant.as_ref()),
                 forced = force,
                 "webhook delivery replayed by an operator"
             );
-            Ok(delivery_line(&delivery))
+            let moved = if replayed.moved() {
+                format!(
+                    "\nnote: applied to tenant {}, not {} that it was logged for: its account was linked elsewhere since",
+                    tenant_of(delivery.tenant.as_ref()),
+                    tenant_of(replayed.logged_for.as_ref()),
+                )
+            } else {
+                String::new()
+            };
+            Ok(format!("{}{moved}", delivery_line(delivery)))
         }
         WebhooksAction::Replay {
             id: None, limit, ..

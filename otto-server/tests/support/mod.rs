@@ -222,6 +222,16 @@ impl otto_server::http::rate_limit::RouteLimits for TwoPerMinute {
     }
 }
 
+/// The limits of `/probe/live`: the defaults, on an operation that serves WebSockets.
+#[derive(Debug)]
+pub struct LiveStream;
+
+impl otto_server::http::rate_limit::RouteLimits for LiveStream {
+    fn serves_websocket() -> bool {
+        true
+    }
+}
+
 /// Test-only operations.
 #[derive(Debug)]
 pub struct ProbeApi;
@@ -270,6 +280,15 @@ impl ProbeApi {
     async fn expensive(
         &self,
         caller: otto_server::http::auth::Caller<TwoPerMinute>,
+    ) -> Result<Json<String>, ProbeErrors> {
+        Ok(Json(caller.0.user_id.to_string()))
+    }
+
+    /// An operation that serves WebSocket handshakes (a stand-in for a live stream).
+    #[oai(path = "/probe/live", method = "get")]
+    async fn live(
+        &self,
+        caller: otto_server::http::auth::Caller<LiveStream>,
     ) -> Result<Json<String>, ProbeErrors> {
         Ok(Json(caller.0.user_id.to_string()))
     }

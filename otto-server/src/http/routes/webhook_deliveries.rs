@@ -227,7 +227,9 @@ problem_responses!(
     /// No such delivery that the caller may see.
     404 NotFound,
     /// The delivery was processed already (replay with `force=true` to apply it
-    /// again), or only its redacted body was kept so it cannot be re-applied.
+    /// again), only its redacted body was kept so it cannot be re-applied, or a
+    /// company's replay would now be applied to another company (its account was
+    /// linked elsewhere since; a platform operator can replay it).
     409 Conflict,
     /// The database is unavailable; retry after `Retry-After` seconds.
     503 Unavailable,
@@ -266,7 +268,9 @@ impl From<DeliveriesError> for ReplayErrors {
             }
             DeliveriesError::Store(error) => store_failure(error).into(),
             DeliveriesError::Replay(
-                error @ (ReplayError::AlreadyApplied(_) | ReplayError::BodyRedacted),
+                error @ (ReplayError::AlreadyApplied(_)
+                | ReplayError::BodyRedacted
+                | ReplayError::RoutesElsewhere),
             ) => ReplayErrors::Conflict(problem(
                 ProblemKind::Conflict,
                 format!("Not replayed: {error}."),
@@ -437,17 +441,29 @@ impl WebhookDeliveriesApi {
         force: Query<Option<bool>>,
     ) -> Result<Json<DeliveryDetail>, ReplayErrors> {
         let id = id.0;
-        let delivery = self
+        let replayed = self
             .deliveries
             .replay(&caller.0, id, force.0.unwrap_or(false))
             .await?;
+        let delivery = &replayed.delivery;
+        let tenant_of = |tenant: Option<&TenantId>| tenant.map_or("-", TenantId::as_str).to_owned();
+        if replayed.moved() {
+            tracing::warn!(
+                operator = %caller.0.user_id,
+                delivery_id = %id,
+                logged_for = tenant_of(replayed.logged_for.as_ref()),
+                replayed_into = tenant_of(delivery.tenant.as_ref()),
+                "a platform replay applied a delivery to another tenant than it was logged for"
+            );
+        }
         tracing::info!(
             operator = %caller.0.user_id,
             delivery_id = %id,
             outcome = delivery.outcome.as_str(),
+            replayed_into = tenant_of(delivery.tenant.as_ref()),
             forced = force.0.unwrap_or(false),
             "webhook delivery replayed"
         );
-        Ok(Json((&delivery).into()))
+        Ok(Json(delivery.into()))
     }
 }
