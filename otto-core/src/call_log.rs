@@ -197,6 +197,22 @@ impl CallLog {
                 format!("must be at most {MAX_NOTES_LEN} characters"),
             ));
         }
+        if let Some(Some(notes)) = &change.notes
+            && crate::validation::has_nul(notes)
+        {
+            invalid.push(InvalidField::new(
+                "notes",
+                "must not contain a NUL character",
+            ));
+        }
+        if let Some(Some(appointment_at)) = &change.appointment_at
+            && !crate::validation::is_storable_time(appointment_at)
+        {
+            invalid.push(InvalidField::new(
+                "appointment_at",
+                crate::validation::STORABLE_TIME_EXPECTED,
+            ));
+        }
         if let Some(Some(rep)) = &change.assigned_rep {
             let members = self.directory.members(&scope).await?;
             if !members.iter().any(|member| member.user_id == *rep) {

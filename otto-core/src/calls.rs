@@ -243,10 +243,12 @@ impl CallCursor {
         )
     }
 
-    /// Parses [`CallCursor::encode`]'s form; `None` for anything else.
+    /// Parses [`CallCursor::encode`]'s form; `None` for anything else, a time outside
+    /// years 1-9999 included.
     pub fn decode(text: &str) -> Option<Self> {
         let (micros, id) = text.split_once('.')?;
-        let started_at = DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+        let started_at = DateTime::from_timestamp_micros(micros.parse().ok()?)
+            .filter(crate::validation::is_storable_time)?;
         Some(CallCursor {
             started_at,
             id: Uuid::parse_str(id).ok()?,

@@ -71,6 +71,14 @@ impl Dashboard {
         to: DateTime<Utc>,
     ) -> Result<DashboardSummary, DashboardError> {
         require(&self.roles, principal, &VIEWERS)?;
+        let out_of_range: Vec<InvalidField> = [("from", &from), ("to", &to)]
+            .into_iter()
+            .filter(|(_, time)| !crate::validation::is_storable_time(time))
+            .map(|(field, _)| InvalidField::new(field, crate::validation::STORABLE_TIME_EXPECTED))
+            .collect();
+        if !out_of_range.is_empty() {
+            return Err(DashboardError::Invalid(out_of_range));
+        }
         if to <= from {
             return Err(DashboardError::Invalid(vec![InvalidField::new(
                 "to",

@@ -72,14 +72,17 @@ impl ConversationCursor {
         )
     }
 
-    /// Parses [`ConversationCursor::encode`]'s form; `None` for anything else.
+    /// Parses [`ConversationCursor::encode`]'s form; `None` for anything else (an
+    /// empty number or one with a NUL, a time outside years 1-9999). The number is
+    /// not held to E.164: conversations are keyed by what providers sent.
     pub fn decode(text: &str) -> Option<Self> {
         let (micros, number) = text.split_once('.')?;
-        if number.is_empty() {
+        if number.is_empty() || crate::validation::has_nul(number) {
             return None;
         }
         Some(ConversationCursor {
-            last_message_at: DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+            last_message_at: DateTime::from_timestamp_micros(micros.parse().ok()?)
+                .filter(crate::validation::is_storable_time)?,
             customer_number: number.to_owned(),
         })
     }

@@ -156,6 +156,9 @@ async fn world() -> World {
             ("OTTO_ROLE_MAP", "admin=leadership,sales_rep=rep"),
             ("RATE_LIMIT_USER", "10000/minute"),
             ("RATE_LIMIT_TENANT", "10000/minute"),
+            // A replay routes by today's links; the logged delivery names no linked
+            // account, so it goes to the development tenant, which is org_a here.
+            ("OTTO_DEFAULT_TENANT", "org_a"),
         ]),
         vec![Arc::new(SwitchableProbe::up("database"))],
         vec!["redis"],

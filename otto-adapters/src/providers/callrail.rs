@@ -43,10 +43,13 @@ fn malformed(message: impl Into<String>) -> ProviderError {
     }
 }
 
-/// A text or number field as text (CallRail writes ids and durations both ways).
+/// A text or number field as text (CallRail writes ids and durations both ways),
+/// without NUL characters, which no text column stores.
 fn loose_text(call: &Value, field: &str) -> Option<String> {
     match call.get(field)? {
-        Value::String(text) if !text.is_empty() => Some(text.clone()),
+        Value::String(text) if !text.is_empty() => {
+            Some(otto_core::validation::without_nul(text.clone())).filter(|text| !text.is_empty())
+        }
         Value::Number(number) => Some(number.to_string()),
         _ => None,
     }

@@ -116,7 +116,7 @@ impl ProviderHttp {
                 message: format!("reading the answer failed: {}", without_url(&error)),
                 retry_after: None,
             })?;
-        serde_json::from_slice(&bytes).map_err(|error| ProviderError::Permanent {
+        from_json_without_nul(&bytes).map_err(|error| ProviderError::Permanent {
             provider: self.provider,
             message: format!("unexpected answer: {error}"),
         })
@@ -236,4 +236,33 @@ fn without_url(error: &reqwest::Error) -> String {
         text = text.replace(url.as_str(), "<provider URL>");
     }
     text
+}
+
+/// Reads JSON from a provider as `T`, with every NUL character removed from its
+/// strings and keys first: a provider's text (a transcript, a summary, a name) is
+/// stored, and no text column stores a NUL.
+pub fn from_json_without_nul<T: serde::de::DeserializeOwned>(
+    bytes: &[u8],
+) -> serde_json::Result<T> {
+    let mut document: serde_json::Value = serde_json::from_slice(bytes)?;
+    strip_nul(&mut document);
+    serde_json::from_value(document)
+}
+
+fn strip_nul(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(text) if text.contains('\0') => text.retain(|c| c != '\0'),
+        Value::Array(items) => items.iter_mut().for_each(strip_nul),
+        Value::Object(object) => {
+            if object.keys().any(|key| key.contains('\0')) {
+                *object = std::mem::take(object)
+                    .into_iter()
+                    .map(|(key, value)| (key.replace('\0', ""), value))
+                    .collect();
+            }
+            object.values_mut().for_each(strip_nul);
+        }
+        _ => {}
+    }
 }

@@ -173,7 +173,7 @@ impl CallAnalyzer for OpenAiAnalyzer {
             .message
             .content
             .ok_or_else(|| refused("the answer has no content"))?;
-        let analysis: CallAnalysis = serde_json::from_str(&content)
+        let analysis: CallAnalysis = super::http::from_json_without_nul(content.as_bytes())
             .map_err(|error| refused(format!("the answer does not match the schema: {error}")))?;
         Ok(AnalysisResult {
             analysis,

@@ -125,7 +125,11 @@ impl AiFollowUp {
                     "AI follow-up calls are off for this company".into(),
                 ));
             }
-            let not_before = call.started_at + Duration::minutes(AI_FOLLOW_UP_DELAY_MINUTES);
+            // Checked: a call's time comes from outside, and chrono panics on overflow.
+            let not_before = call
+                .started_at
+                .checked_add_signed(Duration::minutes(AI_FOLLOW_UP_DELAY_MINUTES))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC);
             may_go_out(&call, &settings, self.clock.now(), Some(not_before))?;
         }
         if self.store.is_opted_out(&scope, &customer).await? {

@@ -29,7 +29,8 @@ fn primary_email(payload: &Payload) -> Option<String> {
         entry
             .get("email_address")
             .and_then(Value::as_str)
-            .map(str::to_owned)
+            .map(|address| crate::validation::without_nul(address.trim().to_owned()))
+            .filter(|address| !address.is_empty())
     };
     addresses
         .iter()

@@ -5,6 +5,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
+use crate::validation::{is_storable_time, without_nul};
+
 /// Why a body could not be read. Each maps to a 4xx: the provider's retry would fail
 /// the same way, so nothing is recorded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -130,7 +132,9 @@ impl Payload {
         Some(current)
     }
 
-    /// A non-blank text at `path` (a JSON string or number, or a form field), trimmed.
+    /// A non-blank text at `path` (a JSON string or number, or a form field), trimmed,
+    /// with any NUL character removed: no text column stores one, and the delivery is
+    /// the provider's record (its raw body is kept as received in the delivery log).
     pub fn text(&self, path: &str) -> Option<String> {
         let text = match self {
             Payload::Form(fields) => fields
@@ -143,6 +147,7 @@ impl Payload {
                 _ => None,
             },
         }?;
+        let text = without_nul(text);
         let trimmed = text.trim();
         (!trimmed.is_empty()).then(|| trimmed.to_owned())
     }
@@ -178,13 +183,15 @@ impl Payload {
             .then(|| number.round() as i32)
     }
 
-    /// An RFC 3339 (CallRail, Bland) or RFC 2822 (Twilio) time at `path`.
+    /// An RFC 3339 (CallRail, Bland) or RFC 2822 (Twilio) time at `path`, within
+    /// years 1-9999 ([`is_storable_time`]); a time outside them is no time at all.
     pub fn time(&self, path: &str) -> Option<DateTime<Utc>> {
         let text = self.text(path)?;
         DateTime::parse_from_rfc3339(&text)
             .or_else(|_| DateTime::parse_from_rfc2822(&text))
             .ok()
             .map(|time| time.with_timezone(&Utc))
+            .filter(is_storable_time)
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Unlike a plain JSON extractor it tells the client precisely what is wrong:
 //! a body that is not JSON is a 400; JSON of the wrong shape is a 422 naming the
-//! field (`items[2].phone`); a value that breaks a domain rule is a 422 listing
-//! every invalid field ([`Validate`]).
+//! field (`items[2].phone`); a string holding a NUL character (`\u0000`), which no
+//! text column stores, is a 422 naming its field; a value that breaks a domain rule is
+//! a 422 listing every invalid field ([`Validate`]).
 
 use poem::{Request, RequestBody, Result};
 use poem_openapi::payload::{ParsePayload, Payload};
@@ -67,6 +68,12 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
             format!("The request body is not valid JSON: {error}."),
         )
     })?;
+    if let Some(field) = field_with_nul(&document, ".") {
+        return Err(ApiError::validation(vec![FieldError {
+            field,
+            message: "must not contain a NUL character (\\u0000)".to_owned(),
+        }]));
+    }
     let value: T = serde_path_to_error::deserialize(document).map_err(|error| {
         let path = error.path().to_string();
         let message = error.into_inner().to_string();
@@ -77,6 +84,34 @@ pub fn parse_json<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Api
     })?;
     value.validate().map_err(ApiError::validation)?;
     Ok(value)
+}
+
+/// The path (as serde_path_to_error writes it: `notes`, `items[2].phone`) of the
+/// first string or member name under `value` that holds a NUL character.
+fn field_with_nul(value: &serde_json::Value, path: &str) -> Option<String> {
+    use serde_json::Value;
+    let child = |name: &str| {
+        if path == "." {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    match value {
+        Value::String(text) if text.contains('\0') => Some(path.to_owned()),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| field_with_nul(item, &format!("{path}[{index}]"))),
+        Value::Object(members) => members.iter().find_map(|(name, member)| {
+            if name.contains('\0') {
+                Some(child(&name.replace('\0', "\\u0000")))
+            } else {
+                field_with_nul(member, &child(name))
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// The field a deserialization error is about. serde reports a missing field at

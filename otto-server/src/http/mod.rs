@@ -2,7 +2,8 @@
 //!
 //! Request flow, outermost first: [`request_context`] (request id, trace span,
 //! `X-Request-Id`) → [`observe`] (metrics, access log) → [`cors`] → [`problems`]
-//! (every error becomes problem details) → [`body_limit`] → routes.
+//! (every error becomes problem details) → [`deadline`] → [`body_limit`] →
+//! [`nul_guard`] → routes.
 
 pub mod auth;
 pub mod body_limit;
@@ -10,6 +11,7 @@ pub mod cors;
 pub mod deadline;
 pub mod direct_json;
 pub mod json_body;
+pub mod nul_guard;
 pub mod observe;
 pub mod problem;
 pub mod problems;
@@ -123,6 +125,7 @@ pub fn app_with<T: OpenApi + 'static>(api: T, state: &AppState) -> BoxEndpoint<'
             state.metrics.clone(),
             routes.clone(),
         )))
+        .before(nul_guard::refuse_nul)
         .with(BodyLimit::new(state.config.max_body_bytes))
         .with(deadline::Deadline::new(state.config.request_timeout))
         .with(Problems::new(routes.clone()))

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::call_views::{CallDetailView, CallView};
 use super::{
     ApiTags, bad_parameter, field_errors, invalid_body, page_cursor, page_limit, problem,
-    role_refusal, store_failure,
+    role_refusal, store_failure, time_out_of_range,
 };
 use crate::http::auth::Caller;
 use crate::http::direct_json::DirectJson;
@@ -265,6 +265,9 @@ struct ListQuery {
 
 impl ListQuery {
     fn filter(self) -> Result<CallFilter, ListCallsErrors> {
+        if let Some(problem) = time_out_of_range(&[("from", self.from), ("to", self.to)]) {
+            return Err(ListCallsErrors::BadRequest(problem));
+        }
         if let (Some(from), Some(to)) = (self.from, self.to)
             && to <= from
         {

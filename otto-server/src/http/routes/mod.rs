@@ -141,6 +141,18 @@ pub fn role_refusal(action: &str, refusal: &otto_core::roles::RoleRequired) -> P
     )
 }
 
+/// The 400 problem of the first time parameter outside years 1-9999
+/// (`otto_core::validation::is_storable_time`), if any: chrono parses years far
+/// beyond what a database stores.
+pub fn time_out_of_range(
+    parameters: &[(&str, Option<chrono::DateTime<chrono::Utc>>)],
+) -> Option<ProblemBody> {
+    parameters.iter().find_map(|(name, time)| {
+        time.filter(|time| !otto_core::validation::is_storable_time(time))
+            .map(|_| bad_parameter(name, otto_core::validation::STORABLE_TIME_EXPECTED))
+    })
+}
+
 /// The 400 problem of a query or path parameter `name` that is invalid.
 pub fn bad_parameter(name: &str, message: &str) -> ProblemBody {
     ProblemBody(ApiError {

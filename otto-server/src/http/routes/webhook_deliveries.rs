@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::{
     ApiTags, bad_parameter, page_cursor, page_limit, problem, role_refusal, store_failure,
+    time_out_of_range,
 };
 use crate::http::auth::Caller;
 use crate::http::problem::ProblemKind;
@@ -319,6 +320,9 @@ impl ListQuery {
         let bad = |name: &str, message: &str| {
             DeliveryReadErrors::BadRequest(bad_parameter(name, message))
         };
+        if let Some(problem) = time_out_of_range(&[("from", self.from), ("to", self.to)]) {
+            return Err(DeliveryReadErrors::BadRequest(problem));
+        }
         if let (Some(from), Some(to)) = (self.from, self.to)
             && to <= from
         {
