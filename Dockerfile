@@ -26,6 +26,9 @@ ENV HOST=0.0.0.0 \
     PORT=8000 \
     OTTO_WORKER_PORT=9101 \
     OTTO_DATA_DIR=/app/data
+# serve's metrics listen on 127.0.0.1:9100 (OTTO_METRICS_ADDR) inside the container;
+# to scrape from outside, set OTTO_METRICS_ADDR=0.0.0.0:9100 and OTTO_METRICS_TOKEN,
+# and publish that port only to the monitoring network (docs/operations.md).
 EXPOSE 8000 9101
 # Liveness of `serve`; a worker answers /health on OTTO_WORKER_PORT instead (the
 # deploy example checks each process type on its own port).

@@ -30,7 +30,7 @@ LOG="$DATA/server.log"
 # the one operation with limits of its own, POST /api/v1/messages at 20/minute a user);
 # every provider API on a closed local port, so that nothing the fuzzer triggers
 # reaches the network.
-export OTTO_DATA_DIR="$DATA" PORT HOST=127.0.0.1 \
+export OTTO_DATA_DIR="$DATA" PORT HOST=127.0.0.1 OTTO_METRICS_ADDR=127.0.0.1:0 \
     RATE_LIMIT_USER=1000000/minute RATE_LIMIT_TENANT=1000000/minute \
     RATE_LIMIT_ROUTES="POST /api/v1/messages=user:1000000/minute,tenant:1000000/minute" \
     ALLOWED_ORIGINS=http://localhost:3000 OTEL_TRACES_EXPORTER=none \

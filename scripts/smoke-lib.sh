@@ -4,6 +4,9 @@
 
 BASE="${BASE:-http://127.0.0.1:8000}"
 BASE="${BASE%/}"
+# serve's operators' listener (OTTO_METRICS_ADDR): /metrics is never on BASE.
+METRICS_BASE="${METRICS_BASE:-http://127.0.0.1:9100}"
+METRICS_BASE="${METRICS_BASE%/}"
 FAILURES=0
 CHECKS=0
 WORK="$(mktemp -d)"
@@ -21,12 +24,12 @@ check() {
 }
 
 # request METHOD PATH [curl args...]: sets STATUS, and writes the response headers to
-# $WORK/headers and the body to $WORK/body.
+# $WORK/headers and the body to $WORK/body. ON=URL sends it there instead of BASE.
 request() {
     local method="$1" path="$2"
     shift 2
     STATUS="$(curl -sS -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' -X "$method" \
-        --max-time 10 "$@" "$BASE$path" 2>"$WORK/curl-error")" || STATUS="000"
+        --max-time 10 "$@" "${ON:-$BASE}$path" 2>"$WORK/curl-error")" || STATUS="000"
     BODY="$(cat "$WORK/body" 2>/dev/null || true)"
 }
 

@@ -7,12 +7,13 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 PORT="${SMOKE_PORT:-18080}"
+METRICS_PORT="${SMOKE_METRICS_PORT:-18081}"
 DATA="$(mktemp -d)"
 LOG="$DATA/server.log"
 cargo build -q -p otto-server --bin otto-server || exit 1
 BIN="${CARGO_TARGET_DIR:-target}/debug/otto-server"
 
-export OTTO_DATA_DIR="$DATA" PORT HOST=127.0.0.1 \
+export OTTO_DATA_DIR="$DATA" PORT HOST=127.0.0.1 OTTO_METRICS_ADDR="127.0.0.1:$METRICS_PORT" \
     RATE_LIMIT_USER=5/minute RATE_LIMIT_TENANT=10/minute \
     ALLOWED_ORIGINS=http://localhost:3000 OTEL_TRACES_EXPORTER=none
 "$BIN" serve >"$LOG" 2>&1 &
@@ -31,7 +32,7 @@ done
 curl -sf "http://127.0.0.1:$PORT/ready" >/dev/null || { echo "otto-server is not ready:"; tail -20 "$LOG"; exit 1; }
 
 token() { "$BIN" token issue --tenant "$1" --user "$2" --role "$3"; }
-export BASE="http://127.0.0.1:$PORT" ORIGIN_OK=http://localhost:3000 ORIGIN_BAD=https://evil.example
+export BASE="http://127.0.0.1:$PORT" METRICS_BASE="http://127.0.0.1:$METRICS_PORT" ORIGIN_OK=http://localhost:3000 ORIGIN_BAD=https://evil.example
 TOKEN_A="$(token org_smoke user_smoke_a org:admin)" || exit 1
 TOKEN_B="$(token org_smoke user_smoke_b org:member)" || exit 1
 TOKEN_C="$(token org_other user_smoke_c org:admin)" || exit 1

@@ -3,8 +3,10 @@
 # request ids and trace context on responses, problem bodies. One line per check;
 # non-zero exit when any failed.
 #
-# BASE     the server (default http://127.0.0.1:8000)
-# TOKEN_A  a token of any user (its request must appear in the metrics)
+# BASE          the server (default http://127.0.0.1:8000)
+# METRICS_BASE  its operators' listener, OTTO_METRICS_ADDR (default http://127.0.0.1:9100)
+# METRICS_TOKEN OTTO_METRICS_TOKEN, when the server requires one
+# TOKEN_A       a token of any user (its request must appear in the metrics)
 set -uo pipefail
 # shellcheck source=scripts/smoke-lib.sh
 source "$(dirname "$0")/smoke-lib.sh"
@@ -24,9 +26,21 @@ for line in open(sys.argv[1]):
 print(int(total))' "$WORK/body" "$1" "$2"
 }
 
+scrape() {
+    if [ -n "${METRICS_TOKEN:-}" ]; then
+        ON="$METRICS_BASE" request GET /metrics -H "Authorization: Bearer $METRICS_TOKEN"
+    else
+        ON="$METRICS_BASE" request GET /metrics
+    fi
+}
+
 echo "== metrics"
 request GET /metrics
-check "/metrics is 200" status_is 200
+leaked="$(grep -c tenant_id "$WORK/body")"
+DETAIL="got $STATUS"; check "the public port does not serve /metrics (they name tenants)" \
+    all "'$STATUS' = 404" "'$leaked' = 0"
+scrape
+check "/metrics is 200 on the operators' listener" status_is 200
 DETAIL="content-type '$(header Content-Type)'"; check "... in the Prometheus/OpenMetrics text format" \
     all "-n '$(header Content-Type | grep -E 'text/plain|openmetrics')'"
 for family in http_requests http_request_duration_ms webhook_processed webhook_duplicates \
@@ -35,11 +49,11 @@ for family in http_requests http_request_duration_ms webhook_processed webhook_d
 done
 before="$(count http_requests_total 'route="/health"')"
 for n in 1 2 3; do request GET /health; done
-request GET /metrics
+scrape
 after="$(count http_requests_total 'route="/health"')"
 DETAIL="$before -> $after"; check "http_requests_total counts requests (3 more /health)" all "$after -ge $((before + 3))"
 request GET /api/v1/me -H "Authorization: Bearer $TOKEN_A"
-request GET /metrics
+scrape
 DETAIL="none"; check "an authenticated route is counted under its route label" \
     all "$(count http_requests_total 'route="/api/v1/me"') -ge 1"
 # Tenants are labels of business counters (bounded); users and record ids never are.

@@ -10,7 +10,7 @@ use clap::Parser;
 use otto_server::cli::{Cli, Command, MigrateAction, TokenAction, exit_code};
 use otto_server::config::{self, Config, Environment};
 use otto_server::telemetry::{self, LogDestination, Service};
-use otto_server::worker::{self, WorkerPool};
+use otto_server::worker::WorkerPool;
 use otto_server::{http, operator, startup, state::AppState};
 
 fn main() -> ExitCode {
@@ -141,6 +141,14 @@ async fn serve(config: Config) -> i32 {
         }
     };
     let (stop, stopped) = shutdown_broadcast(Some((state.readiness.clone(), drain)));
+    let operator_port =
+        match operator_listener(&state.config, state.metrics.clone(), stopped.clone()).await {
+            Ok(listener) => listener,
+            Err(error) => {
+                tracing::error!(error = %error, "the metrics listener could not start");
+                return exit_code::FAILURE;
+            }
+        };
     let in_process_worker =
         pool.map(|pool| tokio::spawn(pool.run(wait_for(stopped.clone()), grace)));
     let listener = poem::listener::TcpListener::bind(address.clone());
@@ -154,6 +162,7 @@ async fn serve(config: Config) -> i32 {
     if let Some(worker) = in_process_worker {
         worker.await.ok();
     }
+    operator_port.await.ok();
     connections.database.close().await.ok();
     match result {
         Ok(()) => {
@@ -165,6 +174,46 @@ async fn serve(config: Config) -> i32 {
             exit_code::FAILURE
         }
     }
+}
+
+/// Starts `serve`'s operators' listener (`/metrics`, `/health`) on OTTO_METRICS_ADDR,
+/// until `stopped`. Bound before it returns, so that a taken port stops startup.
+async fn operator_listener(
+    config: &Config,
+    metrics: Arc<otto_server::telemetry::metrics::Metrics>,
+    stopped: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    use poem::listener::{Acceptor, Listener};
+    let address = config.metrics.address;
+    let acceptor = poem::listener::TcpListener::bind(address)
+        .into_acceptor()
+        .await
+        .map_err(|error| std::io::Error::new(error.kind(), format!("{address}: {error}")))?;
+    let bound = acceptor
+        .local_addr()
+        .first()
+        .map_or_else(|| address.to_string(), ToString::to_string);
+    let token = config
+        .metrics
+        .token
+        .as_ref()
+        .map(|token| token.expose().to_owned());
+    if token.is_none() && !http::operator_port::is_loopback(&address) {
+        tracing::warn!(
+            address = %bound,
+            "metrics listen beyond loopback without OTTO_METRICS_TOKEN: they name every tenant, \
+             so keep this port off the public network"
+        );
+    }
+    tracing::info!(address = %bound, token_required = token.is_some(), "metrics and health listening");
+    let routes = http::operator_port::routes(metrics, &config.service_name_api, token.as_deref());
+    Ok(tokio::spawn(
+        poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
+            routes,
+            wait_for(stopped),
+            Some(std::time::Duration::from_secs(1)),
+        ),
+    ))
 }
 
 /// A stop flag set by Ctrl-C or SIGTERM (or by the caller), which every part of the
@@ -244,7 +293,15 @@ async fn worker(config: Config) -> i32 {
     let (stop, stopped) = shutdown_broadcast(None);
     let endpoints = poem::Server::new(poem::listener::TcpListener::bind(address.clone()))
         .run_with_graceful_shutdown(
-            worker::endpoints::routes(metrics.clone(), &config.service_name_worker),
+            http::operator_port::routes(
+                metrics.clone(),
+                &config.service_name_worker,
+                config
+                    .metrics
+                    .token
+                    .as_ref()
+                    .map(otto_server::config::Secret::expose),
+            ),
             wait_for(stopped.clone()),
             Some(std::time::Duration::from_secs(1)),
         );

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 struct Server {
     child: Child,
     port: u16,
+    /// The operators' listener (OTTO_METRICS_ADDR).
+    metrics_port: u16,
     data: tempfile::TempDir,
 }
 
@@ -34,17 +36,24 @@ fn start() -> Server {
 fn start_with(env: &[(&str, &str)]) -> Server {
     let data = tempfile::tempdir().expect("temp dir");
     let port = free_port();
+    let metrics_port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_otto-server"))
         .current_dir(data.path())
         .env_clear()
         .env("PORT", port.to_string())
+        .env("OTTO_METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
         .env("OTEL_TRACES_EXPORTER", "none")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("otto-server starts");
-    let server = Server { child, port, data };
+    let server = Server {
+        child,
+        port,
+        metrics_port,
+        data,
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -76,6 +85,42 @@ fn request(port: u16, head: &str) -> (String, String, String) {
         headers.to_ascii_lowercase(),
         body.to_owned(),
     )
+}
+
+#[test]
+fn metrics_are_served_on_the_operators_listener_only_and_its_token_is_required() {
+    let token = "metrics-token-0123456789abcdef"; // pragma: allowlist secret
+    let server = start_with(&[("OTTO_METRICS_TOKEN", token)]);
+    let (status, headers, body) = request(server.port, "GET /metrics HTTP/1.1");
+    assert!(
+        status.contains("404"),
+        "the public port has no /metrics: {status}"
+    );
+    assert!(headers.contains("application/problem+json"), "{headers}");
+    assert!(!body.contains("tenant_id"), "{body}");
+
+    let (status, headers, _) = request(server.metrics_port, "GET /metrics HTTP/1.1");
+    assert!(status.contains("401"), "no token: {status}");
+    assert!(headers.contains("www-authenticate: bearer"), "{headers}");
+    let (status, _, _) = request(
+        server.metrics_port,
+        "GET /metrics HTTP/1.1\r\nAuthorization: Bearer metrics-token-0123456789abcdeX",
+    );
+    assert!(status.contains("401"), "a wrong token: {status}");
+    let (status, headers, body) = request(
+        server.metrics_port,
+        &format!("GET /metrics HTTP/1.1\r\nAuthorization: Bearer {token}"),
+    );
+    assert!(status.contains("200"), "{status}");
+    assert!(
+        headers.contains("application/openmetrics-text"),
+        "{headers}"
+    );
+    assert!(body.contains("# TYPE http_requests counter"), "{body}");
+    assert!(body.trim_end().ends_with("# EOF"), "{body}");
+    let (status, _, body) = request(server.metrics_port, "GET /health HTTP/1.1");
+    assert!(status.contains("200"), "probes need no token: {status}");
+    assert!(body.contains("\"healthy\""), "{body}");
 }
 
 #[test]

@@ -161,7 +161,6 @@ async fn every_route_refuses_nul_and_extreme_times(client: &Client) {
         "/api/v1/calls/%00".to_owned(),
         format!("/api/v1/calls/{call_id}%00"),
         "/api/v1/messages?cursor=1700000000000000.%2B1555%00".to_owned(),
-        "/api/v1/messages?cursor=1700000000000000.not-a-number".to_owned(),
         format!("/api/v1/messages?cursor={CURSOR_8000_BC}"),
         "/api/v1/messages/%2B15551230042%00".to_owned(),
         format!("/api/v1/messages/%2B15551230042?cursor={CURSOR_8000_BC}"),

@@ -505,7 +505,8 @@ async fn company_exists(store: &InMemoryStore, org: &str) -> bool {
 #[tokio::test]
 async fn clerk_deliveries_replayed_outside_the_tolerance_are_refused() {
     let store = InMemoryStore::default();
-    let client = signed_app(&store);
+    let state = signed_state(&store, &[]);
+    let client = support::client(&state);
     let tolerance = svix::TOLERANCE_SECONDS;
     for (case, org, offset) in [
         ("a second too old", "org_old", -tolerance - 1),
@@ -548,7 +549,7 @@ async fn clerk_deliveries_replayed_outside_the_tolerance_are_refused() {
     .await;
     assert_eq!(status_of(recent).await, "processed", "within the tolerance");
     assert!(company_exists(&store, "org_recent").await);
-    let metrics = metrics_text(&client).await;
+    let metrics = metrics_text(&state).await;
     for (reason, count) in [("stale_timestamp", 3), ("bad_signature", 1)] {
         let line = format!(
             r#"webhook_failures_total{{provider="clerk",tenant_id="unknown",reason="{reason}"}} {count}"#
@@ -1106,7 +1107,7 @@ async fn no_secret_or_presented_token_leaves_the_process() {
     ] {
         answers.push(keep(client.get(route).send().await).await);
     }
-    let metrics = metrics_text(&client).await;
+    let metrics = metrics_text(&state).await;
     let _ = provider.force_flush();
     let exported: String = spans
         .0

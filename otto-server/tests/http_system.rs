@@ -132,7 +132,7 @@ fn parse_exposition(text: &str) -> (Vec<Family>, Vec<Sample>) {
 #[tokio::test]
 async fn metrics_exposition_parses_and_lists_every_family_before_first_use() {
     let state = default_state();
-    let response = client(&state).get("/metrics").send().await;
+    let response = operator_client(&state).get("/metrics").send().await;
     response.assert_status_is_ok();
     assert!(header(&response, "content-type").starts_with("application/openmetrics-text"));
     let text = response.0.into_body().into_string().await.expect("text");
@@ -163,7 +163,7 @@ async fn requests_are_counted_by_route_template_with_bounded_labels() {
             .await
             .assert_status(StatusCode::NOT_FOUND);
     }
-    let text = metrics_text(&client).await;
+    let text = metrics_text(&state).await;
     let (_, samples) = parse_exposition(&text);
     let requests = |labels: &str| {
         samples
@@ -215,7 +215,7 @@ async fn every_operation_documents_its_problem_responses() {
     let state = default_state();
     let document = json(client(&state).get("/openapi.json").send().await).await;
     let paths = document["paths"].as_object().expect("paths");
-    for route in ["/health", "/ready", "/metrics"] {
+    for route in ["/health", "/ready"] {
         assert!(paths.contains_key(route), "{route} documented");
     }
     for (path, operations) in paths {
@@ -350,4 +350,50 @@ async fn swagger_ui_and_redoc_are_served() {
             "{path}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_public_port_never_tells_tenant_ids_through_metrics() {
+    let token = "operator-metrics-token-01"; // pragma: allowlist secret
+    let state = state(
+        config(&[("OTTO_METRICS_TOKEN", token)]),
+        vec![],
+        vec!["redis"],
+    );
+    let public = client(&state);
+    public
+        .post("/webhook/callrail/pre-call")
+        .header("content-type", "application/json")
+        .body(r#"{"call_id":"metrics-tenant-probe"}"#)
+        .send()
+        .await
+        .assert_status_is_ok();
+    let response = public.get("/metrics").send().await;
+    response.assert_status(StatusCode::NOT_FOUND);
+    let body = response.0.into_body().into_string().await.expect("text");
+    assert!(!body.contains("tenant_id"), "{body}");
+    let document = json(public.get("/openapi.json").send().await).await;
+    assert!(
+        document["paths"].get("/metrics").is_none(),
+        "not documented"
+    );
+
+    let operators = operator_client(&state);
+    operators
+        .get("/metrics")
+        .send()
+        .await
+        .assert_status(StatusCode::UNAUTHORIZED);
+    let scraped = operators
+        .get("/metrics")
+        .header("authorization", format!("Bearer {token}"))
+        .send()
+        .await;
+    scraped.assert_status_is_ok();
+    let text = scraped.0.into_body().into_string().await.expect("text");
+    assert!(
+        text.contains(r#"tenant_id="dev""#),
+        "the operators see the tenant the delivery went to: {text}"
+    );
+    operators.get("/health").send().await.assert_status_is_ok();
 }

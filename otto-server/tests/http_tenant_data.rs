@@ -258,15 +258,7 @@ async fn metrics_label_parameterised_routes_with_their_documented_template() {
             .await
             .assert_status_is_ok();
     }
-    let metrics = client(&tenants.state)
-        .get("/metrics")
-        .send()
-        .await
-        .0
-        .into_body()
-        .into_string()
-        .await
-        .expect("text");
+    let metrics = metrics_text(&tenants.state).await;
     assert!(
         metrics.contains(
             r#"http_requests_total{route="/api/v1/calls/{id}",method="GET",status="200"} 3"#

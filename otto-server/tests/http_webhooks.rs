@@ -74,7 +74,8 @@ async fn the_original_manual_test_works_on_the_embedded_default() {
 async fn signed_callrail_deliveries_are_processed_once_with_their_jobs() {
     let store = InMemoryStore::default();
     link_account(&store, Provider::CallRail, "155920786", "org_a").await;
-    let client = signed_app(&store);
+    let state = signed_state(&store, &[]);
+    let client = support::client(&state);
     assert_eq!(
         status_of(post_callrail(&client, "call-complete", CALLRAIL_FIXTURE).await).await,
         "processed"
@@ -125,7 +126,7 @@ async fn signed_callrail_deliveries_are_processed_once_with_their_jobs() {
         "processed"
     );
     assert!(store.opted_out(&tenant("org_a"), "+15550001"));
-    let metrics = metrics_text(&client).await;
+    let metrics = metrics_text(&state).await;
     assert!(
         metrics.contains(r#"webhook_processed_total{provider="callrail",tenant_id="org_a"} 4"#),
         "{metrics}"
@@ -270,7 +271,8 @@ async fn signed_clerk_and_bland_deliveries_sync_their_data() {
 async fn bad_missing_and_stale_signatures_are_401_problems_and_record_nothing() {
     let store = InMemoryStore::default();
     link_account(&store, Provider::CallRail, "COM1", "org_a").await;
-    let client = signed_app(&store);
+    let state = signed_state(&store, &[]);
+    let client = support::client(&state);
     let body = r#"{"resource_id":"CAL1","company_resource_id":"COM1"}"#;
     let unsigned = client
         .post("/webhook/callrail/pre-call")
@@ -347,7 +349,7 @@ async fn bad_missing_and_stale_signatures_are_401_problems_and_record_nothing() 
             .expect("reads")
             .is_none()
     );
-    let metrics = metrics_text(&client).await;
+    let metrics = metrics_text(&state).await;
     for reason in ["missing_signature", "bad_signature", "stale_timestamp"] {
         assert!(
             metrics.contains(&format!("reason=\"{reason}\"")),
@@ -421,7 +423,8 @@ async fn malformed_bodies_are_4xx_problems_and_record_nothing() {
 #[tokio::test]
 async fn unroutable_deliveries_are_kept_and_replayed_once_linked() {
     let store = InMemoryStore::default();
-    let client = signed_app(&store);
+    let state = signed_state(&store, &[]);
+    let client = support::client(&state);
     let body = r#"{"resource_id":"CAL7","company_resource_id":"COM7","direction":"inbound","answered":false}"#;
     for _ in 0..2 {
         let response = post_callrail(&client, "call-complete", body).await;
@@ -429,7 +432,7 @@ async fn unroutable_deliveries_are_kept_and_replayed_once_linked() {
         assert_eq!(receipt["status"], "unroutable");
     }
     assert!(
-        metrics_text(&client)
+        metrics_text(&state)
             .await
             .contains(r#"webhook_unroutable_total{provider="callrail"} 2"#)
     );
@@ -491,7 +494,7 @@ async fn during_a_rotation_old_and_new_secrets_are_accepted_and_counted() {
         3,
         "the refused one stored nothing"
     );
-    let metrics = metrics_text(&client).await;
+    let metrics = metrics_text(&state).await;
     for (secret, count) in [("current", 1), ("previous", 2)] {
         let line = format!(
             r#"webhook_signature_verified_total{{provider="callrail",secret="{secret}"}} {count}"#
@@ -505,7 +508,8 @@ async fn during_a_rotation_old_and_new_secrets_are_accepted_and_counted() {
 #[tokio::test]
 async fn duplicates_are_marked_replayed_and_a_reused_key_with_another_body_is_counted() {
     let store = InMemoryStore::default();
-    let client = unsigned_app(&store);
+    let state = unsigned_state(&store);
+    let client = support::client(&state);
     let send = |body: &'static str| {
         client
             .post("/webhook/callrail/pre-call")
@@ -525,7 +529,7 @@ async fn duplicates_are_marked_replayed_and_a_reused_key_with_another_body_is_co
     let retry = json(retry).await;
     assert_eq!(retry["status"], "duplicate_ignored");
     assert!(retry["first_processed_at"].is_string(), "{retry}");
-    let metrics = metrics_text(&client).await;
+    let metrics = metrics_text(&state).await;
     assert!(
         !metrics.contains(r#"webhook_key_conflicts_total{provider="callrail"}"#),
         "an identical retry is no conflict"
@@ -533,7 +537,7 @@ async fn duplicates_are_marked_replayed_and_a_reused_key_with_another_body_is_co
     let reused = send(r#"{"call_id":"CALDUP","customer_name":"Someone Else"}"#).await;
     assert_eq!(header(&reused, "idempotent-replayed"), "true");
     assert_eq!(json(reused).await["status"], "duplicate_ignored");
-    let metrics = metrics_text(&client).await;
+    let metrics = metrics_text(&state).await;
     assert!(
         metrics.contains(r#"webhook_key_conflicts_total{provider="callrail"} 1"#),
         "{metrics}"
@@ -557,7 +561,8 @@ async fn each_company_can_sign_with_its_own_callrail_key() {
             .await
             .expect("sets");
     }
-    let client = signed_app(&store);
+    let state = signed_state(&store, &[]);
+    let client = support::client(&state);
     let post = |key: &'static str, call: &str, company: &str| {
         let body = format!(r#"{{"resource_id":"{call}","company_resource_id":"{company}"}}"#);
         client
@@ -584,7 +589,7 @@ async fn each_company_can_sign_with_its_own_callrail_key() {
     assert_eq!(refused.0.status().as_u16(), 401, "another company's key");
     assert_eq!(calls_of(&store, "org_a").await, 2);
     assert_eq!(calls_of(&store, "org_b").await, 1);
-    let metrics = metrics_text(&client).await;
+    let metrics = metrics_text(&state).await;
     for (secret, count) in [("account", 2), ("current", 1)] {
         let line = format!(
             r#"webhook_signature_verified_total{{provider="callrail",secret="{secret}"}} {count}"#

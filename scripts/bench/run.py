@@ -270,7 +270,8 @@ def base_env(data_dir, port):
            if not key.startswith(("DATABASE_", "REDIS_", "OTTO_", "RATE_LIMIT_", "CALLRAIL_"))}
     env.update({
         "OTTO_DATA_DIR": data_dir, "HOST": "127.0.0.1", "PORT": str(port),
-        "OTTO_WORKER_PORT": str(port + 1000), "RATE_LIMIT_USER": LIMITS,
+        "OTTO_WORKER_PORT": str(port + 1000), "OTTO_METRICS_ADDR": "127.0.0.1:0",
+        "RATE_LIMIT_USER": LIMITS,
         "RATE_LIMIT_TENANT": LIMITS, "CALLRAIL_WEBHOOK_SECRET": SIGNING_KEY,
         "OTEL_TRACES_EXPORTER": "none", "OTTO_DEFAULT_TENANT": "dev",
         "ALLOWED_ORIGINS": ORIGIN,

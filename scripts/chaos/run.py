@@ -118,7 +118,8 @@ def base_env(work, name, port):
                                   "TWILIO_", "CLERK_", "BLAND_", "OTEL_"))}
     env.update({
         "OTTO_DATA_DIR": data, "HOST": "127.0.0.1", "PORT": str(port),
-        "OTTO_WORKER_PORT": str(free_port()), "CALLRAIL_WEBHOOK_SECRET": SIGNING_KEY,
+        "OTTO_WORKER_PORT": str(free_port()), "OTTO_METRICS_ADDR": "127.0.0.1:0",
+        "CALLRAIL_WEBHOOK_SECRET": SIGNING_KEY,
         "RATE_LIMIT_USER": "1000000/minute", "RATE_LIMIT_TENANT": "1000000/minute",
         "OTEL_TRACES_EXPORTER": "none", "OTTO_SERVE_WORKER": "off", "LOG_LEVEL": "WARN",
     })

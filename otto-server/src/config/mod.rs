@@ -183,6 +183,17 @@ impl WorkerConfig {
     }
 }
 
+/// The operators' listener of `serve` (`/metrics`, `/health`), apart from the public
+/// port: the metrics name every tenant.
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    /// Address of the listener (OTTO_METRICS_ADDR); port 0 picks a free one.
+    pub address: std::net::SocketAddr,
+    /// Bearer token `/metrics` requires, on this listener and the worker's port
+    /// (OTTO_METRICS_TOKEN); none: the listener's network is the protection.
+    pub token: Option<Secret>,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -261,6 +272,8 @@ pub struct Config {
     pub shutdown_drain: Duration,
     /// Background jobs.
     pub worker: WorkerConfig,
+    /// Where Prometheus scrapes `serve`'s metrics, and the token it must present.
+    pub metrics: MetricsConfig,
     /// Timeout of each request to a provider's API.
     pub provider_timeout: Duration,
     /// Deepgram's API base URL and model.

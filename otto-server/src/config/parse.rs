@@ -12,9 +12,9 @@ use tracing::level_filters::LevelFilter;
 
 use super::spec::{self, VARIABLES};
 use super::{
-    CallRailConfig, ClerkConfig, Config, ConfigError, ConfigErrors, Environment, ModelEndpoint,
-    OttoEnv, PreviousSecrets, Secret, ServeWorker, TracesExporter, TwilioConfig, WebhookConfig,
-    WorkerConfig,
+    CallRailConfig, ClerkConfig, Config, ConfigError, ConfigErrors, Environment, MetricsConfig,
+    ModelEndpoint, OttoEnv, PreviousSecrets, Secret, ServeWorker, TracesExporter, TwilioConfig,
+    WebhookConfig, WorkerConfig,
 };
 use crate::http::cors::OriginPattern;
 
@@ -360,6 +360,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
 
     let webhooks = webhook_config(&mut p, otto_env, idempotency_ttl_days);
     let worker = worker_config(&mut p);
+    let metrics = metrics_config(&mut p);
     let twilio_api_base_url = p.base_url("TWILIO_API_BASE_URL", "https://api.twilio.com");
     let deepgram = model_endpoint(
         &mut p,
@@ -438,6 +439,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         shutdown_grace,
         shutdown_drain,
         worker,
+        metrics,
         provider_timeout,
         deepgram,
         openai,
@@ -588,6 +590,29 @@ fn webhook_config(
             |s| *s <= 300,
         )),
     }
+}
+
+/// The operators' listener: an IP address and port, and an optional bearer token of
+/// at least 16 characters.
+fn metrics_config(p: &mut Parser<'_>) -> MetricsConfig {
+    let default: std::net::SocketAddr = ([127, 0, 0, 1], 9100).into();
+    let address = p.parsed(
+        "OTTO_METRICS_ADDR",
+        default,
+        "an IP address and port such as 127.0.0.1:9100 or [::]:9100 (port 0: any free port)",
+        str::parse::<std::net::SocketAddr>,
+    );
+    let token = p.secret("OTTO_METRICS_TOKEN");
+    if token
+        .as_ref()
+        .is_some_and(|token| token.expose().trim().len() < 16)
+    {
+        p.fail(
+            "OTTO_METRICS_TOKEN",
+            "must be at least 16 characters (it is the only protection of /metrics off loopback)",
+        );
+    }
+    MetricsConfig { address, token }
 }
 
 /// Production refuses to start on a missing or placeholder value, one error per

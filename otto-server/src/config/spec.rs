@@ -125,6 +125,8 @@ pub const VARIABLES: &[Variable] = &[
     var("OTTO_PURGE_AT", Some("02:00")),
     var("OTTO_SERVE_WORKER", Some("auto")),
     var("OTTO_WORKER_PORT", Some("9101")),
+    var("OTTO_METRICS_ADDR", Some("127.0.0.1:9100")),
+    secret("OTTO_METRICS_TOKEN"),
     var("OTTO_PROVIDER_TIMEOUT_SECONDS", Some("30")),
     var("OTTO_ROLE_MAP", Some("admin=leadership,*=csr")),
 ];

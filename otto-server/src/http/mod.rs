@@ -13,6 +13,7 @@ pub mod direct_json;
 pub mod json_body;
 pub mod nul_guard;
 pub mod observe;
+pub mod operator_port;
 pub mod problem;
 pub mod problems;
 pub mod rate_limit;

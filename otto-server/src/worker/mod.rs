@@ -5,7 +5,6 @@
 //! for the grace period; then *aborting* releases the jobs still running (the attempt
 //! is not counted) so another worker takes them at once instead of after the lease.
 
-pub mod endpoints;
 pub mod purge;
 pub mod schedule;
 

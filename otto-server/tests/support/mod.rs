@@ -303,9 +303,29 @@ impl ProbeApi {
     }
 }
 
-/// The `/metrics` exposition as text.
-pub async fn metrics_text(client: &TestClient<BoxEndpoint<'static, Response>>) -> String {
-    client
+/// The operators' listener of `state` (`/metrics`, `/health`), as `serve` runs it on
+/// OTTO_METRICS_ADDR.
+pub fn operator_client(state: &AppState) -> TestClient<BoxEndpoint<'static, Response>> {
+    use poem::EndpointExt;
+    TestClient::new(
+        otto_server::http::operator_port::routes(
+            state.metrics.clone(),
+            &state.config.service_name_api,
+            state
+                .config
+                .metrics
+                .token
+                .as_ref()
+                .map(otto_server::config::Secret::expose),
+        )
+        .map_to_response()
+        .boxed(),
+    )
+}
+
+/// The `/metrics` exposition of `state`'s process as text.
+pub async fn metrics_text(state: &AppState) -> String {
+    operator_client(state)
         .get("/metrics")
         .send()
         .await

@@ -45,13 +45,18 @@ pub fn signed_app(store: &InMemoryStore) -> Client {
 }
 
 /// The development default: no secrets, fallback tenant `dev`.
-pub fn unsigned_app(store: &InMemoryStore) -> Client {
-    client(&state_with_store(
+pub fn unsigned_state(store: &InMemoryStore) -> AppState {
+    state_with_store(
         config(&[]),
         vec![Arc::new(SwitchableProbe::up("database"))],
         vec!["redis"],
         store.clone(),
-    ))
+    )
+}
+
+/// [`unsigned_state`]'s client.
+pub fn unsigned_app(store: &InMemoryStore) -> Client {
+    client(&unsigned_state(store))
 }
 
 /// A CallRail `event` delivery of `body` signed with `key`.

@@ -1,10 +1,11 @@
-//! `/health`, `/ready` and `/metrics`.
+//! `/health` and `/ready`. (`/metrics` is served on the operators' listener,
+//! [`operator_port`](crate::http::operator_port), never on the public port.)
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use poem::Request;
-use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaSchema, MetaSchemaRef, Registry};
 use poem_openapi::types::{ParseError, ParseFromJSON, ParseResult, ToJSON, Type};
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
@@ -134,17 +135,6 @@ pub enum ReadyResponse {
     NotReady(Json<ReadinessReport>),
 }
 
-/// `/metrics`' answer.
-#[derive(Debug, ApiResponse)]
-pub enum MetricsResponse {
-    /// The OpenMetrics text exposition.
-    #[oai(
-        status = 200,
-        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"
-    )]
-    Exposition(PlainText<String>),
-}
-
 /// The system operations.
 #[derive(Debug, Clone)]
 pub struct SystemApi {
@@ -203,14 +193,6 @@ impl SystemApi {
         } else {
             ReadyResponse::NotReady(Json(report))
         })
-    }
-
-    /// Prometheus metrics in the OpenMetrics text format.
-    #[oai(path = "/metrics", method = "get", operation_id = "getMetrics")]
-    async fn metrics(&self) -> Result<MetricsResponse, PublicErrors> {
-        Ok(MetricsResponse::Exposition(PlainText(
-            self.state.metrics.encode(),
-        )))
     }
 }
 
