@@ -190,7 +190,7 @@ fn production_refuses_placeholder_words_inside_values_as_documented() {
             "ALLOWED_ORIGINS",
             "https://app.otto.io,https://app.example.org",
         ),
-        ("DATABASE_URL", "postgres://otto:changeme@db.internal/otto"),
+        ("DATABASE_URL", "postgres://otto:changeme@db.internal/otto"), // pragma: allowlist secret
         ("REDIS_URL", "redis://dummy-cache:6379"),
         ("TWILIO_FROM_NUMBER", "test"),
         // A secret that is optional in production is still checked when set.

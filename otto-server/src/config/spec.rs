@@ -274,7 +274,7 @@ mod tests {
             "https://otto.example.org/webhooks",
             "sk_test_4f9a1c2e7b",
             "pk_test_Y2xlcmsub3R0by5pbyQ",
-            "postgres://otto:changeme@db/otto",
+            "postgres://otto:changeme@db/otto", // pragma: allowlist secret
             "api.otto.test",
             "my-dummy-token",
             "SAMPLE_KEY_1",
