@@ -16,9 +16,11 @@ mod m20261126_000006_product_api;
 mod m20261126_000007_webhook_log;
 mod m20261126_000008_job_lease_index;
 mod m20261126_000009_routing_function;
+mod m20261206_000010_scope_proofs;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
+pub use m20261206_000010_scope_proofs::PLATFORM_ROLE;
 
 /// Adds `column` to `table`, one column per statement: SQLite cannot add several in
 /// one `ALTER TABLE`.
@@ -49,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000007_webhook_log::Migration),
             Box::new(m20261126_000008_job_lease_index::Migration),
             Box::new(m20261126_000009_routing_function::Migration),
+            Box::new(m20261206_000010_scope_proofs::Migration),
         ]
     }
 }

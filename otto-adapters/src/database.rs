@@ -123,9 +123,42 @@ pub async fn migrate_up(connection: &DatabaseConnection) -> Result<(), DatabaseE
     lock.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
         .await?;
     let migrated = Migrator::up(connection, None).await;
+    let keyed = match migrated {
+        Ok(()) => provide_scope_key(connection, None).await,
+        Err(error) => Err(error),
+    };
     lock.commit().await?;
-    migrated?;
+    keyed?;
     Ok(())
+}
+
+/// Makes sure `otto_scope_key` holds the key that scope proofs are made with
+/// (migration 10): `configured` when given (replacing any other, so a rotation is a
+/// `migrate up` with the new OTTO_DATABASE_SCOPE_KEY), else a random 32-byte key when
+/// none is stored yet. PostgreSQL only; no-op elsewhere.
+pub async fn provide_scope_key(
+    connection: &impl ConnectionTrait,
+    configured: Option<&str>,
+) -> Result<(), DbErr> {
+    if connection.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    let statement = match configured {
+        Some(key) => sea_orm::Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "INSERT INTO otto_scope_key (key) VALUES (convert_to($1, 'UTF8')) \
+             ON CONFLICT (id) DO UPDATE SET key = excluded.key, set_at = now() \
+             WHERE otto_scope_key.key <> excluded.key",
+            [key.into()],
+        ),
+        None => sea_orm::Statement::from_string(
+            DatabaseBackend::Postgres,
+            "INSERT INTO otto_scope_key (key) \
+             VALUES (sha256(convert_to(gen_random_uuid()::text || gen_random_uuid()::text, 'UTF8'))) \
+             ON CONFLICT (id) DO NOTHING",
+        ),
+    };
+    connection.execute_raw(statement).await.map(|_| ())
 }
 
 /// Reverts the last `steps` migrations.

@@ -54,23 +54,52 @@ const TENANT_TABLES: &[&str] = &[
     "outbound_actions",
 ];
 
-/// A transaction as the application role, with `tenant` set (or none).
+/// A transaction as the application role, with `tenant` and its proof set (or no
+/// tenant). The proof is made with the stored key, which this superuser connection
+/// may read (the application role may not).
 async fn as_app_role(connection: &DatabaseConnection, tenant: Option<&str>) -> DatabaseTransaction {
     let transaction = connection.begin().await.expect("begin");
-    transaction
-        .execute_unprepared("SET LOCAL ROLE otto_app")
-        .await
-        .expect("switch role");
     if let Some(tenant) = tenant {
         transaction
             .execute_raw(Statement::from_sql_and_values(
                 sea_orm::DatabaseBackend::Postgres,
-                "SELECT set_config('app.tenant_id', $1, true)",
+                "SELECT set_config('app.tenant_id', $1, true), \
+                 set_config('app.tenant_proof', otto_scope_digest(key, 'tenant:' || $1), true) \
+                 FROM otto_scope_key",
                 [tenant.into()],
             ))
             .await
             .expect("set tenant");
     }
+    transaction
+        .execute_unprepared("SET LOCAL ROLE otto_app")
+        .await
+        .expect("switch role");
+    transaction
+}
+
+/// A transaction as the application role that sets the tenant (and the old platform
+/// switch) the way injected SQL could: settings without a proof.
+async fn as_app_role_by_settings(
+    connection: &DatabaseConnection,
+    tenant: &str,
+) -> DatabaseTransaction {
+    let transaction = connection.begin().await.expect("begin");
+    transaction
+        .execute_unprepared("SET LOCAL ROLE otto_app")
+        .await
+        .expect("switch role");
+    transaction
+        .execute_raw(Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT set_config('app.tenant_id', $1, true), \
+             set_config('app.tenant_proof', repeat('0', 64), true), \
+             set_config('app.scope', 'platform', true), \
+             set_config('app.platform_proof', repeat('0', 64), true)",
+            [tenant.into()],
+        ))
+        .await
+        .expect("set tenant");
     transaction
 }
 
@@ -159,6 +188,25 @@ async fn postgres_row_level_security_confines_raw_sql_to_the_tenant() {
         .execute_unprepared("INSERT INTO calls (id, tenant_id, provider, external_id, direction, answered, duration_seconds, started_at) VALUES (gen_random_uuid(), 'org_a', 'x', 'y', 'inbound', true, 1, now())")
         .await;
     assert!(refused.is_err(), "writing without a tenant fails");
+    drop(transaction);
+
+    // Settings alone, without a proof, open nothing: not a tenant, not the platform.
+    let transaction = as_app_role_by_settings(&connection, "org_a").await;
+    for table in
+        TENANT_TABLES
+            .iter()
+            .chain(&["users", "provider_accounts", "webhook_events", "jobs"])
+    {
+        assert_eq!(
+            count(&transaction, table).await,
+            0,
+            "{table} with settings but no proof"
+        );
+    }
+    let refused = transaction
+        .execute_unprepared("INSERT INTO calls (id, tenant_id, provider, external_id, direction, answered, duration_seconds, started_at) VALUES (gen_random_uuid(), 'org_a', 'x', 'y', 'inbound', true, 1, now())")
+        .await;
+    assert!(refused.is_err(), "writing with settings but no proof fails");
     drop(transaction);
 
     // Tenant A set: exactly A's rows, and writing B's rows fails.

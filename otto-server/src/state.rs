@@ -580,6 +580,14 @@ impl JobQueue for DetachedStore {
         Self::unavailable()
     }
 
+    async fn tenant_job(
+        &self,
+        _: &otto_core::tenancy::TenantScope,
+        _: uuid::Uuid,
+    ) -> Result<Option<otto_core::jobs::Job>, StoreError> {
+        Self::unavailable()
+    }
+
     async fn jobs(
         &self,
         _: Option<otto_core::jobs::JobStatus>,

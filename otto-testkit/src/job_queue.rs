@@ -153,6 +153,20 @@ impl JobQueue for InMemoryStore {
         Ok(self.tables().jobs.jobs.get(&id).cloned())
     }
 
+    async fn tenant_job(
+        &self,
+        scope: &otto_core::tenancy::TenantScope,
+        id: Uuid,
+    ) -> Result<Option<Job>, StoreError> {
+        Ok(self
+            .tables()
+            .jobs
+            .jobs
+            .get(&id)
+            .filter(|job| job.tenant_id.as_ref() == Some(scope.tenant_id()))
+            .cloned())
+    }
+
     async fn jobs(&self, status: Option<JobStatus>, limit: u32) -> Result<Vec<Job>, StoreError> {
         let mut jobs: Vec<Job> = self
             .tables()

@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use otto_core::jobs::{Enqueued, Finish, Job, JobKind, JobStatus, NewJob};
 use otto_core::ports::JobQueue;
-use otto_core::tenancy::TenantId;
+use otto_core::tenancy::{TenantId, TenantScope};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -54,6 +54,7 @@ async fn lease_one(queue: &dyn JobQueue, kinds: &[JobKind], now: DateTime<Utc>) 
 /// Runs every promise of the queue against `queue`, which must be empty.
 pub async fn job_queue_contract(queue: Arc<dyn JobQueue>) {
     enqueueing_is_once_per_unique_key(queue.as_ref()).await;
+    a_tenant_reads_only_its_own_jobs(queue.as_ref()).await;
     leasing_takes_due_jobs_of_the_asked_kinds(queue.as_ref()).await;
     outcomes_are_recorded_and_fenced_by_attempt(queue.as_ref()).await;
     expired_leases_are_taken_over(queue.as_ref()).await;
@@ -101,6 +102,52 @@ async fn ended_jobs_are_purged_and_dead_ones_kept(queue: &dyn JobQueue) {
     assert_eq!(ended(&left), 0);
     assert_eq!(dead(&left), dead(&all), "dead jobs wait for an operator");
     assert_eq!(left.len() as u64, all.len() as u64 - purged);
+}
+
+async fn a_tenant_reads_only_its_own_jobs(queue: &dyn JobQueue) {
+    let scope = |tenant: &str| TenantScope::for_job(TenantId::parse(tenant).expect("valid"));
+    let mine = enqueue(
+        queue,
+        NewJob {
+            tenant_id: Some(TenantId::parse("org_mine").expect("valid")),
+            ..new_job(JobKind::SendMessage, "scope:org_mine:1", start())
+        },
+    )
+    .await;
+    let platform = enqueue(
+        queue,
+        NewJob {
+            tenant_id: None,
+            ..new_job(JobKind::WebhookPurge, "scope:platform:1", start())
+        },
+    )
+    .await;
+    let read = |tenant: &'static str, id: Uuid| async move {
+        queue
+            .tenant_job(&scope(tenant), id)
+            .await
+            .expect("reads")
+            .map(|job| job.id)
+    };
+    assert_eq!(read("org_mine", mine).await, Some(mine), "its own job");
+    assert_eq!(
+        read("org_other", mine).await,
+        None,
+        "another tenant's job is absent"
+    );
+    assert_eq!(
+        read("org_mine", platform).await,
+        None,
+        "a job of no tenant is no tenant's"
+    );
+    assert_eq!(
+        stored(queue, platform).await.tenant_id,
+        None,
+        "workers and operators read every job"
+    );
+    for id in [mine, platform] {
+        assert!(queue.cancel(id, start()).await.expect("cancels"));
+    }
 }
 
 async fn enqueueing_is_once_per_unique_key(queue: &dyn JobQueue) {

@@ -2,9 +2,10 @@
 //! concurrent workers take different jobs without waiting on each other; SQLite runs
 //! the same single `UPDATE ... RETURNING`, which its write lock serialises.
 //!
-//! Queue statements run as the connection's own role, outside any tenant scope:
-//! workers serve every tenant, and the `jobs` policies (enabled, not forced) bind
-//! only the `otto_app` role of tenant transactions.
+//! `jobs` is under row-level security like every tenant table (forced, migration
+//! 10): a tenant's job is enqueued and read in that tenant's scope, and the
+//! cross-tenant work of workers and operators (leasing, finishing, listing, purging,
+//! jobs of no tenant) runs in the platform scope, the one defined path across tenants.
 
 use std::time::Duration;
 
@@ -12,8 +13,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use otto_core::jobs::{Enqueued, Finish, Job, JobKind, JobStatus, NewJob};
 use otto_core::ports::{JobQueue, StoreError};
-use otto_core::tenancy::TenantId;
-use sea_orm::{DatabaseBackend, DatabaseTransaction, QueryResult, TransactionTrait, Value};
+use otto_core::tenancy::{TenantId, TenantScope};
+use sea_orm::{DatabaseBackend, DatabaseTransaction, QueryResult, Value};
 use uuid::Uuid;
 
 use super::sql::column;
@@ -101,24 +102,20 @@ fn attempt_of(job: &Job) -> Value {
 }
 
 impl SqlStore {
-    async fn begin_queue(&self) -> Result<DatabaseTransaction, StoreError> {
-        self.db.begin().await.map_err(store_error)
-    }
-
-    /// Runs one queue statement in its own transaction.
+    /// Runs one cross-tenant queue statement in its own platform transaction.
     async fn queue_query(
         &self,
         statement: &str,
         values: Vec<Value>,
     ) -> Result<Vec<QueryResult>, StoreError> {
-        let transaction = self.begin_queue().await?;
+        let transaction = self.begin_platform().await?;
         let rows = sql::query(&transaction, statement, values).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(rows)
     }
 
     async fn queue_execute(&self, statement: &str, values: Vec<Value>) -> Result<bool, StoreError> {
-        let transaction = self.begin_queue().await?;
+        let transaction = self.begin_platform().await?;
         let changed = sql::execute(&transaction, statement, values).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(changed > 0)
@@ -128,7 +125,10 @@ impl SqlStore {
 #[async_trait]
 impl JobQueue for SqlStore {
     async fn enqueue(&self, job: NewJob, now: DateTime<Utc>) -> Result<Enqueued, StoreError> {
-        let transaction = self.begin_queue().await?;
+        let transaction = match &job.tenant_id {
+            Some(tenant) => self.begin(&TenantScope::for_job(tenant.clone())).await?,
+            None => self.begin_platform().await?,
+        };
         let enqueued = insert_job(&transaction, self.new_id(), &job, now).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(enqueued)
@@ -227,6 +227,17 @@ impl JobQueue for SqlStore {
         rows.first().map(job_of).transpose()
     }
 
+    async fn tenant_job(&self, scope: &TenantScope, id: Uuid) -> Result<Option<Job>, StoreError> {
+        let rows = self
+            .scoped_query(
+                scope,
+                &format!("SELECT {COLUMNS} FROM jobs WHERE id = $1 AND tenant_id = $2"),
+                vec![id.into(), scope.tenant_id().as_str().into()],
+            )
+            .await?;
+        rows.first().map(job_of).transpose()
+    }
+
     async fn jobs(&self, status: Option<JobStatus>, limit: u32) -> Result<Vec<Job>, StoreError> {
         let rows = match status {
             Some(status) => {
@@ -277,7 +288,7 @@ impl JobQueue for SqlStore {
             .collect();
         values.push(stored_time(before).into());
         values.push(i64::from(limit).into());
-        let transaction = self.begin_queue().await?;
+        let transaction = self.begin_platform().await?;
         // A bounded batch per statement: no long lock, and a retry resumes.
         let deleted = sql::execute(
             &transaction,

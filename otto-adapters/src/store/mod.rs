@@ -3,8 +3,9 @@
 //!
 //! Every unit of work is one transaction opened by [`SqlStore::begin`] for a
 //! [`TenantScope`]. On PostgreSQL that transaction first switches to the `otto_app`
-//! role and sets `app.tenant_id`, so row-level security confines every statement in it
-//! to the scope's tenant, even a raw one. On SQLite (one process, no RLS) the scope is
+//! role and sets `app.tenant_id` with its proof (`app.tenant_proof`, a keyed digest
+//! that SQL cannot compute: see [`scope_key`]), so row-level security confines every
+//! statement in it to the scope's tenant, even a raw or injected one. On SQLite (one process, no RLS) the scope is
 //! the compile-time guarantee, and every query also filters on `tenant_id` explicitly
 //! (on PostgreSQL too: defence in depth, and it lets the planner use the indexes).
 
@@ -18,6 +19,7 @@ mod follow_ups;
 mod insights;
 mod jobs;
 mod messages;
+pub mod scope_key;
 mod sql;
 mod webhooks;
 
@@ -25,6 +27,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use migrations::APP_ROLE;
 use otto_core::ports::{IdGenerator, StoreError};
 use otto_core::tenancy::TenantScope;
+use scope_key::ScopeKey;
 use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr,
     SqlErr, Statement, TransactionTrait,
@@ -36,6 +39,7 @@ use std::sync::Arc;
 pub struct SqlStore {
     db: DatabaseConnection,
     ids: Arc<dyn IdGenerator>,
+    scope_key: Arc<ScopeKey>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -47,22 +51,50 @@ impl std::fmt::Debug for SqlStore {
 }
 
 impl SqlStore {
-    /// A store over a migrated database, naming new rows with `ids`.
+    /// A store over a migrated database, naming new rows with `ids`. On PostgreSQL
+    /// the scope key is read from the database on first use, which only the schema
+    /// owner may do; a store connected as the runtime login is given the key with
+    /// [`SqlStore::with_scope_key`].
     pub fn new(db: DatabaseConnection, ids: Arc<dyn IdGenerator>) -> Self {
-        SqlStore { db, ids }
+        SqlStore {
+            db,
+            ids,
+            scope_key: Arc::new(ScopeKey::from_database()),
+        }
+    }
+
+    /// The same store, making scope proofs with `key` (OTTO_DATABASE_SCOPE_KEY).
+    pub fn with_scope_key(mut self, key: &str) -> Self {
+        self.scope_key = Arc::new(ScopeKey::configured(key));
+        self
     }
 
     /// Opens the transaction of one unit of work for `scope`.
     pub async fn begin(&self, scope: &TenantScope) -> Result<DatabaseTransaction, StoreError> {
+        let proof = if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            Some(
+                self.scope_key
+                    .get(&self.db)
+                    .await?
+                    .tenant_proof(scope.tenant_id()),
+            )
+        } else {
+            None
+        };
         let transaction = self.db.begin().await.map_err(store_error)?;
-        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+        if let Some(proof) = proof {
             // `set_config('role', ..., true)` is `SET LOCAL ROLE`: one prepared round
-            // trip sets the role and the tenant, instead of one statement each.
+            // trip sets the role, the tenant and its proof.
             transaction
                 .execute_raw(Statement::from_sql_and_values(
                     DatabaseBackend::Postgres,
-                    "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true)",
-                    [APP_ROLE.into(), scope.tenant_id().as_str().into()],
+                    "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), \
+                     set_config('app.tenant_proof', $3, true)",
+                    [
+                        APP_ROLE.into(),
+                        scope.tenant_id().as_str().into(),
+                        proof.into(),
+                    ],
                 ))
                 .await
                 .map_err(store_error)?;
@@ -71,15 +103,34 @@ impl SqlStore {
     }
 
     /// Opens the transaction of platform-wide work (Clerk's organizations and users,
-    /// routing deliveries, purging keys). On PostgreSQL it runs as `otto_app` with
-    /// `app.scope = 'platform'` and no tenant, which the `platform_access` policies
-    /// admit on exactly the platform tables.
+    /// logging unroutable deliveries, leasing jobs, purging keys). On PostgreSQL it
+    /// runs as `otto_app` with no tenant and a platform proof bound to this
+    /// transaction's id, which the `platform_access` policies admit on exactly the
+    /// platform tables (one round trip more than a tenant's: the id is the database's).
     pub async fn begin_platform(&self) -> Result<DatabaseTransaction, StoreError> {
+        let key = if self.db.get_database_backend() == DatabaseBackend::Postgres {
+            Some(self.scope_key.get(&self.db).await?)
+        } else {
+            None
+        };
         let transaction = self.db.begin().await.map_err(store_error)?;
-        if self.db.get_database_backend() == DatabaseBackend::Postgres {
+        if let Some(key) = key {
+            let row = transaction
+                .query_one_raw(Statement::from_sql_and_values(
+                    DatabaseBackend::Postgres,
+                    "SELECT set_config('role', $1, true) AS role, \
+                     txid_current()::text AS transaction_id",
+                    [APP_ROLE.into()],
+                ))
+                .await
+                .map_err(store_error)?
+                .ok_or_else(|| StoreError::Internal("no transaction id".to_owned()))?;
+            let transaction_id: String = sql::column(&row, "transaction_id")?;
             transaction
-                .execute_unprepared(&format!(
-                    "SET LOCAL ROLE {APP_ROLE}; SELECT set_config('app.scope', 'platform', true)"
+                .execute_raw(Statement::from_sql_and_values(
+                    DatabaseBackend::Postgres,
+                    "SELECT set_config('app.platform_proof', $1, true)",
+                    [key.platform_proof(&transaction_id).into()],
                 ))
                 .await
                 .map_err(store_error)?;

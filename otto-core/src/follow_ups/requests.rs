@@ -110,9 +110,14 @@ impl FollowUpRequests {
 
     /// The caller's tenant's job `id`; every role may read its company's jobs.
     pub async fn job(&self, principal: &Principal, id: Uuid) -> Result<Job, FollowUpRequestError> {
-        match self.queue.job(id).await? {
+        // Another tenant's job is as absent as a job that does not exist: the store
+        // is asked in the caller's scope, and the tenant is checked once more here.
+        match self
+            .queue
+            .tenant_job(&TenantScope::of(principal), id)
+            .await?
+        {
             Some(job) if job.tenant_id.as_ref() == Some(&principal.tenant_id) => Ok(job),
-            // Another tenant's job is as absent as a job that does not exist.
             _ => Err(FollowUpRequestError::NotFound),
         }
     }

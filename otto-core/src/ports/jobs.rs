@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use crate::jobs::{Enqueued, Finish, Job, JobKind, JobStatus, NewJob};
+use crate::tenancy::TenantScope;
 
 /// Durable background jobs: enqueued once per unique key, leased by one worker at a
 /// time, retried until they succeed, are skipped, or die.
@@ -44,8 +45,13 @@ pub trait JobQueue: Send + Sync {
     /// attempt; `false` if the lease was lost.
     async fn release(&self, leased: &Job, now: DateTime<Utc>) -> Result<bool, StoreError>;
 
-    /// The job `id`.
+    /// The job `id`, whichever tenant's (workers and operators).
     async fn job(&self, id: Uuid) -> Result<Option<Job>, StoreError>;
+
+    /// The job `id` if it is `scope`'s tenant's: another tenant's job, or one of no
+    /// tenant, is as absent as a job that does not exist. (On PostgreSQL row-level
+    /// security decides it, not only the query.)
+    async fn tenant_job(&self, scope: &TenantScope, id: Uuid) -> Result<Option<Job>, StoreError>;
 
     /// Up to `limit` jobs, of `status` if given, newest first.
     async fn jobs(&self, status: Option<JobStatus>, limit: u32) -> Result<Vec<Job>, StoreError>;
