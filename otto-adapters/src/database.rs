@@ -1,5 +1,7 @@
 //! Database connections (PostgreSQL or SQLite through sea-orm), migrations, readiness.
 
+pub mod roles;
+
 use std::path::Path;
 use std::time::Duration;
 

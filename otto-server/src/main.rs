@@ -107,7 +107,11 @@ async fn serve(config: Config) -> i32 {
         Ok(connections) => connections,
         Err(error) => {
             tracing::error!(error = %error, "startup failed");
-            return exit_code::FAILURE;
+            return if error.is_configuration() {
+                exit_code::CONFIG
+            } else {
+                exit_code::FAILURE
+            };
         }
     };
     let authenticator = match startup::authenticator(&config, Arc::new(SystemClock)) {
@@ -254,10 +258,7 @@ fn worker_pool(
     connections: &startup::Connections,
     metrics: Arc<otto_server::telemetry::metrics::Metrics>,
 ) -> Result<WorkerPool, String> {
-    let store = Arc::new(otto_adapters::store::SqlStore::new(
-        connections.database.clone(),
-        Arc::new(otto_adapters::system::UuidV7Ids),
-    ));
+    let store = Arc::new(startup::sql_store(config, connections.database.clone()));
     Ok(WorkerPool::new(
         startup::job_runner(config, store, metrics.clone())?,
         Arc::new(SystemClock),
@@ -278,7 +279,11 @@ async fn worker(config: Config) -> i32 {
         Ok(connections) => connections,
         Err(error) => {
             tracing::error!(error = %error, "startup failed");
-            return exit_code::FAILURE;
+            return if error.is_configuration() {
+                exit_code::CONFIG
+            } else {
+                exit_code::FAILURE
+            };
         }
     };
     let metrics = Arc::new(otto_server::telemetry::metrics::Metrics::new());
@@ -349,23 +354,28 @@ async fn shutdown_signal() {
 
 async fn migrate(config: Config, action: MigrateAction) -> i32 {
     let _telemetry = telemetry::init(&config, Service::Api, LogDestination::Stderr);
-    let connection =
-        match otto_adapters::database::connect(config.database_url.expose(), &Default::default())
-            .await
-        {
-            Ok(connection) => connection,
-            Err(error) => {
-                eprintln!("cannot open the database: {error}");
-                return exit_code::FAILURE;
-            }
-        };
+    // Migrations are the schema owner's work: OTTO_MIGRATION_DATABASE_URL when set.
+    let connection = match otto_adapters::database::connect(
+        config.migration_url().expose(),
+        &Default::default(),
+    )
+    .await
+    {
+        Ok(connection) => connection,
+        Err(error) => {
+            eprintln!("cannot open the database: {error}");
+            return exit_code::FAILURE;
+        }
+    };
     let outcome = match action {
-        MigrateAction::Up => otto_adapters::database::migrate_up(&connection)
+        MigrateAction::Up => startup::migrate(&config)
             .await
-            .map(|()| "migrations applied".to_owned()),
+            .map(|()| "migrations applied".to_owned())
+            .map_err(|error| error.to_string()),
         MigrateAction::Down { steps } => otto_adapters::database::migrate_down(&connection, steps)
             .await
-            .map(|()| format!("{steps} migration(s) reverted")),
+            .map(|()| format!("{steps} migration(s) reverted"))
+            .map_err(|error| error.to_string()),
         MigrateAction::Status => otto_adapters::database::migration_status(&connection)
             .await
             .map(|states| {
@@ -380,7 +390,8 @@ async fn migrate(config: Config, action: MigrateAction) -> i32 {
                     })
                     .collect::<Vec<_>>()
                     .join("\n")
-            }),
+            })
+            .map_err(|error| error.to_string()),
     };
     match outcome {
         Ok(report) => {

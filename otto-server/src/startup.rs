@@ -43,6 +43,13 @@ pub enum StartupError {
     /// Redis is misconfigured.
     #[error("redis: {0}")]
     Redis(#[from] redis_adapter::RedisConfigError),
+    /// The database login may do more than a runtime login may (production).
+    #[error(
+        "the database login of DATABASE_URL may not serve in production: {0}; connect as \
+         the runtime login and migrate with OTTO_MIGRATION_DATABASE_URL (docs/operations.md, \
+         \"Database roles\")"
+    )]
+    Privileged(String),
     /// Credentials are misconfigured (the operator's fix: exit code 2).
     #[error("{variable}: {problem}")]
     Credentials {
@@ -56,7 +63,10 @@ pub enum StartupError {
 impl StartupError {
     /// Whether the fix is in the configuration (exit code 2) rather than the world.
     pub fn is_configuration(&self) -> bool {
-        matches!(self, StartupError::Credentials { .. })
+        matches!(
+            self,
+            StartupError::Credentials { .. } | StartupError::Privileged(_)
+        )
     }
 }
 
@@ -209,13 +219,14 @@ pub struct Connections {
 }
 
 /// Opens the database (creating and migrating the embedded SQLite file when that is
-/// the configuration) and starts connecting to Redis.
+/// the configuration), checks its login, and starts connecting to Redis.
 pub async fn connect(config: &Config) -> Result<Connections, StartupError> {
+    if config.migrate_on_start {
+        migrate(config).await?;
+    }
     let database =
         database::connect(config.database_url.expose(), &PoolSettings::default()).await?;
-    if config.migrate_on_start {
-        database::migrate_up(&database).await?;
-    }
+    check_login(config, &database).await?;
     let redis = match &config.redis_url {
         Some(url) => Some(redis_adapter::connect(
             url.expose(),
@@ -224,6 +235,81 @@ pub async fn connect(config: &Config) -> Result<Connections, StartupError> {
         None => None,
     };
     Ok(Connections { database, redis })
+}
+
+/// Applies pending migrations as the schema owner (OTTO_MIGRATION_DATABASE_URL, else
+/// DATABASE_URL), stores the scope key, and on PostgreSQL provisions and checks the
+/// runtime login of DATABASE_URL when it is another login than the owner's.
+pub async fn migrate(config: &Config) -> Result<(), StartupError> {
+    let owner = database::connect(
+        config.migration_url().expose(),
+        &PoolSettings {
+            max_connections: 2,
+            ..PoolSettings::default()
+        },
+    )
+    .await?;
+    let migrated = migrate_as_owner(config, &owner).await;
+    owner.close().await.ok();
+    migrated
+}
+
+async fn migrate_as_owner(config: &Config, owner: &DatabaseConnection) -> Result<(), StartupError> {
+    database::migrate_up(owner).await?;
+    let key = config.database_scope_key.as_ref().map(|key| key.expose());
+    database::provide_scope_key(owner, key)
+        .await
+        .map_err(database::DatabaseError::from)?;
+    let runtime = database::roles::RuntimeLogin::of_url(config.database_url.expose());
+    let owner_login = database::roles::RuntimeLogin::of_url(config.migration_url().expose());
+    let (Some(runtime), Some(owner_login)) = (runtime, owner_login) else {
+        return Ok(());
+    };
+    if runtime.name == owner_login.name {
+        return Ok(());
+    }
+    let powers = database::roles::provision_runtime_login(owner, &runtime)
+        .await
+        .map_err(database::DatabaseError::from)?;
+    report_powers(config, &powers.violations())?;
+    tracing::info!(login = %powers.login, "runtime database login provisioned and checked");
+    Ok(())
+}
+
+/// Refuses a privileged runtime login in production; warns elsewhere.
+fn report_powers(config: &Config, violations: &[String]) -> Result<(), StartupError> {
+    if violations.is_empty() {
+        return Ok(());
+    }
+    if config.env == OttoEnv::Production {
+        return Err(StartupError::Privileged(violations.join("; ")));
+    }
+    tracing::warn!(
+        problems = %violations.join("; "),
+        "the database login may do more than a runtime login should (refused in production)"
+    );
+    Ok(())
+}
+
+/// Checks the login this process serves with (PostgreSQL only).
+async fn check_login(config: &Config, database: &DatabaseConnection) -> Result<(), StartupError> {
+    if database.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    let powers = database::roles::login_powers(database, None)
+        .await
+        .map_err(database::DatabaseError::from)?;
+    report_powers(config, &powers.violations())
+}
+
+/// The SQL store over `database`, making scope proofs with the configured key (or the
+/// stored one, which only the schema owner may read).
+pub fn sql_store(config: &Config, database: DatabaseConnection) -> SqlStore {
+    let store = SqlStore::new(database, Arc::new(UuidV7Ids));
+    match &config.database_scope_key {
+        Some(key) => store.with_scope_key(key.expose()),
+        None => store,
+    }
 }
 
 /// The application state over live connections; an error names a provider client
@@ -242,10 +328,7 @@ pub fn state(
     }
     let readiness = Readiness::new(probes, not_configured, config.ready_timeout);
     let rate_limiter = rate_limiter(&config, connections.redis.clone());
-    let store = Arc::new(SqlStore::new(
-        connections.database.clone(),
-        Arc::new(UuidV7Ids),
-    ));
+    let store = Arc::new(sql_store(&config, connections.database.clone()));
     // One account map for routing and the admin API, so that links changed through
     // this server take effect at once.
     let accounts = crate::state::routed_accounts(&config, store.clone());

@@ -209,6 +209,12 @@ pub struct Config {
     pub database_url: Secret,
     /// Whether `database_url` is the embedded default.
     pub database_is_embedded: bool,
+    /// The schema owner's URL, for migrations (OTTO_MIGRATION_DATABASE_URL); `None`:
+    /// `database_url` migrates too (development).
+    pub migration_database_url: Option<Secret>,
+    /// The key of the database's scope proofs (OTTO_DATABASE_SCOPE_KEY); `None`: read
+    /// from the database, which only the schema owner may do.
+    pub database_scope_key: Option<Secret>,
     /// Redis, when configured.
     pub redis_url: Option<Secret>,
     /// Clerk credentials.
@@ -329,6 +335,13 @@ impl std::fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 impl Config {
+    /// The URL migrations run with: the schema owner's.
+    pub fn migration_url(&self) -> &Secret {
+        self.migration_database_url
+            .as_ref()
+            .unwrap_or(&self.database_url)
+    }
+
     /// Loads the configuration from the process environment and `./.env`.
     pub fn from_process_env() -> Result<Config, ConfigErrors> {
         Config::load(&Environment::from_process())

@@ -176,6 +176,26 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
             true,
         ),
     };
+    let migration_database_url = p.secret("OTTO_MIGRATION_DATABASE_URL");
+    if let Some(url) = &migration_database_url
+        && otto_adapters::database::Backend::of(url.expose()).ok()
+            != otto_adapters::database::Backend::of(database_url.expose()).ok()
+    {
+        p.fail(
+            "OTTO_MIGRATION_DATABASE_URL",
+            "must name the same kind of database as DATABASE_URL (the schema owner's login to it)",
+        );
+    }
+    let database_scope_key = p.secret("OTTO_DATABASE_SCOPE_KEY");
+    if database_scope_key
+        .as_ref()
+        .is_some_and(|key| key.expose().trim().len() < 32)
+    {
+        p.fail(
+            "OTTO_DATABASE_SCOPE_KEY",
+            "must be at least 32 characters (generate one with `openssl rand -hex 32`)",
+        );
+    }
     let redis_url = p.secret("REDIS_URL");
     if let Some(url) = &redis_url {
         let scheme = url.expose().split("://").next().unwrap_or_default();
@@ -398,6 +418,8 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         port,
         data_dir,
         database_url,
+        migration_database_url,
+        database_scope_key,
         database_is_embedded,
         redis_url,
         clerk,

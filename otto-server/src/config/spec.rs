@@ -65,6 +65,8 @@ pub const VARIABLES: &[Variable] = &[
     var("OTTO_SHUTDOWN_GRACE_SECONDS", Some("10")),
     var("OTTO_SHUTDOWN_DRAIN_SECONDS", Some("0")),
     required_secret("DATABASE_URL"),
+    secret("OTTO_MIGRATION_DATABASE_URL"),
+    required_secret("OTTO_DATABASE_SCOPE_KEY"),
     required_secret("REDIS_URL"),
     required_secret("CLERK_SECRET_KEY"),
     required("CLERK_PUBLISHABLE_KEY"),

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use otto_adapters::store::SqlStore;
-use otto_adapters::system::UuidV7Ids;
 use otto_core::jobs::{Job, JobStatus};
 use otto_core::ports::{JobQueue, ProviderAccounts};
 use otto_core::tenancy::TenantId;
@@ -23,7 +22,7 @@ async fn store(config: &Config) -> Result<SqlStore, String> {
     let connections = startup::connect(config)
         .await
         .map_err(|error| format!("cannot open the database: {error}"))?;
-    Ok(SqlStore::new(connections.database, Arc::new(UuidV7Ids)))
+    Ok(startup::sql_store(config, connections.database))
 }
 
 fn account(provider: &str, account: &str) -> Result<AccountRef, String> {

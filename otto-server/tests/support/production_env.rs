@@ -10,6 +10,7 @@ pub fn production_pairs() -> Vec<(&'static str, String)> {
             "DATABASE_URL",
             format!("postgres://otto:{}@db.internal:5432/otto", token()),
         ),
+        ("OTTO_DATABASE_SCOPE_KEY", format!("{}{}", token(), token())),
         ("REDIS_URL", "redis://cache.internal:6379/0".to_owned()),
         ("CLERK_SECRET_KEY", format!("sk_live_{}", token())),
         (
