@@ -34,6 +34,44 @@ async fn add_column(
         .await
 }
 
+/// Creates the cluster-wide group role `role` (NOLOGIN, no BYPASSRLS) unless it exists,
+/// and makes the migrating user a member unless it is a superuser. Several databases
+/// (or concurrent migrations) may race to create it: losing that race is fine.
+async fn create_group_role(
+    connection: &SchemaManagerConnection<'_>,
+    role: &str,
+) -> Result<(), DbErr> {
+    connection
+        .execute_unprepared(&format!(
+            "DO $$ BEGIN
+                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
+                     CREATE ROLE {role} NOLOGIN NOBYPASSRLS;
+                 END IF;
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+             END $$;
+             DO $$ BEGIN
+                 IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+                     EXECUTE format('GRANT {role} TO %I', current_user);
+                 END IF;
+             END $$;"
+        ))
+        .await
+        .map(|_| ())
+}
+
+/// The quoted current schema, for schema-qualified names in functions whose
+/// `search_path` is pinned.
+async fn quoted_schema(connection: &SchemaManagerConnection<'_>) -> Result<String, DbErr> {
+    connection
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT quote_ident(current_schema()) AS schema",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("no current schema".to_owned()))?
+        .try_get::<String>("", "schema")
+}
+
 /// Runs Otto's migrations in order.
 #[derive(Debug)]
 pub struct Migrator;

@@ -351,28 +351,8 @@ impl MigrationTrait for Migration {
 
 async fn enable_row_level_security(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     let connection = manager.get_connection();
-    // Roles are cluster-wide and several databases (or concurrent migrations) may try
-    // to create it: tolerate losing that race.
-    connection
-        .execute_unprepared(&format!(
-            "DO $$ BEGIN
-                 IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-                     CREATE ROLE {APP_ROLE} NOLOGIN NOBYPASSRLS;
-                 END IF;
-             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-             END $$"
-        ))
-        .await?;
     // The migrating user may switch to the role per transaction (superusers can anyway).
-    connection
-        .execute_unprepared(&format!(
-            "DO $$ BEGIN
-                 IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-                     EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
-                 END IF;
-             END $$"
-        ))
-        .await?;
+    crate::create_group_role(connection, APP_ROLE).await?;
     connection
         .execute_unprepared(&format!("GRANT USAGE ON SCHEMA public TO {APP_ROLE}"))
         .await?;

@@ -23,7 +23,7 @@
 //! is the tenant of the first one linked, in array order, or NULL.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
 use crate::m20261125_000002_tenant_data::APP_ROLE;
 
@@ -40,14 +40,7 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         let connection = manager.get_connection();
-        let schema = connection
-            .query_one_raw(Statement::from_string(
-                DatabaseBackend::Postgres,
-                "SELECT quote_ident(current_schema()) AS schema",
-            ))
-            .await?
-            .ok_or_else(|| DbErr::Custom("no current schema".to_owned()))?
-            .try_get::<String>("", "schema")?;
+        let schema = crate::quoted_schema(connection).await?;
         connection
             .execute_unprepared(&format!(
                 "CREATE FUNCTION otto_routed_tenant(accounts jsonb) RETURNS text

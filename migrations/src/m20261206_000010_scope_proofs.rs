@@ -119,22 +119,7 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         let connection = manager.get_connection();
-        // Cluster-wide role: tolerate another database's migration creating it first.
-        connection
-            .execute_unprepared(&format!(
-                "DO $$ BEGIN
-                     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{PLATFORM_ROLE}') THEN
-                         CREATE ROLE {PLATFORM_ROLE} NOLOGIN NOBYPASSRLS;
-                     END IF;
-                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
-                 END $$;
-                 DO $$ BEGIN
-                     IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
-                         EXECUTE format('GRANT {PLATFORM_ROLE} TO %I', current_user);
-                     END IF;
-                 END $$;"
-            ))
-            .await?;
+        crate::create_group_role(connection, PLATFORM_ROLE).await?;
         connection
             .execute_unprepared(&format!(
                 "CREATE TABLE otto_scope_key (
@@ -194,7 +179,7 @@ impl MigrationTrait for Migration {
 
                  ALTER TABLE jobs FORCE ROW LEVEL SECURITY;
                  GRANT DELETE ON jobs TO {APP_ROLE};",
-                schema = current_schema(connection).await?,
+                schema = crate::quoted_schema(connection).await?,
             ))
             .await?;
         tenant_policies(connection, NEW_TENANT).await?;
@@ -232,17 +217,4 @@ impl MigrationTrait for Migration {
             .await?;
         Ok(())
     }
-}
-
-/// The quoted current schema, for the functions' schema-qualified names (their
-/// `search_path` is pinned).
-async fn current_schema(connection: &SchemaManagerConnection<'_>) -> Result<String, DbErr> {
-    connection
-        .query_one_raw(Statement::from_string(
-            DatabaseBackend::Postgres,
-            "SELECT quote_ident(current_schema()) AS schema",
-        ))
-        .await?
-        .ok_or_else(|| DbErr::Custom("no current schema".to_owned()))?
-        .try_get::<String>("", "schema")
 }
