@@ -142,6 +142,10 @@ impl MigrationTrait for Migration {
                      set_at timestamptz NOT NULL DEFAULT now()
                  );
                  REVOKE ALL ON otto_scope_key FROM PUBLIC;
+                 -- Enabled, not forced, no policy: the owner (and its definer
+                 -- functions) reads the key; any other role, even one granted
+                 -- pg_read_all_data or pg_write_all_data, sees and changes no row.
+                 ALTER TABLE otto_scope_key ENABLE ROW LEVEL SECURITY;
 
                  CREATE FUNCTION otto_scope_digest(key bytea, subject text) RETURNS text
                      LANGUAGE sql IMMUTABLE STRICT
@@ -180,6 +184,14 @@ impl MigrationTrait for Migration {
                  GRANT EXECUTE ON FUNCTION otto_tenant(), otto_platform() TO {APP_ROLE};
 
                  ALTER TABLE jobs FORCE ROW LEVEL SECURITY;
+
+                 -- A tenant reads the users it has members among; only the platform
+                 -- scope (Clerk's events) writes users. (Written from a tenant's
+                 -- scope, a shared user's update or delete would reach the other
+                 -- tenants' memberships through the foreign key's cascade.)
+                 DROP POLICY tenant_members ON users;
+                 CREATE POLICY tenant_members ON users FOR SELECT
+                     USING (EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = users.id));
                  GRANT DELETE ON jobs TO {APP_ROLE};",
                 schema = crate::quoted_schema(connection).await?,
                 digest_of_subject = digest("key", "subject"),
@@ -213,7 +225,11 @@ impl MigrationTrait for Migration {
         .await?;
         connection
             .execute_unprepared(&format!(
-                "DROP POLICY IF EXISTS platform_access ON jobs;
+                "DROP POLICY IF EXISTS tenant_members ON users;
+                 CREATE POLICY tenant_members ON users
+                     USING (EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = users.id))
+                     WITH CHECK (true);
+                 DROP POLICY IF EXISTS platform_access ON jobs;
                  ALTER TABLE jobs NO FORCE ROW LEVEL SECURITY;
                  REVOKE DELETE ON jobs FROM {APP_ROLE};
                  ALTER FUNCTION otto_routed_tenant(jsonb) SET app.scope = 'platform';

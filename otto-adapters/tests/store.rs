@@ -141,10 +141,16 @@ async fn postgres_row_level_security_confines_raw_sql_to_the_tenant() {
             .record(&scope, contracts::new_call("CAL1", 1))
             .await
             .expect("call");
+        // Users are the platform's (Clerk's): written outside any tenant's scope.
+        connection
+            .execute_unprepared(&format!(
+                "INSERT INTO users (id) VALUES ('user_{tenant}') ON CONFLICT DO NOTHING"
+            ))
+            .await
+            .expect("a user");
         let transaction = store.begin(&scope).await.expect("scoped");
         let id = call.id;
         for statement in [
-            format!("INSERT INTO users (id) VALUES ('user_{tenant}') ON CONFLICT DO NOTHING"),
             format!(
                 "INSERT INTO memberships (id, tenant_id, user_id, role) VALUES (gen_random_uuid(), '{tenant}', 'user_{tenant}', 'admin')"
             ),
@@ -234,6 +240,22 @@ async fn postgres_row_level_security_confines_raw_sql_to_the_tenant() {
         .execute_unprepared("UPDATE calls SET tenant_id = 'org_b'")
         .await;
     assert!(moved.is_err(), "a row cannot be moved to another tenant");
+    drop(transaction);
+
+    // A tenant reads its members' users but writes none: a shared user's change
+    // would reach other tenants' memberships through the foreign key.
+    let transaction = as_app_role(&connection, Some("org_a")).await;
+    for statement in ["UPDATE users SET name = 'renamed'", "DELETE FROM users"] {
+        let changed = transaction
+            .execute_unprepared(statement)
+            .await
+            .expect("runs");
+        assert_eq!(changed.rows_affected(), 0, "{statement}");
+    }
+    let inserted = transaction
+        .execute_unprepared("INSERT INTO users (id) VALUES ('user_injected')")
+        .await;
+    assert!(inserted.is_err(), "a tenant cannot create users");
     drop(transaction);
 
     // The application role is not the owner and cannot bypass RLS.

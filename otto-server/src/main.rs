@@ -295,6 +295,17 @@ async fn worker(config: Config) -> i32 {
         }
     };
     let address = format!("{}:{}", config.host, config.worker.port);
+    let beyond_loopback = config
+        .host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| !ip.is_loopback());
+    if beyond_loopback && config.metrics.token.is_none() {
+        tracing::warn!(
+            address = %address,
+            "worker metrics listen beyond loopback without OTTO_METRICS_TOKEN: they name \
+             every tenant, so keep this port off the public network"
+        );
+    }
     let (stop, stopped) = shutdown_broadcast(None);
     let endpoints = poem::Server::new(poem::listener::TcpListener::bind(address.clone()))
         .run_with_graceful_shutdown(

@@ -50,6 +50,12 @@ pub enum StartupError {
          \"Database roles\")"
     )]
     Privileged(String),
+    /// The configured scope key is not the database's.
+    #[error(
+        "OTTO_DATABASE_SCOPE_KEY is not the key `migrate up` stored in this database: \
+         every tenant would look empty; give every process the key migrate up was given"
+    )]
+    ScopeKeyMismatch,
     /// Credentials are misconfigured (the operator's fix: exit code 2).
     #[error("{variable}: {problem}")]
     Credentials {
@@ -65,7 +71,9 @@ impl StartupError {
     pub fn is_configuration(&self) -> bool {
         matches!(
             self,
-            StartupError::Credentials { .. } | StartupError::Privileged(_)
+            StartupError::Credentials { .. }
+                | StartupError::Privileged(_)
+                | StartupError::ScopeKeyMismatch
         )
     }
 }
@@ -299,7 +307,14 @@ async fn check_login(config: &Config, database: &DatabaseConnection) -> Result<(
     let powers = database::roles::login_powers(database, None)
         .await
         .map_err(database::DatabaseError::from)?;
-    report_powers(config, &powers.violations())
+    report_powers(config, &powers.violations())?;
+    match sql_store(config, database.clone()).proves_platform().await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(StartupError::ScopeKeyMismatch),
+        Err(error) => Err(StartupError::Database(database::DatabaseError::Db(
+            sea_orm::DbErr::Custom(error.to_string()),
+        ))),
+    }
 }
 
 /// The SQL store over `database`, making scope proofs with the configured key (or the

@@ -473,3 +473,33 @@ async fn a_company_cannot_replay_a_delivery_into_the_company_its_account_moved_t
     assert_eq!(replayed["tenant_id"], "org_b", "{replayed}");
     assert_eq!(replayed["replays"], 1);
 }
+
+#[tokio::test]
+async fn a_company_cannot_replay_clerk_directory_changes_only_operators_can() {
+    let store = InMemoryStore::default();
+    let client = app(&store, &[("OTTO_STORE_WEBHOOK_BODIES", "true")], None);
+    let membership = r#"{"type":"organizationMembership.created","data":{"id":"orgmem_r","role":"org:admin","organization":{"id":"org_dir"},"public_user_data":{"user_id":"user_gone"}}}"#;
+    let response = client
+        .post("/webhook/clerk")
+        .header("content-type", "application/json")
+        .header("svix-id", "msg_replay_dir")
+        .body(membership)
+        .send()
+        .await;
+    let receipt = json(response).await;
+    assert_eq!(receipt["status"], "processed", "{receipt}");
+    let id = receipt["delivery_id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/webhooks/deliveries/{id}/replay?force=true");
+
+    let (status, problem) = call(&client, "post", &path, &lead("org_dir")).await;
+    assert_eq!(status, 409, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("platform operator"),
+        "{problem}"
+    );
+    let (status, replayed) = call(&client, "post", &path, &admin()).await;
+    assert_eq!(status, 200, "an operator may: {replayed}");
+}

@@ -457,3 +457,30 @@ async fn production_refuses_to_serve_as_the_schema_owner() {
     connections.database.close().await.ok();
     setup.drop().await;
 }
+
+#[tokio::test]
+async fn a_process_given_another_scope_key_than_migrate_up_stored_does_not_start() {
+    let Some(setup) = Setup::create().await else {
+        return;
+    };
+    startup::migrate(&setup.config(&[]))
+        .await
+        .expect("migrates");
+    let wrong_key = "a-scope-key-that-migrate-up-never-saw-0123456789";
+    let error = startup::connect(&setup.config(&[
+        ("OTTO_DATABASE_SCOPE_KEY", wrong_key),
+        ("OTTO_MIGRATE_ON_START", "false"),
+    ]))
+    .await
+    .expect_err("every tenant would look empty");
+    assert!(error.is_configuration(), "{error}");
+    assert!(
+        error.to_string().contains("OTTO_DATABASE_SCOPE_KEY"),
+        "{error}"
+    );
+    assert!(
+        !error.to_string().contains(wrong_key),
+        "the key is not echoed"
+    );
+    setup.drop().await;
+}

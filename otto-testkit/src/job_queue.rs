@@ -129,7 +129,7 @@ impl JobQueue for InMemoryStore {
         job.lease_until = None;
         job.updated_at = now.trunc_subsecs(6);
         if let Some(message) = finish.message() {
-            job.last_error = Some(message.to_owned());
+            job.last_error = Some(otto_core::validation::without_nul(message.to_owned()));
         }
         if let Some(at) = finish.next_run() {
             job.run_at = at.trunc_subsecs(6);

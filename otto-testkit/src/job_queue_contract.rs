@@ -302,7 +302,8 @@ async fn outcomes_are_recorded_and_fenced_by_attempt(queue: &dyn JobQueue) {
                 &first,
                 Finish::RetryAt {
                     at: retry_at,
-                    error: "twilio answered 503".to_owned()
+                    // A provider's answer may hold a NUL: stored without it.
+                    error: "twilio answered\0 503".to_owned()
                 },
                 now
             )

@@ -36,6 +36,11 @@ pub struct LoginPowers {
     pub temporary_tables: bool,
     /// May create objects in the schema.
     pub creates_in_schema: bool,
+    /// Holds a privilege on the scope key's table (directly, or through a predefined
+    /// role such as `pg_read_all_data`).
+    pub touches_scope_key: bool,
+    /// May start replication (and so read every row).
+    pub replication: bool,
     /// Is a member of `otto_app` (needed to work at all).
     pub app_member: bool,
 }
@@ -62,6 +67,11 @@ impl LoginPowers {
         );
         flag(self.temporary_tables, "may create temporary tables");
         flag(self.creates_in_schema, "may create objects in the schema");
+        flag(
+            self.touches_scope_key,
+            "holds a privilege on otto_scope_key (pg_read_all_data or pg_write_all_data?)",
+        );
+        flag(self.replication, "may start replication");
         flag(!self.app_member, "is not a member of otto_app");
         wrong
     }
@@ -84,6 +94,9 @@ pub async fn login_powers(
                     has_database_privilege(r.oid, current_database(), 'TEMPORARY') \
                         AS temporary_tables, \
                     has_schema_privilege(r.oid, current_schema(), 'CREATE') AS creates_in_schema, \
+                    COALESCE(has_table_privilege(r.oid, to_regclass('otto_scope_key'), \
+                        'SELECT, INSERT, UPDATE, DELETE, TRUNCATE'), false) AS touches_scope_key, \
+                    r.rolreplication AS replication, \
                     pg_has_role(r.oid, 'otto_app', 'USAGE') AS app_member \
              FROM pg_roles AS r WHERE r.rolname = COALESCE($1, current_user)",
             [login.map(str::to_owned).into()],
@@ -99,6 +112,8 @@ pub async fn login_powers(
         platform_member: row.try_get("", "platform_member")?,
         temporary_tables: row.try_get("", "temporary_tables")?,
         creates_in_schema: row.try_get("", "creates_in_schema")?,
+        touches_scope_key: row.try_get("", "touches_scope_key")?,
+        replication: row.try_get("", "replication")?,
         app_member: row.try_get("", "app_member")?,
     })
 }
@@ -113,7 +128,7 @@ pub struct RuntimeLogin {
 }
 
 impl RuntimeLogin {
-    /// The login of a `postgres://user:password@host/db` URL; `None` for another
+    /// The login (user and password) of a `postgres://` URL; `None` for another
     /// backend or a URL without a user.
     pub fn of_url(database_url: &str) -> Option<Self> {
         let url = url::Url::parse(database_url).ok()?;
@@ -186,25 +201,29 @@ pub async fn provision_runtime_login(
             .try_get("", "sql")?;
         connection.execute_unprepared(&sql).await?;
     }
-    let grants: String = connection
-        .query_one_raw(statement(
-            "SELECT format('GRANT otto_app TO %1$I; \
-                            REVOKE otto_platform FROM %1$I; \
-                            REVOKE TEMPORARY ON DATABASE %2$I FROM PUBLIC; \
-                            REVOKE TEMPORARY ON DATABASE %2$I FROM %1$I; \
-                            REVOKE CREATE ON SCHEMA %3$I FROM PUBLIC; \
-                            REVOKE CREATE ON SCHEMA %3$I FROM %1$I', \
-                            $1::text, current_database(), current_schema()) AS sql",
-            vec![login.name.clone().into()],
-        ))
-        .await?
-        .ok_or_else(|| DbErr::Custom("format() answered nothing".to_owned()))?
-        .try_get("", "sql")?;
-    for grant in grants.split("; ") {
+    // One format() per statement, each run on its own: names are quoted by the server,
+    // and no generated text is ever split or joined.
+    let grants = [
+        ("GRANT otto_app TO %1$I", true),
+        ("REVOKE otto_platform FROM %1$I", false),
+        ("REVOKE TEMPORARY ON DATABASE %2$I FROM PUBLIC", false),
+        ("REVOKE TEMPORARY ON DATABASE %2$I FROM %1$I", false),
+        ("REVOKE CREATE ON SCHEMA %3$I FROM PUBLIC", false),
+        ("REVOKE CREATE ON SCHEMA %3$I FROM %1$I", false),
+    ];
+    for (template, required) in grants {
+        let sql: String = connection
+            .query_one_raw(statement(
+                "SELECT format($1::text, $2::text, current_database(), current_schema()) AS sql",
+                vec![template.into(), login.name.clone().into()],
+            ))
+            .await?
+            .ok_or_else(|| DbErr::Custom("format() answered nothing".to_owned()))?
+            .try_get("", "sql")?;
         // A REVOKE the owner may not make (it does not own the database or schema)
         // is reported by the check below rather than failing the migration.
-        if let Err(error) = connection.execute_unprepared(grant).await
-            && grant.starts_with("GRANT")
+        if let Err(error) = connection.execute_unprepared(&sql).await
+            && required
         {
             return Err(error);
         }
@@ -218,8 +237,8 @@ mod tests {
 
     #[test]
     fn the_login_of_a_url_is_its_decoded_user_and_password() {
-        let login = RuntimeLogin::of_url("postgres://otto%5Fweb:p%40ss%3Aword@db:5432/otto")
-            .expect("a login");
+        let url = "postgres://otto%5Fweb:p%40ss%3Aword@db:5432/otto"; // pragma: allowlist secret
+        let login = RuntimeLogin::of_url(url).expect("a login");
         assert_eq!(login.name, "otto_web");
         assert_eq!(login.password.as_deref(), Some("p@ss:word"));
         assert!(RuntimeLogin::of_url("sqlite://data/otto.db").is_none());

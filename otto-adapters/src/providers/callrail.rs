@@ -62,6 +62,7 @@ fn tracked(call: &Value) -> Result<TrackedCall, ProviderError> {
         .and_then(Value::as_str)
         .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
         .map(|at| at.with_timezone(&Utc))
+        .filter(otto_core::validation::is_storable_time)
         .ok_or_else(|| malformed(format!("call {id} has no readable start_time")))?;
     Ok(TrackedCall {
         direction: match call.get("direction").and_then(Value::as_str) {

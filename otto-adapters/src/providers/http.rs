@@ -222,9 +222,11 @@ fn summary(text: &str) -> String {
             None => text,
         })
     });
+    // The text becomes a job's stored error: no NUL, which no text column stores.
     message
         .unwrap_or_else(|| text.trim().to_owned())
         .chars()
+        .filter(|c| *c != '\0')
         .take(MAX_ERROR_TEXT)
         .collect()
 }
@@ -264,5 +266,36 @@ fn strip_nul(value: &mut serde_json::Value) {
             object.values_mut().for_each(strip_nul);
         }
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_summarised_without_nul_characters() {
+        for body in [
+            r#"{"code":21211,"message":"bad\u0000number"}"#,
+            "plain\0text",
+        ] {
+            let summary = summary(body);
+            assert!(!summary.contains('\0'), "{summary:?}");
+            assert!(
+                summary.contains("bad") || summary.contains("plain"),
+                "{summary}"
+            );
+        }
+    }
+
+    #[test]
+    fn answers_lose_their_nul_characters_in_strings_and_names() {
+        let answer: serde_json::Value =
+            from_json_without_nul(br#"{"tran\u0000script":["a\u0000b",{"c":"d\u0000"}]}"#)
+                .expect("parses");
+        assert_eq!(
+            answer,
+            serde_json::json!({"transcript": ["ab", {"c": "d"}]})
+        );
     }
 }

@@ -195,7 +195,11 @@ impl JobQueue for SqlStore {
             vec![
                 finish.status().as_str().into(),
                 stored_time(now).into(),
-                finish.message().map(str::to_owned).into(),
+                // A message may quote a provider's answer: stored without NULs.
+                finish
+                    .message()
+                    .map(|message| otto_core::validation::without_nul(message.to_owned()))
+                    .into(),
                 finish.next_run().map(stored_time).into(),
                 leased.id.into(),
                 attempt_of(leased),

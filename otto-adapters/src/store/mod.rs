@@ -138,6 +138,27 @@ impl SqlStore {
         Ok(transaction)
     }
 
+    /// Whether this store's scope key is the database's: a platform proof made with it
+    /// holds (always true on SQLite). A process given another key than `migrate up`
+    /// stored would otherwise start and then find every table empty.
+    pub async fn proves_platform(&self) -> Result<bool, StoreError> {
+        if self.db.get_database_backend() != DatabaseBackend::Postgres {
+            return Ok(true);
+        }
+        let transaction = self.begin_platform().await?;
+        let row = transaction
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Postgres,
+                "SELECT otto_platform() AS proven",
+            ))
+            .await
+            .map_err(store_error)?;
+        transaction.commit().await.map_err(store_error)?;
+        row.map(|row| sql::column::<bool>(&row, "proven"))
+            .transpose()
+            .map(|proven| proven.unwrap_or(false))
+    }
+
     /// Runs one read in its own transaction for `scope` (so row-level security
     /// applies on PostgreSQL).
     async fn scoped_query(

@@ -123,6 +123,14 @@ pub enum ReplayError {
          replay it"
     )]
     RoutesElsewhere,
+    /// The caller's company may not replay a platform-wide delivery (Clerk's
+    /// organizations, users and memberships): it changes the directory Clerk owns, and
+    /// an old one would undo what Clerk did since. Nothing was applied.
+    #[error(
+        "this delivery changes the platform's directory (Clerk's organizations, users and \
+         memberships); only a platform operator can replay it"
+    )]
+    PlatformDelivery,
     /// A forced replay needs the raw body, and only the redacted form was kept.
     #[error(
         "only the redacted body of this delivery was kept (OTTO_STORE_WEBHOOK_BODIES is off), \
@@ -451,6 +459,9 @@ impl WebhookIngestion {
             record.outcome = DeliveryOutcome::Unroutable;
             return Ok(record);
         };
+        if confined_to.is_some() && planned.target == Target::Platform {
+            return Err(ReplayError::PlatformDelivery);
+        }
         record.tenant.clone_from(&planned.key.tenant);
         let applied = if force && stored.outcome.is_applied() {
             self.ports

@@ -230,7 +230,8 @@ problem_responses!(
     /// The delivery was processed already (replay with `force=true` to apply it
     /// again), only its redacted body was kept so it cannot be re-applied, or a
     /// company's replay would now be applied to another company (its account was
-    /// linked elsewhere since; a platform operator can replay it).
+    /// linked elsewhere since) or change the platform's directory (Clerk's); a
+    /// platform operator can replay those.
     409 Conflict,
     /// The database is unavailable; retry after `Retry-After` seconds.
     503 Unavailable,
@@ -271,7 +272,8 @@ impl From<DeliveriesError> for ReplayErrors {
             DeliveriesError::Replay(
                 error @ (ReplayError::AlreadyApplied(_)
                 | ReplayError::BodyRedacted
-                | ReplayError::RoutesElsewhere),
+                | ReplayError::RoutesElsewhere
+                | ReplayError::PlatformDelivery),
             ) => ReplayErrors::Conflict(problem(
                 ProblemKind::Conflict,
                 format!("Not replayed: {error}."),
