@@ -66,6 +66,11 @@ def psql(sql, database="postgres"):
                    check=True, stdout=subprocess.DEVNULL)
 
 
+def psql_value(sql, database):
+    return subprocess.run(["psql", "-Atq", "-v", "ON_ERROR_STOP=1", pg_url(database), "-c", sql],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
 def redis_cli(*args):
     host_port = REDIS_URL.split("://", 1)[1].split("/", 1)[0]
     host, port = host_port.rsplit(":", 1)
@@ -169,8 +174,8 @@ def signed_deliveries(path, prefix, count):
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url, connections, seconds, script=None, script_args=(), headers=()):
-    command = ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency"]
+def wrk(url, connections, seconds, script=None, script_args=(), headers=(), threads=WRK_THREADS):
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for header in headers:
         command += ["-H", header]
     if script:
@@ -187,7 +192,11 @@ def wrk(url, connections, seconds, script=None, script_args=(), headers=()):
     requests = int(re.search(r"(\d+) requests in", output).group(1))
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     errors = re.search(r"Socket errors: .*", output)
+    outcomes = re.search(r"^outcomes (.*)$", output, re.M)
     return {
+        "outcomes": dict((name, int(count)) for name, count in
+                         (pair.split("=") for pair in outcomes.group(1).split()))
+        if outcomes else None,
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "p50": latency(50),
         "p99": latency(99),
@@ -225,8 +234,12 @@ def redis_benchmark(sha, requests=200_000):
     return {"rps": rps, "p50": float(p50.group(1)) if p50 else float("nan")}
 
 
+# The scope's proof (migration 10) is filled in once the database is migrated: Otto's
+# transactions prove their tenant, so the baseline's do too (else row-level security
+# would show them nothing and the baseline would measure empty reads).
 PG_SETUP = f"""BEGIN;
-SELECT set_config('role', 'otto_app', true), set_config('app.tenant_id', '{TENANT}', true);
+SELECT set_config('role', 'otto_app', true), set_config('app.tenant_id', '{TENANT}', true),
+  set_config('app.tenant_proof', '{{proof}}', true);
 """
 
 DELIVERY_INSERT = """INSERT INTO webhook_deliveries (id, tenant_id, provider, route, event,
@@ -285,6 +298,10 @@ def measure(server, name, baseline_name, run, baseline=None, target=None, extra=
     the measured run."""
     (warm_up or run)(WARMUP)
     figures = run(SECONDS)
+    if figures.get("outcomes"):
+        counted = ", ".join(f"{outcome} {count}"
+                            for outcome, count in figures["outcomes"].items())
+        extra = "; ".join(part for part in [extra, f"outcomes counted by wrk: {counted}"] if part)
     row = {"scenario": name, "server": server.name, **figures,
            "rss": server.peak_rss_mib(), "baseline_name": baseline_name,
            "baseline": baseline, "target": target, "extra": extra}
@@ -295,10 +312,30 @@ def measure(server, name, baseline_name, run, baseline=None, target=None, extra=
 LUA = os.path.join(ROOT, "scripts", "bench", "webhooks.lua")
 
 
-def signed_webhooks(server, deliveries):
-    """A run posting the signed deliveries of file `deliveries` to `server`."""
-    return lambda seconds: wrk(f"{server.base}/webhook/callrail/pre-call", CONNECTIONS, seconds,
-                               LUA, (deliveries, str(WRK_THREADS)))
+def checked_outcomes(name, outcomes, unique):
+    """Fails the run when its deliveries were not what the scenario says: every one of a
+    "unique" run processed (no duplicate, nothing else), no delivery of a "duplicates"
+    run processed but the very first. A load generator checks its own workload."""
+    if outcomes is None:
+        sys.exit(f"bench: {name}: the load generator counted no outcomes")
+    if unique and (outcomes["duplicate_ignored"] or outcomes["other"]):
+        sys.exit(f"bench: {name}: a run of unique deliveries was not unique: {outcomes}")
+    if not unique and (outcomes["processed"] > 1 or outcomes["other"]):
+        sys.exit(f"bench: {name}: a run of one repeated delivery processed more than once: "
+                 f"{outcomes}")
+    return outcomes
+
+
+def signed_webhooks(server, deliveries, unique=True, threads=WRK_THREADS,
+                    connections=CONNECTIONS):
+    """A run posting the signed deliveries of file `deliveries` to `server`, its outcomes
+    checked (`unique`: every one must be processed; else: one repeated delivery)."""
+    def run(seconds):
+        figures = wrk(f"{server.base}/webhook/callrail/pre-call", connections, seconds,
+                      LUA, (deliveries, str(threads)), threads=threads)
+        checked_outcomes(f"{server.name} {deliveries}", figures["outcomes"], unique)
+        return figures
+    return run
 
 
 def main():
@@ -326,6 +363,8 @@ def main():
         pg_env.update({"DATABASE_URL": pg_url(DATABASE), "REDIS_URL": REDIS_URL,
                        "CLERK_JWT_KEY": clerk_key})
         cli(pg_env, "migrate", "up")
+        proof = psql_value(f"SELECT otto_scope_digest(key, 'tenant:{TENANT}') FROM otto_scope_key",
+                           DATABASE)
         cli(pg_env, "tenant", "link", "--provider", "callrail", "--account", COMPANY,
             "--tenant", TENANT)
         token = cli(pg_env, "token", "issue", "--tenant", TENANT, "--user", "user_bench",
@@ -338,20 +377,20 @@ def main():
         rows.append(measure(pg, "GET /health (64 connections)", "—",
                             lambda s: wrk(f"{pg.base}/health", HEALTH_CONNECTIONS, s),
                             target="p99 < 2 ms"))
-        baseline = pgbench(PGBENCH_UNIQUE)
+        baseline = pgbench(PGBENCH_UNIQUE.replace('{proof}', proof))
         rows.append(measure(pg, "signed CallRail webhook, unique ids",
                             "pgbench: same inserts, one transaction",
                             signed_webhooks(pg, deliveries["u"]),
                             warm_up=signed_webhooks(pg, deliveries["w"]),
                             baseline=baseline, target="≥ 0.6"))
-        baseline = pgbench(PGBENCH_DUPLICATE)
+        baseline = pgbench(PGBENCH_DUPLICATE.replace('{proof}', proof))
         rows.append(measure(pg, "the same delivery repeated (duplicates)",
                             "pgbench: same upsert + update + log insert",
-                            signed_webhooks(pg, duplicate),
+                            signed_webhooks(pg, duplicate, unique=False),
                             baseline=baseline, target="≥ 0.6"))
         # Fresh statistics for both sides: the tables were just filled.
         psql("ANALYZE", DATABASE)
-        baseline = pgbench(PGBENCH_CALLS)
+        baseline = pgbench(PGBENCH_CALLS.replace('{proof}', proof))
         rows.append(measure(pg, "GET /api/v1/calls?limit=50 (API token, RLS)",
                             "pgbench: same SELECT with set_config",
                             lambda s: wrk(f"{pg.base}/api/v1/calls?limit=50", CONNECTIONS, s,
@@ -394,8 +433,14 @@ def main():
                                   deliveries[prefix], "1"],
                                  stdout=subprocess.PIPE, text=True)
                  for server, prefix in [(pg, "s"), (second, "t")]]
-        together = sum(float(re.search(r"Requests/sec:\s+([\d.]+)", run.communicate()[0]).group(1))
-                       for run in runs)
+        together = 0.0
+        for run in runs:
+            output = run.communicate()[0]
+            together += float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
+            outcomes = re.search(r"^outcomes (.*)$", output, re.M)
+            checked_outcomes("two servers", outcomes and dict(
+                (name, int(count)) for name, count in
+                (pair.split("=") for pair in outcomes.group(1).split())), unique=True)
         notes.append(f"Webhook ingest with two server processes on one PostgreSQL "
                      f"({half} connections each): {together:.0f} deliveries/s together, "
                      f"against {rows[1]['rps']:.0f}/s for one process with {CONNECTIONS}.")
@@ -480,13 +525,15 @@ METHOD = """### Method, and what limits each ratio
 
 - Each HTTP scenario: a 3 s warm-up with wrk, discarded, then the measured run. Webhook
   deliveries are signed with the CallRail scheme in advance (one file of signed bodies,
-  each thread taking every n-th line, so ids stay unique within a run); the server
+  each thread starting at its own line and taking every n-th one, so ids stay unique
+  within a run); wrk counts every answer's outcome, and a "unique ids" run that sees a
+  duplicate (or a "repeated" run that processes more than the first) fails; the server
   verifies every signature, routes through `provider_accounts` and commits the claim,
   the call and the delivery-log row in one transaction (durable commit, PostgreSQL
   defaults).
 - Baselines run the same SQL with pgbench (prepared statements, the same connection
-  count and duration; the transaction sets `otto_app` and `app.tenant_id` as Otto does, so
-  row-level security applies) and the limiter's Lua script with redis-benchmark
+  count and duration; the transaction sets `otto_app`, `app.tenant_id` and the tenant's
+  proof as Otto does, so row-level security applies) and the limiter's Lua script with redis-benchmark
   (`EVALSHA`, 32 connections).
 - wrk, the server, PostgreSQL and Redis share the machine's cores, so every figure is a
   floor for a deployment where the load comes from elsewhere; the `GET /health` latency
