@@ -512,3 +512,95 @@ async fn the_postgres_store_honours_the_webhook_contracts() {
     connection.close().await.expect("close");
     test_database.drop_database().await;
 }
+
+/// The calls list pages by seeking its index, whatever the page: a page deep in a big
+/// tenant's cursor chain reads a page's worth of rows, not every row before it.
+#[tokio::test]
+async fn postgres_a_deep_calls_page_seeks_the_index_instead_of_filtering_every_row_before_it() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let connection = migrated(&test_database.url).await;
+    let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+    connection
+        .execute_unprepared(
+            "INSERT INTO calls (id, tenant_id, provider, external_id, direction, answered, \
+             duration_seconds, started_at, created_at, updated_at) \
+             SELECT gen_random_uuid(), CASE WHEN g % 10 = 0 THEN 'org_small' ELSE 'org_big' END, \
+                    'callrail', 'C' || g, 'inbound', true, 1, \
+                    now() - g * interval '1 minute', now(), now() \
+             FROM generate_series(1, 20000) AS g; \
+             ANALYZE calls;",
+        )
+        .await
+        .expect("seeds");
+    let deep = connection
+        .query_one_raw(Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT started_at, id FROM calls WHERE tenant_id = 'org_big' \
+             ORDER BY started_at DESC, id DESC OFFSET 10000 LIMIT 1",
+        ))
+        .await
+        .expect("reads")
+        .expect("a row");
+    let cursor = otto_core::calls::CallCursor {
+        started_at: deep.try_get("", "started_at").expect("started_at"),
+        id: deep.try_get("", "id").expect("id"),
+    };
+    let statement = store.calls_page_statement(
+        &scope_of("org_big"),
+        &otto_core::calls::CallFilter::default(),
+        Some(cursor),
+        50,
+    );
+    let transaction = as_app_role(&connection, Some("org_big")).await;
+    let plan = transaction
+        .query_one_raw(Statement::from_sql_and_values(
+            sea_orm::DatabaseBackend::Postgres,
+            format!("EXPLAIN (ANALYZE, FORMAT JSON) {}", statement.sql),
+            statement.values.map(|values| values.0).unwrap_or_default(),
+        ))
+        .await
+        .expect("explains")
+        .expect("a plan");
+    let plan: serde_json::Value = plan.try_get("", "QUERY PLAN").expect("the plan");
+    let text = plan.to_string();
+    let scan = find_node(&plan, "calls").unwrap_or_else(|| panic!("no scan of calls: {text}"));
+    assert!(
+        scan["Node Type"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Index"),
+        "an index scan: {text}"
+    );
+    assert!(
+        scan["Index Cond"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("started_at"),
+        "the cursor is part of the index condition: {text}"
+    );
+    let removed = scan["Rows Removed by Filter"].as_i64().unwrap_or(0);
+    let read = scan["Actual Rows"].as_i64().unwrap_or(i64::MAX);
+    assert!(
+        read <= 51 && removed == 0,
+        "a page's worth of rows read: {text}"
+    );
+    drop(transaction);
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}
+
+/// The first plan node (depth first) that scans `relation`.
+fn find_node<'a>(plan: &'a serde_json::Value, relation: &str) -> Option<&'a serde_json::Value> {
+    match plan {
+        serde_json::Value::Array(items) => items.iter().find_map(|item| find_node(item, relation)),
+        serde_json::Value::Object(node) => {
+            if node.get("Relation Name").and_then(|name| name.as_str()) == Some(relation) {
+                return Some(plan);
+            }
+            node.values().find_map(|value| find_node(value, relation))
+        }
+        _ => None,
+    }
+}

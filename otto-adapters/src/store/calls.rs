@@ -146,6 +146,53 @@ fn filter_condition(filter: &CallFilter) -> Condition {
     condition
 }
 
+/// The query of one page of `scope`'s calls after `cursor`, newest first (one row more
+/// than `limit`, to know whether another page follows).
+fn list_query(
+    scope: &TenantScope,
+    filter: &CallFilter,
+    cursor: Option<CallCursor>,
+    limit: u32,
+) -> sea_orm::Select<calls::Entity> {
+    let mut query = calls::Entity::find()
+        .filter(calls::Column::TenantId.eq(scope.tenant_id().as_str()))
+        .filter(filter_condition(filter));
+    if let Some(cursor) = cursor {
+        // A row comparison, which both databases seek with the (tenant, started_at, id)
+        // index; the equivalent `a < x OR (a = x AND b < y)` was applied as a filter
+        // after scanning the tenant's rows, so page N cost as much as all pages before.
+        query = query.filter(
+            Expr::tuple([
+                Expr::col(calls::Column::StartedAt),
+                Expr::col(calls::Column::Id),
+            ])
+            .lt(Expr::tuple([
+                Expr::value(stored_time(cursor.started_at)),
+                Expr::value(cursor.id),
+            ])),
+        );
+    }
+    query
+        .order_by_desc(calls::Column::StartedAt)
+        .order_by_desc(calls::Column::Id)
+        .limit(u64::from(limit) + 1)
+}
+
+impl SqlStore {
+    /// The SQL statement that lists a page of calls, as [`CallRepository::list`] runs
+    /// it: for plan checks (`EXPLAIN`) of the hot query against a seeded database.
+    pub fn calls_page_statement(
+        &self,
+        scope: &TenantScope,
+        filter: &CallFilter,
+        cursor: Option<CallCursor>,
+        limit: u32,
+    ) -> sea_orm::Statement {
+        use sea_orm::QueryTrait;
+        list_query(scope, filter, cursor, limit).build(self.db.get_database_backend())
+    }
+}
+
 #[async_trait]
 impl CallRepository for SqlStore {
     async fn record(&self, scope: &TenantScope, call: NewCall) -> Result<Call, StoreError> {
@@ -202,24 +249,7 @@ impl CallRepository for SqlStore {
     ) -> Result<Page<Call, CallCursor>, StoreError> {
         let limit = limit.clamp(1, otto_core::calls::MAX_PAGE_SIZE);
         let transaction = self.begin(scope).await?;
-        let mut query = calls::Entity::find()
-            .filter(calls::Column::TenantId.eq(scope.tenant_id().as_str()))
-            .filter(filter_condition(filter));
-        if let Some(cursor) = cursor {
-            query = query.filter(
-                Condition::any()
-                    .add(calls::Column::StartedAt.lt(cursor.started_at))
-                    .add(
-                        Condition::all()
-                            .add(calls::Column::StartedAt.eq(cursor.started_at))
-                            .add(calls::Column::Id.lt(cursor.id)),
-                    ),
-            );
-        }
-        let rows = query
-            .order_by_desc(calls::Column::StartedAt)
-            .order_by_desc(calls::Column::Id)
-            .limit(u64::from(limit) + 1)
+        let rows = list_query(scope, filter, cursor, limit)
             .into_model::<CallRow>()
             .all(&transaction)
             .await
