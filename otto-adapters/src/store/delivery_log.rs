@@ -188,10 +188,11 @@ impl DeliveryLog for SqlStore {
             conditions.add("received_at < ?", vec![stored_time(to).into()]);
         }
         if let Some(cursor) = cursor {
-            let at = stored_time(cursor.started_at);
+            // A row comparison seeks the (tenant, received_at, id) index; an OR of
+            // the two cases is filtered after reading every newer delivery.
             conditions.add(
-                "(received_at < ? OR (received_at = ? AND id < ?))",
-                vec![at.into(), at.into(), cursor.id.into()],
+                "(received_at, id) < (?, ?)",
+                vec![stored_time(cursor.started_at).into(), cursor.id.into()],
             );
         }
         let mut values = conditions.values.clone();

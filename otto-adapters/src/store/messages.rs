@@ -105,7 +105,8 @@ impl MessageLog for SqlStore {
             Some(cursor) => {
                 values.push(stored_time(cursor.sent_at).into());
                 values.push(cursor.id.into());
-                "AND (sent_at < $3 OR (sent_at = $3 AND id < $4))"
+                // A row comparison, which seeks the thread's index (see calls.rs).
+                "AND (sent_at, id) < ($3, $4)"
             }
             None => "",
         };
