@@ -197,20 +197,10 @@ async fn operator_listener(
         .local_addr()
         .first()
         .map_or_else(|| address.to_string(), ToString::to_string);
-    let token = config
-        .metrics
-        .token
-        .as_ref()
-        .map(|token| token.expose().to_owned());
-    if token.is_none() && !http::operator_port::is_loopback(&address) {
-        tracing::warn!(
-            address = %bound,
-            "metrics listen beyond loopback without OTTO_METRICS_TOKEN: they name every tenant, \
-             so keep this port off the public network"
-        );
-    }
+    let token = config.metrics.token();
+    http::operator_port::warn_if_exposed(Some(address.ip()), &bound, token);
     tracing::info!(address = %bound, token_required = token.is_some(), "metrics and health listening");
-    let routes = http::operator_port::routes(metrics, &config.service_name_api, token.as_deref());
+    let routes = http::operator_port::routes(metrics, &config.service_name_api, token);
     Ok(tokio::spawn(
         poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
             routes,
@@ -295,28 +285,18 @@ async fn worker(config: Config) -> i32 {
         }
     };
     let address = format!("{}:{}", config.host, config.worker.port);
-    let beyond_loopback = config
-        .host
-        .parse::<std::net::IpAddr>()
-        .is_ok_and(|ip| !ip.is_loopback());
-    if beyond_loopback && config.metrics.token.is_none() {
-        tracing::warn!(
-            address = %address,
-            "worker metrics listen beyond loopback without OTTO_METRICS_TOKEN: they name \
-             every tenant, so keep this port off the public network"
-        );
-    }
+    http::operator_port::warn_if_exposed(
+        config.host.parse().ok(),
+        &address,
+        config.metrics.token(),
+    );
     let (stop, stopped) = shutdown_broadcast(None);
     let endpoints = poem::Server::new(poem::listener::TcpListener::bind(address.clone()))
         .run_with_graceful_shutdown(
             http::operator_port::routes(
                 metrics.clone(),
                 &config.service_name_worker,
-                config
-                    .metrics
-                    .token
-                    .as_ref()
-                    .map(otto_server::config::Secret::expose),
+                config.metrics.token(),
             ),
             wait_for(stopped.clone()),
             Some(std::time::Duration::from_secs(1)),

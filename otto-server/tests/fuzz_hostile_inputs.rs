@@ -8,14 +8,10 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use otto_adapters::system::SystemClock;
 use otto_adapters::test_support::TestDatabase;
 use otto_core::tenancy::TenantId;
 use otto_core::webhooks::signatures::callrail;
 use otto_core::webhooks::{AccountRef, Provider};
-use otto_server::startup;
 use otto_testkit::fuzz::{cases, hostile_text};
 use poem::Response;
 use poem::endpoint::BoxEndpoint;
@@ -45,12 +41,7 @@ async fn app(url: &str) -> Client {
         ),
     ]);
     config.webhooks.default_tenant = None;
-    let connections = startup::connect(&config)
-        .await
-        .expect("connects and migrates");
-    let authenticator =
-        startup::authenticator(&config, Arc::new(SystemClock)).expect("credentials");
-    let state = startup::state(config, &connections, authenticator).expect("state");
+    let (state, _connections) = support::connected_state(config).await;
     state
         .provider_accounts
         .link(
@@ -80,13 +71,7 @@ async fn send(client: &Client, method: Method, path: &str, body: Option<String>)
 
 /// A CallRail call-complete delivery of `body`, signed.
 async fn deliver(client: &Client, body: &str) -> TestResponse {
-    client
-        .post("/webhook/callrail/call-complete")
-        .header("content-type", "application/json")
-        .header("Signature", callrail::sign(SECRET, body.as_bytes()))
-        .body(body.to_owned())
-        .send()
-        .await
+    support::webhooks::post_callrail_with(client, "call-complete", SECRET, body).await
 }
 
 /// A call-complete body with these JSON-encoded values spliced in (so that escapes

@@ -8,16 +8,13 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use otto_adapters::database::{self, PoolSettings};
 use otto_adapters::store::scope_key::KnownKey;
-use otto_adapters::system::SystemClock;
 use otto_adapters::test_support::{TestDatabase, postgres_admin_url};
 use otto_core::jobs::JobKind;
 use otto_core::tenancy::TenantId;
-use otto_core::webhooks::signatures::callrail;
 use otto_server::config::Config;
 use otto_server::startup;
 use poem::test::TestClient;
@@ -120,13 +117,8 @@ async fn deliver(client: &Client, company: &str, call: &str) -> (u16, Value) {
     let body = format!(
         r#"{{"resource_id":"{call}","company_resource_id":"{company}","direction":"inbound","answered":false,"customer_phone_number":"+15551230077","start_time":"2026-12-01T10:00:00Z"}}"#
     );
-    let response = client
-        .post("/webhook/callrail/call-complete")
-        .header("content-type", "application/json")
-        .header("Signature", callrail::sign(SECRET, body.as_bytes()))
-        .body(body)
-        .send()
-        .await;
+    let response =
+        support::webhooks::post_callrail_with(client, "call-complete", SECRET, &body).await;
     let status = response.0.status().as_u16();
     let text = response.0.into_body().into_string().await.expect("text");
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
@@ -137,10 +129,8 @@ async fn otto_serves_as_a_provisioned_runtime_login_that_the_database_confines()
     let Some(setup) = Setup::create().await else {
         return;
     };
-    let config = setup.config(&[]);
-    let connections = startup::connect(&config)
-        .await
-        .expect("migrates as the owner, provisions the login, connects as it");
+    // Migrates as the owner, provisions the login, connects as it.
+    let (state, connections) = support::connected_state(setup.config(&[])).await;
     let powers = database::roles::login_powers(&connections.database, None)
         .await
         .expect("reads its own powers");
@@ -150,9 +140,6 @@ async fn otto_serves_as_a_provisioned_runtime_login_that_the_database_confines()
     );
     assert!(powers.violations().is_empty(), "{:?}", powers.violations());
 
-    let authenticator =
-        startup::authenticator(&config, Arc::new(SystemClock)).expect("credentials");
-    let state = startup::state(config, &connections, authenticator).expect("state");
     let client: Client = TestClient::new(otto_server::http::app(&state));
     let admin = support::platform_admin_token("user_ops", "org_ops");
     let lead = |org: &str| support::api_token("user_lead", org, "org:admin");

@@ -7,13 +7,11 @@ mod support;
 
 use std::sync::Arc;
 
-use otto_adapters::system::SystemClock;
 use otto_adapters::test_support::TestDatabase;
 use otto_core::ports::ProviderAccounts;
 use otto_core::tenancy::TenantId;
 use otto_core::webhooks::signatures::callrail;
 use otto_core::webhooks::{AccountRef, Provider};
-use otto_server::startup;
 use poem::Response;
 use poem::endpoint::BoxEndpoint;
 use poem::test::TestClient;
@@ -36,13 +34,8 @@ async fn instance(database_url: &str) -> Instance {
         ("CALLRAIL_WEBHOOK_SECRET", SECRET),
     ]);
     config.webhooks.default_tenant = None;
-    let connections = startup::connect(&config)
-        .await
-        .expect("connects and migrates");
-    let authenticator =
-        startup::authenticator(&config, Arc::new(SystemClock)).expect("credentials");
+    let (state, connections) = support::connected_state(config).await;
     let database = connections.database.clone();
-    let state = startup::state(config, &connections, authenticator).expect("state");
     Instance {
         client: Arc::new(TestClient::new(otto_server::http::app(&state))),
         accounts: state.provider_accounts.clone(),

@@ -39,7 +39,7 @@ impl KnownKey {
             .chain_update(&self.0)
             .chain_update(inner)
             .finalize();
-        outer.iter().map(|byte| format!("{byte:02x}")).collect()
+        otto_core::webhooks::signatures::hex(&outer)
     }
 
     /// The proof of `tenant`'s scope (`app.tenant_proof`).

@@ -58,10 +58,7 @@ impl Delivery {
 
     /// Hex SHA-256 of the body.
     pub fn body_digest(&self) -> String {
-        Sha256::digest(&self.body)
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect()
+        super::signatures::hex(&Sha256::digest(&self.body))
     }
 }
 

@@ -55,8 +55,14 @@ fn equal(expected: &[u8], presented: &[u8]) -> bool {
     expected.ct_eq(presented).into()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+/// `bytes` as lower-case hexadecimal (digests in signatures, keys and proofs).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(text, "{byte:02x}");
+    }
+    text
 }
 
 /// CallRail: `Signature` = base64(HMAC-SHA1(signing key, raw body)).

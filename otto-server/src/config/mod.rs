@@ -194,6 +194,13 @@ pub struct MetricsConfig {
     pub token: Option<Secret>,
 }
 
+impl MetricsConfig {
+    /// The bearer token `/metrics` requires, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_ref().map(Secret::expose)
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -42,6 +42,19 @@ impl Parser<'_> {
         self.env.get(name).map(Secret::new)
     }
 
+    /// A secret that, when set, holds at least `min` characters (`hint` says why or how
+    /// to make one); a shorter one is an error that never shows it.
+    fn long_secret(&mut self, name: &'static str, min: usize, hint: &str) -> Option<Secret> {
+        let secret = self.secret(name);
+        if secret
+            .as_ref()
+            .is_some_and(|secret| secret.expose().trim().len() < min)
+        {
+            self.fail(name, format!("must be at least {min} characters ({hint})"));
+        }
+        secret
+    }
+
     /// Parses `name` with `parse`, falling back to `default`; a bad value is an error
     /// that shows the accepted form (and the value, unless the variable is a secret).
     fn parsed<T, E: std::fmt::Display>(
@@ -186,16 +199,11 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
             "must name the same kind of database as DATABASE_URL (the schema owner's login to it)",
         );
     }
-    let database_scope_key = p.secret("OTTO_DATABASE_SCOPE_KEY");
-    if database_scope_key
-        .as_ref()
-        .is_some_and(|key| key.expose().trim().len() < 32)
-    {
-        p.fail(
-            "OTTO_DATABASE_SCOPE_KEY",
-            "must be at least 32 characters (generate one with `openssl rand -hex 32`)",
-        );
-    }
+    let database_scope_key = p.long_secret(
+        "OTTO_DATABASE_SCOPE_KEY",
+        32,
+        "generate one with `openssl rand -hex 32`",
+    );
     let redis_url = p.secret("REDIS_URL");
     if let Some(url) = &redis_url {
         let scheme = url.expose().split("://").next().unwrap_or_default();
@@ -624,16 +632,11 @@ fn metrics_config(p: &mut Parser<'_>) -> MetricsConfig {
         "an IP address and port such as 127.0.0.1:9100 or [::]:9100 (port 0: any free port)",
         str::parse::<std::net::SocketAddr>,
     );
-    let token = p.secret("OTTO_METRICS_TOKEN");
-    if token
-        .as_ref()
-        .is_some_and(|token| token.expose().trim().len() < 16)
-    {
-        p.fail(
-            "OTTO_METRICS_TOKEN",
-            "must be at least 16 characters (it is the only protection of /metrics off loopback)",
-        );
-    }
+    let token = p.long_secret(
+        "OTTO_METRICS_TOKEN",
+        16,
+        "it is the only protection of /metrics off loopback",
+    );
     MetricsConfig { address, token }
 }
 

@@ -95,7 +95,14 @@ pub fn routes(
         .data(MetricsToken(token.map(Arc::from)))
 }
 
-/// Whether a listener on `address` is reachable only from this machine.
-pub fn is_loopback(address: &std::net::SocketAddr) -> bool {
-    address.ip().is_loopback()
+/// Warns when an operators' listener bound to `ip` (`None`: a host name, left to the
+/// operator) serves `/metrics` beyond loopback without a token.
+pub fn warn_if_exposed(ip: Option<std::net::IpAddr>, address: &str, token: Option<&str>) {
+    if token.is_none() && ip.is_some_and(|ip| !ip.is_loopback()) {
+        tracing::warn!(
+            address = %address,
+            "metrics listen beyond loopback without OTTO_METRICS_TOKEN: they name every tenant, \
+             so keep this port off the public network"
+        );
+    }
 }

@@ -115,6 +115,18 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// The state `serve` builds from `config` over real connections (connected and
+/// migrated, credentials from the configuration), and those connections.
+pub async fn connected_state(config: Config) -> (AppState, startup::Connections) {
+    let connections = startup::connect(&config)
+        .await
+        .expect("connects and migrates");
+    let authenticator =
+        startup::authenticator(&config, Arc::new(SystemClock)).expect("credentials");
+    let state = startup::state(config, &connections, authenticator).expect("state");
+    (state, connections)
+}
+
 /// Claims of a valid v2 session token of `user` in `org` as `role`.
 pub fn session_claims(user: &str, org: &str, role: &str) -> Value {
     signers::session_claims_v2("https://clerk.otto.test", PARTY, user, org, role, now())
@@ -311,12 +323,7 @@ pub fn operator_client(state: &AppState) -> TestClient<BoxEndpoint<'static, Resp
         otto_server::http::operator_port::routes(
             state.metrics.clone(),
             &state.config.service_name_api,
-            state
-                .config
-                .metrics
-                .token
-                .as_ref()
-                .map(otto_server::config::Secret::expose),
+            state.config.metrics.token(),
         )
         .map_to_response()
         .boxed(),
