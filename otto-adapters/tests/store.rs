@@ -604,3 +604,31 @@ fn find_node<'a>(plan: &'a serde_json::Value, relation: &str) -> Option<&'a serd
         _ => None,
     }
 }
+
+async fn assert_live_event_contract(store: &SqlStore) {
+    let stores = contracts::LiveEventStores {
+        events: store,
+        ledger: store,
+        calls: store,
+        jobs: store,
+    };
+    contracts::live_event_log_contract(stores, "org_live_a", "org_live_b").await;
+}
+
+#[tokio::test]
+async fn the_sqlite_store_honours_the_live_event_contract() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let connection = migrated(&format!("sqlite://{}/otto.db", dir.path().display())).await;
+    assert_live_event_contract(&SqlStore::new(connection, Arc::new(UuidV7Ids))).await;
+}
+
+#[tokio::test]
+async fn the_postgres_store_honours_the_live_event_contract() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let connection = migrated(&test_database.url).await;
+    assert_live_event_contract(&SqlStore::new(connection.clone(), Arc::new(UuidV7Ids))).await;
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}

@@ -101,6 +101,20 @@ impl OutcomeChange {
                 .unwrap_or_else(|| outcome.assigned_rep.clone()),
         }
     }
+
+    /// The names of the fields it sets (`booked`, `appointment_at`, `notes`,
+    /// `assigned_rep`), for the call's `call.updated` event.
+    pub fn changed(&self) -> Vec<&'static str> {
+        [
+            ("booked", self.booked.is_some()),
+            ("appointment_at", self.appointment_at.is_some()),
+            ("notes", self.notes.is_some()),
+            ("assigned_rep", self.assigned_rep.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
 }
 
 /// Text search over calls: digits match inside the customer's number, anything else

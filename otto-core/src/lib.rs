@@ -46,6 +46,7 @@ pub mod company_settings;
 pub mod dashboard;
 pub mod follow_ups;
 pub mod jobs;
+pub mod live;
 pub mod members;
 pub mod messages;
 pub mod origin;

@@ -245,6 +245,12 @@ impl TenantScope {
         TenantScope { tenant_id }
     }
 
+    /// The scope of a live-event stream, whose tenant was fixed by the authenticated
+    /// request or the redeemed ticket that opened it.
+    pub fn for_event_stream(tenant_id: TenantId) -> Self {
+        TenantScope { tenant_id }
+    }
+
     /// The tenant.
     pub fn tenant_id(&self) -> &TenantId {
         &self.tenant_id

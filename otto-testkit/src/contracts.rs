@@ -15,6 +15,7 @@ pub use crate::follow_up_contract::{FollowUpStores, follow_up_store_contract};
 pub use crate::insight_contract::{insight_store_contract, sample_analysis, sample_transcript};
 pub use crate::insight_provider_contract::{call_analyzer_contract, transcriber_contract};
 pub use crate::job_queue_contract::job_queue_contract;
+pub use crate::live_events_contract::{LiveEventStores, live_event_log_contract};
 pub use crate::members_contract::company_members_contract;
 pub use crate::sms_contract::sms_sender_contract;
 
@@ -925,6 +926,18 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_in_memory_store_honours_the_job_queue_contract() {
         job_queue_contract(std::sync::Arc::new(crate::InMemoryStore::default())).await;
+    }
+
+    #[tokio::test]
+    async fn the_in_memory_store_honours_the_live_event_contract() {
+        let store = crate::InMemoryStore::default();
+        let stores = LiveEventStores {
+            events: &store,
+            ledger: &store,
+            calls: &store,
+            jobs: &store,
+        };
+        live_event_log_contract(stores, "org_live_a", "org_live_b").await;
     }
 
     #[test]

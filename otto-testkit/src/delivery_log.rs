@@ -52,10 +52,16 @@ fn newest_first(delivery: &LoggedDelivery) -> std::cmp::Reverse<(DateTime<Utc>, 
 #[async_trait]
 impl DeliveryLog for InMemoryStore {
     async fn record(&self, delivery: &LoggedDelivery) -> Result<(), StoreError> {
-        self.tables()
-            .webhooks
-            .deliveries
-            .push(stored(delivery.clone()));
+        let mut tables = self.tables();
+        tables.webhooks.deliveries.push(stored(delivery.clone()));
+        if let (Some(tenant), DeliveryOutcome::Failed) = (&delivery.tenant, delivery.outcome) {
+            let event = otto_core::live::webhook_failed(
+                delivery.id,
+                delivery.route.provider().as_str(),
+                delivery.route.name(),
+            );
+            self.publish_in(&mut tables, tenant, vec![event], delivery.received_at);
+        }
         Ok(())
     }
 

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use otto_core::calls::{Call, Direction};
+use otto_core::live;
 use otto_core::ports::{
     FollowUpSettings, FollowUpStore, OutboundAction, OutboundClaim, OutboundKind, StoreError,
 };
@@ -146,6 +147,7 @@ impl FollowUpStore for InMemoryStore {
                 StoreError::Internal(format!("no outbound {} `{key}`", kind.as_str()))
             })?;
         action.provider_ref = Some(provider_ref.to_owned());
+        let mut events = Vec::new();
         match kind {
             OutboundKind::Sms => {
                 let message = MessageFacts {
@@ -156,21 +158,29 @@ impl FollowUpStore for InMemoryStore {
                     sent_at: done_at.trunc_subsecs(6),
                 };
                 let call_id = action.call_id;
-                keep_message(
+                let number = action.to.clone();
+                let id = self.ids.new_id();
+                if keep_message(
                     &mut tables.webhooks.messages,
-                    self.ids.new_id(),
+                    id,
                     &tenant,
                     Provider::Twilio,
                     message,
                     call_id,
-                );
+                ) {
+                    events = live::outbound_completed(kind, key, Some(id), &number);
+                }
             }
             OutboundKind::AiCall => {
                 let to_number = Some(action.to.clone());
+                let entry = (tenant.clone(), provider_ref.to_owned());
+                if !tables.webhooks.ai_calls.contains_key(&entry) {
+                    events = live::outbound_completed(kind, key, None, &action.to);
+                }
                 tables
                     .webhooks
                     .ai_calls
-                    .entry((tenant, provider_ref.to_owned()))
+                    .entry(entry)
                     .or_insert_with(|| AiCallFacts {
                         external_id: provider_ref.to_owned(),
                         to_number,
@@ -183,6 +193,7 @@ impl FollowUpStore for InMemoryStore {
                     });
             }
         }
+        self.publish_in(tables, &tenant, events, done_at);
         Ok(())
     }
 }

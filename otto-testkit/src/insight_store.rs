@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use otto_core::jobs::Enqueued;
 use otto_core::jobs::NewJob;
+use otto_core::live::{self, NewLiveEvent};
 use otto_core::ports::{
     AnalysisResult, CallAnalysis, InsightStore, RecordingRef, StoreError, Transcript,
 };
@@ -101,7 +103,12 @@ impl InsightStore for InMemoryStore {
         }
         tables.insights.transcripts.insert(key, transcript.clone());
         let id = self.ids.new_id();
-        tables.jobs.enqueue(then.clone(), id, now);
+        let mut events: Vec<NewLiveEvent> = Vec::new();
+        if let Enqueued::Created(id) = tables.jobs.enqueue(then.clone(), id, now) {
+            events.extend(live::job_queued(id, then));
+        }
+        events.extend(call_event(tables, scope, recording, "transcript"));
+        self.publish_in(tables, scope.tenant_id(), events, now);
         Ok(true)
     }
 
@@ -123,14 +130,37 @@ impl InsightStore for InMemoryStore {
         scope: &TenantScope,
         recording: &RecordingRef,
         result: &AnalysisResult,
-        _now: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tables = self.tables();
+        let mut guard = self.tables();
+        let tables = &mut *guard;
         let key = key_of(scope, recording);
         if tables.insights.analyses.contains_key(&key) {
             return Ok(false);
         }
         tables.insights.analyses.insert(key, result.clone());
+        let events = call_event(tables, scope, recording, "analysis")
+            .into_iter()
+            .collect();
+        self.publish_in(tables, scope.tenant_id(), events, now);
         Ok(true)
     }
+}
+
+/// `call.updated` of the recording's call, saying that `changed` is ready.
+fn call_event(
+    tables: &crate::store::Tables,
+    scope: &TenantScope,
+    recording: &RecordingRef,
+    changed: &str,
+) -> Option<NewLiveEvent> {
+    tables
+        .calls
+        .iter()
+        .find(|call| {
+            &call.tenant_id == scope.tenant_id()
+                && call.provider == recording.provider
+                && call.external_id == recording.call_external_id
+        })
+        .map(|call| live::call_updated(call.id, call.outcome.assigned_rep.clone(), &[changed]))
 }

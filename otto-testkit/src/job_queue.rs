@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use otto_core::jobs::{Enqueued, Finish, Job, JobKind, JobStatus, NewJob};
+use otto_core::live;
 use otto_core::ports::{JobQueue, StoreError};
 use uuid::Uuid;
 
@@ -75,7 +76,14 @@ impl InMemoryStore {
 impl JobQueue for InMemoryStore {
     async fn enqueue(&self, job: NewJob, now: DateTime<Utc>) -> Result<Enqueued, StoreError> {
         let id = self.ids.new_id();
-        Ok(self.tables().jobs.enqueue(job, id, now))
+        let mut tables = self.tables();
+        let event = live::job_queued(id, &job);
+        let tenant = job.tenant_id.clone();
+        let enqueued = tables.jobs.enqueue(job, id, now);
+        if let (Enqueued::Created(_), Some(tenant)) = (enqueued, tenant) {
+            self.publish_in(&mut tables, &tenant, event.into_iter().collect(), now);
+        }
+        Ok(enqueued)
     }
 
     async fn lease(
@@ -133,6 +141,10 @@ impl JobQueue for InMemoryStore {
         }
         if let Some(at) = finish.next_run() {
             job.run_at = at.trunc_subsecs(6);
+        }
+        let (id, kind, tenant) = (job.id, job.kind.clone(), job.tenant_id.clone());
+        if let (Some(tenant), Some(event)) = (tenant, live::job_finished(id, &kind, &finish)) {
+            self.publish_in(&mut tables, &tenant, vec![event], now);
         }
         Ok(true)
     }

@@ -29,6 +29,8 @@ mod insight_provider_contract;
 mod insight_store;
 mod job_queue;
 mod job_queue_contract;
+mod live_events;
+mod live_events_contract;
 mod members_contract;
 mod message_log;
 mod provider_fakes;

@@ -56,7 +56,7 @@ pub(crate) fn keep_message(
     provider: Provider,
     facts: MessageFacts,
     call_id: Option<Uuid>,
-) {
+) -> bool {
     let known = messages.iter().any(|stored| {
         stored.tenant == *tenant
             && stored.provider == provider
@@ -71,6 +71,7 @@ pub(crate) fn keep_message(
             facts,
         });
     }
+    !known
 }
 
 fn page_of<T, C>(mut items: Vec<T>, limit: u32, after: impl Fn(&T) -> C) -> Page<T, C> {

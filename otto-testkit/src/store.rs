@@ -9,6 +9,7 @@ use chrono::SubsecRound;
 use otto_core::calls::{
     Call, CallCursor, CallFilter, CallOutcome, MAX_PAGE_SIZE, NewCall, OutcomeChange, Page,
 };
+use otto_core::live;
 use otto_core::ports::{
     CallRepository, Company, CompanyDirectory, IdGenerator, Member, StoreError,
 };
@@ -25,6 +26,7 @@ pub(crate) struct Tables {
     pub(crate) jobs: crate::job_queue::JobTables,
     pub(crate) follow_ups: crate::follow_up_store::FollowUpTables,
     pub(crate) insights: crate::insight_store::InsightTables,
+    pub(crate) live: crate::live_events::LiveTables,
 }
 
 /// The fake; see the module docs. Cheap to clone (clones share the data).
@@ -32,6 +34,7 @@ pub(crate) struct Tables {
 pub struct InMemoryStore {
     tables: Arc<Mutex<Tables>>,
     pub(crate) ids: Arc<dyn IdGenerator>,
+    pub(crate) notifier: Arc<crate::live_events::NotifierSlot>,
 }
 
 impl Default for InMemoryStore {
@@ -39,6 +42,7 @@ impl Default for InMemoryStore {
         InMemoryStore {
             tables: Arc::default(),
             ids: Arc::new(SequentialIds::default()),
+            notifier: Arc::default(),
         }
     }
 }
@@ -108,6 +112,13 @@ impl CallRepository for InMemoryStore {
             outcome: CallOutcome::default(),
         };
         tables.calls.push(stored.clone());
+        let event = live::call_created(stored.id, None);
+        self.publish_in(
+            &mut tables,
+            scope.tenant_id(),
+            vec![event],
+            chrono::Utc::now(),
+        );
         Ok(stored)
     }
 
@@ -175,6 +186,18 @@ impl CallRepository for InMemoryStore {
         let mut outcome = change.applied_to(&call.outcome);
         outcome.appointment_at = outcome.appointment_at.map(|at| at.trunc_subsecs(6));
         call.outcome = outcome;
-        Ok(Some(call.clone()))
+        let call = call.clone();
+        let event = live::call_updated(
+            call.id,
+            call.outcome.assigned_rep.clone(),
+            &change.changed(),
+        );
+        self.publish_in(
+            &mut tables,
+            scope.tenant_id(),
+            vec![event],
+            chrono::Utc::now(),
+        );
+        Ok(Some(call))
     }
 }

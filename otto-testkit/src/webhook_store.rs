@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use chrono::{DateTime, SubsecRound, Utc};
 use otto_core::calls::{Call, CallOutcome, Direction};
+use otto_core::jobs::Enqueued;
+use otto_core::live::{self, NewLiveEvent};
 use otto_core::ports::{
     AccountLink, Application, Claim, Company, IdempotencyKey, ProviderAccounts, Recording,
     StoreError, Target, WebhookLedger,
@@ -122,7 +124,7 @@ impl InMemoryStore {
         change: CallChange,
         facts: &CallFacts,
         at: DateTime<Utc>,
-    ) {
+    ) -> Option<NewLiveEvent> {
         let position = calls.iter().position(|call| {
             call.tenant_id == *tenant
                 && call.provider == provider.as_str()
@@ -147,6 +149,10 @@ impl InMemoryStore {
                 calls.len() - 1
             }
         };
+        // Updated facts of a call this delivery created are not news of their own.
+        let created = position
+            .is_none()
+            .then(|| live::call_created(calls[index].id, None));
         if change == CallChange::Update {
             let call = &mut calls[index];
             call.direction = facts.direction.unwrap_or(call.direction);
@@ -158,7 +164,27 @@ impl InMemoryStore {
             }
             call.answered = facts.answered.unwrap_or(call.answered);
             call.duration_seconds = facts.duration_seconds.unwrap_or(call.duration_seconds);
+            let changed: Vec<&str> = [
+                ("direction", facts.direction.is_some()),
+                (
+                    "customer",
+                    facts.customer_name.is_some() || facts.customer_number.is_some(),
+                ),
+                ("status", facts.answered.is_some()),
+                ("duration", facts.duration_seconds.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(name, present)| present.then_some(name))
+            .collect();
+            if created.is_none() && !changed.is_empty() {
+                return Some(live::call_updated(
+                    call.id,
+                    call.outcome.assigned_rep.clone(),
+                    &changed,
+                ));
+            }
         }
+        created
     }
 }
 
@@ -177,7 +203,8 @@ impl InMemoryStore {
         effects: &[Effect],
         needs_tenant: bool,
         at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<NewLiveEvent>, StoreError> {
+        let mut events = Vec::new();
         // Validate before changing anything: the fake's "transaction".
         let needs_tenant = needs_tenant
             || effects.iter().any(|effect| {
@@ -197,24 +224,31 @@ impl InMemoryStore {
         for effect in effects {
             match effect {
                 Effect::RecordCall { change, facts } => {
-                    self.record_call(
+                    events.extend(self.record_call(
                         &mut tables.calls,
                         tenant_of(tenant)?,
                         provider,
                         *change,
                         facts,
                         at,
-                    );
+                    ));
                 }
                 Effect::StoreMessage(message) => {
-                    keep_message(
+                    let id = self.ids.new_id();
+                    if keep_message(
                         &mut tables.webhooks.messages,
-                        self.ids.new_id(),
+                        id,
                         tenant_of(tenant)?,
                         provider,
                         message.clone(),
                         None,
-                    );
+                    ) {
+                        events.push(live::message_stored(
+                            id,
+                            message.direction,
+                            &message.customer_number,
+                        ));
+                    }
                 }
                 Effect::OptOut { customer_number } => {
                     tables
@@ -230,15 +264,15 @@ impl InMemoryStore {
                 }
                 Effect::StoreRecording(recording) => {
                     let tenant = tenant_of(tenant)?;
-                    self.record_call(
+                    events.extend(self.record_call(
                         &mut tables.calls,
                         tenant,
                         provider,
                         CallChange::Open,
                         &CallFacts::about(&recording.call_external_id),
                         at,
-                    );
-                    let call_id = tables
+                    ));
+                    let call = tables
                         .calls
                         .iter()
                         .find(|call| {
@@ -246,13 +280,21 @@ impl InMemoryStore {
                                 && call.provider == provider.as_str()
                                 && call.external_id == recording.call_external_id
                         })
-                        .map(|call| call.id)
                         .ok_or_else(|| StoreError::Internal("the recorded call is gone".into()))?;
+                    let call_id = call.id;
+                    let key = (tenant.clone(), recording.external_id.clone());
+                    if !tables.webhooks.recordings.contains_key(&key) {
+                        events.push(live::call_updated(
+                            call_id,
+                            call.outcome.assigned_rep.clone(),
+                            &["recording"],
+                        ));
+                    }
                     let order = tables.webhooks.recordings.len();
                     tables
                         .webhooks
                         .recordings
-                        .entry((tenant.clone(), recording.external_id.clone()))
+                        .entry(key)
                         .or_insert_with(|| StoredRecording {
                             call_id,
                             recording: Recording {
@@ -312,7 +354,7 @@ impl InMemoryStore {
                 }
             }
         }
-        Ok(())
+        Ok(events)
     }
 }
 
@@ -324,6 +366,7 @@ impl WebhookLedger for InMemoryStore {
         let mut guard = self.tables();
         let tables = &mut *guard;
         let tuple = key_tuple(key);
+        let mut events = Vec::new();
         let claim = if let Some(record) = tables.webhooks.keys.get_mut(&tuple) {
             record.last_seen_at = at;
             record.attempts += 1;
@@ -334,7 +377,7 @@ impl WebhookLedger for InMemoryStore {
                 first_delivery_id: record.first_delivery_id,
             }
         } else {
-            self.apply_effects(
+            events = self.apply_effects(
                 tables,
                 key.tenant.as_ref(),
                 key.provider,
@@ -344,7 +387,9 @@ impl WebhookLedger for InMemoryStore {
             )?;
             for job in application.jobs {
                 let id = self.ids.new_id();
-                tables.jobs.enqueue(job.clone(), id, at);
+                if let Enqueued::Created(id) = tables.jobs.enqueue(job.clone(), id, at) {
+                    events.extend(live::job_queued(id, job));
+                }
             }
             tables.webhooks.keys.insert(
                 tuple,
@@ -363,6 +408,9 @@ impl WebhookLedger for InMemoryStore {
                 .deliveries
                 .push(crate::delivery_log::stored(logged));
         }
+        if let Some(tenant) = &key.tenant {
+            self.publish_in(tables, tenant, events, at);
+        }
         Ok(claim)
     }
 
@@ -377,7 +425,7 @@ impl WebhookLedger for InMemoryStore {
         let at = at.trunc_subsecs(6);
         let mut guard = self.tables();
         let tables = &mut *guard;
-        self.apply_effects(
+        let events = self.apply_effects(
             tables,
             key.tenant.as_ref(),
             key.provider,
@@ -390,6 +438,9 @@ impl WebhookLedger for InMemoryStore {
             .keys
             .entry(key_tuple(key))
             .or_insert_with(|| KeyRecord::first(body_digest, None, at));
+        if let Some(tenant) = &key.tenant {
+            self.publish_in(tables, tenant, events, at);
+        }
         Ok(())
     }
 

@@ -5,6 +5,7 @@ use chrono::Utc;
 use otto_core::calls::{
     Call, CallCursor, CallFilter, CallOutcome, CallSearch, Direction, NewCall, OutcomeChange, Page,
 };
+use otto_core::live;
 use otto_core::ports::{CallRepository, StoreError};
 use otto_core::tenancy::{TenantId, TenantScope, UserId};
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, LikeExpr, Query};
@@ -217,7 +218,7 @@ impl CallRepository for SqlStore {
             created_at: Set(now),
             updated_at: Set(now),
         };
-        calls::Entity::insert(row)
+        let inserted = calls::Entity::insert(row)
             .on_conflict_do_nothing_on([
                 calls::Column::TenantId,
                 calls::Column::Provider,
@@ -236,8 +237,15 @@ impl CallRepository for SqlStore {
             .ok_or_else(|| {
                 StoreError::Internal("the recorded call cannot be read back".to_owned())
             })?;
-        transaction.commit().await.map_err(store_error)?;
-        to_domain(stored)
+        let stored = to_domain(stored)?;
+        let events: Vec<_> =
+            matches!(inserted, sea_orm::TryInsertResult::Inserted(rows) if rows > 0)
+                .then(|| live::call_created(stored.id, stored.outcome.assigned_rep.clone()))
+                .into_iter()
+                .collect();
+        self.commit_with_events(transaction, scope.tenant_id(), &events, now)
+            .await?;
+        Ok(stored)
     }
 
     async fn list(
@@ -324,9 +332,22 @@ impl CallRepository for SqlStore {
             .filter(calls::Column::TenantId.eq(tenant))
             .one(&transaction)
             .await
-            .map_err(store_error)?;
-        transaction.commit().await.map_err(store_error)?;
-        row.map(to_domain).transpose()
+            .map_err(store_error)?
+            .map(to_domain)
+            .transpose()?;
+        let events: Vec<_> = row
+            .iter()
+            .map(|call| {
+                live::call_updated(
+                    call.id,
+                    call.outcome.assigned_rep.clone(),
+                    &change.changed(),
+                )
+            })
+            .collect();
+        self.commit_with_events(transaction, scope.tenant_id(), &events, Utc::now())
+            .await?;
+        Ok(row)
     }
 }
 

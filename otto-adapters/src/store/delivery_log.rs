@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use otto_core::calls::Page;
+use otto_core::live;
 use otto_core::ports::{
     DeliveryCursor, DeliveryFilter, DeliveryLog, DeliveryOutcome, LogScope, LoggedDelivery,
     ReplayRecord, StoreError,
@@ -157,7 +158,18 @@ impl DeliveryLog for SqlStore {
     async fn record(&self, delivery: &LoggedDelivery) -> Result<(), StoreError> {
         let transaction = self.begin_platform().await?;
         insert_delivery(&transaction, delivery).await?;
-        transaction.commit().await.map_err(store_error)
+        match (&delivery.tenant, delivery.outcome) {
+            (Some(tenant), DeliveryOutcome::Failed) => {
+                let event = live::webhook_failed(
+                    delivery.id,
+                    delivery.route.provider().as_str(),
+                    delivery.route.name(),
+                );
+                self.commit_with_events(transaction, tenant, &[event], delivery.received_at)
+                    .await
+            }
+            _ => transaction.commit().await.map_err(store_error),
+        }
     }
 
     async fn list(

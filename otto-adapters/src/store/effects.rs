@@ -4,13 +4,16 @@
 
 use chrono::{DateTime, Utc};
 use otto_core::calls::Direction;
-use otto_core::jobs::NewJob;
+use otto_core::jobs::{Enqueued, NewJob};
+use otto_core::live::{self, NewLiveEvent};
 use otto_core::ports::StoreError;
 use otto_core::tenancy::TenantId;
 use otto_core::webhooks::{CallChange, CallFacts, Effect, Provider, RecordingFacts};
 use sea_orm::{DatabaseTransaction, Value};
 
 use super::jobs::insert_job;
+use super::live_events::call_of;
+use super::sql::column;
 use super::{SqlStore, sql, stored_time};
 
 /// One transaction's effect writer.
@@ -19,13 +22,54 @@ pub(super) struct EffectWriter<'a> {
     pub(super) transaction: &'a DatabaseTransaction,
     pub(super) provider: Provider,
     pub(super) at: DateTime<Utc>,
+    /// The live events of what was written, appended when the transaction ends.
+    pub(super) events: std::sync::Mutex<Vec<NewLiveEvent>>,
 }
 
 fn text(value: &Option<String>) -> Value {
     value.clone().into()
 }
 
-impl EffectWriter<'_> {
+impl<'a> EffectWriter<'a> {
+    /// A writer of `provider`'s delivery received `at`, in `transaction`.
+    pub(super) fn new(
+        store: &'a SqlStore,
+        transaction: &'a DatabaseTransaction,
+        provider: Provider,
+        at: DateTime<Utc>,
+    ) -> Self {
+        EffectWriter {
+            store,
+            transaction,
+            provider,
+            at,
+            events: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The live events of everything written so far.
+    pub(super) fn take_events(&self) -> Vec<NewLiveEvent> {
+        std::mem::take(
+            &mut *self
+                .events
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()),
+        )
+    }
+
+    fn publish(&self, event: NewLiveEvent) {
+        self.events
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .push(event);
+    }
+
+    fn publish_all(&self, events: impl IntoIterator<Item = NewLiveEvent>) {
+        for event in events {
+            self.publish(event);
+        }
+    }
+
     async fn run(&self, sql: &str, values: Vec<Value>) -> Result<u64, StoreError> {
         sql::execute(self.transaction, sql, values).await
     }
@@ -48,18 +92,19 @@ impl EffectWriter<'_> {
             match effect {
                 Effect::RecordCall { change, facts } => {
                     let tenant = Self::tenant_of(tenant)?;
-                    self.open_call(tenant, facts).await?;
+                    let created = self.open_call(tenant, facts).await?;
                     if *change == CallChange::Update {
-                        self.update_call(tenant, facts).await?;
+                        self.update_call(tenant, facts, !created).await?;
                     }
                 }
                 Effect::StoreMessage(message) => {
                     let tenant = Self::tenant_of(tenant)?;
-                    self.run(
+                    let inserted = sql::query(
+                        self.transaction,
                         "INSERT INTO messages (id, tenant_id, call_id, provider, external_id, \
                          direction, customer_number, body, sent_at, created_at) \
                          VALUES ($1, $2, NULL, $3, $4, $5, $6, $7, $8, $9) \
-                         ON CONFLICT (tenant_id, provider, external_id) DO NOTHING",
+                         ON CONFLICT (tenant_id, provider, external_id) DO NOTHING RETURNING id",
                         vec![
                             self.store.new_id().into(),
                             tenant.as_str().into(),
@@ -73,6 +118,13 @@ impl EffectWriter<'_> {
                         ],
                     )
                     .await?;
+                    if let Some(row) = inserted.first() {
+                        self.publish(live::message_stored(
+                            column(row, "id")?,
+                            message.direction,
+                            &message.customer_number,
+                        ));
+                    }
                 }
                 Effect::OptOut { customer_number } => {
                     let tenant = Self::tenant_of(tenant)?;
@@ -209,13 +261,15 @@ impl EffectWriter<'_> {
         Ok(())
     }
 
-    async fn open_call(&self, tenant: &TenantId, facts: &CallFacts) -> Result<(), StoreError> {
+    /// Stores the call unless it is known; whether it was new.
+    async fn open_call(&self, tenant: &TenantId, facts: &CallFacts) -> Result<bool, StoreError> {
         let at = stored_time(self.at);
-        self.run(
+        let inserted = sql::query(
+            self.transaction,
             "INSERT INTO calls (id, tenant_id, provider, external_id, direction, customer_name, \
              customer_number, answered, duration_seconds, started_at, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
-             ON CONFLICT (tenant_id, provider, external_id) DO NOTHING",
+             ON CONFLICT (tenant_id, provider, external_id) DO NOTHING RETURNING id",
             vec![
                 self.store.new_id().into(),
                 tenant.as_str().into(),
@@ -235,10 +289,21 @@ impl EffectWriter<'_> {
             ],
         )
         .await?;
-        Ok(())
+        let Some(row) = inserted.first() else {
+            return Ok(false);
+        };
+        self.publish(live::call_created(column(row, "id")?, None));
+        Ok(true)
     }
 
-    async fn update_call(&self, tenant: &TenantId, facts: &CallFacts) -> Result<(), StoreError> {
+    /// Overwrites the facts present; `publish` says whether the change is news (a
+    /// call created by this delivery was announced as created already).
+    async fn update_call(
+        &self,
+        tenant: &TenantId,
+        facts: &CallFacts,
+        publish: bool,
+    ) -> Result<(), StoreError> {
         self.run(
             "UPDATE calls SET direction = COALESCE($1, direction), \
              customer_name = COALESCE($2, customer_name), \
@@ -259,6 +324,41 @@ impl EffectWriter<'_> {
             ],
         )
         .await?;
+        let changed: Vec<&str> = [
+            ("direction", facts.direction.is_some()),
+            (
+                "customer",
+                facts.customer_name.is_some() || facts.customer_number.is_some(),
+            ),
+            ("status", facts.answered.is_some()),
+            ("duration", facts.duration_seconds.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, present)| present.then_some(name))
+        .collect();
+        if publish && !changed.is_empty() {
+            self.publish_call_update(tenant, &facts.external_id, &changed)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn publish_call_update(
+        &self,
+        tenant: &TenantId,
+        external_id: &str,
+        changed: &[&str],
+    ) -> Result<(), StoreError> {
+        if let Some((call_id, rep)) = call_of(
+            self.transaction,
+            tenant,
+            self.provider.as_str(),
+            external_id,
+        )
+        .await?
+        {
+            self.publish(live::call_updated(call_id, rep, changed));
+        }
         Ok(())
     }
 
@@ -270,7 +370,7 @@ impl EffectWriter<'_> {
         // A recording callback may come before the call's own events.
         self.open_call(tenant, &CallFacts::about(&recording.call_external_id))
             .await?;
-        self.run(
+        let inserted = self.run(
             "INSERT INTO recordings (id, tenant_id, call_id, external_id, url, duration_seconds, \
              created_at) \
              SELECT $1, $2, c.id, $3, $4, $5, $6 FROM calls c \
@@ -288,6 +388,10 @@ impl EffectWriter<'_> {
             ],
         )
         .await?;
+        if inserted > 0 {
+            self.publish_call_update(tenant, &recording.call_external_id, &["recording"])
+                .await?;
+        }
         Ok(())
     }
 
@@ -295,7 +399,10 @@ impl EffectWriter<'_> {
     /// key.
     pub(super) async fn enqueue(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
         for job in jobs {
-            insert_job(self.transaction, self.store.new_id(), job, self.at).await?;
+            let enqueued = insert_job(self.transaction, self.store.new_id(), job, self.at).await?;
+            if let Enqueued::Created(id) = enqueued {
+                self.publish_all(live::job_queued(id, job));
+            }
         }
         Ok(())
     }

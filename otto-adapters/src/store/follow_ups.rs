@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use otto_core::calls::Call;
+use otto_core::live;
 use otto_core::ports::{
     FollowUpSettings, FollowUpStore, OutboundAction, OutboundClaim, OutboundKind, StoreError,
 };
@@ -232,17 +233,18 @@ impl FollowUpStore for SqlStore {
                  customer_number, body, sent_at, created_at) \
                  SELECT $1, tenant_id, call_id, 'twilio', $2, 'outbound', to_number, body, $3, $3 \
                  FROM outbound_actions WHERE tenant_id = $4 AND kind = $5 AND follow_up_key = $6 \
-                 ON CONFLICT (tenant_id, provider, external_id) DO NOTHING"
+                 ON CONFLICT (tenant_id, provider, external_id) DO NOTHING \
+                 RETURNING id, customer_number"
             }
             OutboundKind::AiCall => {
                 "INSERT INTO ai_calls (id, tenant_id, external_id, to_number, status, completed, \
                  created_at, updated_at) \
                  SELECT $1, tenant_id, $2, to_number, 'started', false, $3, $3 \
                  FROM outbound_actions WHERE tenant_id = $4 AND kind = $5 AND follow_up_key = $6 \
-                 ON CONFLICT (tenant_id, external_id) DO NOTHING"
+                 ON CONFLICT (tenant_id, external_id) DO NOTHING RETURNING id, to_number AS customer_number"
             }
         };
-        sql::execute(
+        let kept = sql::query(
             &transaction,
             keep,
             vec![
@@ -255,6 +257,20 @@ impl FollowUpStore for SqlStore {
             ],
         )
         .await?;
-        transaction.commit().await.map_err(store_error)
+        // Kept before (a retried completion) is not news.
+        let events = match kept.first() {
+            Some(row) => {
+                let number: Option<String> = column(row, "customer_number")?;
+                live::outbound_completed(
+                    kind,
+                    key,
+                    Some(column(row, "id")?),
+                    number.as_deref().unwrap_or_default(),
+                )
+            }
+            None => Vec::new(),
+        };
+        self.commit_with_events(transaction, scope.tenant_id(), &events, done_at)
+            .await
     }
 }

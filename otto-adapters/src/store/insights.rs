@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use otto_core::jobs::NewJob;
+use otto_core::jobs::{Enqueued, NewJob};
+use otto_core::live::{self, NewLiveEvent};
 use otto_core::ports::{
     AnalysisResult, CallAnalysis, InsightStore, Recording, RecordingRef, StoreError, Transcript,
 };
@@ -12,8 +13,9 @@ use sea_orm::{DatabaseTransaction, Value};
 use uuid::Uuid;
 
 use super::jobs::insert_job;
+use super::live_events::call_of;
 use super::sql::{self, column};
-use super::{SqlStore, store_error, stored_time};
+use super::{SqlStore, stored_time};
 
 fn recording_values(scope: &TenantScope, recording: &RecordingRef) -> Vec<Value> {
     vec![
@@ -150,12 +152,19 @@ impl InsightStore for SqlStore {
             values,
         )
         .await?;
+        let mut events = Vec::new();
         if inserted == 1 {
-            insert_job(&transaction, self.new_id(), then, now).await?;
+            if let Enqueued::Created(id) =
+                insert_job(&transaction, self.new_id(), then, now).await?
+            {
+                events.extend(live::job_queued(id, then));
+            }
+            events.extend(call_event(&transaction, scope, recording, "transcript").await?);
         } else {
             existing_or_missing_call(&transaction, "transcripts", scope, recording).await?;
         }
-        transaction.commit().await.map_err(store_error)?;
+        self.commit_with_events(transaction, scope.tenant_id(), &events, now)
+            .await?;
         Ok(inserted == 1)
     }
 
@@ -213,10 +222,31 @@ impl InsightStore for SqlStore {
             values,
         )
         .await?;
+        let mut events = Vec::new();
         if inserted == 0 {
             existing_or_missing_call(&transaction, "analyses", scope, recording).await?;
+        } else {
+            events.extend(call_event(&transaction, scope, recording, "analysis").await?);
         }
-        transaction.commit().await.map_err(store_error)?;
+        self.commit_with_events(transaction, scope.tenant_id(), &events, now)
+            .await?;
         Ok(inserted == 1)
     }
+}
+
+/// `call.updated` of the recording's call, saying that `changed` is ready.
+async fn call_event(
+    transaction: &DatabaseTransaction,
+    scope: &TenantScope,
+    recording: &RecordingRef,
+    changed: &str,
+) -> Result<Option<NewLiveEvent>, StoreError> {
+    Ok(call_of(
+        transaction,
+        scope.tenant_id(),
+        &recording.provider,
+        &recording.call_external_id,
+    )
+    .await?
+    .map(|(call_id, rep)| live::call_updated(call_id, rep, &[changed])))
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use otto_core::jobs::{Enqueued, Finish, Job, JobKind, JobStatus, NewJob};
+use otto_core::live;
 use otto_core::ports::{JobQueue, StoreError};
 use otto_core::tenancy::{TenantId, TenantScope};
 use sea_orm::{DatabaseBackend, DatabaseTransaction, QueryResult, Value};
@@ -130,7 +131,14 @@ impl JobQueue for SqlStore {
             None => self.begin_platform().await?,
         };
         let enqueued = insert_job(&transaction, self.new_id(), &job, now).await?;
-        transaction.commit().await.map_err(store_error)?;
+        match (&job.tenant_id, enqueued) {
+            (Some(tenant), Enqueued::Created(id)) => {
+                let events: Vec<_> = live::job_queued(id, &job).into_iter().collect();
+                self.commit_with_events(transaction, tenant, &events, now)
+                    .await?;
+            }
+            _ => transaction.commit().await.map_err(store_error)?,
+        }
         Ok(enqueued)
     }
 
@@ -188,7 +196,9 @@ impl JobQueue for SqlStore {
         finish: Finish,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        self.queue_execute(
+        let transaction = self.begin_platform().await?;
+        let finished = sql::execute(
+            &transaction,
             "UPDATE jobs SET status = $1, lease_until = NULL, updated_at = $2, \
              last_error = COALESCE($3, last_error), run_at = COALESCE($4, run_at) \
              WHERE id = $5 AND status = 'running' AND attempts = $6",
@@ -205,7 +215,17 @@ impl JobQueue for SqlStore {
                 attempt_of(leased),
             ],
         )
-        .await
+        .await?
+            > 0;
+        let event = live::job_finished(leased.id, &leased.kind, &finish);
+        match (&leased.tenant_id, event) {
+            (Some(tenant), Some(event)) if finished => {
+                self.commit_with_events(transaction, tenant, &[event], now)
+                    .await?;
+            }
+            _ => transaction.commit().await.map_err(store_error)?,
+        }
+        Ok(finished)
     }
 
     async fn release(&self, leased: &Job, now: DateTime<Utc>) -> Result<bool, StoreError> {

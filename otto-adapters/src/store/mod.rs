@@ -18,6 +18,7 @@ pub mod entities;
 mod follow_ups;
 mod insights;
 mod jobs;
+pub mod live_events;
 mod messages;
 pub mod scope_key;
 mod sql;
@@ -25,7 +26,7 @@ mod webhooks;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use migrations::APP_ROLE;
-use otto_core::ports::{IdGenerator, StoreError};
+use otto_core::ports::{EventNotifier, IdGenerator, StoreError};
 use otto_core::tenancy::TenantScope;
 use scope_key::ScopeKey;
 use sea_orm::{
@@ -40,6 +41,7 @@ pub struct SqlStore {
     db: DatabaseConnection,
     ids: Arc<dyn IdGenerator>,
     scope_key: Arc<ScopeKey>,
+    notifier: Option<Arc<dyn EventNotifier>>,
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -60,12 +62,20 @@ impl SqlStore {
             db,
             ids,
             scope_key: Arc::new(ScopeKey::from_database()),
+            notifier: None,
         }
     }
 
     /// The same store, making scope proofs with `key` (OTTO_DATABASE_SCOPE_KEY).
     pub fn with_scope_key(mut self, key: &str) -> Self {
         self.scope_key = Arc::new(ScopeKey::configured(key));
+        self
+    }
+
+    /// The same store, telling `notifier` of every commit that appended live events
+    /// (this process's streams; other processes hear PostgreSQL's `NOTIFY`).
+    pub fn with_notifier(mut self, notifier: Arc<dyn EventNotifier>) -> Self {
+        self.notifier = Some(notifier);
         self
     }
 

@@ -24,6 +24,24 @@ use super::sql::column;
 use super::{SqlStore, sql, store_error, stored_time};
 
 impl SqlStore {
+    /// Commits a delivery's transaction with the live events of its tenant (a
+    /// platform delivery has none).
+    async fn commit_delivery(
+        &self,
+        transaction: DatabaseTransaction,
+        key: &IdempotencyKey,
+        events: &[otto_core::live::NewLiveEvent],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        match &key.tenant {
+            Some(tenant) => {
+                self.commit_with_events(transaction, tenant, events, at)
+                    .await
+            }
+            None => transaction.commit().await.map_err(store_error),
+        }
+    }
+
     async fn transaction_for(&self, target: &Target) -> Result<DatabaseTransaction, StoreError> {
         match target {
             Target::Tenant(scope) => self.begin(scope).await,
@@ -90,15 +108,12 @@ impl WebhookLedger for SqlStore {
         // The claim is the transaction's first statement: on SQLite a write first
         // takes the write lock at once instead of failing to upgrade a read lock.
         let delivery_id = log.map(|delivery| delivery.id);
+        let mut events = Vec::new();
         let claim = if claim_key(self, &transaction, key, body_digest, delivery_id, at).await? {
-            let writer = EffectWriter {
-                store: self,
-                transaction: &transaction,
-                provider: key.provider,
-                at,
-            };
+            let writer = EffectWriter::new(self, &transaction, key.provider, at);
             writer.apply(key.tenant.as_ref(), effects).await?;
             writer.enqueue(jobs).await?;
+            events = writer.take_events();
             Claim::Processed { at }
         } else {
             let mut values = vec![at.into()];
@@ -124,7 +139,7 @@ impl WebhookLedger for SqlStore {
         if let Some(delivery) = log {
             insert_delivery(&transaction, &delivery.with_claim(&claim, body_digest)).await?;
         }
-        transaction.commit().await.map_err(store_error)?;
+        self.commit_delivery(transaction, key, &events, at).await?;
         Ok(claim)
     }
 
@@ -139,15 +154,10 @@ impl WebhookLedger for SqlStore {
         let at = stored_time(at);
         let transaction = self.transaction_for(target).await?;
         claim_key(self, &transaction, key, body_digest, None, at).await?;
-        EffectWriter {
-            store: self,
-            transaction: &transaction,
-            provider: key.provider,
-            at,
-        }
-        .apply(key.tenant.as_ref(), effects)
-        .await?;
-        transaction.commit().await.map_err(store_error)
+        let writer = EffectWriter::new(self, &transaction, key.provider, at);
+        writer.apply(key.tenant.as_ref(), effects).await?;
+        let events = writer.take_events();
+        self.commit_delivery(transaction, key, &events, at).await
     }
 
     async fn purge_keys(&self, cutoff: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {

@@ -8,6 +8,7 @@ mod dashboard;
 mod follow_ups;
 mod insights;
 mod jobs;
+mod live_events;
 mod messages;
 mod providers;
 mod readiness;
@@ -23,6 +24,7 @@ pub use follow_ups::{
 };
 pub use insights::{InsightStore, Recording, RecordingRef};
 pub use jobs::JobQueue;
+pub use live_events::{EventNotifier, LiveEventLog};
 pub use messages::MessageLog;
 pub use providers::{
     AiCallRequest, AiCaller, AnalysisResult, CallAnalysis, CallAnalyzer, CallTracking,
