@@ -10,7 +10,7 @@ OPENAPI_TOOLS := tools/openapi
 OPENAPI_DOC := docs/openapi.json
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs smoke smoke-obs smoke-local api-fuzz secrets-baseline bench chaos fuzz
+.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs verify-deploy smoke smoke-obs smoke-local image smoke-image api-fuzz secrets-baseline bench chaos fuzz
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_:\\-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/\\//g' | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -114,6 +114,14 @@ smoke-obs: ## Observability smoke test of a running server (BASE, TOKEN_A): metr
 smoke-local: ## Start a fresh server on the embedded default, mint tokens, run both smoke scripts, stop it
 	scripts/smoke-local.sh
 
+# The container image. Engine: DOCKER if set, else docker when its daemon answers, else
+# podman with a base image prepared on this machine (scripts/image/prepare-base.sh).
+image: ## Build the container image `otto` (IMAGE=...) and print its size; with podman from the release binary (built if missing or stale; OTTO_BIN=... to give one)
+	scripts/image/build.sh
+
+smoke-image: ## Build the image if needed and run it: serve read-only on a volume with both smoke scripts, migrate up and a worker on PostgreSQL/Redis, SIGTERM drains and exits 0
+	scripts/image/smoke.sh
+
 # schemathesis, pinned, in the same private virtualenv as detect-secrets.
 $(TOOLS_DIR)/venv/bin/schemathesis:
 	test -x $(TOOLS_DIR)/venv/bin/pip || python3 -m venv $(TOOLS_DIR)/venv
@@ -122,6 +130,13 @@ $(TOOLS_DIR)/venv/bin/schemathesis:
 api-fuzz: $(TOOLS_DIR)/venv/bin/schemathesis ## Fuzz the API from docs/openapi.json with schemathesis against a fresh server (admin token): no 5xx, every response as documented; bounded for CI
 	$(CARGO) build -q -p otto-server --bin otto-server
 	scripts/api-fuzz.sh
+
+# deploy/: the Prometheus rules and the Grafana dashboard, checked with promtool (Debian's
+# prometheus package, installed when missing). The metric names they use are checked
+# against a fresh server's /metrics, or against METRICS_FILE when it is set.
+verify-deploy: ## Check deploy/: Prometheus rules (promtool check, unit tests, a runbook section per alert), the Grafana dashboard, and that every metric they use is exported (builds otto-server unless METRICS_FILE is set)
+	$(if $(METRICS_FILE),,$(CARGO) build -q -p otto-server --bin otto-server)
+	scripts/verify-deploy.sh
 
 # The original service's spellings.
 verify\:secrets: verify-secrets
