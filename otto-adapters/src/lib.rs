@@ -14,6 +14,7 @@ pub mod api_tokens;
 pub mod clerk;
 pub mod database;
 pub mod jwt_crypto;
+pub mod live_listener;
 pub mod providers;
 pub mod rate_limit;
 pub mod redis;

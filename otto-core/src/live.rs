@@ -42,13 +42,11 @@ pub enum EventType {
     FollowUpFailed,
     /// A delivery routed to the tenant could not be applied.
     WebhookFailed,
-    /// A delivery named no linked account (only the platform's operators see these).
-    WebhookUnroutable,
 }
 
 impl EventType {
     /// Every type.
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 9] = [
         EventType::CallCreated,
         EventType::CallUpdated,
         EventType::MessageReceived,
@@ -58,7 +56,6 @@ impl EventType {
         EventType::FollowUpSent,
         EventType::FollowUpFailed,
         EventType::WebhookFailed,
-        EventType::WebhookUnroutable,
     ];
 
     /// The wire and stored name (`call.created`).
@@ -73,7 +70,6 @@ impl EventType {
             EventType::FollowUpSent => "follow_up.sent",
             EventType::FollowUpFailed => "follow_up.failed",
             EventType::WebhookFailed => "webhook.failed",
-            EventType::WebhookUnroutable => "webhook.unroutable",
         }
     }
 
@@ -355,7 +351,10 @@ pub fn stream_start(
         return StreamStart::Resync { at: last };
     }
     match first_after {
-        None => StreamStart::Replay { after: since },
+        // Nothing after the id: fine when it is the last one; otherwise what came
+        // after it was purged.
+        None if since == last => StreamStart::Replay { after: since },
+        None => StreamStart::Resync { at: last },
         Some((sequence, occurred_at)) if sequence == since + 1 && occurred_at >= cutoff => {
             StreamStart::Replay { after: since }
         }

@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod live;
 pub mod operator;
 pub mod startup;
 pub mod state;

@@ -135,7 +135,14 @@ async fn serve(config: Config) -> i32 {
     };
     let app = http::app(&state);
     let pool = match runs_jobs
-        .then(|| worker_pool(&state.config, &connections, state.metrics.clone()))
+        .then(|| {
+            worker_pool(
+                &state.config,
+                &connections,
+                state.metrics.clone(),
+                Some(state.live.clone()),
+            )
+        })
         .transpose()
     {
         Ok(pool) => pool,
@@ -155,6 +162,23 @@ async fn serve(config: Config) -> i32 {
         };
     let in_process_worker =
         pool.map(|pool| tokio::spawn(pool.run(wait_for(stopped.clone()), grace)));
+    let live_listener = (!state.config.database_is_embedded
+        && otto_adapters::database::Backend::of(state.config.database_url.expose()).ok()
+            == Some(otto_adapters::database::Backend::Postgres))
+    .then(|| {
+        tokio::spawn(listen_for_live_events(
+            state.config.database_url.expose().to_owned(),
+            state.live.clone(),
+        ))
+    });
+    // Streams end (each told `shutdown`) when the server stops accepting, so that
+    // the graceful shutdown does not wait on them and clients reconnect elsewhere.
+    let live = state.live.clone();
+    let streams_stopped = stopped.clone();
+    tokio::spawn(async move {
+        wait_for(streams_stopped).await;
+        live.shut_down();
+    });
     let listener = poem::listener::TcpListener::bind(address.clone());
     tracing::info!(address = %address, in_process_worker = runs_jobs, "otto-server listening");
     let result = poem::Server::new(listener)
@@ -167,6 +191,9 @@ async fn serve(config: Config) -> i32 {
         worker.await.ok();
     }
     operator_port.await.ok();
+    if let Some(listener) = live_listener {
+        listener.abort();
+    }
     connections.database.close().await.ok();
     match result {
         Ok(()) => {
@@ -176,6 +203,18 @@ async fn serve(config: Config) -> i32 {
         Err(error) => {
             tracing::error!(error = %error, address = %address, "server failed");
             exit_code::FAILURE
+        }
+    }
+}
+
+/// Wakes this process's live-event streams on other processes' commits
+/// (PostgreSQL `LISTEN`), connecting again while it cannot; the streams also re-read
+/// every few seconds, so an outage of the listener delays events, never loses them.
+async fn listen_for_live_events(url: String, hub: Arc<otto_server::live::hub::LiveHub>) {
+    loop {
+        if let Err(error) = otto_adapters::live_listener::listen(url.clone(), hub.clone()).await {
+            tracing::warn!(error = %error, "live events of other processes arrive by polling until the listener connects");
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
         }
     }
 }
@@ -247,8 +286,14 @@ fn worker_pool(
     config: &Config,
     connections: &startup::Connections,
     metrics: Arc<otto_server::telemetry::metrics::Metrics>,
+    notifier: Option<Arc<dyn otto_core::ports::EventNotifier>>,
 ) -> Result<WorkerPool, String> {
-    let store = Arc::new(startup::sql_store(config, connections.database.clone()));
+    let store = startup::sql_store(config, connections.database.clone());
+    // In `serve`, the jobs' events wake this process's streams at once.
+    let store = Arc::new(match notifier {
+        Some(notifier) => store.with_notifier(notifier),
+        None => store,
+    });
     Ok(WorkerPool::new(
         startup::job_runner(config, store, metrics.clone())?,
         Arc::new(SystemClock),
@@ -277,7 +322,7 @@ async fn worker(config: Config) -> i32 {
         }
     };
     let metrics = Arc::new(otto_server::telemetry::metrics::Metrics::new());
-    let pool = match worker_pool(&config, &connections, metrics.clone()) {
+    let pool = match worker_pool(&config, &connections, metrics.clone(), None) {
         Ok(pool) => pool,
         Err(error) => {
             eprintln!("configuration error: {error}");

@@ -30,6 +30,7 @@ use otto_core::rate_limit::RateLimiter;
 use sea_orm::DatabaseConnection;
 
 use crate::config::{Config, OttoEnv};
+use crate::live::hub::LiveHub;
 use crate::state::{AppState, Readiness};
 use crate::telemetry::metrics::Metrics;
 use crate::worker::purge::WebhookPurgeHandler;
@@ -343,7 +344,15 @@ pub fn state(
     }
     let readiness = Readiness::new(probes, not_configured, config.ready_timeout);
     let rate_limiter = rate_limiter(&config, connections.redis.clone());
-    let store = Arc::new(sql_store(&config, connections.database.clone()));
+    let metrics = Arc::new(Metrics::new());
+    let plain_store = sql_store(&config, connections.database.clone());
+    // The hub reads through the store; the store tells the hub of its commits.
+    let live = LiveHub::new(
+        Arc::new(plain_store.clone()),
+        config.live.clone(),
+        metrics.clone(),
+    );
+    let store = Arc::new(plain_store.with_notifier(live.clone()));
     // One account map for routing and the admin API, so that links changed through
     // this server take effect at once.
     let accounts = crate::state::routed_accounts(&config, store.clone());
@@ -360,12 +369,13 @@ pub fn state(
         messages: store.clone(),
         dashboard: store.clone(),
         config: Arc::new(config),
-        metrics: Arc::new(Metrics::new()),
+        metrics,
         readiness: Arc::new(readiness),
         authenticator: Arc::new(authenticator),
         calls: store.clone(),
         companies: store,
         rate_limiter,
+        live,
     })
 }
 
@@ -526,16 +536,19 @@ pub fn job_runner(
     )
     .with_handler(
         JobKind::WebhookPurge,
-        Arc::new(WebhookPurgeHandler::new(
-            ingestion,
-            store.clone(),
-            clock.clone(),
-            (
-                config.idempotency_ttl_days,
-                config.webhooks.log_retention_days,
-            ),
-            metrics,
-        )),
+        Arc::new(
+            WebhookPurgeHandler::new(
+                ingestion,
+                store.clone(),
+                clock.clone(),
+                (
+                    config.idempotency_ttl_days,
+                    config.webhooks.log_retention_days,
+                ),
+                metrics,
+            )
+            .with_live_events(store.clone(), config.live.retention),
+        ),
     ))
 }
 

@@ -24,6 +24,7 @@ use otto_core::webhooks::{
 
 use crate::config::Config;
 use crate::http::webhook_signatures::WebhookVerifier;
+use crate::live::hub::LiveHub;
 use crate::telemetry::metrics::Metrics;
 
 /// Shared application state, cheap to clone.
@@ -61,6 +62,8 @@ pub struct AppState {
     pub dashboard: Arc<dyn DashboardQueries>,
     /// CallRail's API, when configured.
     pub call_tracking: Option<Arc<dyn CallTracking>>,
+    /// The live-event streams' fan-out.
+    pub live: Arc<LiveHub>,
 }
 
 /// The ingestion service over a store's ledger, account map and delivery log, with
@@ -235,7 +238,13 @@ impl AppState {
     pub fn detached(config: Config) -> Self {
         let readiness = Readiness::new(Vec::new(), Vec::new(), config.ready_timeout);
         let webhooks = webhook_ingestion(&config, Arc::new(DetachedStore));
+        let metrics = Arc::new(Metrics::new());
         AppState {
+            live: LiveHub::new(
+                Arc::new(DetachedStore),
+                config.live.clone(),
+                metrics.clone(),
+            ),
             webhooks: Arc::new(webhooks),
             webhook_verifier: Arc::new(WebhookVerifier::from_config(&config)),
             provider_accounts: Arc::new(DetachedStore),
@@ -246,7 +255,7 @@ impl AppState {
             dashboard: Arc::new(DetachedStore),
             call_tracking: None,
             config: Arc::new(config),
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             readiness: Arc::new(readiness),
             authenticator: Arc::new(Authenticator::default()),
             calls: Arc::new(DetachedStore),
@@ -613,6 +622,47 @@ impl JobQueue for DetachedStore {
     }
 
     async fn purge_finished(
+        &self,
+        _: chrono::DateTime<chrono::Utc>,
+        _: u32,
+    ) -> Result<u64, StoreError> {
+        Self::unavailable()
+    }
+}
+
+#[async_trait::async_trait]
+impl otto_core::ports::LiveEventLog for DetachedStore {
+    async fn events_after(
+        &self,
+        _: &TenantScope,
+        _: u64,
+        _: u32,
+    ) -> Result<Vec<otto_core::live::LiveEvent>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn last_sequence(&self, _: &TenantScope) -> Result<u64, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn issue_ticket(
+        &self,
+        _: &TenantScope,
+        _: &otto_core::live::NewTicket,
+    ) -> Result<(), StoreError> {
+        Self::unavailable()
+    }
+
+    async fn redeem_ticket(
+        &self,
+        _: &TenantScope,
+        _: &str,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<otto_core::live::TicketHolder>, StoreError> {
+        Self::unavailable()
+    }
+
+    async fn purge_events(
         &self,
         _: chrono::DateTime<chrono::Utc>,
         _: u32,

@@ -80,9 +80,10 @@ impl InMemoryStore {
         events: Vec<NewLiveEvent>,
         at: DateTime<Utc>,
     ) {
+        let published: Vec<_> = events.iter().map(|event| event.event_type).collect();
         let last = tables.live.append(tenant, events, at);
         if let (Some(last), Some(notifier)) = (last, self.notifier.0.get()) {
-            notifier.committed(tenant, last);
+            notifier.committed(tenant, last, &published);
         }
     }
 }

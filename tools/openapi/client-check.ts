@@ -113,3 +113,43 @@ export function describeCall(call: CallView): string {
 export function isHealthy(health: HealthOk): boolean {
   return health.status === "healthy";
 }
+
+// Live events: `GET /api/v1/events` (SSE) and `/api/v1/events/ws` carry StreamMessage
+// objects; a client narrows them by `type` and gets each event's own fields.
+export type StreamMessage = Schemas["StreamMessage"];
+type StreamEvents = Body<paths["/api/v1/events"]["get"]["responses"][200]>;
+assertType<Equal<StreamEvents, StreamMessage[]>>();
+export type EventTicket = Response<paths["/api/v1/events/tickets"]["post"], 201>;
+assertType<Equal<EventTicket, Schemas["EventStreamTicket"]>>();
+
+/** What a screen does with one message of the stream (exhaustive over `type`). */
+export function describeEvent(message: StreamMessage): string {
+  switch (message.type) {
+    case "call.created":
+      return `new call ${message.call_id} (#${message.id})`;
+    case "call.updated":
+      return `call ${message.call_id}: ${message.changed.join(", ")}`;
+    case "message.received":
+    case "message.sent":
+      return `${message.type} ${message.message_id} …${message.customer_number_last4}`;
+    case "message.failed":
+      return `message job ${message.job_id} failed`;
+    case "follow_up.scheduled":
+    case "follow_up.failed":
+      return `${message.type} ${message.kind} ${message.job_id}`;
+    case "follow_up.sent":
+      return `follow-up ${message.kind} sent`;
+    case "webhook.failed":
+      return `${message.provider} ${message.route} delivery ${message.delivery_id} failed`;
+    case "resync":
+      return `refetch, then resume after ${message.id}`;
+    case "close": {
+      const reason: string = message.reason;
+      return `server closed the stream: ${reason}`;
+    }
+    default: {
+      const unknown: never = message;
+      return unknown;
+    }
+  }
+}

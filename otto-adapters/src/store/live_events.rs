@@ -115,7 +115,8 @@ impl SqlStore {
         let last = append(&transaction, tenant, events, at).await?;
         transaction.commit().await.map_err(store_error)?;
         if let (Some(last), Some(notifier)) = (last, &self.notifier) {
-            notifier.committed(tenant, last);
+            let published: Vec<_> = events.iter().map(|event| event.event_type).collect();
+            notifier.committed(tenant, last, &published);
         }
         Ok(())
     }

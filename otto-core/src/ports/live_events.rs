@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::repositories::StoreError;
-use crate::live::{LiveEvent, NewTicket, TicketHolder};
+use crate::live::{EventType, LiveEvent, NewTicket, TicketHolder};
 use crate::tenancy::{TenantId, TenantScope};
 
 /// A tenant's stream of live events, as stored.
@@ -43,8 +43,14 @@ pub trait LiveEventLog: Send + Sync {
 
 /// Told, after a transaction that appended events commits, the tenant's last number:
 /// the in-process half of waking the streams (PostgreSQL also wakes other processes
-/// with `NOTIFY`).
+/// with `NOTIFY`, which its listener passes on here). Implementations only signal:
+/// they neither block nor call back into the store.
 pub trait EventNotifier: Send + Sync {
-    /// `tenant`'s events up to `last_sequence` are committed.
-    fn committed(&self, tenant: &TenantId, last_sequence: u64);
+    /// `tenant`'s events up to `last_sequence` are committed; `published` are the
+    /// types this process appended (empty when another process did).
+    fn committed(&self, tenant: &TenantId, last_sequence: u64, published: &[EventType]);
+
+    /// Notifications may have been lost (the listener's connection dropped): every
+    /// followed tenant should be read again.
+    fn missed(&self) {}
 }

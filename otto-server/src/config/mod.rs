@@ -297,6 +297,27 @@ pub struct Config {
     pub bland_api_base_url: url::Url,
     /// From organization roles to Otto's roles.
     pub roles: otto_core::roles::RoleMap,
+    /// The live-event streams.
+    pub live: LiveConfig,
+}
+
+/// The live-event streams (`/api/v1/events`).
+#[derive(Debug, Clone)]
+pub struct LiveConfig {
+    /// How long events can be resumed from (OTTO_EVENT_RETENTION_HOURS).
+    pub retention: Duration,
+    /// How often an idle stream is sent a heartbeat (OTTO_EVENT_HEARTBEAT_SECONDS).
+    pub heartbeat: Duration,
+    /// Events held for one subscriber before it is cut off as too slow
+    /// (OTTO_EVENT_BUFFER).
+    pub buffer: usize,
+    /// Most open streams of one user in one process (OTTO_EVENT_STREAMS_PER_USER).
+    pub streams_per_user: usize,
+    /// Most open streams of one tenant in one process (OTTO_EVENT_STREAMS_PER_TENANT).
+    pub streams_per_tenant: usize,
+    /// How often a followed tenant is read even without a notification, for events
+    /// whose notification could not reach this process (OTTO_EVENT_POLL_SECONDS).
+    pub poll: Duration,
 }
 
 /// Where a model provider is reached, and which model is used.

@@ -389,6 +389,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
     let webhooks = webhook_config(&mut p, otto_env, idempotency_ttl_days);
     let worker = worker_config(&mut p);
     let metrics = metrics_config(&mut p);
+    let live = live_config(&mut p);
     let twilio_api_base_url = p.base_url("TWILIO_API_BASE_URL", "https://api.twilio.com");
     let deepgram = model_endpoint(
         &mut p,
@@ -475,6 +476,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         openai,
         bland_api_base_url,
         roles,
+        live,
     };
     if p.errors.is_empty() {
         Ok(config)
@@ -618,6 +620,51 @@ fn webhook_config(
             5u64,
             "seconds (0-300; 0 asks the database for every delivery)",
             |s| *s <= 300,
+        )),
+    }
+}
+
+/// The live-event streams' retention, heartbeat, buffer and limits.
+fn live_config(p: &mut Parser<'_>) -> super::LiveConfig {
+    super::LiveConfig {
+        retention: Duration::from_secs(
+            3_600
+                * p.number(
+                    "OTTO_EVENT_RETENTION_HOURS",
+                    24u64,
+                    "a whole number of hours, 1-720",
+                    |hours| (1..=720).contains(hours),
+                ),
+        ),
+        heartbeat: Duration::from_secs(p.number(
+            "OTTO_EVENT_HEARTBEAT_SECONDS",
+            15u64,
+            "seconds, 1-300",
+            |seconds| (1..=300).contains(seconds),
+        )),
+        buffer: p.number(
+            "OTTO_EVENT_BUFFER",
+            256usize,
+            "events, 16-65536",
+            |events| (16..=65_536).contains(events),
+        ),
+        streams_per_user: p.number(
+            "OTTO_EVENT_STREAMS_PER_USER",
+            10usize,
+            "streams, at least 1",
+            |streams| *streams >= 1,
+        ),
+        streams_per_tenant: p.number(
+            "OTTO_EVENT_STREAMS_PER_TENANT",
+            500usize,
+            "streams, at least 1",
+            |streams| *streams >= 1,
+        ),
+        poll: Duration::from_secs(p.number(
+            "OTTO_EVENT_POLL_SECONDS",
+            5u64,
+            "seconds, 1-300",
+            |seconds| (1..=300).contains(seconds),
         )),
     }
 }

@@ -182,38 +182,50 @@ impl<'a, L: RouteLimits> ApiExtractor<'a> for Caller<L> {
         _body: &mut RequestBody,
         _param_opts: ExtractParamOptions<Self::ParamType>,
     ) -> Result<Self> {
-        let authenticator = request
-            .data::<Arc<Authenticator>>()
-            .ok_or_else(|| ApiError::new(ProblemKind::Internal, "authentication is not wired"))?;
-        let refused = |error: CredentialError| {
-            tracing::info!(reason = %error, "credential refused");
-            refusal(&error)
-        };
-        // Two credentials are ambiguous: a proxy in front of Otto may have checked
-        // one while Otto would read the other, so neither is used.
-        if request
-            .headers()
-            .get_all(header::AUTHORIZATION)
-            .iter()
-            .nth(1)
-            .is_some()
-        {
-            return Err(refused(CredentialError::Malformed(
-                "the request carries more than one Authorization header".to_owned(),
-            ))
-            .into());
-        }
-        let token = presented_token(request);
-        let principal = authenticator
-            .authenticate(token.as_deref(), operation_of(request.method()))
-            .await
-            .map_err(refused)?;
-        let span = tracing::Span::current();
-        span.record("tenant_id", principal.tenant_id.as_str());
-        span.record("user_id", principal.user_id.as_str());
+        let principal = authenticated(request).await?;
         if let Some(limiting) = request.data::<Arc<RateLimiting>>() {
             limiting.admit::<L>(request, &principal).await?;
         }
         Ok(Caller(principal, PhantomData))
     }
+}
+
+/// The verified principal of `request`'s credential (bearer token or session
+/// cookie), recorded on the request span; a refusal is the problem to answer with.
+pub async fn authenticated(request: &Request) -> Result<Principal, ApiError> {
+    let authenticator = request
+        .data::<Arc<Authenticator>>()
+        .ok_or_else(|| ApiError::new(ProblemKind::Internal, "authentication is not wired"))?;
+    let refused = |error: CredentialError| {
+        tracing::info!(reason = %error, "credential refused");
+        refusal(&error)
+    };
+    // Two credentials are ambiguous: a proxy in front of Otto may have checked
+    // one while Otto would read the other, so neither is used.
+    if request
+        .headers()
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .nth(1)
+        .is_some()
+    {
+        return Err(refused(CredentialError::Malformed(
+            "the request carries more than one Authorization header".to_owned(),
+        )));
+    }
+    let token = presented_token(request);
+    let principal = authenticator
+        .authenticate(token.as_deref(), operation_of(request.method()))
+        .await
+        .map_err(refused)?;
+    record_principal(&principal.tenant_id, &principal.user_id);
+    Ok(principal)
+}
+
+/// Records who is calling on the request span, so that every log line and span of
+/// the request names the tenant and user.
+pub fn record_principal(tenant: &otto_core::tenancy::TenantId, user: &otto_core::tenancy::UserId) {
+    let span = tracing::Span::current();
+    span.record("tenant_id", tenant.as_str());
+    span.record("user_id", user.as_str());
 }

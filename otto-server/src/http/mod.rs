@@ -10,6 +10,7 @@ pub mod body_limit;
 pub mod cors;
 pub mod deadline;
 pub mod direct_json;
+pub mod event_socket;
 pub mod json_body;
 pub mod nul_guard;
 pub mod observe;
@@ -21,6 +22,7 @@ pub mod raw_body;
 pub mod request_context;
 pub mod route_names;
 pub mod routes;
+pub mod stream_caller;
 pub mod webhook_signatures;
 
 use poem::endpoint::BoxEndpoint;
@@ -44,6 +46,7 @@ use routes::callrail::CallRailApi;
 use routes::calls::CallsApi;
 use routes::company::CompanyApi;
 use routes::dashboard::DashboardApi;
+use routes::events::EventsApi;
 use routes::follow_ups::FollowUpApi;
 use routes::messages::MessagesApi;
 use routes::settings::SettingsApi;
@@ -55,10 +58,8 @@ const API_TITLE: &str = "Otto API";
 const API_DESCRIPTION: &str = "Tenant-scoped API of the Otto call-intelligence platform. Every error is an RFC 9457 \
 problem (`application/problem+json`) carrying the request's `trace_id`, which is also returned as `X-Request-Id`.";
 
-/// Every API operation Otto serves.
-pub fn api(
-    state: &AppState,
-) -> (
+/// Every API operation group, in the order of the OpenAPI document.
+pub type Operations = (
     SystemApi,
     AccountApi,
     CompanyApi,
@@ -71,7 +72,11 @@ pub fn api(
     DashboardApi,
     CallRailApi,
     WebhookDeliveriesApi,
-) {
+    EventsApi,
+);
+
+/// Every API operation Otto serves.
+pub fn api(state: &AppState) -> Operations {
     (
         SystemApi::new(state.clone()),
         AccountApi,
@@ -85,6 +90,7 @@ pub fn api(
         DashboardApi::new(state),
         CallRailApi::new(state),
         WebhookDeliveriesApi::new(state),
+        EventsApi::new(state.live.clone()),
     )
 }
 
@@ -112,10 +118,13 @@ pub fn app_with<T: OpenApi + 'static>(api: T, state: &AppState) -> BoxEndpoint<'
     let redoc = service.redoc();
     Route::new()
         .at("/openapi.json", spec)
+        .at(event_socket::PATH, poem::get(event_socket::event_socket))
         .nest("/docs", swagger)
         .nest("/redoc", redoc)
         .nest("/", service)
         .data(state.authenticator.clone())
+        .data(state.live.clone())
+        .data(Arc::new(state.config.roles.clone()))
         .data(Arc::new(RateLimiting::new(
             state.rate_limiter.clone(),
             Quotas {

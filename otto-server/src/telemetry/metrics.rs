@@ -4,6 +4,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
@@ -120,6 +121,34 @@ pub struct LlmLabels {
     pub model: String,
 }
 
+/// Labels of `events_published_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventTypeLabels {
+    /// The event's type (`call.created`, ...).
+    pub r#type: String,
+}
+
+/// Labels of `event_stream_connections`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TransportLabels {
+    /// `sse` or `websocket`.
+    pub transport: String,
+}
+
+/// Labels of `event_stream_dropped_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DropLabels {
+    /// Why the stream was ended by the server: `slow_consumer`, `shutdown`.
+    pub reason: String,
+}
+
+/// Labels of `readiness_status`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CheckLabels {
+    /// The dependency checked (`database`, `redis`).
+    pub check: String,
+}
+
 /// Every family: name (without `_total`), help and OpenMetrics type.
 const FAMILIES: &[(&str, &str, &str)] = &[
     (
@@ -185,6 +214,41 @@ const FAMILIES: &[(&str, &str, &str)] = &[
     ("asr_minutes", "Minutes of audio transcribed", "counter"),
     ("llm_tokens", "LLM tokens consumed", "counter"),
     ("sms_sent", "SMS messages sent", "counter"),
+    (
+        "rate_limit_backend_errors",
+        "Rate-limit decisions the shared backend (Redis) failed or timed out on, decided in-process instead",
+        "counter",
+    ),
+    (
+        "events_published",
+        "Live events this process committed, by type",
+        "counter",
+    ),
+    (
+        "event_stream_connections",
+        "Open live-event streams of this process, by transport",
+        "gauge",
+    ),
+    (
+        "event_delivery_lag_ms",
+        "Milliseconds from an event's commit to its hand-over to this process's streams",
+        "histogram",
+    ),
+    (
+        "event_stream_dropped",
+        "Live-event streams the server ended, by reason",
+        "counter",
+    ),
+    (
+        "job_queue_oldest_age_seconds",
+        "Seconds the oldest due job has waited to be leased (0 when none waits), at the last look",
+        "gauge",
+    ),
+    (
+        "readiness_status",
+        "Whether each readiness check passed at the last /ready probe (1) or failed (0)",
+        "gauge",
+    ),
 ];
 
 fn help(name: &str) -> &'static str {
@@ -232,6 +296,18 @@ pub struct Metrics {
     pub llm_tokens: Family<LlmLabels, Counter>,
     /// `sms_sent_total{tenant_id}`
     pub sms_sent: Family<TenantLabels, Counter>,
+    /// `events_published_total{type}`
+    pub events_published: Family<EventTypeLabels, Counter>,
+    /// `event_stream_connections{transport}`
+    pub event_stream_connections: Family<TransportLabels, Gauge>,
+    /// `event_delivery_lag_ms`
+    pub event_delivery_lag_ms: Histogram,
+    /// `event_stream_dropped_total{reason}`
+    pub event_stream_dropped: Family<DropLabels, Counter>,
+    /// `job_queue_oldest_age_seconds`
+    pub job_queue_oldest_age_seconds: Gauge,
+    /// `readiness_status{check}`
+    pub readiness_status: Family<CheckLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -262,6 +338,12 @@ impl Metrics {
         let asr_minutes = Family::default();
         let llm_tokens = Family::default();
         let sms_sent = Family::default();
+        let events_published = Family::default();
+        let event_stream_connections = Family::default();
+        let event_delivery_lag_ms = latency_histogram();
+        let event_stream_dropped = Family::default();
+        let job_queue_oldest_age_seconds = Gauge::default();
+        let readiness_status = Family::default();
 
         // prometheus-client appends `_total` to counters itself.
         registry.register(
@@ -328,6 +410,36 @@ impl Metrics {
         registry.register("asr_minutes", help("asr_minutes"), asr_minutes.clone());
         registry.register("llm_tokens", help("llm_tokens"), llm_tokens.clone());
         registry.register("sms_sent", help("sms_sent"), sms_sent.clone());
+        registry.register(
+            "events_published",
+            help("events_published"),
+            events_published.clone(),
+        );
+        registry.register(
+            "event_stream_connections",
+            help("event_stream_connections"),
+            event_stream_connections.clone(),
+        );
+        registry.register(
+            "event_delivery_lag_ms",
+            help("event_delivery_lag_ms"),
+            event_delivery_lag_ms.clone(),
+        );
+        registry.register(
+            "event_stream_dropped",
+            help("event_stream_dropped"),
+            event_stream_dropped.clone(),
+        );
+        registry.register(
+            "job_queue_oldest_age_seconds",
+            help("job_queue_oldest_age_seconds"),
+            job_queue_oldest_age_seconds.clone(),
+        );
+        registry.register(
+            "readiness_status",
+            help("readiness_status"),
+            readiness_status.clone(),
+        );
 
         Metrics {
             registry,
@@ -347,6 +459,12 @@ impl Metrics {
             asr_minutes,
             llm_tokens,
             sms_sent,
+            events_published,
+            event_stream_connections,
+            event_delivery_lag_ms,
+            event_stream_dropped,
+            job_queue_oldest_age_seconds,
+            readiness_status,
         }
     }
 
@@ -399,5 +517,29 @@ impl UsageMeter for Metrics {
                 model: model.to_owned(),
             })
             .inc_by(tokens);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every family of the exposition says what it measures: a HELP that is empty,
+    /// a lone `.`, or a copy of the family's name tells an operator nothing.
+    #[test]
+    fn every_family_has_a_real_help_text() {
+        let text = Metrics::new().encode();
+        let mut families = 0;
+        for line in text.lines().filter(|line| line.starts_with("# HELP ")) {
+            let rest = &line["# HELP ".len()..];
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            let words = help.trim_end_matches('.').split_whitespace().count();
+            assert!(
+                words >= 3 && !help.contains(name.trim_end_matches("_total")),
+                "`{name}` has no real HELP: `{help}`"
+            );
+            families += 1;
+        }
+        assert_eq!(families, FAMILIES.len(), "every family is declared once");
     }
 }

@@ -1,13 +1,14 @@
 //! The `webhook_purge` job (daily): deletes expired webhook idempotency keys, counting
 //! them, jobs that ended (succeeded, skipped, cancelled) longer ago than the same
 //! retention, and logged deliveries older than the log's retention, so no table
-//! grows forever. Dead jobs and unroutable deliveries are kept for an operator.
+//! grows forever (live events too, past their retention). Dead jobs and unroutable
+//! deliveries are kept for an operator.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use otto_core::jobs::{Job, JobHandler, JobOutcome};
-use otto_core::ports::{Clock, JobQueue, in_batches};
+use otto_core::ports::{Clock, JobQueue, LiveEventLog, in_batches};
 use otto_core::webhooks::WebhookIngestion;
 
 use crate::telemetry::metrics::Metrics;
@@ -23,6 +24,7 @@ pub struct WebhookPurgeHandler {
     ttl_days: u32,
     log_retention_days: u32,
     metrics: Arc<Metrics>,
+    live_events: Option<(Arc<dyn LiveEventLog>, std::time::Duration)>,
 }
 
 impl std::fmt::Debug for WebhookPurgeHandler {
@@ -50,7 +52,20 @@ impl WebhookPurgeHandler {
             ttl_days,
             log_retention_days,
             metrics,
+            live_events: None,
         }
+    }
+
+    /// Also purges live events older than `retention` from `log` (they cannot be
+    /// resumed after that anyway).
+    #[must_use]
+    pub fn with_live_events(
+        mut self,
+        log: Arc<dyn LiveEventLog>,
+        retention: std::time::Duration,
+    ) -> Self {
+        self.live_events = Some((log, retention));
+        self
     }
 
     /// Deletes ended jobs older than `ttl`, batch by batch.
@@ -85,6 +100,16 @@ impl JobHandler for WebhookPurgeHandler {
                 "webhook deliveries purged"
             ),
             Err(error) => return JobOutcome::Retry(format!("delivery log purge failed: {error}")),
+        }
+        if let Some((log, retention)) = &self.live_events {
+            let cutoff = self.clock.now()
+                - chrono::Duration::from_std(*retention).unwrap_or(chrono::Duration::MAX);
+            match in_batches(PURGE_BATCH, |batch| log.purge_events(cutoff, batch)).await {
+                Ok(purged) => tracing::info!(purged, "live events purged"),
+                Err(error) => {
+                    return JobOutcome::Retry(format!("live event purge failed: {error}"));
+                }
+            }
         }
         match self.purge_jobs(ttl).await {
             Ok(purged) => {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod production_env;
+pub mod sse;
 pub mod webhooks;
 
 use std::sync::{Arc, OnceLock};
@@ -89,7 +90,15 @@ pub fn state_with_store(
     let authenticator =
         startup::authenticator(&config, Arc::new(SystemClock)).expect("credentials configured");
     let webhooks = otto_server::state::webhook_ingestion(&config, Arc::new(store.clone()));
+    let metrics = Arc::new(Metrics::new());
+    let live = otto_server::live::hub::LiveHub::new(
+        Arc::new(store.clone()),
+        config.live.clone(),
+        metrics.clone(),
+    );
+    store.notify_events_to(live.clone());
     AppState {
+        live,
         webhooks: Arc::new(webhooks),
         webhook_verifier: Arc::new(
             otto_server::http::webhook_signatures::WebhookVerifier::from_config(&config),
@@ -101,7 +110,7 @@ pub fn state_with_store(
         messages: Arc::new(store.clone()),
         dashboard: Arc::new(store.clone()),
         call_tracking: None,
-        metrics: Arc::new(Metrics::new()),
+        metrics,
         readiness: Arc::new(readiness),
         authenticator: Arc::new(authenticator),
         rate_limiter: otto_server::startup::rate_limiter(&config, None),

@@ -60,6 +60,8 @@ pub mod callrail;
 pub mod calls;
 pub mod company;
 pub mod dashboard;
+pub mod event_views;
+pub mod events;
 pub mod follow_ups;
 pub mod messages;
 pub mod settings;
@@ -86,6 +88,9 @@ pub enum ApiTags {
     Messages,
     /// The company's figures.
     Dashboard,
+    /// Live events: what changed, as it happens, over Server-Sent Events or
+    /// WebSocket (`/api/v1/events/ws`, same messages).
+    Events,
     /// Provider deliveries, authenticated by their signatures and applied exactly
     /// once.
     Webhooks,

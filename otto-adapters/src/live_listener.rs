@@ -1,0 +1,72 @@
+//! Wakes this process's streams when another process commits live events: one
+//! PostgreSQL connection per process `LISTEN`s on
+//! [`CHANNEL`](crate::store::live_events::CHANNEL), whose notifications
+//! (`<tenant id> <last number>`, sent in the events' transaction and delivered only
+//! when it commits) are passed to the [`EventNotifier`]. A lost connection is
+//! re-established, and the notifier is told that notifications may have been missed,
+//! so that streams re-read instead of waiting for the next event.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use otto_core::ports::EventNotifier;
+use otto_core::tenancy::TenantId;
+use sea_orm::sqlx::postgres::PgListener;
+
+use crate::store::live_events::CHANNEL;
+
+/// How long to wait before connecting again after a failure.
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// `(tenant, last number)` of a notification's payload.
+fn parse(payload: &str) -> Option<(TenantId, u64)> {
+    let (tenant, last) = payload.split_once(' ')?;
+    Some((TenantId::parse(tenant).ok()?, last.parse().ok()?))
+}
+
+/// Listens until the task is dropped (aborted at shutdown). Returns only if the
+/// first connection cannot be made, so that a start-up with a wrong URL is loud.
+pub async fn listen(url: String, notifier: Arc<dyn EventNotifier>) -> Result<(), String> {
+    let mut listener = PgListener::connect(&url)
+        .await
+        .map_err(|error| format!("the live-event listener cannot connect: {error}"))?;
+    listener
+        .listen(CHANNEL)
+        .await
+        .map_err(|error| format!("the live-event listener cannot LISTEN: {error}"))?;
+    tracing::info!(
+        channel = CHANNEL,
+        "listening for live events of other processes"
+    );
+    loop {
+        match listener.try_recv().await {
+            Ok(Some(notification)) => match parse(notification.payload()) {
+                Some((tenant, last)) => notifier.committed(&tenant, last, &[]),
+                None => tracing::warn!("a live-event notification could not be read"),
+            },
+            Ok(None) => {
+                tracing::warn!("the live-event listener lost its connection; reconnecting");
+                notifier.missed();
+            }
+            Err(error) => {
+                tracing::warn!(%error, "the live-event listener failed; retrying");
+                notifier.missed();
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_name_a_tenant_and_a_number() {
+        let (tenant, last) = parse("org_2abc 42").expect("parses");
+        assert_eq!((tenant.as_str(), last), ("org_2abc", 42));
+        assert!(parse("org_2abc").is_none());
+        assert!(parse("org 1 2").is_none());
+        assert!(parse("org_1 -3").is_none());
+    }
+}
