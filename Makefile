@@ -10,7 +10,7 @@ OPENAPI_TOOLS := tools/openapi
 OPENAPI_DOC := docs/openapi.json
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs verify-deploy smoke smoke-obs smoke-local image smoke-image api-fuzz secrets-baseline bench chaos fuzz
+.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs verify-deploy verify-browser smoke smoke-obs smoke-local image smoke-image api-fuzz secrets-baseline bench chaos fuzz
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_:\\-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/\\//g' | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -137,6 +137,12 @@ api-fuzz: $(TOOLS_DIR)/venv/bin/schemathesis ## Fuzz the API from docs/openapi.j
 verify-deploy: ## Check deploy/: Prometheus rules (promtool check, unit tests, a runbook section per alert), the Grafana dashboard, and that every metric they use is exported (builds otto-server unless METRICS_FILE is set)
 	$(if $(METRICS_FILE),,$(CARGO) build -q -p otto-server --bin otto-server)
 	scripts/verify-deploy.sh
+
+# Live events in a real browser: Debian's chromium (installed when missing) driven by
+# playwright-core (tools/browser, npm ci when stale) against a fresh server.
+verify-browser: ## Live events in headless Chromium: a page gets tickets, opens an EventSource and a WebSocket, both receive a webhook's event (builds otto-server only when missing)
+	@test -x $${CARGO_TARGET_DIR:-target}/debug/otto-server || $(CARGO) build -q -p otto-server --bin otto-server
+	scripts/verify-browser.sh
 
 # The original service's spellings.
 verify\:secrets: verify-secrets

@@ -628,6 +628,13 @@ impl JobQueue for DetachedStore {
     ) -> Result<u64, StoreError> {
         Self::unavailable()
     }
+
+    async fn oldest_due(
+        &self,
+        _: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        Self::unavailable()
+    }
 }
 
 #[async_trait::async_trait]

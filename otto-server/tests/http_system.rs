@@ -57,8 +57,23 @@ async fn ready_turns_503_when_a_component_goes_down_and_back_when_it_returns() {
     let body = json(response).await;
     assert_eq!(body["components"]["redis"], false);
     assert_eq!(body["components"]["database"], true);
+    // What the OttoNotReady alert reads.
+    let metrics = metrics_text(&state).await;
+    assert!(
+        metrics.contains(r#"readiness_status{check="redis"} 0"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"readiness_status{check="database"} 1"#),
+        "{metrics}"
+    );
     redis.set_up(true);
     client.get("/ready").send().await.assert_status_is_ok();
+    let metrics = metrics_text(&state).await;
+    assert!(
+        metrics.contains(r#"readiness_status{check="redis"} 1"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

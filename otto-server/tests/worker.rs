@@ -259,6 +259,35 @@ async fn the_pool_runs_every_job_once_and_counts_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_age_gauge_shows_how_long_the_oldest_due_job_has_waited() {
+    let store = InMemoryStore::default();
+    let handler = ScriptedHandler::default();
+    let metrics = Arc::new(Metrics::new());
+    // A job this worker does not run, due ten minutes ago: the workers are behind.
+    let ten_minutes_ago = chrono::Utc::now() - chrono::Duration::minutes(10);
+    store
+        .enqueue(
+            job(JobKind::Analysis, "age:1", ten_minutes_ago),
+            ten_minutes_ago,
+        )
+        .await
+        .expect("enqueues");
+    let age = |metrics: &Metrics| {
+        metrics
+            .encode()
+            .lines()
+            .find_map(|line| line.strip_prefix("job_queue_oldest_age_seconds "))
+            .and_then(|value| value.trim().parse::<i64>().ok())
+            .unwrap_or(0)
+    };
+    let watched = metrics.clone();
+    pool(&store, &handler, &metrics)
+        .run(until(move || age(&watched) > 0), Duration::from_secs(1))
+        .await;
+    assert!((600..660).contains(&age(&metrics)), "{}", age(&metrics));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_lets_jobs_finish_within_the_grace_period() {
     let store = InMemoryStore::default();
     let handler = ScriptedHandler::default().taking(Duration::from_millis(300));

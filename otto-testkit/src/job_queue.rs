@@ -235,4 +235,15 @@ impl JobQueue for InMemoryStore {
         }
         Ok(ended.len() as u64)
     }
+
+    async fn oldest_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(self
+            .tables()
+            .jobs
+            .jobs
+            .values()
+            .filter(|job| job.status == JobStatus::Queued && job.run_at <= now)
+            .map(|job| job.run_at)
+            .min())
+    }
 }

@@ -210,6 +210,11 @@ async fn leasing_takes_due_jobs_of_the_asked_kinds(queue: &dyn JobQueue) {
     )
     .await;
     let other_kind = enqueue(queue, new_job(JobKind::AiFollowUp, "lease:other", now)).await;
+    assert_eq!(
+        queue.oldest_due(now).await.expect("reads"),
+        Some(now - seconds(20)),
+        "the longest-waiting due job, not the one not due yet"
+    );
 
     assert!(
         queue

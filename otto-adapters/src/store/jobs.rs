@@ -324,4 +324,16 @@ impl JobQueue for SqlStore {
         transaction.commit().await.map_err(store_error)?;
         Ok(deleted)
     }
+
+    async fn oldest_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError> {
+        // The first entry of the lease index, `(status, run_at, id)`.
+        let rows = self
+            .queue_query(
+                "SELECT run_at FROM jobs WHERE status = 'queued' AND run_at <= $1 \
+                 ORDER BY run_at LIMIT 1",
+                vec![stored_time(now).into()],
+            )
+            .await?;
+        rows.first().map(|row| column(row, "run_at")).transpose()
+    }
 }

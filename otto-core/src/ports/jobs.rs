@@ -66,4 +66,8 @@ pub trait JobQueue: Send + Sync {
     /// Deletes up to `limit` jobs that ended (succeeded, skipped or cancelled) before
     /// `before`, and returns how many. Dead jobs stay until an operator acts.
     async fn purge_finished(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;
+
+    /// When the longest-waiting queued job became due (its `run_at`), among those due
+    /// at `now`; `None` when none waits. How far behind the workers are.
+    async fn oldest_due(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, StoreError>;
 }

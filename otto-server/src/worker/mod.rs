@@ -20,6 +20,9 @@ use tracing::Instrument;
 use crate::config::WorkerConfig;
 use crate::telemetry::metrics::{Metrics, TaskLabels, TaskNameLabels};
 
+/// How often the worker looks at the queue's age.
+const QUEUE_AGE_EVERY: Duration = Duration::from_secs(15);
+
 /// Where the worker is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -82,6 +85,7 @@ impl WorkerPool {
         for slot in 0..pool.config.concurrency {
             tasks.spawn(pool.clone().job_loop(slot, phase.clone()));
         }
+        tasks.spawn(pool.clone().watch_queue_age(phase.clone()));
         if pool.runner.kinds().contains(&JobKind::WebhookPurge) {
             tasks.spawn(schedule::run(
                 pool.runner.queue().clone(),
@@ -106,6 +110,27 @@ impl WorkerPool {
             while tasks.join_next().await.is_some() {}
         }
         tracing::info!("worker stopped");
+    }
+
+    /// Keeps `job_queue_oldest_age_seconds` at how long the longest-waiting due job
+    /// has waited (0 when none waits), looking every [`QUEUE_AGE_EVERY`].
+    async fn watch_queue_age(self: Arc<Self>, mut phase: watch::Receiver<Phase>) {
+        while *phase.borrow() == Phase::Running {
+            let now = self.clock.now();
+            match self.runner.queue().oldest_due(now).await {
+                Ok(oldest) => {
+                    let age = oldest.map_or(0, |at| (now - at).num_seconds().max(0));
+                    self.metrics.job_queue_oldest_age_seconds.set(age);
+                }
+                Err(error) => {
+                    tracing::debug!(error = %error, "the job queue's age could not be read");
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(QUEUE_AGE_EVERY) => {}
+                _ = phase.changed() => {}
+            }
+        }
     }
 
     async fn job_loop(self: Arc<Self>, slot: usize, mut phase: watch::Receiver<Phase>) {

@@ -13,6 +13,7 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use super::{ApiTags, PublicErrors};
 use crate::http::request_context::RequestContext;
 use crate::state::{AppState, ComponentState};
+use crate::telemetry::metrics::CheckLabels;
 
 /// Liveness of the process.
 #[derive(Debug, Object)]
@@ -170,6 +171,17 @@ impl SystemApi {
     #[oai(path = "/ready", method = "get", operation_id = "getReady")]
     async fn ready(&self) -> Result<ReadyResponse, PublicErrors> {
         let outcome = self.state.readiness.check().await;
+        for (name, state) in &outcome.components {
+            if let ComponentState::Checked(up) = state {
+                self.state
+                    .metrics
+                    .readiness_status
+                    .get_or_create(&CheckLabels {
+                        check: (*name).to_owned(),
+                    })
+                    .set(i64::from(*up));
+            }
+        }
         let report = ReadinessReport {
             ready: outcome.ready,
             components: outcome
