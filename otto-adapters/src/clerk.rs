@@ -238,7 +238,10 @@ impl ClerkJwtVerifier {
         if let Some(token) = bearer {
             request = request.bearer_auth(token);
         }
-        let response = request.send().await.map_err(|error| error.to_string())?;
+        let request = request.build().map_err(|error| error.to_string())?;
+        let response = crate::traced_http::execute(&self.http, "clerk", request)
+            .await
+            .map_err(|error| error.to_string())?;
         if !response.status().is_success() {
             return Err(format!("JWKS endpoint answered {}", response.status()));
         }

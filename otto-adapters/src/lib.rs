@@ -22,4 +22,5 @@ pub mod store;
 pub mod system;
 pub mod test_support;
 pub mod tls;
+pub mod traced_http;
 pub mod verified_tokens;

@@ -78,7 +78,13 @@ impl ProviderHttp {
     ) -> Result<Response, ProviderError> {
         let mut attempt = 0;
         loop {
-            let failure = match build().send().await {
+            let sent = match build().build() {
+                Ok(request) => {
+                    crate::traced_http::execute(&self.client, self.provider, request).await
+                }
+                Err(error) => Err(error),
+            };
+            let failure = match sent {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => self.refusal(response, repeat).await,
                 Err(error) => self.network_failure(&error, repeat),

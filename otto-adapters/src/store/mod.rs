@@ -34,6 +34,7 @@ use sea_orm::{
     SqlErr, Statement, TransactionTrait,
 };
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// Repositories over one database pool.
 #[derive(Clone)]
@@ -81,6 +82,12 @@ impl SqlStore {
 
     /// Opens the transaction of one unit of work for `scope`.
     pub async fn begin(&self, scope: &TenantScope) -> Result<DatabaseTransaction, StoreError> {
+        let span = transaction_span(self.db.get_database_backend(), "tenant");
+        span.record("tenant_id", scope.tenant_id().as_str());
+        self.begin_tenant(scope).instrument(span).await
+    }
+
+    async fn begin_tenant(&self, scope: &TenantScope) -> Result<DatabaseTransaction, StoreError> {
         let proof = if self.db.get_database_backend() == DatabaseBackend::Postgres {
             Some(
                 self.scope_key
@@ -118,6 +125,11 @@ impl SqlStore {
     /// transaction's id, which the `platform_access` policies admit on exactly the
     /// platform tables (one round trip more than a tenant's: the id is the database's).
     pub async fn begin_platform(&self) -> Result<DatabaseTransaction, StoreError> {
+        let span = transaction_span(self.db.get_database_backend(), "platform");
+        self.begin_platform_scope().instrument(span).await
+    }
+
+    async fn begin_platform_scope(&self) -> Result<DatabaseTransaction, StoreError> {
         let key = if self.db.get_database_backend() == DatabaseBackend::Postgres {
             Some(self.scope_key.get(&self.db).await?)
         } else {
@@ -186,6 +198,25 @@ impl SqlStore {
     fn new_id(&self) -> uuid::Uuid {
         self.ids.new_id()
     }
+}
+
+/// The CLIENT span of opening a transaction (and proving its scope), one per unit
+/// of work, with the database semantic conventions' `db.system.name`.
+fn transaction_span(backend: DatabaseBackend, scope: &'static str) -> tracing::Span {
+    let system = match backend {
+        DatabaseBackend::Postgres => "postgresql",
+        DatabaseBackend::Sqlite => "sqlite",
+        _ => "other_sql",
+    };
+    tracing::info_span!(
+        "db.transaction",
+        otel.name = "BEGIN",
+        otel.kind = "client",
+        "db.system.name" = system,
+        "db.operation.name" = "BEGIN",
+        otto.scope = scope,
+        tenant_id = tracing::field::Empty,
+    )
 }
 
 /// Times are kept to the microsecond, PostgreSQL's precision, on every backend, so

@@ -281,10 +281,12 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         "an http(s) URL such as http://localhost:4318",
         |value| http_url(value).map(Some),
     );
+    // Quiet unless asked: a developer's console shows one line per request, and
+    // spans go to a collector when one is configured.
     let default_exporter = if otlp_endpoint.is_some() {
         TracesExporter::Otlp
     } else {
-        TracesExporter::Console
+        TracesExporter::None
     };
     let traces_exporter = p.parsed(
         "OTEL_TRACES_EXPORTER",

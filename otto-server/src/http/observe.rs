@@ -3,7 +3,10 @@
 //! that label cardinality stays bounded.
 
 use std::sync::Arc;
+
+use opentelemetry::trace::TraceContextExt;
 use std::time::Instant;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use poem::PathPattern;
 use poem::http::Method;
@@ -103,6 +106,19 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         let span = tracing::Span::current();
         span.record("route", route.as_str());
         span.record("status", status);
+        span.record("http.response.status_code", i64::from(status));
+        if route != UNMATCHED_ROUTE {
+            span.record("http.route", route.as_str());
+            // The span exists already (the trace id was read from it), so its name
+            // is changed on the OpenTelemetry span itself.
+            span.context()
+                .span()
+                .update_name(format!("{method} {route}"));
+        }
+        if status >= 500 {
+            span.record("error.type", status.to_string());
+            span.record("otel.status_code", "ERROR");
+        }
         let latency_ms = (latency_ms * 1_000.0).round() / 1_000.0;
         if status >= 500 {
             tracing::error!(status, latency_ms, path = %path, "request completed");

@@ -87,6 +87,59 @@ pub fn choose_request_id(headers: &HeaderMap, parent: Option<&opentelemetry::Con
     uuid::Uuid::new_v4().to_string()
 }
 
+/// The request's SERVER span, with the OpenTelemetry HTTP semantic conventions'
+/// attributes known before routing; [`super::observe`] names it `{method} {route}`
+/// and adds the route, the status and, for a 5xx, `error.type` and an error status.
+/// The path is PII-redacted (it can hold a phone number); the query is left out (it
+/// can hold a stream ticket).
+fn server_span(request: &Request, request_id: &str) -> tracing::Span {
+    let method = request.method().as_str();
+    let header = |name: &str| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+    };
+    let (host, port) = match header("host").rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() => (host, port.parse::<u16>().ok()),
+        _ => (header("host"), None),
+    };
+    let client = request
+        .remote_addr()
+        .as_socket_addr()
+        .map(|address| address.ip().to_string())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "http.request",
+        otel.name = method,
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        trace_id = %request_id,
+        otel_trace_id = tracing::field::Empty,
+        method = method,
+        route = tracing::field::Empty,
+        status = tracing::field::Empty,
+        tenant_id = tracing::field::Empty,
+        user_id = tracing::field::Empty,
+        "http.request.method" = method,
+        "http.route" = tracing::field::Empty,
+        "http.response.status_code" = tracing::field::Empty,
+        "url.path" = %otto_core::redact_pii(request.uri().path()),
+        "url.scheme" = request.uri().scheme_str().unwrap_or("http"),
+        "server.address" = host,
+        "server.port" = i64::from(port.unwrap_or_else(|| {
+            request
+                .local_addr()
+                .as_socket_addr()
+                .map_or(0, |address| address.port())
+        })),
+        "user_agent.original" = header("user-agent"),
+        "client.address" = client,
+        "error.type" = tracing::field::Empty,
+    )
+}
+
 /// Middleware that assigns the request id, opens the request span (parented on an
 /// incoming `traceparent`) and stamps `X-Request-Id` on every response.
 #[derive(Debug, Clone, Copy, Default)]
@@ -112,17 +165,7 @@ impl<E: Endpoint> Endpoint for AssignRequestContextEndpoint<E> {
     async fn call(&self, mut request: Request) -> Result<Response> {
         let parent = remote_parent(request.headers());
         let request_id = choose_request_id(request.headers(), parent.as_ref());
-        let span = tracing::info_span!(
-            "http.request",
-            otel.kind = "server",
-            trace_id = %request_id,
-            otel_trace_id = tracing::field::Empty,
-            method = %request.method(),
-            route = tracing::field::Empty,
-            status = tracing::field::Empty,
-            tenant_id = tracing::field::Empty,
-            user_id = tracing::field::Empty,
-        );
+        let span = server_span(&request, &request_id);
         if let Some(parent) = parent {
             // Fails only when no OpenTelemetry layer is installed; then there is no
             // trace to join, and logs still carry the request id.

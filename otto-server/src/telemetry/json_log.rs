@@ -59,8 +59,10 @@ struct FieldCollector<'a>(&'a mut Map<String, Value>);
 
 impl FieldCollector<'_> {
     fn put(&mut self, field: &Field, value: Value) {
-        // `otel.*` fields steer the OpenTelemetry exporter; they are not log data.
-        if !field.name().starts_with("otel.") {
+        // Dotted names are OpenTelemetry's: `otel.*` steers the exporter, and the
+        // semantic conventions' attributes (`http.route`, `url.path`, ...) are for
+        // tracing backends; a log line says the same with its own fields.
+        if !field.name().contains('.') {
             self.0.insert(field.name().to_owned(), value);
         }
     }

@@ -81,10 +81,16 @@ pub fn init(
         Service::Api => &config.service_name_api,
         Service::Worker => &config.service_name_worker,
     };
+    let environment = match config.env {
+        crate::config::OttoEnv::Development => "development",
+        crate::config::OttoEnv::Test => "test",
+        crate::config::OttoEnv::Production => "production",
+    };
     let provider = span_export::tracer_provider(
         config.traces_exporter,
         config.otlp_endpoint.as_ref(),
         service_name,
+        environment,
     )
     .map_err(|error| error.to_string())?;
     // The server's and worker's lines are written off the request path; a CLI

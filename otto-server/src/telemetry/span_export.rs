@@ -88,9 +88,14 @@ pub fn tracer_provider(
     exporter: TracesExporter,
     otlp_endpoint: Option<&url::Url>,
     service_name: &str,
+    environment: &str,
 ) -> Result<Option<SdkTracerProvider>, SpanExportError> {
     let resource = Resource::builder()
         .with_service_name(service_name.to_owned())
+        .with_attributes([
+            opentelemetry::KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+            opentelemetry::KeyValue::new("deployment.environment.name", environment.to_owned()),
+        ])
         .build();
     let builder = SdkTracerProvider::builder().with_resource(resource);
     let provider = match (exporter, otlp_endpoint) {
@@ -101,6 +106,10 @@ pub fn tracer_provider(
             })
             .build(),
         (TracesExporter::Otlp, Some(endpoint)) => {
+            // The exporter's HTTP client needs the process's TLS provider, which a
+            // caller other than `main` (a test, an embedding service) may not have
+            // installed yet.
+            otto_adapters::tls::ensure_crypto_provider();
             let exporter = opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
                 .with_endpoint(traces_url(endpoint))

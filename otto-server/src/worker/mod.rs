@@ -168,6 +168,7 @@ impl WorkerPool {
         let span = tracing::info_span!(
             "job",
             otel.name = %format!("job {}", job.kind),
+            otel.kind = "consumer",
             trace_id = %trace_id,
             job_id = %job.id,
             kind = %job.kind,

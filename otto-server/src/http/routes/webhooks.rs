@@ -235,6 +235,15 @@ impl WebhooksApi {
                 .as_ref()
                 .map_or_else(|| "platform".to_owned(), ToString::to_string),
         };
+        let routed_to = match &receipt {
+            Receipt::Processed { key, .. } | Receipt::Duplicate { key, .. } => key.tenant.as_ref(),
+            _ => None,
+        };
+        if let Some(tenant) = routed_to {
+            // The request span names the tenant a delivery was routed to, as it names
+            // an API caller's.
+            tracing::Span::current().record("tenant_id", tenant.as_str());
+        }
         let (status, delivery_id, first) = match &receipt {
             Receipt::Processed { id, key } => {
                 self.state
