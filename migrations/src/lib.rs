@@ -18,6 +18,7 @@ mod m20261126_000008_job_lease_index;
 mod m20261126_000009_routing_function;
 mod m20261206_000010_scope_proofs;
 mod m20261206_000011_live_events;
+mod m20261206_000012_lookup_indexes;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
@@ -92,6 +93,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000009_routing_function::Migration),
             Box::new(m20261206_000010_scope_proofs::Migration),
             Box::new(m20261206_000011_live_events::Migration),
+            Box::new(m20261206_000012_lookup_indexes::Migration),
         ]
     }
 }

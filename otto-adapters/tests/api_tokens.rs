@@ -239,3 +239,13 @@ async fn a_read_only_platform_admin_token_keeps_admin_for_reads_only() {
         Err(CredentialError::NotPermitted)
     );
 }
+
+#[tokio::test]
+async fn an_oversized_token_is_refused_before_it_is_parsed() {
+    let (tokens, _) = authority();
+    let huge = "A".repeat(64 * 1024);
+    assert!(matches!(
+        tokens.verify(&huge, Operation::Read).await,
+        Err(CredentialError::Malformed(reason)) if reason.contains("longer")
+    ));
+}
