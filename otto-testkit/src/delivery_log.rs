@@ -60,7 +60,7 @@ impl DeliveryLog for InMemoryStore {
                 delivery.route.provider().as_str(),
                 delivery.route.name(),
             );
-            self.publish_in(&mut tables, tenant, vec![event], delivery.received_at);
+            self.publish_in(&mut tables, tenant, vec![event]);
         }
         Ok(())
     }

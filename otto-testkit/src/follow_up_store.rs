@@ -193,7 +193,7 @@ impl FollowUpStore for InMemoryStore {
                     });
             }
         }
-        self.publish_in(tables, &tenant, events, done_at);
+        self.publish_in(tables, &tenant, events);
         Ok(())
     }
 }

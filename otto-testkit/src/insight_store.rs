@@ -108,7 +108,7 @@ impl InsightStore for InMemoryStore {
             events.extend(live::job_queued(id, then));
         }
         events.extend(call_event(tables, scope, recording, "transcript"));
-        self.publish_in(tables, scope.tenant_id(), events, now);
+        self.publish_in(tables, scope.tenant_id(), events);
         Ok(true)
     }
 
@@ -130,7 +130,7 @@ impl InsightStore for InMemoryStore {
         scope: &TenantScope,
         recording: &RecordingRef,
         result: &AnalysisResult,
-        now: DateTime<Utc>,
+        _now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let mut guard = self.tables();
         let tables = &mut *guard;
@@ -142,7 +142,7 @@ impl InsightStore for InMemoryStore {
         let events = call_event(tables, scope, recording, "analysis")
             .into_iter()
             .collect();
-        self.publish_in(tables, scope.tenant_id(), events, now);
+        self.publish_in(tables, scope.tenant_id(), events);
         Ok(true)
     }
 }

@@ -81,7 +81,7 @@ impl JobQueue for InMemoryStore {
         let tenant = job.tenant_id.clone();
         let enqueued = tables.jobs.enqueue(job, id, now);
         if let (Enqueued::Created(_), Some(tenant)) = (enqueued, tenant) {
-            self.publish_in(&mut tables, &tenant, event.into_iter().collect(), now);
+            self.publish_in(&mut tables, &tenant, event.into_iter().collect());
         }
         Ok(enqueued)
     }
@@ -144,7 +144,7 @@ impl JobQueue for InMemoryStore {
         }
         let (id, kind, tenant) = (job.id, job.kind.clone(), job.tenant_id.clone());
         if let (Some(tenant), Some(event)) = (tenant, live::job_finished(id, &kind, &finish)) {
-            self.publish_in(&mut tables, &tenant, vec![event], now);
+            self.publish_in(&mut tables, &tenant, vec![event]);
         }
         Ok(true)
     }

@@ -22,13 +22,10 @@ pub(crate) struct LiveTables {
 }
 
 impl LiveTables {
-    /// Appends `events` for `tenant` at `at`; the tenant's last number after them.
-    pub(crate) fn append(
-        &mut self,
-        tenant: &TenantId,
-        events: Vec<NewLiveEvent>,
-        at: DateTime<Utc>,
-    ) -> Option<u64> {
+    /// Appends `events` for `tenant`, stamped now (the fake's commit); the tenant's
+    /// last number after them.
+    pub(crate) fn append(&mut self, tenant: &TenantId, events: Vec<NewLiveEvent>) -> Option<u64> {
+        let at = Utc::now();
         if events.is_empty() {
             return None;
         }
@@ -78,10 +75,9 @@ impl InMemoryStore {
         tables: &mut crate::store::Tables,
         tenant: &TenantId,
         events: Vec<NewLiveEvent>,
-        at: DateTime<Utc>,
     ) {
         let published: Vec<_> = events.iter().map(|event| event.event_type).collect();
-        let last = tables.live.append(tenant, events, at);
+        let last = tables.live.append(tenant, events);
         if let (Some(last), Some(notifier)) = (last, self.notifier.0.get()) {
             notifier.committed(tenant, last, &published);
         }

@@ -113,12 +113,7 @@ impl CallRepository for InMemoryStore {
         };
         tables.calls.push(stored.clone());
         let event = live::call_created(stored.id, None);
-        self.publish_in(
-            &mut tables,
-            scope.tenant_id(),
-            vec![event],
-            chrono::Utc::now(),
-        );
+        self.publish_in(&mut tables, scope.tenant_id(), vec![event]);
         Ok(stored)
     }
 
@@ -192,12 +187,7 @@ impl CallRepository for InMemoryStore {
             call.outcome.assigned_rep.clone(),
             &change.changed(),
         );
-        self.publish_in(
-            &mut tables,
-            scope.tenant_id(),
-            vec![event],
-            chrono::Utc::now(),
-        );
+        self.publish_in(&mut tables, scope.tenant_id(), vec![event]);
         Ok(Some(call))
     }
 }

@@ -409,7 +409,7 @@ impl WebhookLedger for InMemoryStore {
                 .push(crate::delivery_log::stored(logged));
         }
         if let Some(tenant) = &key.tenant {
-            self.publish_in(tables, tenant, events, at);
+            self.publish_in(tables, tenant, events);
         }
         Ok(claim)
     }
@@ -439,7 +439,7 @@ impl WebhookLedger for InMemoryStore {
             .entry(key_tuple(key))
             .or_insert_with(|| KeyRecord::first(body_digest, None, at));
         if let Some(tenant) = &key.tenant {
-            self.publish_in(tables, tenant, events, at);
+            self.publish_in(tables, tenant, events);
         }
         Ok(())
     }

@@ -8,7 +8,10 @@ per request, redis-benchmark with the limiter's script). Fixed durations and
 connection counts; a warm-up is discarded; every process it starts is stopped.
 
 Prints one Markdown table and writes it to docs/benchmarks.md (after the rate-limiter
-figures). Figures, not assertions: the targets of the issue are reported as ratios.
+figures), then the live-event streams' section (scripts/bench/live_events.py: idle
+streams' memory, fan-out latency and throughput on SQLite and on two PostgreSQL
+processes; runnable alone, see its --help). Figures, not assertions: the targets of the
+issue are reported as ratios.
 
 Needs: wrk (Debian: `apt-get install wrk`), pgbench, psql, redis-benchmark, redis-cli,
 PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (OTTO_BENCH_PG_URL,
@@ -28,6 +31,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+
+sys.dont_write_bytecode = True  # no __pycache__ left in the tree
+import live_events  # noqa: E402 (this directory)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -484,6 +490,8 @@ def main():
         except subprocess.CalledProcessError:
             pass
     print(report(rows, notes))
+    # Fails the run (exit status, no figures) if a subscriber missed or repeated an event.
+    print(live_events.run(BIN), end="")
 
 
 def open_gcra_script():

@@ -243,7 +243,7 @@ impl CallRepository for SqlStore {
                 .then(|| live::call_created(stored.id, stored.outcome.assigned_rep.clone()))
                 .into_iter()
                 .collect();
-        self.commit_with_events(transaction, scope.tenant_id(), &events, now)
+        self.commit_with_events(transaction, scope.tenant_id(), &events)
             .await?;
         Ok(stored)
     }
@@ -345,7 +345,7 @@ impl CallRepository for SqlStore {
                 )
             })
             .collect();
-        self.commit_with_events(transaction, scope.tenant_id(), &events, Utc::now())
+        self.commit_with_events(transaction, scope.tenant_id(), &events)
             .await?;
         Ok(row)
     }

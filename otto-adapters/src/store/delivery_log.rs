@@ -165,8 +165,7 @@ impl DeliveryLog for SqlStore {
                     delivery.route.provider().as_str(),
                     delivery.route.name(),
                 );
-                self.commit_with_events(transaction, tenant, &[event], delivery.received_at)
-                    .await
+                self.commit_with_events(transaction, tenant, &[event]).await
             }
             _ => transaction.commit().await.map_err(store_error),
         }

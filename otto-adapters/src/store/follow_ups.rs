@@ -270,7 +270,7 @@ impl FollowUpStore for SqlStore {
             }
             None => Vec::new(),
         };
-        self.commit_with_events(transaction, scope.tenant_id(), &events, done_at)
+        self.commit_with_events(transaction, scope.tenant_id(), &events)
             .await
     }
 }

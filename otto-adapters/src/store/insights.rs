@@ -163,7 +163,7 @@ impl InsightStore for SqlStore {
         } else {
             existing_or_missing_call(&transaction, "transcripts", scope, recording).await?;
         }
-        self.commit_with_events(transaction, scope.tenant_id(), &events, now)
+        self.commit_with_events(transaction, scope.tenant_id(), &events)
             .await?;
         Ok(inserted == 1)
     }
@@ -228,7 +228,7 @@ impl InsightStore for SqlStore {
         } else {
             events.extend(call_event(&transaction, scope, recording, "analysis").await?);
         }
-        self.commit_with_events(transaction, scope.tenant_id(), &events, now)
+        self.commit_with_events(transaction, scope.tenant_id(), &events)
             .await?;
         Ok(inserted == 1)
     }

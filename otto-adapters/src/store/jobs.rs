@@ -134,7 +134,7 @@ impl JobQueue for SqlStore {
         match (&job.tenant_id, enqueued) {
             (Some(tenant), Enqueued::Created(id)) => {
                 let events: Vec<_> = live::job_queued(id, &job).into_iter().collect();
-                self.commit_with_events(transaction, tenant, &events, now)
+                self.commit_with_events(transaction, tenant, &events)
                     .await?;
             }
             _ => transaction.commit().await.map_err(store_error)?,
@@ -220,7 +220,7 @@ impl JobQueue for SqlStore {
         let event = live::job_finished(leased.id, &leased.kind, &finish);
         match (&leased.tenant_id, event) {
             (Some(tenant), Some(event)) if finished => {
-                self.commit_with_events(transaction, tenant, &[event], now)
+                self.commit_with_events(transaction, tenant, &[event])
                     .await?;
             }
             _ => transaction.commit().await.map_err(store_error)?,

@@ -23,13 +23,14 @@ use super::{SqlStore, sql, store_error, stored_time};
 /// of events.
 pub const CHANNEL: &str = "otto_live_events";
 
-/// Appends `events` for `tenant` in `transaction`, stamped `at`; the tenant's last
-/// number after them, or `None` when there were none.
+/// Appends `events` for `tenant` in `transaction`, stamped with the time of the
+/// append (the last statements before the commit: their `occurred_at` is the
+/// commit's, not the time the request arrived); the tenant's last number after them,
+/// or `None` when there were none.
 pub(super) async fn append(
     transaction: &DatabaseTransaction,
     tenant: &TenantId,
     events: &[NewLiveEvent],
-    at: DateTime<Utc>,
 ) -> Result<Option<u64>, StoreError> {
     if events.is_empty() {
         return Ok(None);
@@ -49,7 +50,7 @@ pub(super) async fn append(
         .ok_or_else(|| StoreError::Internal("no event number was returned".to_owned()))
         .and_then(|row| column(row, "last_sequence"))?;
     let first = last - count + 1;
-    let at = stored_time(at);
+    let at = stored_time(Utc::now());
     let mut placeholders = Vec::with_capacity(events.len());
     let mut values: Vec<Value> = Vec::with_capacity(events.len() * 7);
     for (offset, event) in events.iter().enumerate() {
@@ -110,9 +111,8 @@ impl SqlStore {
         transaction: DatabaseTransaction,
         tenant: &TenantId,
         events: &[NewLiveEvent],
-        at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let last = append(&transaction, tenant, events, at).await?;
+        let last = append(&transaction, tenant, events).await?;
         transaction.commit().await.map_err(store_error)?;
         if let (Some(last), Some(notifier)) = (last, &self.notifier) {
             let published: Vec<_> = events.iter().map(|event| event.event_type).collect();

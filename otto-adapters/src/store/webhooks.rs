@@ -31,13 +31,9 @@ impl SqlStore {
         transaction: DatabaseTransaction,
         key: &IdempotencyKey,
         events: &[otto_core::live::NewLiveEvent],
-        at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         match &key.tenant {
-            Some(tenant) => {
-                self.commit_with_events(transaction, tenant, events, at)
-                    .await
-            }
+            Some(tenant) => self.commit_with_events(transaction, tenant, events).await,
             None => transaction.commit().await.map_err(store_error),
         }
     }
@@ -139,7 +135,7 @@ impl WebhookLedger for SqlStore {
         if let Some(delivery) = log {
             insert_delivery(&transaction, &delivery.with_claim(&claim, body_digest)).await?;
         }
-        self.commit_delivery(transaction, key, &events, at).await?;
+        self.commit_delivery(transaction, key, &events).await?;
         Ok(claim)
     }
 
@@ -157,7 +153,7 @@ impl WebhookLedger for SqlStore {
         let writer = EffectWriter::new(self, &transaction, key.provider, at);
         writer.apply(key.tenant.as_ref(), effects).await?;
         let events = writer.take_events();
-        self.commit_delivery(transaction, key, &events, at).await
+        self.commit_delivery(transaction, key, &events).await
     }
 
     async fn purge_keys(&self, cutoff: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
