@@ -17,16 +17,9 @@ fn access_lines(lines: &CapturedLines) -> Vec<Value> {
         .collect()
 }
 
-fn capture() -> (CapturedLines, tracing::subscriber::DefaultGuard) {
-    let lines = CapturedLines::default();
-    let subscriber =
-        tracing_subscriber::registry().with(JsonLogLayer::new(Service::Api, true, lines.clone()));
-    (lines, tracing::subscriber::set_default(subscriber))
-}
-
 #[tokio::test]
 async fn each_request_writes_one_access_line_with_its_context() {
-    let (lines, _guard) = capture();
+    let (lines, _guard) = capture_logs();
     let state = default_state();
     client(&state)
         .get("/health")
@@ -50,7 +43,7 @@ async fn each_request_writes_one_access_line_with_its_context() {
 
 #[tokio::test]
 async fn unmatched_paths_log_the_shared_route_label_and_a_redacted_path() {
-    let (lines, _guard) = capture();
+    let (lines, _guard) = capture_logs();
     let state = default_state();
     client(&state).get("/messages/+15551234567").send().await;
     let access = access_lines(&lines);
@@ -65,7 +58,7 @@ async fn unmatched_paths_log_the_shared_route_label_and_a_redacted_path() {
 
 #[tokio::test]
 async fn internal_errors_log_their_cause_under_the_request_id() {
-    let (lines, _guard) = capture();
+    let (lines, _guard) = capture_logs();
     let state = default_state();
     client_with_probe_api(&state)
         .get("/probe/crash")

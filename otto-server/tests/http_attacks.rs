@@ -47,13 +47,6 @@ fn attacker() -> &'static TestSigningKey {
     KEY.get_or_init(|| TestSigningKey::generate("attacker-key"))
 }
 
-fn capture() -> (CapturedLines, tracing::subscriber::DefaultGuard) {
-    let lines = CapturedLines::default();
-    let subscriber =
-        tracing_subscriber::registry().with(JsonLogLayer::new(Service::Api, true, lines.clone()));
-    (lines, tracing::subscriber::set_default(subscriber))
-}
-
 fn log_text(lines: &CapturedLines) -> String {
     lines
         .lines()
@@ -126,7 +119,7 @@ async fn recorded(server: &MockServer) -> Vec<wiremock::Request> {
 /// logged.
 #[tokio::test]
 async fn forged_signatures_and_header_chosen_keys_are_invalid_token_problems() {
-    let (lines, _guard) = capture();
+    let (lines, _guard) = capture_logs();
     let evil = MockServer::start().await;
     for (route, body) in [
         ("/jwks.json", signers::jwks(&[attacker()])),
@@ -245,7 +238,7 @@ async fn forged_signatures_and_header_chosen_keys_are_invalid_token_problems() {
 /// `Authorization` headers: 403 problems within [`PATIENCE`], none logged.
 #[tokio::test]
 async fn oversized_garbage_empty_and_duplicate_credentials_are_403_problems() {
-    let (lines, _guard) = capture();
+    let (lines, _guard) = capture_logs();
     let state = default_state();
     let client = client(&state);
     let jwt_header = base64::engine::general_purpose::URL_SAFE_NO_PAD

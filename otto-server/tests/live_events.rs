@@ -13,29 +13,19 @@ use otto_core::ports::CallRepository;
 use otto_core::tenancy::{TenantId, TenantScope, UserId};
 use otto_server::live::hub::{CutReason, LiveHub};
 use otto_server::live::stream::{LiveStream, StreamItem};
-use otto_server::state::AppState;
-use otto_server::telemetry::json_log::CapturedLines;
-use otto_server::telemetry::{JsonLogLayer, Service};
 use otto_testkit::InMemoryStore;
 use otto_testkit::contracts::{new_call, scope_of};
 use serde_json::Value;
 use support::sse::SseReader;
-use support::webhooks::unsigned_state;
+use support::webhooks::{post_pre_call, unsigned_state};
 use support::*;
 use tokio_tungstenite::tungstenite::Message;
-use tracing_subscriber::layer::SubscriberExt;
 
 use support::sse::WAIT;
 
 /// A pre-call for call `id`, landing in the development tenant `dev`.
 async fn deliver_call(client: &Client, id: &str) {
-    let response = client
-        .post("/webhook/callrail/pre-call")
-        .header("content-type", "application/json")
-        .body(format!(r#"{{"call_id": "{id}"}}"#))
-        .send()
-        .await;
-    response.assert_status_is_ok();
+    post_pre_call(client, id).await.assert_status_is_ok();
 }
 
 fn leadership() -> String {
@@ -228,16 +218,9 @@ async fn a_resumed_stream_gets_exactly_the_missed_events_in_order() {
     assert_eq!(json(bad).await["errors"][0]["field"], "since");
 }
 
-fn capture() -> (CapturedLines, tracing::subscriber::DefaultGuard) {
-    let lines = CapturedLines::default();
-    let subscriber =
-        tracing_subscriber::registry().with(JsonLogLayer::new(Service::Api, true, lines.clone()));
-    (lines, tracing::subscriber::set_default(subscriber))
-}
-
 #[tokio::test]
 async fn tickets_open_one_stream_of_their_holder_and_never_reach_the_logs() {
-    let (lines, _guard) = capture();
+    let (lines, _guard) = capture_logs();
     let store = InMemoryStore::default();
     let state = unsigned_state(&store);
     let client = client(&state);
@@ -463,22 +446,6 @@ async fn shutdown_closes_every_stream_with_its_reason_and_loses_nothing() {
     }
 }
 
-/// Serves `state` on a loopback port; its address.
-async fn serve(state: &AppState) -> std::net::SocketAddr {
-    use poem::listener::{Acceptor, Listener};
-    let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0")
-        .into_acceptor()
-        .await
-        .expect("binds");
-    let address = acceptor.local_addr()[0]
-        .as_socket_addr()
-        .copied()
-        .expect("a socket address");
-    let app = otto_server::http::app(state);
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
-    address
-}
-
 async fn next_text(
     socket: &mut (impl Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
 ) -> Message {
@@ -498,7 +465,7 @@ async fn next_text(
 async fn the_websocket_carries_the_same_messages_and_closes_with_a_reason() {
     let store = InMemoryStore::default();
     let state = unsigned_state(&store);
-    let address = serve(&state).await;
+    let address = serve_on_loopback(otto_server::http::app(&state)).await;
     let client = client(&state);
     let ticket = json(
         client

@@ -29,12 +29,7 @@ async fn instance(database_url: &str) -> (AppState, support::Client) {
 }
 
 async fn deliver(client: &support::Client, id: &str) -> String {
-    let response = client
-        .post("/webhook/callrail/pre-call")
-        .header("content-type", "application/json")
-        .body(format!(r#"{{"call_id": "{id}"}}"#))
-        .send()
-        .await;
+    let response = support::webhooks::post_pre_call(client, id).await;
     response.assert_status_is_ok();
     support::json(response).await["status"]
         .as_str()

@@ -26,7 +26,6 @@ use otto_server::telemetry::metrics::Metrics;
 use otto_server::telemetry::{LogDestination, Service};
 use otto_server::worker::WorkerPool;
 use otto_testkit::stubs::TwilioMessagesStub;
-use poem::listener::{Acceptor, Listener};
 use poem::test::TestClient;
 use poem::web::Data;
 use poem::{EndpointExt, Route, handler, post};
@@ -48,18 +47,10 @@ fn collect(body: Vec<u8>, exports: Data<&Exports>) -> &'static str {
 /// An OTLP/HTTP collector on a loopback port: what it received, and its URL.
 async fn collector() -> (Exports, String) {
     let exports = Exports::default();
-    let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0")
-        .into_acceptor()
-        .await
-        .expect("binds");
-    let address = acceptor.local_addr()[0]
-        .as_socket_addr()
-        .copied()
-        .expect("an address");
     let app = Route::new()
         .at("/v1/traces", post(collect))
         .data(exports.clone());
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    let address = support::serve_on_loopback(app).await;
     (exports, format!("http://{address}"))
 }
 

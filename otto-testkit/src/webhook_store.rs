@@ -164,18 +164,7 @@ impl InMemoryStore {
             }
             call.answered = facts.answered.unwrap_or(call.answered);
             call.duration_seconds = facts.duration_seconds.unwrap_or(call.duration_seconds);
-            let changed: Vec<&str> = [
-                ("direction", facts.direction.is_some()),
-                (
-                    "customer",
-                    facts.customer_name.is_some() || facts.customer_number.is_some(),
-                ),
-                ("status", facts.answered.is_some()),
-                ("duration", facts.duration_seconds.is_some()),
-            ]
-            .into_iter()
-            .filter_map(|(name, present)| present.then_some(name))
-            .collect();
+            let changed = facts.changed();
             if created.is_none() && !changed.is_empty() {
                 return Some(live::call_updated(
                     call.id,

@@ -64,12 +64,6 @@ impl<'a> EffectWriter<'a> {
             .push(event);
     }
 
-    fn publish_all(&self, events: impl IntoIterator<Item = NewLiveEvent>) {
-        for event in events {
-            self.publish(event);
-        }
-    }
-
     async fn run(&self, sql: &str, values: Vec<Value>) -> Result<u64, StoreError> {
         sql::execute(self.transaction, sql, values).await
     }
@@ -324,18 +318,7 @@ impl<'a> EffectWriter<'a> {
             ],
         )
         .await?;
-        let changed: Vec<&str> = [
-            ("direction", facts.direction.is_some()),
-            (
-                "customer",
-                facts.customer_name.is_some() || facts.customer_number.is_some(),
-            ),
-            ("status", facts.answered.is_some()),
-            ("duration", facts.duration_seconds.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(name, present)| present.then_some(name))
-        .collect();
+        let changed = facts.changed();
         if publish && !changed.is_empty() {
             self.publish_call_update(tenant, &facts.external_id, &changed)
                 .await?;
@@ -400,8 +383,10 @@ impl<'a> EffectWriter<'a> {
     pub(super) async fn enqueue(&self, jobs: &[NewJob]) -> Result<(), StoreError> {
         for job in jobs {
             let enqueued = insert_job(self.transaction, self.store.new_id(), job, self.at).await?;
-            if let Enqueued::Created(id) = enqueued {
-                self.publish_all(live::job_queued(id, job));
+            if let Enqueued::Created(id) = enqueued
+                && let Some(event) = live::job_queued(id, job)
+            {
+                self.publish(event);
             }
         }
         Ok(())

@@ -77,6 +77,23 @@ pub struct CallFacts {
 }
 
 impl CallFacts {
+    /// The names of the facts it states (`direction`, `customer`, `status`,
+    /// `duration`), for the call's `call.updated` event.
+    pub fn changed(&self) -> Vec<&'static str> {
+        [
+            ("direction", self.direction.is_some()),
+            (
+                "customer",
+                self.customer_name.is_some() || self.customer_number.is_some(),
+            ),
+            ("status", self.answered.is_some()),
+            ("duration", self.duration_seconds.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, present)| present.then_some(name))
+        .collect()
+    }
+
     /// No facts yet about the call `external_id`.
     pub fn about(external_id: impl Into<String>) -> Self {
         CallFacts {

@@ -15,7 +15,7 @@ use poem_openapi::types::ToJSON;
 use super::problem::{ApiError, ProblemBody, ProblemKind};
 use super::routes::event_views::StreamMessage;
 use super::routes::events::{open_stream, resume_point};
-use super::stream_caller::stream_caller;
+use super::stream_caller::{query_parameter, stream_caller};
 use crate::live::hub::{CutReason, LiveHub, StreamPermit};
 use crate::live::stream::{LiveStream, StreamItem};
 
@@ -25,18 +25,12 @@ pub const PATH: &str = "/api/v1/events/ws";
 /// A close code of the private range: the client fell behind and was cut off.
 const SLOW_CONSUMER: u16 = 4008;
 
-fn since_parameter(request: &Request) -> Option<String> {
-    url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
-        .find(|(name, _)| name == "since")
-        .map(|(_, value)| value.into_owned())
-}
-
 async fn opened(request: &Request) -> Result<(LiveStream, StreamPermit, Arc<LiveHub>), ApiError> {
     let hub = request
         .data::<Arc<LiveHub>>()
         .cloned()
         .ok_or_else(|| ApiError::new(ProblemKind::Internal, "live events are not wired"))?;
-    let since = resume_point(since_parameter(request).as_deref(), None)?;
+    let since = resume_point(query_parameter(request, "since").as_deref(), None)?;
     let caller = stream_caller(request).await?;
     let (stream, permit) = open_stream(&hub, caller, since, "websocket").await?;
     Ok((stream, permit, hub))

@@ -38,10 +38,10 @@ pub struct StreamCaller {
     pub viewer: Viewer,
 }
 
-/// The `ticket` query parameter of `request`, if any.
-fn presented_ticket(request: &Request) -> Option<String> {
+/// The first query parameter `name` of `request`, decoded, if any.
+pub fn query_parameter(request: &Request, name: &str) -> Option<String> {
     url::form_urlencoded::parse(request.uri().query().unwrap_or_default().as_bytes())
-        .find(|(name, _)| name == TICKET_PARAMETER)
+        .find(|(found, _)| found == name)
         .map(|(_, value)| value.into_owned())
 }
 
@@ -69,7 +69,7 @@ pub async fn stream_caller(request: &Request) -> Result<StreamCaller, ApiError> 
     let roles = request
         .data::<Arc<RoleMap>>()
         .ok_or_else(|| ApiError::new(ProblemKind::Internal, "roles are not wired"))?;
-    let Some(ticket) = presented_ticket(request) else {
+    let Some(ticket) = query_parameter(request, TICKET_PARAMETER) else {
         let principal = authenticated(request).await?;
         return Ok(StreamCaller {
             scope: TenantScope::of(&principal),

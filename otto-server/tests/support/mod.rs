@@ -453,3 +453,35 @@ pub async fn link_account(
         .await
         .expect("links");
 }
+
+/// Captures the JSON log lines of the current thread's code (as the server writes
+/// them, PII-redacted) until the guard is dropped.
+pub fn capture_logs() -> (
+    otto_server::telemetry::json_log::CapturedLines,
+    tracing::subscriber::DefaultGuard,
+) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let lines = otto_server::telemetry::json_log::CapturedLines::default();
+    let subscriber =
+        tracing_subscriber::registry().with(otto_server::telemetry::JsonLogLayer::new(
+            otto_server::telemetry::Service::Api,
+            true,
+            lines.clone(),
+        ));
+    (lines, tracing::subscriber::set_default(subscriber))
+}
+
+/// Serves `app` on a free loopback port; its address.
+pub async fn serve_on_loopback(app: impl poem::Endpoint + 'static) -> std::net::SocketAddr {
+    use poem::listener::{Acceptor, Listener};
+    let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .expect("binds");
+    let address = acceptor.local_addr()[0]
+        .as_socket_addr()
+        .copied()
+        .expect("a socket address");
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    address
+}

@@ -75,6 +75,17 @@ pub async fn post_callrail_with(
         .await
 }
 
+/// An unsigned CallRail pre-call for call `id`: what the development default takes
+/// (it lands in the fallback tenant `dev`).
+pub async fn post_pre_call(client: &Client, id: &str) -> TestResponse {
+    client
+        .post("/webhook/callrail/pre-call")
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"call_id": "{id}"}}"#))
+        .send()
+        .await
+}
+
 /// `fields` as a form body.
 pub fn form<K: AsRef<str>, V: AsRef<str>>(fields: &[(K, V)]) -> String {
     url::form_urlencoded::Serializer::new(String::new())

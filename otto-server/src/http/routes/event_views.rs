@@ -12,7 +12,6 @@ use poem_openapi::{Object, Union};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::live::hub::CutReason;
 use crate::live::stream::StreamItem;
 
 /// A call Otto had not seen: fetch it with `GET /api/v1/calls/{call_id}`.
@@ -298,15 +297,11 @@ impl StreamMessage {
                 None,
                 "close",
                 StreamMessage::Close(CloseEvent {
-                    reason: close_reason(*reason).to_owned(),
+                    reason: reason.as_str().to_owned(),
                 }),
             ),
         }
     }
-}
-
-fn close_reason(reason: CutReason) -> &'static str {
-    reason.as_str()
 }
 
 /// A stream item as a Server-Sent Event.
