@@ -10,10 +10,9 @@ use std::sync::Arc;
 use futures_util::{SinkExt, StreamExt};
 use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketStream};
 use poem::{IntoResponse, Request, Response, handler};
-use poem_openapi::types::ToJSON;
 
 use super::problem::{ApiError, ProblemBody, ProblemKind};
-use super::routes::event_views::StreamMessage;
+use super::routes::event_views::wire;
 use super::routes::events::{open_stream, resume_point};
 use super::stream_caller::{query_parameter, stream_caller};
 use crate::live::hub::{CutReason, LiveHub, StreamPermit};
@@ -72,7 +71,7 @@ async fn pump(
             item = items.next() => {
                 let message = match item {
                     Some(StreamItem::Closing(reason)) => close_frame(reason),
-                    Some(item) => Message::Text(StreamMessage::of_item(&item).2.to_json_string()),
+                    Some(item) => Message::Text(wire(&item).2),
                     None => break,
                 };
                 let closing = matches!(message, Message::Close(_));

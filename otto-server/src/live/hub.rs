@@ -43,13 +43,45 @@ impl CutReason {
     }
 }
 
+/// An event as the feed hands it to its subscribers: shared, with its wire form
+/// made once for all of them (by the first transport that asks), not once per
+/// subscriber.
+#[derive(Debug)]
+pub struct FedEvent {
+    event: LiveEvent,
+    wire: OnceLock<String>,
+}
+
+impl FedEvent {
+    /// `event`, its wire form not made yet.
+    pub fn new(event: LiveEvent) -> Self {
+        FedEvent {
+            event,
+            wire: OnceLock::new(),
+        }
+    }
+
+    /// The wire form, made by `render` the first time it is asked for.
+    pub fn wire(&self, render: impl FnOnce(&LiveEvent) -> String) -> &str {
+        self.wire.get_or_init(|| render(&self.event))
+    }
+}
+
+impl std::ops::Deref for FedEvent {
+    type Target = LiveEvent;
+
+    fn deref(&self) -> &LiveEvent {
+        &self.event
+    }
+}
+
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One subscriber's end of the feed.
 struct Outlet {
-    sender: mpsc::Sender<Arc<LiveEvent>>,
+    sender: mpsc::Sender<Arc<FedEvent>>,
     cut: Arc<OnceLock<CutReason>>,
 }
 
@@ -75,7 +107,7 @@ pub struct Subscription {
     /// The feed's last number when this subscriber joined.
     pub position: u64,
     /// The events after `position`.
-    pub receiver: mpsc::Receiver<Arc<LiveEvent>>,
+    pub receiver: mpsc::Receiver<Arc<FedEvent>>,
     cut: Arc<OnceLock<CutReason>>,
     id: u64,
     feed: Arc<Feed>,
@@ -360,7 +392,7 @@ impl LiveHub {
                 state.position = event.sequence;
                 let lag = (Utc::now() - event.occurred_at).num_milliseconds().max(0);
                 self.metrics.event_delivery_lag_ms.observe(lag as f64);
-                let event = Arc::new(event);
+                let event = Arc::new(FedEvent::new(event));
                 state
                     .subscribers
                     .retain(|_, outlet| match outlet.sender.try_send(event.clone()) {

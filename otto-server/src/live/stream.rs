@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use futures_util::Stream;
-use otto_core::live::{LiveEvent, StreamStart, Viewer, stream_start};
+use otto_core::live::{StreamStart, Viewer, stream_start};
 use otto_core::ports::StoreError;
 use otto_core::tenancy::TenantScope;
 
-use super::hub::{CutReason, LiveHub, Subscription};
+use super::hub::{CutReason, FedEvent, LiveHub, Subscription};
 
 /// Events replayed per query.
 const REPLAY_PAGE: u32 = 200;
@@ -20,7 +20,7 @@ const REPLAY_PAGE: u32 = 200;
 #[derive(Debug, Clone)]
 pub enum StreamItem {
     /// An event the viewer may see.
-    Event(Arc<LiveEvent>),
+    Event(Arc<FedEvent>),
     /// The client's id cannot be resumed (or events were lost to it): refetch
     /// through the REST API and continue from `at`.
     Resync {
@@ -144,14 +144,14 @@ impl LiveStream {
             if event.sequence > until {
                 break;
             }
-            self.accept(Arc::new(event));
+            self.accept(Arc::new(FedEvent::new(event)));
         }
         if complete || self.delivered >= until {
             self.phase = Phase::Live;
         }
     }
 
-    fn accept(&mut self, event: Arc<LiveEvent>) {
+    fn accept(&mut self, event: Arc<FedEvent>) {
         if event.sequence <= self.delivered {
             return;
         }

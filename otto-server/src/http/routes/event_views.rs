@@ -304,10 +304,28 @@ impl StreamMessage {
     }
 }
 
+/// A stream item's SSE id and type and its JSON text; an event's text is made once
+/// for every stream that sends it.
+pub fn wire(item: &StreamItem) -> (Option<u64>, &'static str, String) {
+    match item {
+        StreamItem::Event(event) => (
+            Some(event.sequence),
+            event.event_type.as_str(),
+            event
+                .wire(|event| StreamMessage::of(event).to_json_string())
+                .to_owned(),
+        ),
+        _ => {
+            let (id, event_type, message) = StreamMessage::of_item(item);
+            (id, event_type, message.to_json_string())
+        }
+    }
+}
+
 /// A stream item as a Server-Sent Event.
 pub fn sse_event(item: &StreamItem) -> Event {
-    let (id, event_type, message) = StreamMessage::of_item(item);
-    let event = Event::message(message.to_json_string()).event_type(event_type);
+    let (id, event_type, text) = wire(item);
+    let event = Event::message(text).event_type(event_type);
     match id {
         Some(id) => event.id(id.to_string()),
         None => event,
