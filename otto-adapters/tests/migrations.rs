@@ -129,3 +129,117 @@ async fn processes_starting_together_migrate_once_on_postgres() {
     }
     test_database.drop_database().await;
 }
+
+/// Migration 13 gives the calls that exist before it the same search terms as a call
+/// recorded after it (`search_terms`), on both databases: PostgreSQL's backfill is SQL
+/// and must agree with the Rust rule, name by name.
+async fn assert_existing_calls_get_their_search_terms(connection: &DatabaseConnection) {
+    use otto_adapters::store::SqlStore;
+    use otto_adapters::system::UuidV7Ids;
+    use otto_core::calls::{CallFilter, CallSearch, Direction, NewCall, search_terms};
+    use otto_core::ports::CallRepository;
+    use otto_core::tenancy::{TenantId, TenantScope};
+
+    database::migrate_up(connection).await.expect("up");
+    let store = SqlStore::new(connection.clone(), std::sync::Arc::new(UuidV7Ids));
+    let scope = TenantScope::for_verified_delivery(TenantId::parse("org_backfill").expect("valid"));
+    let many_words = (0..20)
+        .map(|i| format!("w{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let long_word = "x".repeat(100);
+    let customers = [
+        (Some("  Ana   LIMA "), Some("+1 (555) 111-0001")),
+        (Some("ÉLODIE Dupré"), Some("+33612345678")),
+        (Some(many_words.as_str()), None),
+        (Some(long_word.as_str()), Some("no digits")),
+        (None, Some("+15550000000")),
+    ];
+    for (index, (name, number)) in customers.iter().enumerate() {
+        store
+            .record(
+                &scope,
+                NewCall {
+                    provider: "callrail".into(),
+                    external_id: format!("B{index}"),
+                    direction: Direction::Inbound,
+                    customer_name: name.map(str::to_owned),
+                    customer_number: number.map(str::to_owned),
+                    answered: true,
+                    duration_seconds: 1,
+                    started_at: chrono::Utc::now(),
+                },
+            )
+            .await
+            .expect("recorded");
+    }
+    let status = database::migration_status(connection)
+        .await
+        .expect("status");
+    let terms_migration = status
+        .iter()
+        .position(|migration| migration.name.ends_with("_call_search_terms"))
+        .expect("the search terms migration");
+    let steps = u32::try_from(status.len() - terms_migration).expect("few migrations");
+    database::migrate_down(connection, steps)
+        .await
+        .expect("down to before the search terms");
+    assert!(
+        !table_exists(connection, "call_search_terms").await,
+        "the terms are rebuilt from the calls alone"
+    );
+    database::migrate_up(connection)
+        .await
+        .expect("up again, backfilling");
+    let backend = connection.get_database_backend();
+    for (name, number) in customers {
+        let rows = connection
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT t.term FROM call_search_terms t JOIN calls c ON c.id = t.call_id \
+                 WHERE c.customer_name IS NOT DISTINCT FROM $1 \
+                 AND c.customer_number IS NOT DISTINCT FROM $2 ORDER BY t.term",
+                [
+                    name.map(str::to_owned).into(),
+                    number.map(str::to_owned).into(),
+                ],
+            ))
+            .await
+            .expect("terms read");
+        let mut stored: Vec<String> = rows
+            .iter()
+            .map(|row| row.try_get("", "term").expect("term"))
+            .collect();
+        stored.sort();
+        assert_eq!(stored, search_terms(name, number), "{name:?} {number:?}");
+    }
+    let filter = CallFilter {
+        search: CallSearch::parse("élodie"),
+        ..CallFilter::default()
+    };
+    let found = store.list(&scope, &filter, None, 10).await.expect("lists");
+    assert_eq!(found.items.len(), 1, "a backfilled call is found");
+}
+
+#[tokio::test]
+async fn existing_calls_get_their_search_terms_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/otto.db", dir.path().display());
+    let connection = database::connect(&url, &PoolSettings::default())
+        .await
+        .expect("sqlite opens");
+    assert_existing_calls_get_their_search_terms(&connection).await;
+}
+
+#[tokio::test]
+async fn existing_calls_get_their_search_terms_on_postgres() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let connection = database::connect(&test_database.url, &PoolSettings::default())
+        .await
+        .expect("postgres opens");
+    assert_existing_calls_get_their_search_terms(&connection).await;
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}

@@ -117,14 +117,71 @@ impl OutcomeChange {
     }
 }
 
-/// Text search over calls: digits match inside the customer's number, anything else
-/// inside the customer's name (case-insensitively).
+/// Text search over calls, by terms a store can find with an index seek (a prefix
+/// range over an ordered index), never a scan of the tenant's calls:
+///
+/// - digits match the end of the customer's number: its last digits, or the whole
+///   number in any format (`"555 123-4567"`, `"+1 (555) 123-4567"`);
+/// - other text matches the customer's name word by word: every word searched starts
+///   a word of the name, case-insensitively (`"ana"` finds "Ana Lima" and "Lima,
+///   Anabel", `"ana l"` finds "Ana Lima").
+///
+/// Both sides are reduced to terms by [`search_terms`] and [`CallSearch::prefixes`],
+/// so a store that indexes [`search_terms`] and the in-memory fake that compares them
+/// agree by construction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CallSearch {
-    /// Digits to find in the number (`"555 123"` searches `555123`).
+    /// Digits the number must end with (`"555 123"` searches `555123`).
     Number(String),
-    /// Lower-cased text to find in the name.
+    /// Lower-cased text whose words must each start a word of the name.
     Name(String),
+}
+
+/// Longest term kept: a longer name word or number is indexed (and searched) by its
+/// first characters, so an index key stays small whatever a provider sends.
+pub const MAX_SEARCH_TERM_CHARS: usize = 64;
+
+/// Most words of one name that are indexed, and of one search that are matched.
+pub const MAX_SEARCH_WORDS: usize = 16;
+
+/// The prefix of a number term: the number's digits, last digit first.
+const NUMBER_TERM: char = 'n';
+/// The prefix of a name term: one lower-cased word of the name.
+const WORD_TERM: char = 'w';
+
+fn bounded(term: String) -> String {
+    match term.char_indices().nth(MAX_SEARCH_TERM_CHARS) {
+        Some((end, _)) => term[..end].to_owned(),
+        None => term,
+    }
+}
+
+fn number_term(digits: impl DoubleEndedIterator<Item = char>) -> String {
+    bounded(std::iter::once(NUMBER_TERM).chain(digits.rev()).collect())
+}
+
+fn word_terms(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split_whitespace()
+        .take(MAX_SEARCH_WORDS)
+        .map(|word| bounded(std::iter::once(WORD_TERM).chain(word.chars()).collect()))
+}
+
+/// The terms a store indexes for a call's customer: one for the number (its digits
+/// reversed, so "ends with" is a prefix), one per word of the lower-cased name.
+/// Sorted and without repeats.
+pub fn search_terms(name: Option<&str>, number: Option<&str>) -> Vec<String> {
+    let mut terms: Vec<String> = name
+        .map(|name| word_terms(&name.to_lowercase()).collect())
+        .unwrap_or_default();
+    if let Some(number) = number {
+        let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+        if !digits.is_empty() {
+            terms.push(number_term(digits.chars()));
+        }
+    }
+    terms.sort();
+    terms.dedup();
+    terms
 }
 
 impl CallSearch {
@@ -145,18 +202,24 @@ impl CallSearch {
         })
     }
 
+    /// The term prefixes a call must have, each one a prefix of at least one of the
+    /// call's [`search_terms`].
+    pub fn prefixes(&self) -> Vec<String> {
+        match self {
+            CallSearch::Number(digits) => vec![number_term(digits.chars())],
+            CallSearch::Name(text) => word_terms(text).collect(),
+        }
+    }
+
     /// Whether `call` matches.
     pub fn matches(&self, call: &Call) -> bool {
-        match self {
-            CallSearch::Number(digits) => call
-                .customer_number
-                .as_deref()
-                .is_some_and(|number| number.contains(digits.as_str())),
-            CallSearch::Name(text) => call
-                .customer_name
-                .as_deref()
-                .is_some_and(|name| name.to_lowercase().contains(text.as_str())),
-        }
+        let terms = search_terms(
+            call.customer_name.as_deref(),
+            call.customer_number.as_deref(),
+        );
+        self.prefixes()
+            .iter()
+            .all(|prefix| terms.iter().any(|term| term.starts_with(prefix.as_str())))
     }
 }
 
@@ -285,6 +348,74 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn a_call_named(name: &str, number: &str) -> Call {
+        Call {
+            id: Uuid::nil(),
+            tenant_id: TenantId::parse("org_a").expect("valid"),
+            provider: "callrail".into(),
+            external_id: "C1".into(),
+            direction: Direction::Inbound,
+            customer_name: Some(name.into()),
+            customer_number: Some(number.into()),
+            answered: true,
+            duration_seconds: 1,
+            started_at: Utc::now(),
+            outcome: CallOutcome::default(),
+        }
+    }
+
+    #[test]
+    fn numbers_match_by_their_last_digits_in_any_format() {
+        let call = a_call_named("Ana Lima", "+15551234567");
+        for found in ["4567", "123-4567", "(555) 123-4567", "+1 555 123 4567"] {
+            assert!(
+                CallSearch::parse(found).is_some_and(|s| s.matches(&call)),
+                "{found}"
+            );
+        }
+        for missed in ["555", "4568", "25551234567"] {
+            assert!(
+                !CallSearch::parse(missed).is_some_and(|s| s.matches(&call)),
+                "{missed}"
+            );
+        }
+    }
+
+    #[test]
+    fn names_match_word_by_word_from_the_start_of_each_word() {
+        let call = a_call_named("Lima, Anabel  de Souza", "+15551234567");
+        for found in ["ana", "ANABEL", "souza ana", "lima,", "de"] {
+            assert!(
+                CallSearch::parse(found).is_some_and(|s| s.matches(&call)),
+                "{found}"
+            );
+        }
+        for missed in ["nabel", "ana x", "lima;"] {
+            assert!(
+                !CallSearch::parse(missed).is_some_and(|s| s.matches(&call)),
+                "{missed}"
+            );
+        }
+    }
+
+    #[test]
+    fn search_terms_are_bounded_whatever_the_provider_sends() {
+        let long_word = "a".repeat(10_000);
+        let many_words = "word ".repeat(1_000);
+        let terms = search_terms(
+            Some(&format!("{long_word} {many_words}")),
+            Some(&"9".repeat(500)),
+        );
+        assert!(terms.len() <= MAX_SEARCH_WORDS + 1, "{}", terms.len());
+        assert!(
+            terms
+                .iter()
+                .all(|term| term.chars().count() <= MAX_SEARCH_TERM_CHARS)
+        );
+        let call = a_call_named(&long_word, "+15551234567");
+        assert!(CallSearch::parse(&long_word).is_some_and(|s| s.matches(&call)));
+    }
 
     #[test]
     fn searches_tell_numbers_from_names() {

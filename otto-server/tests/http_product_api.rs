@@ -223,7 +223,9 @@ async fn calls_are_filtered_by_query_parameters() {
         ("?answered=false", vec!["C1"]),
         ("?has_recording=true", vec!["C2"]),
         ("?q=ana", vec!["C1", "C3"]),
-        ("?q=555%20222", vec!["C2"]),
+        ("?q=222-0002", vec!["C2"]),
+        ("?q=%2B1%20(555)%20222-0002", vec!["C2"]),
+        ("?q=ana%20o", vec!["C3"]),
         ("?direction=outbound", vec![]),
         (
             "?from=2026-11-20T09:00:00Z&to=2026-11-20T11:30:00Z",

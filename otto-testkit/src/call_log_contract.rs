@@ -10,7 +10,7 @@ use otto_core::ports::{
     OutboundAction, OutboundKind, Target, WebhookLedger,
 };
 use otto_core::tenancy::{TenantId, TenantScope, UserId};
-use otto_core::webhooks::{Effect, MessageFacts, Provider, RecordingFacts};
+use otto_core::webhooks::{CallChange, CallFacts, Effect, MessageFacts, Provider, RecordingFacts};
 use uuid::Uuid;
 
 use crate::contracts::scope_of;
@@ -205,11 +205,42 @@ async fn filters_narrow_the_list(stores: &CallLogStores<'_>, a: &TenantScope, b:
         ["F1", "F3"],
         "names match case-insensitively"
     );
-    let by_number = CallFilter {
-        search: CallSearch::parse("(555) 222"),
+    for number in ["0002", "222-0002", "(555) 222-0002", "+1 555 222 0002"] {
+        let by_number = CallFilter {
+            search: CallSearch::parse(number),
+            ..all.clone()
+        };
+        assert_eq!(
+            ids(calls, a, by_number).await,
+            ["F2"],
+            "{number}: digits match the end of the number, in any format"
+        );
+    }
+    let inside = CallFilter {
+        search: CallSearch::parse("555 222"),
         ..all.clone()
     };
-    assert_eq!(ids(calls, a, by_number).await, ["F2"]);
+    assert!(
+        ids(calls, a, inside).await.is_empty(),
+        "digits inside the number are not its end"
+    );
+    let by_words = CallFilter {
+        search: CallSearch::parse("lim an"),
+        ..all.clone()
+    };
+    assert_eq!(
+        ids(calls, a, by_words).await,
+        ["F1"],
+        "every word searched starts a word of the name, in any order"
+    );
+    let mid_word = CallFilter {
+        search: CallSearch::parse("ima"),
+        ..all.clone()
+    };
+    assert!(
+        ids(calls, a, mid_word).await.is_empty(),
+        "a word matches from its start"
+    );
     let wildcard = CallFilter {
         search: CallSearch::parse("100%_"),
         ..all.clone()
@@ -251,6 +282,59 @@ async fn filters_narrow_the_list(stores: &CallLogStores<'_>, a: &TenantScope, b:
     assert_eq!(found.url, "https://recordings.example/f2.mp3");
     assert_eq!(found.duration_seconds, Some(10));
     assert_eq!(recording(b, f2.id).await, None, "not another tenant's");
+    searches_follow_the_customer_a_delivery_states(stores, a).await;
+}
+
+/// A call a delivery creates is found by its customer at once, and a delivery that
+/// renames the customer moves the call from the old name's searches to the new one's.
+async fn searches_follow_the_customer_a_delivery_states(
+    stores: &CallLogStores<'_>,
+    a: &TenantScope,
+) {
+    let found = |text: &str| {
+        let filter = CallFilter {
+            search: CallSearch::parse(text),
+            ..CallFilter::default()
+        };
+        async move { ids(stores.calls, a, filter).await }
+    };
+    let facts = |name: &str, number: &str| CallFacts {
+        external_id: "F4".into(),
+        direction: Some(Direction::Inbound),
+        customer_name: Some(name.into()),
+        customer_number: Some(number.into()),
+        answered: Some(true),
+        duration_seconds: Some(5),
+        started_at: Some(noon()),
+    };
+    apply(
+        stores,
+        a,
+        Provider::CallRail,
+        "F4-open",
+        Effect::RecordCall {
+            change: CallChange::Open,
+            facts: facts("Dee Park", "+15554440004"),
+        },
+    )
+    .await;
+    assert_eq!(found("park").await, ["F4"]);
+    assert_eq!(found("4440004").await, ["F4"]);
+    apply(
+        stores,
+        a,
+        Provider::CallRail,
+        "F4-update",
+        Effect::RecordCall {
+            change: CallChange::Update,
+            facts: facts("Dana Quinn", "+15559990009"),
+        },
+    )
+    .await;
+    assert_eq!(found("quinn dana").await, ["F4"]);
+    assert_eq!(found("9990009").await, ["F4"]);
+    assert!(found("park").await.is_empty(), "the old name is gone");
+    assert!(found("4440004").await.is_empty(), "the old number is gone");
 }
 
 async fn outcomes_are_written_per_tenant(

@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use chrono::Utc;
 use otto_core::calls::{
-    Call, CallCursor, CallFilter, CallOutcome, CallSearch, Direction, NewCall, OutcomeChange, Page,
+    Call, CallCursor, CallFilter, CallOutcome, Direction, NewCall, OutcomeChange, Page,
 };
 use otto_core::live;
 use otto_core::ports::{CallRepository, StoreError};
 use otto_core::tenancy::{TenantId, TenantScope, UserId};
-use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, DbErr, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
@@ -17,7 +17,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::calls;
-use super::{SqlStore, store_error, stored_time};
+use super::{SqlStore, search_terms, store_error, stored_time};
 
 fn to_domain(row: calls::Model) -> Result<Call, StoreError> {
     Ok(Call {
@@ -83,20 +83,8 @@ impl FromQueryResult for CallRow {
     }
 }
 
-/// Escapes `text` for a `LIKE` pattern whose escape character is a backslash.
-fn like_escaped(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
-}
-
-/// `filter` as a condition on `calls` rows.
-fn filter_condition(filter: &CallFilter) -> Condition {
+/// `filter` as a condition on `tenant`'s `calls` rows.
+fn filter_condition(tenant: &str, filter: &CallFilter) -> Condition {
     let mut condition = Condition::all();
     if let Some(from) = filter.started_from {
         condition = condition.add(calls::Column::StartedAt.gte(stored_time(from)));
@@ -126,23 +114,8 @@ fn filter_condition(filter: &CallFilter) -> Condition {
         );
         condition = condition.add(if wanted { recorded } else { recorded.not() });
     }
-    match &filter.search {
-        Some(CallSearch::Number(digits)) => {
-            condition = condition.add(
-                Expr::col((calls::Entity, calls::Column::CustomerNumber))
-                    .like(LikeExpr::new(format!("%{}%", like_escaped(digits))).escape('\\')),
-            );
-        }
-        Some(CallSearch::Name(text)) => {
-            condition = condition.add(
-                Expr::expr(Func::lower(Expr::col((
-                    calls::Entity,
-                    calls::Column::CustomerName,
-                ))))
-                .like(LikeExpr::new(format!("%{}%", like_escaped(text))).escape('\\')),
-            );
-        }
-        None => {}
+    if let Some(search) = &filter.search {
+        condition = condition.add(search_terms::matching(tenant, search));
     }
     condition
 }
@@ -157,7 +130,7 @@ fn list_query(
 ) -> sea_orm::Select<calls::Entity> {
     let mut query = calls::Entity::find()
         .filter(calls::Column::TenantId.eq(scope.tenant_id().as_str()))
-        .filter(filter_condition(filter));
+        .filter(filter_condition(scope.tenant_id().as_str(), filter));
     if let Some(cursor) = cursor {
         // A row comparison, which both databases seek with the (tenant, started_at, id)
         // index; the equivalent `a < x OR (a = x AND b < y)` was applied as a filter
@@ -238,11 +211,21 @@ impl CallRepository for SqlStore {
                 StoreError::Internal("the recorded call cannot be read back".to_owned())
             })?;
         let stored = to_domain(stored)?;
-        let events: Vec<_> =
-            matches!(inserted, sea_orm::TryInsertResult::Inserted(rows) if rows > 0)
-                .then(|| live::call_created(stored.id, stored.outcome.assigned_rep.clone()))
-                .into_iter()
-                .collect();
+        let created = matches!(inserted, sea_orm::TryInsertResult::Inserted(rows) if rows > 0);
+        if created {
+            search_terms::index_call(
+                &transaction,
+                tenant,
+                stored.id,
+                stored.customer_name.as_deref(),
+                stored.customer_number.as_deref(),
+            )
+            .await?;
+        }
+        let events: Vec<_> = created
+            .then(|| live::call_created(stored.id, stored.outcome.assigned_rep.clone()))
+            .into_iter()
+            .collect();
         self.commit_with_events(transaction, scope.tenant_id(), &events)
             .await?;
         Ok(stored)

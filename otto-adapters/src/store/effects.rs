@@ -14,7 +14,7 @@ use sea_orm::{DatabaseTransaction, Value};
 use super::jobs::insert_job;
 use super::live_events::call_of;
 use super::sql::column;
-use super::{SqlStore, sql, stored_time};
+use super::{SqlStore, search_terms, sql, stored_time};
 
 /// One transaction's effect writer.
 pub(super) struct EffectWriter<'a> {
@@ -286,7 +286,16 @@ impl<'a> EffectWriter<'a> {
         let Some(row) = inserted.first() else {
             return Ok(false);
         };
-        self.publish(live::call_created(column(row, "id")?, None));
+        let id = column(row, "id")?;
+        search_terms::index_call(
+            self.transaction,
+            tenant.as_str(),
+            id,
+            facts.customer_name.as_deref(),
+            facts.customer_number.as_deref(),
+        )
+        .await?;
+        self.publish(live::call_created(id, None));
         Ok(true)
     }
 
@@ -298,13 +307,15 @@ impl<'a> EffectWriter<'a> {
         facts: &CallFacts,
         publish: bool,
     ) -> Result<(), StoreError> {
-        self.run(
+        let updated = sql::query(
+            self.transaction,
             "UPDATE calls SET direction = COALESCE($1, direction), \
              customer_name = COALESCE($2, customer_name), \
              customer_number = COALESCE($3, customer_number), \
              answered = COALESCE($4, answered), \
              duration_seconds = COALESCE($5, duration_seconds), updated_at = $6 \
-             WHERE tenant_id = $7 AND provider = $8 AND external_id = $9",
+             WHERE tenant_id = $7 AND provider = $8 AND external_id = $9 \
+             RETURNING id, customer_name, customer_number",
             vec![
                 facts.direction.map(|d| d.as_str().to_owned()).into(),
                 text(&facts.customer_name),
@@ -318,6 +329,17 @@ impl<'a> EffectWriter<'a> {
             ],
         )
         .await?;
+        let customer_changed = facts.customer_name.is_some() || facts.customer_number.is_some();
+        if let (Some(row), true) = (updated.first(), customer_changed) {
+            search_terms::index_call(
+                self.transaction,
+                tenant.as_str(),
+                column(row, "id")?,
+                column::<Option<String>>(row, "customer_name")?.as_deref(),
+                column::<Option<String>>(row, "customer_number")?.as_deref(),
+            )
+            .await?;
+        }
         let changed = facts.changed();
         if publish && !changed.is_empty() {
             self.publish_call_update(tenant, &facts.external_id, &changed)

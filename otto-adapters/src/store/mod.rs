@@ -21,6 +21,7 @@ mod jobs;
 pub mod live_events;
 mod messages;
 pub mod scope_key;
+mod search_terms;
 mod sql;
 mod webhooks;
 

@@ -325,9 +325,11 @@ impl CallsApi {
         answered: Query<Option<bool>>,
         /// `true`: calls with a recording; `false`: calls without.
         has_recording: Query<Option<bool>>,
-        /// Text search: digits match inside the customer's number (`555 123`), other
-        /// text inside the customer's name, case-insensitively. At most 100
-        /// characters.
+        /// Text search. Digits match the end of the customer's number: its last
+        /// digits or the whole number, in any format (`4567`, `(555) 123-4567`).
+        /// Other text matches the customer's name word by word: each word searched
+        /// starts a word of the name, case-insensitively (`ana l` finds "Ana Lima").
+        /// At most 100 characters.
         q: Query<Option<String>>,
         /// Only calls assigned to this user id (a rep's own listing ignores it).
         assigned_to: Query<Option<String>>,
