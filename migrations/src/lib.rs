@@ -20,7 +20,7 @@ mod m20261206_000010_scope_proofs;
 mod m20261206_000011_live_events;
 mod m20261206_000012_lookup_indexes;
 mod m20261206_000013_call_search_terms;
-mod m20261206_000014_dashboard_counts_index;
+mod m20261206_000014_dashboard_indexes;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
@@ -97,7 +97,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000011_live_events::Migration),
             Box::new(m20261206_000012_lookup_indexes::Migration),
             Box::new(m20261206_000013_call_search_terms::Migration),
-            Box::new(m20261206_000014_dashboard_counts_index::Migration),
+            Box::new(m20261206_000014_dashboard_indexes::Migration),
         ]
     }
 }

@@ -122,7 +122,7 @@ fn filter_condition(tenant: &str, filter: &CallFilter) -> Condition {
 
 /// The query of one page of `scope`'s calls after `cursor`, newest first (one row more
 /// than `limit`, to know whether another page follows).
-fn list_query(
+pub(super) fn list_query(
     scope: &TenantScope,
     filter: &CallFilter,
     cursor: Option<CallCursor>,
@@ -150,21 +150,6 @@ fn list_query(
         .order_by_desc(calls::Column::StartedAt)
         .order_by_desc(calls::Column::Id)
         .limit(u64::from(limit) + 1)
-}
-
-impl SqlStore {
-    /// The SQL statement that lists a page of calls, as [`CallRepository::list`] runs
-    /// it: for plan checks (`EXPLAIN`) of the hot query against a seeded database.
-    pub fn calls_page_statement(
-        &self,
-        scope: &TenantScope,
-        filter: &CallFilter,
-        cursor: Option<CallCursor>,
-        limit: u32,
-    ) -> sea_orm::Statement {
-        use sea_orm::QueryTrait;
-        list_query(scope, filter, cursor, limit).build(self.db.get_database_backend())
-    }
 }
 
 #[async_trait]

@@ -15,7 +15,7 @@ use super::{SqlStore, stored_time};
 /// the covering index `calls_tenant_started_counts` (migration 14: an index-only scan
 /// on PostgreSQL), where four counting subqueries read the range four times; the
 /// outbound SMS is looked up only for the range's missed calls.
-const SUMMARY: &str = "SELECT \
+pub(super) const SUMMARY: &str = "SELECT \
     COUNT(*) AS calls, \
     COALESCE(SUM(CASE WHEN c.direction = 'inbound' AND c.answered = $4 \
       THEN 1 ELSE 0 END), 0) AS missed, \
@@ -28,6 +28,21 @@ const SUMMARY: &str = "SELECT \
        AND m.sent_at >= $2 AND m.sent_at < $3) AS messages \
     FROM calls c WHERE c.tenant_id = $1 AND c.started_at >= $2 AND c.started_at < $3";
 
+/// The parameters of [`SUMMARY`] for `scope`'s range `[from, to)`.
+pub(super) fn summary_values(
+    scope: &TenantScope,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Vec<sea_orm::Value> {
+    vec![
+        scope.tenant_id().as_str().into(),
+        stored_time(from).into(),
+        stored_time(to).into(),
+        false.into(),
+        true.into(),
+    ]
+}
+
 #[async_trait]
 impl DashboardQueries for SqlStore {
     async fn summary(
@@ -37,17 +52,7 @@ impl DashboardQueries for SqlStore {
         to: DateTime<Utc>,
     ) -> Result<DashboardSummary, StoreError> {
         let rows = self
-            .scoped_query(
-                scope,
-                SUMMARY,
-                vec![
-                    scope.tenant_id().as_str().into(),
-                    stored_time(from).into(),
-                    stored_time(to).into(),
-                    false.into(),
-                    true.into(),
-                ],
-            )
+            .scoped_query(scope, SUMMARY, summary_values(scope, from, to))
             .await?;
         let row = rows
             .first()

@@ -153,6 +153,54 @@ fn scoped(scope: &LogScope) -> Conditions {
     conditions
 }
 
+/// The statement of one page of the log in `scope` after `cursor`, newest first (one
+/// row more than `limit`, to know whether another page follows).
+pub(super) fn list_query(
+    scope: &LogScope,
+    filter: &DeliveryFilter,
+    cursor: Option<DeliveryCursor>,
+    limit: u32,
+) -> (String, Vec<Value>) {
+    let mut conditions = scoped(scope);
+    if let Some(tenant) = &filter.tenant {
+        conditions.add("tenant_id = ?", vec![tenant.as_str().into()]);
+    }
+    if let Some(provider) = filter.provider {
+        conditions.add("provider = ?", vec![provider.as_str().into()]);
+    }
+    if let Some(event) = &filter.event {
+        conditions.add("event = ?", vec![event.clone().into()]);
+    }
+    if let Some(outcome) = filter.outcome {
+        conditions.add("outcome = ?", vec![outcome.as_str().into()]);
+    }
+    if let Some(from) = filter.from {
+        conditions.add("received_at >= ?", vec![stored_time(from).into()]);
+    }
+    if let Some(to) = filter.to {
+        conditions.add("received_at < ?", vec![stored_time(to).into()]);
+    }
+    if let Some(cursor) = cursor {
+        // A row comparison seeks the (tenant, received_at, id) index; an OR of
+        // the two cases is filtered after reading every newer delivery.
+        conditions.add(
+            "(received_at, id) < (?, ?)",
+            vec![stored_time(cursor.started_at).into(), cursor.id.into()],
+        );
+    }
+    let mut values = conditions.values.clone();
+    values.push((i64::from(limit) + 1).into());
+    (
+        format!(
+            "SELECT {COLUMNS} FROM webhook_deliveries WHERE {} \
+             ORDER BY received_at DESC, id DESC LIMIT ${}",
+            conditions.sql(),
+            values.len()
+        ),
+        values,
+    )
+}
+
 #[async_trait]
 impl DeliveryLog for SqlStore {
     async fn record(&self, delivery: &LoggedDelivery) -> Result<(), StoreError> {
@@ -179,47 +227,9 @@ impl DeliveryLog for SqlStore {
         limit: u32,
     ) -> Result<Page<LoggedDelivery, DeliveryCursor>, StoreError> {
         let limit = limit.clamp(1, otto_core::calls::MAX_PAGE_SIZE);
-        let mut conditions = scoped(scope);
-        if let Some(tenant) = &filter.tenant {
-            conditions.add("tenant_id = ?", vec![tenant.as_str().into()]);
-        }
-        if let Some(provider) = filter.provider {
-            conditions.add("provider = ?", vec![provider.as_str().into()]);
-        }
-        if let Some(event) = &filter.event {
-            conditions.add("event = ?", vec![event.clone().into()]);
-        }
-        if let Some(outcome) = filter.outcome {
-            conditions.add("outcome = ?", vec![outcome.as_str().into()]);
-        }
-        if let Some(from) = filter.from {
-            conditions.add("received_at >= ?", vec![stored_time(from).into()]);
-        }
-        if let Some(to) = filter.to {
-            conditions.add("received_at < ?", vec![stored_time(to).into()]);
-        }
-        if let Some(cursor) = cursor {
-            // A row comparison seeks the (tenant, received_at, id) index; an OR of
-            // the two cases is filtered after reading every newer delivery.
-            conditions.add(
-                "(received_at, id) < (?, ?)",
-                vec![stored_time(cursor.started_at).into(), cursor.id.into()],
-            );
-        }
-        let mut values = conditions.values.clone();
-        values.push((i64::from(limit) + 1).into());
+        let (statement, values) = list_query(scope, filter, cursor, limit);
         let transaction = self.begin_log(scope).await?;
-        let rows = sql::query(
-            &transaction,
-            &format!(
-                "SELECT {COLUMNS} FROM webhook_deliveries WHERE {} \
-                 ORDER BY received_at DESC, id DESC LIMIT ${}",
-                conditions.sql(),
-                values.len()
-            ),
-            values,
-        )
-        .await?;
+        let rows = sql::query(&transaction, &statement, values).await?;
         transaction.commit().await.map_err(store_error)?;
         let has_more = rows.len() > limit as usize;
         let items: Vec<LoggedDelivery> = rows

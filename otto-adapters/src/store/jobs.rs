@@ -123,6 +123,49 @@ impl SqlStore {
     }
 }
 
+/// The statement that leases up to `limit` due jobs of `kinds` at `now` for
+/// `lease_for` (in the platform scope).
+pub(super) fn lease_query(
+    backend: DatabaseBackend,
+    kinds: &[JobKind],
+    now: DateTime<Utc>,
+    lease_for: Duration,
+    limit: u32,
+) -> (String, Vec<Value>) {
+    let kind_params: Vec<String> = (0..kinds.len()).map(|n| format!("${}", n + 4)).collect();
+    let locking = if backend == DatabaseBackend::Postgres {
+        " FOR UPDATE SKIP LOCKED"
+    } else {
+        ""
+    };
+    // Queued jobs and expired leases are looked up apart, each in `jobs_due` order,
+    // so a lease reads `limit` index entries per branch. One OR-ed condition made
+    // PostgreSQL sort every due job on each lease: O(backlog) per job, which is
+    // exactly when throughput matters.
+    let statement = format!(
+        "WITH queued AS (SELECT id, run_at FROM jobs \
+             WHERE status = 'queued' AND run_at <= $1 AND kind IN ({kinds}) \
+             ORDER BY run_at, id LIMIT $3{locking}), \
+             expired AS (SELECT id, run_at FROM jobs \
+             WHERE status = 'running' AND lease_until < $1 AND kind IN ({kinds}) \
+             ORDER BY run_at, id LIMIT $3{locking}) \
+             UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = $2, \
+             updated_at = $1 \
+             WHERE id IN (SELECT id FROM (SELECT id, run_at FROM queued \
+             UNION ALL SELECT id, run_at FROM expired) due ORDER BY run_at, id LIMIT $3) \
+             RETURNING {COLUMNS}",
+        kinds = kind_params.join(", "),
+    );
+    let lease_until = now + chrono::Duration::from_std(lease_for).unwrap_or(chrono::Duration::MAX);
+    let mut values: Vec<Value> = vec![
+        stored_time(now).into(),
+        stored_time(lease_until).into(),
+        i64::from(limit).into(),
+    ];
+    values.extend(kinds.iter().map(|kind| Value::from(kind.as_str())));
+    (statement, values)
+}
+
 #[async_trait]
 impl JobQueue for SqlStore {
     async fn enqueue(&self, job: NewJob, now: DateTime<Utc>) -> Result<Enqueued, StoreError> {
@@ -152,38 +195,8 @@ impl JobQueue for SqlStore {
         if kinds.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
-        let kind_params: Vec<String> = (0..kinds.len()).map(|n| format!("${}", n + 4)).collect();
-        let locking = if self.db.get_database_backend() == DatabaseBackend::Postgres {
-            " FOR UPDATE SKIP LOCKED"
-        } else {
-            ""
-        };
-        // Queued jobs and expired leases are looked up apart, each in `jobs_due` order,
-        // so a lease reads `limit` index entries per branch. One OR-ed condition made
-        // PostgreSQL sort every due job on each lease: O(backlog) per job, which is
-        // exactly when throughput matters.
-        let statement = format!(
-            "WITH queued AS (SELECT id, run_at FROM jobs \
-             WHERE status = 'queued' AND run_at <= $1 AND kind IN ({kinds}) \
-             ORDER BY run_at, id LIMIT $3{locking}), \
-             expired AS (SELECT id, run_at FROM jobs \
-             WHERE status = 'running' AND lease_until < $1 AND kind IN ({kinds}) \
-             ORDER BY run_at, id LIMIT $3{locking}) \
-             UPDATE jobs SET status = 'running', attempts = attempts + 1, lease_until = $2, \
-             updated_at = $1 \
-             WHERE id IN (SELECT id FROM (SELECT id, run_at FROM queued \
-             UNION ALL SELECT id, run_at FROM expired) due ORDER BY run_at, id LIMIT $3) \
-             RETURNING {COLUMNS}",
-            kinds = kind_params.join(", "),
-        );
-        let lease_until =
-            now + chrono::Duration::from_std(lease_for).unwrap_or(chrono::Duration::MAX);
-        let mut values: Vec<Value> = vec![
-            stored_time(now).into(),
-            stored_time(lease_until).into(),
-            i64::from(limit).into(),
-        ];
-        values.extend(kinds.iter().map(|kind| Value::from(kind.as_str())));
+        let (statement, values) =
+            lease_query(self.db.get_database_backend(), kinds, now, lease_for, limit);
         let rows = self.queue_query(&statement, values).await?;
         let mut jobs = rows.iter().map(job_of).collect::<Result<Vec<_>, _>>()?;
         jobs.sort_by_key(|job| (job.run_at, job.id));

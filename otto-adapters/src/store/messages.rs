@@ -38,30 +38,28 @@ fn page_size(limit: u32) -> usize {
     limit.clamp(1, MAX_PAGE_SIZE) as usize
 }
 
-#[async_trait]
-impl MessageLog for SqlStore {
-    async fn conversations(
-        &self,
-        scope: &TenantScope,
-        cursor: Option<ConversationCursor>,
-        limit: u32,
-    ) -> Result<Page<Conversation, ConversationCursor>, StoreError> {
-        let limit = page_size(limit);
-        let mut values: Vec<Value> = vec![scope.tenant_id().as_str().into()];
-        let after = match cursor {
-            Some(cursor) => {
-                values.push(stored_time(cursor.last_message_at).into());
-                values.push(cursor.customer_number.into());
-                "HAVING MAX(m.sent_at) < $2 OR (MAX(m.sent_at) = $2 AND m.customer_number < $3)"
-            }
-            None => "",
-        };
-        values.push(i64::try_from(limit + 1).unwrap_or(i64::MAX).into());
-        let limit_parameter = values.len();
-        // The latest message of each conversation comes from a correlated subquery on
-        // the (tenant, customer, sent_at) index; ties on the time go to the higher id.
-        let statement = format!(
-            "SELECT m.customer_number, MAX(m.sent_at) AS last_message_at, \
+/// The statement of one page of `tenant`'s conversations after `cursor` (one row more
+/// than `limit`, to know whether another page follows).
+pub(super) fn conversations_query(
+    tenant: &str,
+    cursor: Option<ConversationCursor>,
+    limit: usize,
+) -> (String, Vec<Value>) {
+    let mut values: Vec<Value> = vec![tenant.into()];
+    let after = match cursor {
+        Some(cursor) => {
+            values.push(stored_time(cursor.last_message_at).into());
+            values.push(cursor.customer_number.into());
+            "HAVING MAX(m.sent_at) < $2 OR (MAX(m.sent_at) = $2 AND m.customer_number < $3)"
+        }
+        None => "",
+    };
+    values.push(i64::try_from(limit + 1).unwrap_or(i64::MAX).into());
+    let limit_parameter = values.len();
+    // The latest message of each conversation comes from a correlated subquery on
+    // the (tenant, customer, sent_at) index; ties on the time go to the higher id.
+    let statement = format!(
+        "SELECT m.customer_number, MAX(m.sent_at) AS last_message_at, \
              COUNT(*) AS message_count, \
              (SELECT l.body FROM messages l WHERE l.tenant_id = m.tenant_id \
               AND l.customer_number = m.customer_number ORDER BY l.sent_at DESC, l.id DESC \
@@ -72,7 +70,48 @@ impl MessageLog for SqlStore {
              FROM messages m WHERE m.tenant_id = $1 \
              GROUP BY m.tenant_id, m.customer_number {after} \
              ORDER BY last_message_at DESC, m.customer_number DESC LIMIT ${limit_parameter}"
-        );
+    );
+    (statement, values)
+}
+
+/// The statement of one page of `tenant`'s messages with `customer_number` after
+/// `cursor`, newest first (one row more than `limit`).
+pub(super) fn thread_query(
+    tenant: &str,
+    customer_number: &str,
+    cursor: Option<MessageCursor>,
+    limit: usize,
+) -> (String, Vec<Value>) {
+    let mut values: Vec<Value> = vec![tenant.into(), customer_number.to_owned().into()];
+    let after = match cursor {
+        Some(cursor) => {
+            values.push(stored_time(cursor.sent_at).into());
+            values.push(cursor.id.into());
+            // A row comparison, which seeks the thread's index (see calls.rs).
+            "AND (sent_at, id) < ($3, $4)"
+        }
+        None => "",
+    };
+    values.push(i64::try_from(limit + 1).unwrap_or(i64::MAX).into());
+    let limit_parameter = values.len();
+    let statement = format!(
+        "SELECT id, call_id, provider, direction, customer_number, body, sent_at \
+             FROM messages WHERE tenant_id = $1 AND customer_number = $2 {after} \
+             ORDER BY sent_at DESC, id DESC LIMIT ${limit_parameter}"
+    );
+    (statement, values)
+}
+
+#[async_trait]
+impl MessageLog for SqlStore {
+    async fn conversations(
+        &self,
+        scope: &TenantScope,
+        cursor: Option<ConversationCursor>,
+        limit: u32,
+    ) -> Result<Page<Conversation, ConversationCursor>, StoreError> {
+        let limit = page_size(limit);
+        let (statement, values) = conversations_query(scope.tenant_id().as_str(), cursor, limit);
         let rows = self.scoped_query(scope, &statement, values).await?;
         let items = rows
             .iter()
@@ -97,26 +136,8 @@ impl MessageLog for SqlStore {
         limit: u32,
     ) -> Result<Page<Message, MessageCursor>, StoreError> {
         let limit = page_size(limit);
-        let mut values: Vec<Value> = vec![
-            scope.tenant_id().as_str().into(),
-            customer_number.to_owned().into(),
-        ];
-        let after = match cursor {
-            Some(cursor) => {
-                values.push(stored_time(cursor.sent_at).into());
-                values.push(cursor.id.into());
-                // A row comparison, which seeks the thread's index (see calls.rs).
-                "AND (sent_at, id) < ($3, $4)"
-            }
-            None => "",
-        };
-        values.push(i64::try_from(limit + 1).unwrap_or(i64::MAX).into());
-        let limit_parameter = values.len();
-        let statement = format!(
-            "SELECT id, call_id, provider, direction, customer_number, body, sent_at \
-             FROM messages WHERE tenant_id = $1 AND customer_number = $2 {after} \
-             ORDER BY sent_at DESC, id DESC LIMIT ${limit_parameter}"
-        );
+        let (statement, values) =
+            thread_query(scope.tenant_id().as_str(), customer_number, cursor, limit);
         let rows = self.scoped_query(scope, &statement, values).await?;
         let items = rows
             .iter()

@@ -16,6 +16,7 @@ mod delivery_log;
 mod effects;
 pub mod entities;
 mod follow_ups;
+mod hot_queries;
 mod insights;
 mod jobs;
 pub mod live_events;
@@ -24,6 +25,8 @@ pub mod scope_key;
 mod search_terms;
 mod sql;
 mod webhooks;
+
+pub use hot_queries::{HotQuery, HotQuerySample, HotQueryScope};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use migrations::APP_ROLE;

@@ -1,0 +1,214 @@
+//! The statements behind Otto's hot requests, built by the very functions the store
+//! runs them with, so their plans can be checked on a database of production size
+//! (`EXPLAIN`, PostgreSQL): a test fails when one of them scans a table, and an
+//! operator can print them with their plans.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use otto_core::calls::{CallCursor, CallFilter, CallSearch, Direction};
+use otto_core::jobs::JobKind;
+use otto_core::ports::{DeliveryFilter, LogScope, StoreError};
+use otto_core::tenancy::{TenantScope, UserId};
+use otto_core::webhooks::Provider;
+use sea_orm::{ConnectionTrait, DatabaseBackend, QueryTrait, Statement};
+
+use super::{SqlStore, calls, dashboard, delivery_log, jobs, messages, sql, store_error};
+
+/// What the hot queries are asked about: a tenant (the biggest, to be meaningful), a
+/// point deep in its calls' cursor chain, and a customer with a message thread.
+#[derive(Debug, Clone)]
+pub struct HotQuerySample {
+    /// The tenant whose requests are planned.
+    pub tenant: TenantScope,
+    /// "Now" for ranges (the dashboard's last 30 and 365 days, the job lease).
+    pub now: DateTime<Utc>,
+    /// A cursor far down the tenant's calls (page 200, say).
+    pub deep_call: CallCursor,
+    /// A customer number of the tenant's messages.
+    pub customer_number: String,
+    /// A rep of the tenant with calls assigned.
+    pub rep: UserId,
+}
+
+/// Where a hot query runs: a tenant's transaction (row-level security on), or the
+/// platform's.
+#[derive(Debug, Clone)]
+pub enum HotQueryScope {
+    /// As the tenant's requests run.
+    Tenant(TenantScope),
+    /// As the worker's lease runs.
+    Platform,
+}
+
+/// One hot query: what it serves, where it runs and its statement.
+#[derive(Debug, Clone)]
+pub struct HotQuery {
+    /// The request it serves (`calls: number search`).
+    pub name: &'static str,
+    /// The transaction it runs in.
+    pub scope: HotQueryScope,
+    /// The statement with its parameters, as the store sends it.
+    pub statement: Statement,
+}
+
+/// Rows per page in the sampled list requests (the API's default page).
+const PAGE: u32 = 50;
+
+impl SqlStore {
+    /// The statements of the hot requests for `sample`, as the store builds them.
+    pub fn hot_queries(&self, sample: &HotQuerySample) -> Vec<HotQuery> {
+        let backend = self.db.get_database_backend();
+        let scope = &sample.tenant;
+        let tenant = || HotQueryScope::Tenant(scope.clone());
+        let calls_page = |name, filter: CallFilter, cursor| HotQuery {
+            name,
+            scope: tenant(),
+            statement: calls::list_query(scope, &filter, cursor, PAGE).build(backend),
+        };
+        let raw = |name, scope, (sql, values): (String, Vec<sea_orm::Value>)| HotQuery {
+            name,
+            scope,
+            statement: Statement::from_sql_and_values(backend, sql, values),
+        };
+        let dashboard = |name, days| {
+            raw(
+                name,
+                tenant(),
+                (
+                    dashboard::SUMMARY.to_owned(),
+                    dashboard::summary_values(
+                        scope,
+                        sample.now - chrono::Duration::days(days),
+                        sample.now,
+                    ),
+                ),
+            )
+        };
+        let log = LogScope::Tenant(scope.clone());
+        vec![
+            calls_page("calls: first page", CallFilter::default(), None),
+            calls_page(
+                "calls: a page deep in the cursor chain",
+                CallFilter::default(),
+                Some(sample.deep_call),
+            ),
+            calls_page(
+                "calls: missed inbound calls of the last 90 days",
+                CallFilter {
+                    direction: Some(Direction::Inbound),
+                    answered: Some(false),
+                    started_from: Some(sample.now - chrono::Duration::days(90)),
+                    ..CallFilter::default()
+                },
+                None,
+            ),
+            calls_page(
+                "calls: name search",
+                CallFilter {
+                    search: CallSearch::parse("smith"),
+                    ..CallFilter::default()
+                },
+                None,
+            ),
+            calls_page(
+                "calls: number search",
+                CallFilter {
+                    search: CallSearch::parse("4567"),
+                    ..CallFilter::default()
+                },
+                None,
+            ),
+            calls_page(
+                "calls: a rep's calls",
+                CallFilter {
+                    assigned_to: Some(sample.rep.clone()),
+                    ..CallFilter::default()
+                },
+                None,
+            ),
+            dashboard("dashboard: last 30 days", 30),
+            dashboard("dashboard: last 365 days", 365),
+            raw(
+                "messages: conversations",
+                tenant(),
+                messages::conversations_query(scope.tenant_id().as_str(), None, PAGE as usize),
+            ),
+            raw(
+                "messages: one customer's thread",
+                tenant(),
+                messages::thread_query(
+                    scope.tenant_id().as_str(),
+                    &sample.customer_number,
+                    None,
+                    PAGE as usize,
+                ),
+            ),
+            raw(
+                "delivery log: first page",
+                tenant(),
+                delivery_log::list_query(&log, &DeliveryFilter::default(), None, PAGE),
+            ),
+            raw(
+                "delivery log: one provider",
+                tenant(),
+                delivery_log::list_query(
+                    &log,
+                    &DeliveryFilter {
+                        provider: Some(Provider::Twilio),
+                        ..DeliveryFilter::default()
+                    },
+                    None,
+                    PAGE,
+                ),
+            ),
+            raw(
+                "jobs: lease",
+                HotQueryScope::Platform,
+                jobs::lease_query(
+                    backend,
+                    &JobKind::ALL,
+                    sample.now,
+                    Duration::from_secs(60),
+                    10,
+                ),
+            ),
+        ]
+    }
+
+    /// `query`'s plan as PostgreSQL executes it in its own scope (`EXPLAIN (ANALYZE,
+    /// BUFFERS, FORMAT JSON)`), in a transaction that is rolled back, so a lease
+    /// leases nothing. PostgreSQL only.
+    pub async fn explain(&self, query: &HotQuery) -> Result<serde_json::Value, StoreError> {
+        if self.db.get_database_backend() != DatabaseBackend::Postgres {
+            return Err(StoreError::Internal(
+                "plans are explained on PostgreSQL only".to_owned(),
+            ));
+        }
+        let transaction = match &query.scope {
+            HotQueryScope::Tenant(scope) => self.begin(scope).await?,
+            HotQueryScope::Platform => self.begin_platform().await?,
+        };
+        let values = query
+            .statement
+            .values
+            .clone()
+            .map(|values| values.0)
+            .unwrap_or_default();
+        let row = transaction
+            .query_one_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                format!(
+                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}",
+                    query.statement.sql
+                ),
+                values,
+            ))
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| StoreError::Internal("EXPLAIN returned no plan".to_owned()))?;
+        let plan = sql::column::<serde_json::Value>(&row, "QUERY PLAN")?;
+        transaction.rollback().await.map_err(store_error)?;
+        Ok(plan)
+    }
+}
