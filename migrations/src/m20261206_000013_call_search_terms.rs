@@ -13,6 +13,14 @@
 //! Existing calls get their terms here: in SQL on PostgreSQL (the same rule as
 //! `search_terms`: lower-case, split on white space, at most 16 words and 64
 //! characters per term), through `search_terms` itself on SQLite.
+//!
+//! It runs outside one transaction, so a big `calls` table keeps taking writes: a
+//! foreign key to `calls` locks it against writes (`SHARE ROW EXCLUSIVE`) until the
+//! transaction that creates the key commits, and a backfill of 1,000,000 calls in that
+//! transaction stopped webhook ingest for a minute. Here the table is created and
+//! committed at once, then calls are indexed in batches of 10,000 (each its own
+//! statement, reading `calls` without blocking it). Every step is idempotent, so a
+//! migration interrupted halfway is run again from the start.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::prelude::Uuid;
@@ -43,22 +51,32 @@ const CREATE_SQLITE: &str = "CREATE TABLE IF NOT EXISTS call_search_terms (
     );
     CREATE INDEX IF NOT EXISTS call_search_terms_call_id ON call_search_terms (call_id);";
 
-/// The terms of every existing call, as `otto_core::calls::search_terms` makes them.
+/// The terms of the existing calls with `$1 < id <= $2`, as
+/// `otto_core::calls::search_terms` makes them.
 const BACKFILL_POSTGRES: &str = "INSERT INTO call_search_terms (tenant_id, term, call_id)
     SELECT c.tenant_id, left('w' || w.word, 64), c.id
       FROM calls c,
            LATERAL (SELECT word, row_number() OVER () AS position
                       FROM regexp_split_to_table(lower(c.customer_name), '\\s+') AS word
                      WHERE word <> '') AS w
-     WHERE w.position <= 16
+     WHERE c.id > $1 AND c.id <= $2 AND w.position <= 16
     UNION
     SELECT c.tenant_id, left('n' || reverse(regexp_replace(c.customer_number, '[^0-9]', '', 'g')), 64), c.id
       FROM calls c
-     WHERE regexp_replace(c.customer_number, '[^0-9]', '', 'g') <> ''
+     WHERE c.id > $1 AND c.id <= $2
+       AND regexp_replace(c.customer_number, '[^0-9]', '', 'g') <> ''
     ON CONFLICT DO NOTHING";
+
+/// Calls indexed per backfill statement.
+const BATCH: u64 = 10_000;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// Each statement commits on its own (see the module's documentation).
+    fn use_transaction(&self) -> Option<bool> {
+        Some(false)
+    }
+
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let connection = manager.get_connection();
         if manager.get_database_backend() == DatabaseBackend::Postgres {
@@ -67,6 +85,8 @@ impl MigrationTrait for Migration {
                 .execute_unprepared(&format!(
                     "ALTER TABLE call_search_terms ENABLE ROW LEVEL SECURITY;
                      ALTER TABLE call_search_terms FORCE ROW LEVEL SECURITY;
+                     DROP POLICY IF EXISTS tenant_isolation ON call_search_terms;
+                     DROP POLICY IF EXISTS platform_access ON call_search_terms;
                      CREATE POLICY tenant_isolation ON call_search_terms
                          USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT});
                      CREATE POLICY platform_access ON call_search_terms
@@ -74,7 +94,7 @@ impl MigrationTrait for Migration {
                      GRANT SELECT, INSERT, UPDATE, DELETE ON call_search_terms TO {APP_ROLE};"
                 ))
                 .await?;
-            connection.execute_unprepared(BACKFILL_POSTGRES).await?;
+            backfill_postgres(connection).await?;
         } else {
             connection.execute_unprepared(CREATE_SQLITE).await?;
             backfill_sqlite(connection).await?;
@@ -94,9 +114,36 @@ impl MigrationTrait for Migration {
     }
 }
 
+/// PostgreSQL's calls, [`BATCH`] at a time in id order.
+async fn backfill_postgres(connection: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+    let mut after = Uuid::nil();
+    loop {
+        let last = connection
+            .query_one_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT id AS last FROM \
+                 (SELECT id FROM calls WHERE id > $1 ORDER BY id LIMIT $2) AS batch \
+                 ORDER BY id DESC LIMIT 1",
+                [after.into(), BATCH.into()],
+            ))
+            .await?
+            .and_then(|row| row.try_get::<Uuid>("", "last").ok());
+        let Some(last) = last else {
+            return Ok(());
+        };
+        connection
+            .execute_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                BACKFILL_POSTGRES,
+                [after.into(), last.into()],
+            ))
+            .await?;
+        after = last;
+    }
+}
+
 /// The embedded database's calls, a batch at a time in id order.
 async fn backfill_sqlite(connection: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
-    const BATCH: u64 = 1_000;
     let mut after = Uuid::nil();
     loop {
         let rows = connection
