@@ -7,6 +7,7 @@ use otto_adapters::database::{self, PoolSettings};
 use otto_adapters::store::SqlStore;
 use otto_adapters::system::UuidV7Ids;
 use otto_adapters::test_support::TestDatabase;
+use otto_core::ports::{CallRepository, StoreError};
 use otto_testkit::contracts::{self, scope_of};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement, TransactionTrait,
@@ -539,4 +540,95 @@ async fn the_postgres_store_honours_the_live_event_contract() {
     assert_live_event_contract(&SqlStore::new(connection.clone(), Arc::new(UuidV7Ids))).await;
     connection.close().await.expect("close");
     test_database.drop_database().await;
+}
+
+/// On the embedded database a writer waits its turn in the process for as long as the
+/// unit before it takes, where SQLite alone gives up after its busy timeout (5 s) with
+/// "database is locked".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_writer_waits_its_turn_instead_of_failing_on_the_lock() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let connection = migrated(&format!("sqlite://{}/otto.db", dir.path().display())).await;
+    let store = SqlStore::new(connection, Arc::new(UuidV7Ids));
+    let scope = scope_of("org_turns");
+    let slow = store.begin(&scope).await.expect("the first unit begins");
+    slow.execute_unprepared(
+        "INSERT INTO tenant_settings (tenant_id, missed_call_sms_enabled, updated_at) \
+         VALUES ('org_turns', 1, '2026-12-06T00:00:00Z')",
+    )
+    .await
+    .expect("the first unit holds SQLite's write lock");
+    let waiting = tokio::spawn({
+        let store = store.clone();
+        let scope = scope.clone();
+        async move { store.record(&scope, contracts::new_call("T1", 1)).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    assert!(
+        !waiting.is_finished(),
+        "past SQLite's busy timeout the second writer still waits for its turn"
+    );
+    slow.commit().await.expect("the first unit commits");
+    waiting
+        .await
+        .expect("the task ran")
+        .expect("the second writer commits after the first");
+}
+
+/// Past its bound, the write queue refuses a unit of work at once as unavailable (the
+/// API answers 503 with Retry-After) instead of letting it wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_full_write_queue_is_unavailable_not_a_stall() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let connection = migrated(&format!("sqlite://{}/otto.db", dir.path().display())).await;
+    let store = SqlStore::new(connection, Arc::new(UuidV7Ids)).with_write_queue(0);
+    let scope = scope_of("org_queue");
+    let holding = store
+        .begin(&scope)
+        .await
+        .expect("the first unit writes at once");
+    let refused = store.record(&scope, contracts::new_call("Q1", 1)).await;
+    assert!(
+        matches!(&refused, Err(StoreError::Unavailable(cause)) if cause.contains("OTTO_SQLITE_WRITE_QUEUE")),
+        "{refused:?}"
+    );
+    holding.rollback().await.expect("rolls back");
+    store
+        .record(&scope, contracts::new_call("Q1", 1))
+        .await
+        .expect("writes once the turn is free");
+}
+
+/// Another process holding SQLite's write lock past the busy timeout makes a write
+/// unavailable (503, retry), not an internal error (500).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_lock_held_by_another_process_is_unavailable_not_internal() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/otto.db", dir.path().display());
+    let connection = migrated(&url).await;
+    let other_process = database::connect(
+        &url,
+        &PoolSettings {
+            max_connections: 1,
+            ..PoolSettings::default()
+        },
+    )
+    .await
+    .expect("connects");
+    other_process
+        .execute_unprepared("BEGIN IMMEDIATE")
+        .await
+        .expect("takes the write lock");
+    let store = SqlStore::new(connection, Arc::new(UuidV7Ids));
+    let blocked = store
+        .record(&scope_of("org_locked"), contracts::new_call("L1", 1))
+        .await;
+    assert!(
+        matches!(&blocked, Err(StoreError::Unavailable(_))),
+        "{blocked:?}"
+    );
+    other_process
+        .execute_unprepared("ROLLBACK")
+        .await
+        .expect("releases the lock");
 }

@@ -288,7 +288,7 @@ fn worker_pool(
     metrics: Arc<otto_server::telemetry::metrics::Metrics>,
     notifier: Option<Arc<dyn otto_core::ports::EventNotifier>>,
 ) -> Result<WorkerPool, String> {
-    let store = startup::sql_store(config, connections.database.clone());
+    let store = connections.store.clone();
     // In `serve`, the jobs' events wake this process's streams at once.
     let store = Arc::new(match notifier {
         Some(notifier) => store.with_notifier(notifier),

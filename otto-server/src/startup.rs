@@ -223,6 +223,9 @@ pub fn authenticator(
 pub struct Connections {
     /// The database pool.
     pub database: DatabaseConnection,
+    /// The SQL store over `database`, one per process: its clones share the embedded
+    /// database's queue of writers (API and in-process worker alike).
+    pub store: SqlStore,
     /// The Redis client, when configured.
     pub redis: Option<fred::prelude::Client>,
 }
@@ -243,7 +246,12 @@ pub async fn connect(config: &Config) -> Result<Connections, StartupError> {
         )?),
         None => None,
     };
-    Ok(Connections { database, redis })
+    let store = sql_store(config, database.clone());
+    Ok(Connections {
+        database,
+        store,
+        redis,
+    })
 }
 
 /// Applies pending migrations as the schema owner (OTTO_MIGRATION_DATABASE_URL, else
@@ -321,7 +329,8 @@ async fn check_login(config: &Config, database: &DatabaseConnection) -> Result<(
 /// The SQL store over `database`, making scope proofs with the configured key (or the
 /// stored one, which only the schema owner may read).
 pub fn sql_store(config: &Config, database: DatabaseConnection) -> SqlStore {
-    let store = SqlStore::new(database, Arc::new(UuidV7Ids));
+    let store =
+        SqlStore::new(database, Arc::new(UuidV7Ids)).with_write_queue(config.sqlite_write_queue);
     match &config.database_scope_key {
         Some(key) => store.with_scope_key(key.expose()),
         None => store,
@@ -345,7 +354,7 @@ pub fn state(
     let readiness = Readiness::new(probes, not_configured, config.ready_timeout);
     let rate_limiter = rate_limiter(&config, connections.redis.clone());
     let metrics = Arc::new(Metrics::new());
-    let plain_store = sql_store(&config, connections.database.clone());
+    let plain_store = connections.store.clone();
     // The hub reads through the store; the store tells the hub of its commits.
     let live = LiveHub::new(
         Arc::new(plain_store.clone()),

@@ -182,14 +182,14 @@ impl CallRepository for SqlStore {
                 calls::Column::Provider,
                 calls::Column::ExternalId,
             ])
-            .exec_without_returning(&transaction)
+            .exec_without_returning(&*transaction)
             .await
             .map_err(store_error)?;
         let stored = calls::Entity::find()
             .filter(calls::Column::TenantId.eq(tenant))
             .filter(calls::Column::Provider.eq(call.provider.as_str()))
             .filter(calls::Column::ExternalId.eq(call.external_id.as_str()))
-            .one(&transaction)
+            .one(&*transaction)
             .await
             .map_err(store_error)?
             .ok_or_else(|| {
@@ -224,10 +224,10 @@ impl CallRepository for SqlStore {
         limit: u32,
     ) -> Result<Page<Call, CallCursor>, StoreError> {
         let limit = limit.clamp(1, otto_core::calls::MAX_PAGE_SIZE);
-        let transaction = self.begin(scope).await?;
+        let transaction = self.begin_read(scope).await?;
         let rows = list_query(scope, filter, cursor, limit)
             .into_model::<CallRow>()
-            .all(&transaction)
+            .all(&*transaction)
             .await
             .map_err(store_error)?;
         transaction.commit().await.map_err(store_error)?;
@@ -246,10 +246,10 @@ impl CallRepository for SqlStore {
     }
 
     async fn get(&self, scope: &TenantScope, id: Uuid) -> Result<Option<Call>, StoreError> {
-        let transaction = self.begin(scope).await?;
+        let transaction = self.begin_read(scope).await?;
         let row = calls::Entity::find_by_id(id)
             .filter(calls::Column::TenantId.eq(scope.tenant_id().as_str()))
-            .one(&transaction)
+            .one(&*transaction)
             .await
             .map_err(store_error)?;
         transaction.commit().await.map_err(store_error)?;
@@ -291,14 +291,14 @@ impl CallRepository for SqlStore {
         }
         // Written first, read after: a SQLite write transaction must start with its
         // write, and the row read back is the one this transaction changed.
-        let changed = update.exec(&transaction).await.map_err(store_error)?;
+        let changed = update.exec(&*transaction).await.map_err(store_error)?;
         if changed.rows_affected == 0 {
             transaction.commit().await.map_err(store_error)?;
             return Ok(None);
         }
         let row = calls::Entity::find_by_id(id)
             .filter(calls::Column::TenantId.eq(tenant))
-            .one(&transaction)
+            .one(&*transaction)
             .await
             .map_err(store_error)?
             .map(to_domain)
@@ -327,12 +327,12 @@ impl SqlStore {
         provider: &str,
         external_id: &str,
     ) -> Result<Option<Call>, StoreError> {
-        let transaction = self.begin(scope).await?;
+        let transaction = self.begin_read(scope).await?;
         let row = calls::Entity::find()
             .filter(calls::Column::TenantId.eq(scope.tenant_id().as_str()))
             .filter(calls::Column::Provider.eq(provider))
             .filter(calls::Column::ExternalId.eq(external_id))
-            .one(&transaction)
+            .one(&*transaction)
             .await
             .map_err(store_error)?;
         transaction.commit().await.map_err(store_error)?;

@@ -13,9 +13,9 @@ use super::{SqlStore, store_error, stored_time};
 #[async_trait]
 impl CompanyDirectory for SqlStore {
     async fn company(&self, scope: &TenantScope) -> Result<Option<Company>, StoreError> {
-        let transaction = self.begin(scope).await?;
+        let transaction = self.begin_read(scope).await?;
         let row = tenants::Entity::find_by_id(scope.tenant_id().as_str().to_owned())
-            .one(&transaction)
+            .one(&*transaction)
             .await
             .map_err(store_error)?;
         transaction.commit().await.map_err(store_error)?;
@@ -45,7 +45,7 @@ impl CompanyDirectory for SqlStore {
                     ])
                     .to_owned(),
             )
-            .exec_without_returning(&transaction)
+            .exec_without_returning(&*transaction)
             .await
             .map_err(store_error)?;
         transaction.commit().await.map_err(store_error)?;

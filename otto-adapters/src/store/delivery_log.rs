@@ -16,7 +16,7 @@ use sea_orm::{DatabaseTransaction, QueryResult, Value};
 use uuid::Uuid;
 
 use super::sql::column;
-use super::{SqlStore, sql, store_error, stored_time};
+use super::{SqlStore, UnitOfWork, sql, store_error, stored_time};
 
 const COLUMNS: &str = "id, tenant_id, provider, route, event, external_id, outcome, conflict, \
      attempts, error, body_digest, body, body_redacted, content_type, message_id, accounts, \
@@ -135,10 +135,11 @@ impl Conditions {
 }
 
 impl SqlStore {
-    async fn begin_log(&self, scope: &LogScope) -> Result<DatabaseTransaction, StoreError> {
+    /// A transaction that only reads the log in `scope` (no turn to write).
+    async fn begin_log_read(&self, scope: &LogScope) -> Result<UnitOfWork, StoreError> {
         match scope {
-            LogScope::Tenant(scope) => self.begin(scope).await,
-            LogScope::Platform => self.begin_platform().await,
+            LogScope::Tenant(scope) => self.begin_read(scope).await,
+            LogScope::Platform => self.begin_platform_read().await,
         }
     }
 }
@@ -228,7 +229,7 @@ impl DeliveryLog for SqlStore {
     ) -> Result<Page<LoggedDelivery, DeliveryCursor>, StoreError> {
         let limit = limit.clamp(1, otto_core::calls::MAX_PAGE_SIZE);
         let (statement, values) = list_query(scope, filter, cursor, limit);
-        let transaction = self.begin_log(scope).await?;
+        let transaction = self.begin_log_read(scope).await?;
         let rows = sql::query(&transaction, &statement, values).await?;
         transaction.commit().await.map_err(store_error)?;
         let has_more = rows.len() > limit as usize;
@@ -248,7 +249,7 @@ impl DeliveryLog for SqlStore {
     async fn get(&self, scope: &LogScope, id: Uuid) -> Result<Option<LoggedDelivery>, StoreError> {
         let mut conditions = scoped(scope);
         conditions.add("id = ?", vec![id.into()]);
-        let transaction = self.begin_log(scope).await?;
+        let transaction = self.begin_log_read(scope).await?;
         let rows = sql::query(
             &transaction,
             &format!(
@@ -263,7 +264,7 @@ impl DeliveryLog for SqlStore {
     }
 
     async fn pending_unroutable(&self, limit: u32) -> Result<Vec<LoggedDelivery>, StoreError> {
-        let transaction = self.begin_platform().await?;
+        let transaction = self.begin_platform_read().await?;
         let rows = sql::query(
             &transaction,
             &format!(

@@ -64,7 +64,7 @@ impl FollowUpStore for SqlStore {
         scope: &TenantScope,
     ) -> Result<(FollowUpSettings, Option<String>), StoreError> {
         let tenant = scope.tenant_id().as_str();
-        let transaction = self.begin(scope).await?;
+        let transaction = self.begin_read(scope).await?;
         let settings = sql::query(
             &transaction,
             "SELECT missed_call_sms_enabled, missed_call_sms_template, sms_from_number, \

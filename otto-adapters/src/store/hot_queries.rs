@@ -186,8 +186,8 @@ impl SqlStore {
             ));
         }
         let transaction = match &query.scope {
-            HotQueryScope::Tenant(scope) => self.begin(scope).await?,
-            HotQueryScope::Platform => self.begin_platform().await?,
+            HotQueryScope::Tenant(scope) => self.begin_read(scope).await?,
+            HotQueryScope::Platform => self.begin_platform_read().await?,
         };
         let values = query
             .statement

@@ -17,7 +17,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, QueryResult
 use uuid::Uuid;
 
 use super::sql::column;
-use super::{SqlStore, sql, store_error, stored_time};
+use super::{SqlStore, UnitOfWork, sql, store_error, stored_time};
 
 /// The PostgreSQL channel that carries `<tenant id> <last number>` on every commit
 /// of events.
@@ -108,7 +108,7 @@ impl SqlStore {
     /// streams: the one way a unit of work that makes events ends.
     pub(super) async fn commit_with_events(
         &self,
-        transaction: DatabaseTransaction,
+        transaction: UnitOfWork,
         tenant: &TenantId,
         events: &[NewLiveEvent],
     ) -> Result<(), StoreError> {

@@ -25,8 +25,11 @@ pub mod scope_key;
 mod search_terms;
 mod sql;
 mod webhooks;
+mod write_turns;
 
 pub use hot_queries::{HotQuery, HotQuerySample, HotQueryScope};
+pub use write_turns::DEFAULT_MAX_WAITING_WRITERS;
+use write_turns::WriteTurns;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use migrations::APP_ROLE;
@@ -38,6 +41,7 @@ use sea_orm::{
     SqlErr, Statement, TransactionTrait,
 };
 use std::sync::Arc;
+use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 /// Repositories over one database pool.
@@ -47,6 +51,47 @@ pub struct SqlStore {
     ids: Arc<dyn IdGenerator>,
     scope_key: Arc<ScopeKey>,
     notifier: Option<Arc<dyn EventNotifier>>,
+    /// The embedded database's queue of writers (`None` on PostgreSQL, where
+    /// transactions write side by side).
+    write_turns: Option<Arc<WriteTurns>>,
+}
+
+/// The transaction of one unit of work; on the embedded database it also holds the
+/// unit's turn to write ([`write_turns`]), given back when it commits, rolls back or
+/// is dropped. Statements take it as a `&DatabaseTransaction`.
+pub struct UnitOfWork {
+    transaction: DatabaseTransaction,
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl std::fmt::Debug for UnitOfWork {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnitOfWork")
+            .field("holds_write_turn", &self._turn.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::ops::Deref for UnitOfWork {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.transaction
+    }
+}
+
+impl UnitOfWork {
+    /// Commits, then gives the turn back.
+    pub async fn commit(self) -> Result<(), DbErr> {
+        let UnitOfWork { transaction, _turn } = self;
+        transaction.commit().await
+    }
+
+    /// Rolls back, then gives the turn back.
+    pub async fn rollback(self) -> Result<(), DbErr> {
+        let UnitOfWork { transaction, _turn } = self;
+        transaction.rollback().await
+    }
 }
 
 impl std::fmt::Debug for SqlStore {
@@ -63,11 +108,32 @@ impl SqlStore {
     /// owner may do; a store connected as the runtime login is given the key with
     /// [`SqlStore::with_scope_key`].
     pub fn new(db: DatabaseConnection, ids: Arc<dyn IdGenerator>) -> Self {
+        let write_turns = (db.get_database_backend() == DatabaseBackend::Sqlite)
+            .then(|| Arc::new(WriteTurns::new(DEFAULT_MAX_WAITING_WRITERS)));
         SqlStore {
             db,
             ids,
             scope_key: Arc::new(ScopeKey::from_database()),
             notifier: None,
+            write_turns,
+        }
+    }
+
+    /// The same store with at most `max_waiting` units of work queued for their turn
+    /// to write on the embedded database (OTTO_SQLITE_WRITE_QUEUE); more are refused
+    /// as unavailable. No effect on PostgreSQL.
+    pub fn with_write_queue(mut self, max_waiting: usize) -> Self {
+        if self.write_turns.is_some() {
+            self.write_turns = Some(Arc::new(WriteTurns::new(max_waiting)));
+        }
+        self
+    }
+
+    /// This unit of work's turn to write, on the embedded database.
+    async fn write_turn(&self) -> Result<Option<OwnedSemaphorePermit>, StoreError> {
+        match &self.write_turns {
+            Some(turns) => turns.take().await.map(Some),
+            None => Ok(None),
         }
     }
 
@@ -84,11 +150,29 @@ impl SqlStore {
         self
     }
 
-    /// Opens the transaction of one unit of work for `scope`.
-    pub async fn begin(&self, scope: &TenantScope) -> Result<DatabaseTransaction, StoreError> {
+    /// Opens the transaction of one unit of work for `scope` (on the embedded
+    /// database, once it is the unit's turn to write).
+    pub async fn begin(&self, scope: &TenantScope) -> Result<UnitOfWork, StoreError> {
+        let turn = self.write_turn().await?;
         let span = transaction_span(self.db.get_database_backend(), "tenant");
         span.record("tenant_id", scope.tenant_id().as_str());
-        self.begin_tenant(scope).instrument(span).await
+        let transaction = self.begin_tenant(scope).instrument(span).await?;
+        Ok(UnitOfWork {
+            transaction,
+            _turn: turn,
+        })
+    }
+
+    /// Opens a transaction that only reads, for `scope`: it never waits for a turn
+    /// to write (SQLite's readers run beside its writer).
+    pub(crate) async fn begin_read(&self, scope: &TenantScope) -> Result<UnitOfWork, StoreError> {
+        let span = transaction_span(self.db.get_database_backend(), "tenant");
+        span.record("tenant_id", scope.tenant_id().as_str());
+        let transaction = self.begin_tenant(scope).instrument(span).await?;
+        Ok(UnitOfWork {
+            transaction,
+            _turn: None,
+        })
     }
 
     async fn begin_tenant(&self, scope: &TenantScope) -> Result<DatabaseTransaction, StoreError> {
@@ -128,9 +212,24 @@ impl SqlStore {
     /// runs as `otto_app` with no tenant and a platform proof bound to this
     /// transaction's id, which the `platform_access` policies admit on exactly the
     /// platform tables (one round trip more than a tenant's: the id is the database's).
-    pub async fn begin_platform(&self) -> Result<DatabaseTransaction, StoreError> {
+    pub(crate) async fn begin_platform(&self) -> Result<UnitOfWork, StoreError> {
+        let turn = self.write_turn().await?;
         let span = transaction_span(self.db.get_database_backend(), "platform");
-        self.begin_platform_scope().instrument(span).await
+        let transaction = self.begin_platform_scope().instrument(span).await?;
+        Ok(UnitOfWork {
+            transaction,
+            _turn: turn,
+        })
+    }
+
+    /// Opens a platform transaction that only reads (no turn to write).
+    pub(crate) async fn begin_platform_read(&self) -> Result<UnitOfWork, StoreError> {
+        let span = transaction_span(self.db.get_database_backend(), "platform");
+        let transaction = self.begin_platform_scope().instrument(span).await?;
+        Ok(UnitOfWork {
+            transaction,
+            _turn: None,
+        })
     }
 
     async fn begin_platform_scope(&self) -> Result<DatabaseTransaction, StoreError> {
@@ -171,7 +270,7 @@ impl SqlStore {
         if self.db.get_database_backend() != DatabaseBackend::Postgres {
             return Ok(true);
         }
-        let transaction = self.begin_platform().await?;
+        let transaction = self.begin_platform_read().await?;
         let row = transaction
             .query_one_raw(Statement::from_string(
                 DatabaseBackend::Postgres,
@@ -193,7 +292,7 @@ impl SqlStore {
         statement: &str,
         values: Vec<sea_orm::Value>,
     ) -> Result<Vec<sea_orm::QueryResult>, StoreError> {
-        let transaction = self.begin(scope).await?;
+        let transaction = self.begin_read(scope).await?;
         let rows = sql::query(&transaction, statement, values).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(rows)
@@ -264,6 +363,18 @@ fn is_unavailable(error: &DbErr) -> bool {
         | Sqlx::WorkerCrashed => true,
         // SQLSTATE class 08 (connection exception) and 57P01-57P03 (the server is
         // shutting down, crashed, or not yet accepting connections).
+        // SQLite's busy or locked (primary codes 5 and 6, in any extended form): another
+        // process holds the write lock past the busy timeout. Retry, not a bug.
+        Sqlx::Database(database)
+            if database
+                .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                .is_some() =>
+        {
+            database
+                .code()
+                .and_then(|code| code.parse::<i32>().ok())
+                .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+        }
         Sqlx::Database(database) => database.code().is_some_and(|code| {
             code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
         }),

@@ -21,14 +21,14 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, Statement, 
 use super::delivery_log::insert_delivery;
 use super::effects::EffectWriter;
 use super::sql::column;
-use super::{SqlStore, sql, store_error, stored_time};
+use super::{SqlStore, UnitOfWork, sql, store_error, stored_time};
 
 impl SqlStore {
     /// Commits a delivery's transaction with the live events of its tenant (a
     /// platform delivery has none).
     async fn commit_delivery(
         &self,
-        transaction: DatabaseTransaction,
+        transaction: UnitOfWork,
         key: &IdempotencyKey,
         events: &[otto_core::live::NewLiveEvent],
     ) -> Result<(), StoreError> {
@@ -38,7 +38,7 @@ impl SqlStore {
         }
     }
 
-    async fn transaction_for(&self, target: &Target) -> Result<DatabaseTransaction, StoreError> {
+    async fn transaction_for(&self, target: &Target) -> Result<UnitOfWork, StoreError> {
         match target {
             Target::Tenant(scope) => self.begin(scope).await,
             Target::Platform => self.begin_platform().await,
@@ -266,7 +266,7 @@ impl ProviderAccounts for SqlStore {
     }
 
     async fn signing_keys(&self, accounts: &[AccountRef]) -> Result<Vec<String>, StoreError> {
-        let transaction = self.begin_platform().await?;
+        let transaction = self.begin_platform_read().await?;
         let mut keys = Vec::new();
         for account in accounts {
             let rows = sql::query(
@@ -303,7 +303,7 @@ impl ProviderAccounts for SqlStore {
     }
 
     async fn links(&self) -> Result<Vec<AccountLink>, StoreError> {
-        let transaction = self.begin_platform().await?;
+        let transaction = self.begin_platform_read().await?;
         let rows = sql::query(
             &transaction,
             "SELECT provider, account_id, tenant_id, signing_key IS NOT NULL AS has_signing_key \

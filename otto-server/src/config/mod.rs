@@ -216,6 +216,9 @@ pub struct Config {
     pub database_url: Secret,
     /// Whether `database_url` is the embedded default.
     pub database_is_embedded: bool,
+    /// Most units of work waiting for their turn to write on SQLite before more are
+    /// refused with 503 (OTTO_SQLITE_WRITE_QUEUE).
+    pub sqlite_write_queue: usize,
     /// The schema owner's URL, for migrations (OTTO_MIGRATION_DATABASE_URL); `None`:
     /// `database_url` migrates too (development).
     pub migration_database_url: Option<Secret>,

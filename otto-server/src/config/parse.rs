@@ -190,6 +190,12 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         ),
     };
     let migration_database_url = p.secret("OTTO_MIGRATION_DATABASE_URL");
+    let sqlite_write_queue = p.number(
+        "OTTO_SQLITE_WRITE_QUEUE",
+        otto_adapters::store::DEFAULT_MAX_WAITING_WRITERS,
+        "units of work, 1-100000",
+        |waiting| (1..=100_000).contains(waiting),
+    );
     if let Some(url) = &migration_database_url
         && otto_adapters::database::Backend::of(url.expose()).ok()
             != otto_adapters::database::Backend::of(database_url.expose()).ok()
@@ -432,6 +438,7 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
         migration_database_url,
         database_scope_key,
         database_is_embedded,
+        sqlite_write_queue,
         redis_url,
         clerk,
         twilio: TwilioConfig {

@@ -66,6 +66,7 @@ pub const VARIABLES: &[Variable] = &[
     var("OTTO_SHUTDOWN_DRAIN_SECONDS", Some("0")),
     required_secret("DATABASE_URL"),
     secret("OTTO_MIGRATION_DATABASE_URL"),
+    var("OTTO_SQLITE_WRITE_QUEUE", Some("256")),
     required_secret("OTTO_DATABASE_SCOPE_KEY"),
     required_secret("REDIS_URL"),
     required_secret("CLERK_SECRET_KEY"),

@@ -22,7 +22,7 @@ async fn store(config: &Config) -> Result<SqlStore, String> {
     let connections = startup::connect(config)
         .await
         .map_err(|error| format!("cannot open the database: {error}"))?;
-    Ok(startup::sql_store(config, connections.database))
+    Ok(connections.store)
 }
 
 fn account(provider: &str, account: &str) -> Result<AccountRef, String> {
