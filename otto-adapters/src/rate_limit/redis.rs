@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use fred::prelude::{Client, LuaInterface};
+use fred::prelude::{Client, ClientLike, LuaInterface};
 use fred::types::scripts::Script;
 use otto_core::ports::Clock;
 use otto_core::rate_limit::{
@@ -131,13 +131,19 @@ impl RedisLimiter {
         Ok(decision)
     }
 
-    /// Loads the script now, so the first decision is a single EVALSHA.
+    /// Loads the script now, so the first decision is a single EVALSHA: on every
+    /// primary of a cluster (a script loaded on one node is unknown to the others, and
+    /// each of their first decisions paid a NOSCRIPT and a reload).
     pub async fn load_script(&self) -> Result<(), RateLimitError> {
-        self.client
-            .script_load::<String, _>(GCRA_SCRIPT)
-            .await
-            .map(drop)
-            .map_err(|error| RateLimitError(error.to_string()))
+        let loaded = if self.client.is_clustered() {
+            self.client.script_load_cluster::<(), _>(GCRA_SCRIPT).await
+        } else {
+            self.client
+                .script_load::<String, _>(GCRA_SCRIPT)
+                .await
+                .map(drop)
+        };
+        loaded.map_err(|error| RateLimitError(error.to_string()))
     }
 }
 
