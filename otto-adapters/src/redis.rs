@@ -71,3 +71,17 @@ pub async fn wait_until_connected(client: &Client, timeout: Duration) -> Result<
         Err(_) => Err(format!("no connection within {timeout:?}")),
     }
 }
+
+/// Whether `client` was given one node of a Redis Cluster as a plain Redis
+/// (`redis://` instead of `redis-cluster://`): that node answers `MOVED` for every key
+/// of the other shards, so their tenants' decisions would all be made in-process.
+pub async fn names_one_node_of_a_cluster(client: &Client) -> Result<bool, String> {
+    if client.is_clustered() {
+        return Ok(false);
+    }
+    let info: String = client
+        .info(Some(fred::types::InfoKind::Cluster))
+        .await
+        .map_err(|error| error.to_string())?;
+    Ok(info.lines().any(|line| line.trim() == "cluster_enabled:1"))
+}

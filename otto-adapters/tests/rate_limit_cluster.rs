@@ -330,3 +330,61 @@ async fn losing_the_tenants_master_degrades_decisions_until_its_replica_takes_ov
         "master killed: {degraded} of {decided} decisions degraded, back on the cluster after {recovered_after:?}"
     );
 }
+
+/// A `redis://` URL naming one node of a cluster reaches only that node's shard: the
+/// other shards' tenants get `MOVED`, so their decisions would all be in-process. It
+/// is recognised (the server logs it at start) and a cluster URL or a lone Redis is
+/// not mistaken for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_url_to_one_node_of_a_cluster_is_recognised() {
+    let Some(cluster) = LocalCluster::start() else {
+        return;
+    };
+    let seed = cluster.ports()[0];
+    let single =
+        redis_adapter::connect(&format!("redis://127.0.0.1:{seed}"), Duration::from_secs(2))
+            .expect("valid url");
+    redis_adapter::wait_until_connected(&single, Duration::from_secs(5))
+        .await
+        .expect("connects to the node");
+    assert_eq!(
+        redis_adapter::names_one_node_of_a_cluster(&single).await,
+        Ok(true)
+    );
+    assert_eq!(
+        redis_adapter::names_one_node_of_a_cluster(&cluster_client(&cluster).await).await,
+        Ok(false)
+    );
+
+    let clock = Arc::new(ManualClock::at("2026-11-25T12:00:00Z"));
+    let limiter = RedisLimiter::new(single, "otto-test:rl:", clock);
+    let elsewhere = (0..100)
+        .map(|tenant| bucket_keys(&format!("org_shard{tenant}"), "user_1"))
+        .find(|keys| cluster.master_of(&format!("otto-test:rl:{}", keys.tenant)) != Some(seed))
+        .expect("a tenant on another shard");
+    let refused = limiter.check(&elsewhere, &quotas()).await;
+    assert!(
+        matches!(&refused, Err(error) if error.0.contains("MOVED")),
+        "another shard's tenant is refused with MOVED: {refused:?}"
+    );
+
+    let Some(lone) = lone_redis().await else {
+        return;
+    };
+    assert_eq!(
+        redis_adapter::names_one_node_of_a_cluster(&lone).await,
+        Ok(false)
+    );
+}
+
+async fn lone_redis() -> Option<fred::prelude::Client> {
+    let client = redis_adapter::connect(&test_support::redis_url(), Duration::from_secs(2))
+        .expect("valid url");
+    match redis_adapter::wait_until_connected(&client, Duration::from_secs(3)).await {
+        Ok(()) => Some(client),
+        Err(error) => {
+            test_support::service_unavailable("Redis", &error);
+            None
+        }
+    }
+}

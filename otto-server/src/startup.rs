@@ -567,11 +567,49 @@ pub fn rate_limiter(config: &Config, redis: Option<fred::prelude::Client>) -> Ar
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let in_process = InProcessLimiter::new(config.rate_limit_max_buckets, clock.clone());
     match redis {
-        Some(client) => Arc::new(ResilientLimiter::new(
-            RedisLimiter::new(client, "otto:rl:", clock),
-            in_process,
-            config.rate_limit_redis_timeout,
-        )),
+        Some(client) => {
+            prepare_redis(RedisLimiter::new(
+                client.clone(),
+                RATE_LIMIT_PREFIX,
+                clock.clone(),
+            ));
+            Arc::new(ResilientLimiter::new(
+                RedisLimiter::new(client, RATE_LIMIT_PREFIX, clock),
+                in_process,
+                config.rate_limit_redis_timeout,
+            ))
+        }
         None => Arc::new(in_process),
     }
+}
+
+/// The namespace of rate-limit keys in Redis.
+const RATE_LIMIT_PREFIX: &str = "otto:rl:";
+
+/// Once Redis answers: loads the limiter's script (on every primary of a cluster), so
+/// decisions are one EVALSHA from the first, and reports a REDIS_URL that names one
+/// node of a cluster as a plain Redis. In the background: Redis may come up later
+/// (decisions are made in-process until then, and a missing script is loaded on
+/// first use anyway).
+fn prepare_redis(limiter: RedisLimiter) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async move {
+        if redis_adapter::wait_until_connected(limiter.client(), Duration::from_secs(60))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        if let Ok(true) = redis_adapter::names_one_node_of_a_cluster(limiter.client()).await {
+            tracing::error!(
+                "REDIS_URL names one node of a Redis Cluster: the other shards' tenants \
+                 are rate-limited in-process only; use redis-cluster://node1:6379?node=node2:6379"
+            );
+        }
+        if let Err(error) = limiter.load_script().await {
+            tracing::warn!(error = %error, "the rate-limit script could not be loaded ahead");
+        }
+    });
 }
