@@ -35,6 +35,20 @@ pub fn service_unavailable(service: &str, reason: &str) {
     );
 }
 
+/// A client of the local Redis server once it is connected; `None` (after
+/// [`service_unavailable`]) when it cannot be reached.
+pub async fn connected_redis() -> Option<fred::prelude::Client> {
+    let timeout = std::time::Duration::from_secs(2);
+    let client = crate::redis::connect(&redis_url(), timeout).expect("a valid Redis URL");
+    match crate::redis::wait_until_connected(&client, std::time::Duration::from_secs(3)).await {
+        Ok(()) => Some(client),
+        Err(error) => {
+            service_unavailable("Redis", &error);
+            None
+        }
+    }
+}
+
 /// A fresh PostgreSQL database, dropped by [`TestDatabase::drop_database`].
 #[derive(Debug)]
 pub struct TestDatabase {

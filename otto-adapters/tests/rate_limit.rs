@@ -21,18 +21,6 @@ fn fresh_tenant() -> String {
     format!("org_{}", uuid::Uuid::new_v4().simple())
 }
 
-async fn redis() -> Option<fred::prelude::Client> {
-    let client = redis_adapter::connect(&test_support::redis_url(), Duration::from_secs(2))
-        .expect("valid url");
-    match redis_adapter::wait_until_connected(&client, Duration::from_secs(3)).await {
-        Ok(()) => Some(client),
-        Err(error) => {
-            test_support::service_unavailable("Redis", &error);
-            None
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_in_process_limiter_honours_the_contract() {
     let clock = clock();
@@ -42,7 +30,9 @@ async fn the_in_process_limiter_honours_the_contract() {
 
 #[tokio::test]
 async fn the_redis_limiter_honours_the_contract() {
-    let Some(client) = redis().await else { return };
+    let Some(client) = test_support::connected_redis().await else {
+        return;
+    };
     let clock = clock();
     let limiter = RedisLimiter::new(client, "otto-test:rl:", Arc::new(clock.clone()));
     rate_limiter_contract(&limiter, &clock, &fresh_tenant()).await;
@@ -75,7 +65,9 @@ async fn allowed_of_200_concurrent(limiter: Arc<dyn RateLimiter>) -> usize {
 
 #[tokio::test]
 async fn redis_allows_exactly_the_limit_under_concurrency() {
-    let Some(client) = redis().await else { return };
+    let Some(client) = test_support::connected_redis().await else {
+        return;
+    };
     let limiter = Arc::new(RedisLimiter::new(
         client,
         "otto-test:rl:",
@@ -210,7 +202,9 @@ async fn a_redis_decision_is_one_evalsha_and_survives_a_script_flush() {
 
 #[tokio::test]
 async fn redis_bucket_keys_expire_when_idle() {
-    let Some(client) = redis().await else { return };
+    let Some(client) = test_support::connected_redis().await else {
+        return;
+    };
     let limiter = RedisLimiter::new(client.clone(), "otto-test:rl:", Arc::new(clock()));
     let keys = bucket_keys(&fresh_tenant(), "user_1");
     let quotas = Quotas {
@@ -266,7 +260,9 @@ async fn without_redis_the_resilient_limiter_decides_in_process() {
 
 #[tokio::test]
 async fn with_redis_the_resilient_limiter_is_not_degraded() {
-    let Some(client) = redis().await else { return };
+    let Some(client) = test_support::connected_redis().await else {
+        return;
+    };
     let clock = clock();
     let limiter = ResilientLimiter::new(
         RedisLimiter::new(client, "otto-test:rl:", Arc::new(clock.clone())),

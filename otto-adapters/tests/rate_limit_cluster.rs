@@ -368,23 +368,11 @@ async fn a_plain_url_to_one_node_of_a_cluster_is_recognised() {
         "another shard's tenant is refused with MOVED: {refused:?}"
     );
 
-    let Some(lone) = lone_redis().await else {
+    let Some(lone) = test_support::connected_redis().await else {
         return;
     };
     assert_eq!(
         redis_adapter::names_one_node_of_a_cluster(&lone).await,
         Ok(false)
     );
-}
-
-async fn lone_redis() -> Option<fred::prelude::Client> {
-    let client = redis_adapter::connect(&test_support::redis_url(), Duration::from_secs(2))
-        .expect("valid url");
-    match redis_adapter::wait_until_connected(&client, Duration::from_secs(3)).await {
-        Ok(()) => Some(client),
-        Err(error) => {
-            test_support::service_unavailable("Redis", &error);
-            None
-        }
-    }
 }
