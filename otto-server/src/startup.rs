@@ -329,8 +329,11 @@ async fn check_login(config: &Config, database: &DatabaseConnection) -> Result<(
 /// The SQL store over `database`, making scope proofs with the configured key (or the
 /// stored one, which only the schema owner may read).
 pub fn sql_store(config: &Config, database: DatabaseConnection) -> SqlStore {
-    let store =
-        SqlStore::new(database, Arc::new(UuidV7Ids)).with_write_queue(config.sqlite_write_queue);
+    let store = SqlStore::new(database, Arc::new(UuidV7Ids));
+    let store = match config.sqlite_write_queue {
+        0 => store.without_write_queue(),
+        waiting => store.with_write_queue(waiting),
+    };
     match &config.database_scope_key {
         Some(key) => store.with_scope_key(key.expose()),
         None => store,

@@ -129,6 +129,14 @@ impl SqlStore {
         self
     }
 
+    /// The same store without the embedded database's write queue: writers wait in
+    /// SQLite's busy handler, as before the queue existed (OTTO_SQLITE_WRITE_QUEUE=0;
+    /// for comparison, and as a way back).
+    pub fn without_write_queue(mut self) -> Self {
+        self.write_turns = None;
+        self
+    }
+
     /// This unit of work's turn to write, on the embedded database.
     async fn write_turn(&self) -> Result<Option<OwnedSemaphorePermit>, StoreError> {
         match &self.write_turns {

@@ -217,7 +217,8 @@ pub struct Config {
     /// Whether `database_url` is the embedded default.
     pub database_is_embedded: bool,
     /// Most units of work waiting for their turn to write on SQLite before more are
-    /// refused with 503 (OTTO_SQLITE_WRITE_QUEUE).
+    /// refused with 503 (OTTO_SQLITE_WRITE_QUEUE); 0: no queue, writers wait in
+    /// SQLite's busy handler.
     pub sqlite_write_queue: usize,
     /// The schema owner's URL, for migrations (OTTO_MIGRATION_DATABASE_URL); `None`:
     /// `database_url` migrates too (development).

@@ -193,8 +193,8 @@ pub(super) fn load(env: &Environment) -> Result<Config, ConfigErrors> {
     let sqlite_write_queue = p.number(
         "OTTO_SQLITE_WRITE_QUEUE",
         otto_adapters::store::DEFAULT_MAX_WAITING_WRITERS,
-        "units of work, 1-100000",
-        |waiting| (1..=100_000).contains(waiting),
+        "units of work, 0-100000 (0: no queue)",
+        |waiting| *waiting <= 100_000,
     );
     if let Some(url) = &migration_database_url
         && otto_adapters::database::Backend::of(url.expose()).ok()
