@@ -57,6 +57,9 @@ import time
 import urllib.error
 import urllib.request
 
+sys.dont_write_bytecode = True  # no __pycache__ left in the tree
+import docs_section  # noqa: E402 (this directory)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PG_ADMIN = os.environ.get("OTTO_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 DATABASE = "otto_bench_live"
@@ -931,20 +934,6 @@ def markdown(idle_rows, fan_rows, procs, hold, nofile, elapsed):
     return "\n".join(lines) + "\n"
 
 
-def update_docs(section, header_note):
-    path = os.path.join(ROOT, "docs", "benchmarks.md")
-    with open(path) as docs:
-        text = docs.read()
-    section = section.replace("\n\n", f"\n\n{header_note}\n\n", 1)
-    pattern = re.compile(r"^### Live events.*?(?=^### |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    with open(path, "w") as docs:
-        docs.write(text)
-
-
 def main():
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -971,9 +960,11 @@ def main():
     print(section)
     if args.update_docs:
         now = datetime.datetime.now(datetime.timezone.utc)
-        update_docs(section, f"Run: {now:%Y-%m-%dT%H:%MZ}, `python3 "
-                             f"scripts/bench/live_events.py` alone ({os.cpu_count()} cores, "
-                             f"shared with other work).")
+        docs_section.update_docs(
+            section,
+            f"Run: {now:%Y-%m-%dT%H:%MZ}, `python3 scripts/bench/live_events.py` alone "
+            f"({os.cpu_count()} cores, shared with other work).",
+            "Live events")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,10 @@ connection counts; a warm-up is discarded; every process it starts is stopped.
 Prints one Markdown table and writes it to docs/benchmarks.md (after the rate-limiter
 figures), then the live-event streams' section (scripts/bench/live_events.py: idle
 streams' memory, fan-out latency and throughput on SQLite and on two PostgreSQL
-processes; runnable alone, see its --help). Figures, not assertions: the targets of the
-issue are reported as ratios.
+processes; runnable alone, see its --help), then the cost growth with data size
+(scripts/bench/at_size.py: the same requests on a small and a production-size database,
+the purge and the job lease at size; runnable alone too). Figures, not assertions: the
+targets of the issue are reported as ratios.
 
 Needs: wrk (Debian: `apt-get install wrk`), pgbench, psql, redis-benchmark, redis-cli,
 PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (OTTO_BENCH_PG_URL,
@@ -34,6 +36,7 @@ import urllib.request
 
 sys.dont_write_bytecode = True  # no __pycache__ left in the tree
 import live_events  # noqa: E402 (this directory)
+import at_size  # noqa: E402 (this directory; it imports this module for its helpers)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -98,11 +101,11 @@ def get(url, headers=None):
 class Server:
     """One `otto-server serve` process; stopped with SIGTERM."""
 
-    def __init__(self, name, port, env):
+    def __init__(self, name, port, env, binary=None):
         self.name, self.port, self.env = name, port, env
         self.log = open(os.path.join(env["OTTO_DATA_DIR"], f"{name}.log"), "w")
         started = time.monotonic()
-        self.process = subprocess.Popen([BIN, "serve"], env=env, stdout=self.log,
+        self.process = subprocess.Popen([binary or BIN, "serve"], env=env, stdout=self.log,
                                         stderr=subprocess.STDOUT)
         while time.monotonic() - started < 60:
             if self.process.poll() is not None:
@@ -133,8 +136,8 @@ class Server:
         self.log.close()
 
 
-def cli(env, *args):
-    return subprocess.run([BIN, *args], env=env, check=True, capture_output=True,
+def cli(env, *args, binary=None):
+    return subprocess.run([binary or BIN, *args], env=env, check=True, capture_output=True,
                           text=True).stdout.strip()
 
 
@@ -180,7 +183,8 @@ def signed_deliveries(path, prefix, count):
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url, connections, seconds, script=None, script_args=(), headers=(), threads=WRK_THREADS):
+def wrk_command(url, connections, seconds, script=None, script_args=(), headers=(),
+                threads=WRK_THREADS):
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     for header in headers:
         command += ["-H", header]
@@ -189,8 +193,17 @@ def wrk(url, connections, seconds, script=None, script_args=(), headers=(), thre
     command.append(url)
     if script_args:
         command += ["--", *script_args]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return command
 
+
+def wrk(url, connections, seconds, script=None, script_args=(), headers=(), threads=WRK_THREADS):
+    command = wrk_command(url, connections, seconds, script, script_args, headers, threads)
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return wrk_figures(output)
+
+
+def wrk_figures(output):
+    """The figures of wrk's report `output` (run with --latency)."""
     def latency(percent):
         match = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", output, re.M)
         return float(match.group(1)) * UNITS[match.group(2)] if match else float("nan")
@@ -492,6 +505,9 @@ def main():
     print(report(rows, notes))
     # Fails the run (exit status, no figures) if a subscriber missed or repeated an event.
     print(live_events.run(BIN), end="")
+    print()
+    # Fails the run if a run of unique webhooks saw a duplicate.
+    print(at_size.run(BIN), end="")
 
 
 def open_gcra_script():

@@ -1,7 +1,8 @@
 -- Production-size data for a migrated, empty Otto database on PostgreSQL: tenants,
 -- three years of calls, webhook idempotency keys, the webhook delivery log, text
 -- messages, missed-call follow-ups and a queue of jobs. Set-based (generate_series and
--- INSERT ... SELECT), about a minute and a half for the default sizes on two cores.
+-- INSERT ... SELECT): the default sizes take about 75 s on two idle cores, 105 s with
+-- migration 13's search terms (2.7 million rows).
 --
 -- Plain SQL only, so it runs either way:
 --   psql -v ON_ERROR_STOP=1 -d DB -f scripts/bench/seed_at_size.sql
@@ -30,7 +31,7 @@
 --   inbound, a quarter of those missed; booked on some answered calls; 40% assigned to
 --   one of the tenant's reps; customers drawn from a per-tenant pool (repeat callers),
 --   each with one '+1' and ten-digit number (a four-digit search matches about one
---   number in ten thousand as a suffix, a few in ten thousand anywhere) and a name
+--   number in ten thousand as a suffix, about eight anywhere) and a name
 --   from a list (about one in forty a Smith; 15% unnamed).
 -- - webhook_events: last seen evenly over 180 days, so about half are older than
 --   IDEMPOTENCY_TTL_DAYS (90) and `otto-server purge` deletes them.
@@ -41,9 +42,9 @@
 --   purge keeps them); applied bodies redacted as Otto stores them.
 -- - messages: threads of 1 to 7 messages with customers of calls (so a customer's
 --   thread gathers every thread of their calls), the first two linked to the call;
---   a missed call recovered by text starts its thread with that text.
--- - outbound_actions: a completed 'sms' for about a third of the missed inbound calls
---   (the dashboard's recovered_by_sms), 5% of them never completed.
+--   the thread of a missed call recovered by text starts with that text.
+-- - outbound_actions: an 'sms' for 35% of the missed inbound calls that have no
+--   queued job (the dashboard's recovered_by_sms), 5% of them never completed.
 -- - jobs: 'queued' missed_call_recovery and ai_follow_up jobs for missed inbound
 --   calls, payloads as the CallRail webhook enqueues them; 70% due (run_at in the
 --   last 6 hours), 30% due within 12 hours. Every seeded tenant has both automatic
@@ -59,12 +60,14 @@
 -- as a superuser or a role with BYPASSRLS: row-level security is forced on these
 -- tables. It ends with ANALYZE; VACUUM cannot run inside a multi-statement string (a
 -- transaction block), so callers that want index-only scans run `VACUUM ANALYZE`
--- afterwards themselves. random() is seeded, so the same sizes give the same rows
--- (ids and digests of ids apart).
+-- afterwards themselves. It sets work_mem, maintenance_work_mem, jit (off: compiling
+-- these wide expressions costs seconds a statement) and client_min_messages for its
+-- session and resets them at the end. random() is seeded, so the same sizes give the
+-- same rows (ids, and what is derived from them, apart).
 
 SET work_mem = '256MB';
 SET maintenance_work_mem = '256MB';
-SET jit = off;  -- compiling these wide expressions costs seconds per statement
+SET jit = off;
 SET client_min_messages = warning;
 SELECT setseed(0.4217);
 
@@ -236,6 +239,7 @@ FROM seed_params p,
                    FROM generate_series(1, p.calls) AS n) AS drawn
              JOIN seed_tenants st ON st.idx = drawn.tenant
          ) AS raw
+         OFFSET 0
      ) AS d
 JOIN seed_tenants t ON t.idx = d.tenant;
 
@@ -366,8 +370,8 @@ INSERT INTO webhook_events (id, tenant_id, provider, event, external_id, body_di
     first_processed_at, last_seen_at, attempts, first_delivery_id)
 SELECT pg_temp.seed_uuid7(k.first_at), t.id, k.provider, k.event,
        CASE k.provider WHEN 'callrail' THEN 'CAL' WHEN 'twilio' THEN 'CA'
-                       WHEN 'clerk' THEN 'msg_' ELSE 'bland_' END || md5('key:' || k.n),
-       encode(sha256(convert_to('key:' || k.n, 'UTF8')), 'hex'),
+                       WHEN 'clerk' THEN 'msg_' ELSE 'bland_' END || k.h,
+       k.h || reverse(k.h),  -- 64 hex digits, as a SHA-256 (one hash call per row)
        k.first_at,
        least(p.seeded_at, k.first_at + CASE WHEN k.attempts > 1 THEN random() * interval '1 hour'
                                              ELSE interval '0' END),
@@ -375,7 +379,7 @@ SELECT pg_temp.seed_uuid7(k.first_at), t.id, k.provider, k.event,
        pg_temp.seed_uuid7(k.first_at)
 FROM seed_params p,
      LATERAL (
-         SELECT n, tenant, first_at, provider, attempts,
+         SELECT n, tenant, first_at, provider, attempts, md5('key:' || n) AS h,
                 CASE provider
                     WHEN 'callrail' THEN (ARRAY['pre-call', 'call-complete', 'call-complete',
                                                 'call-modified', 'sms'])[1 + floor(r_event * 5)::int]
@@ -395,6 +399,7 @@ FROM seed_params p,
                     random() AS r_event
              FROM (SELECT n, random() AS r_provider FROM generate_series(1, p.keys) AS n) AS drawn
          ) AS raw
+         OFFSET 0
      ) AS k
 JOIN seed_tenants t ON t.idx = k.tenant;
 
@@ -428,7 +433,7 @@ SELECT pg_temp.seed_uuid7(d.received_at),
            WHEN 'clerk' THEN CASE WHEN d.outcome = 'unroutable' THEN '' ELSE 'tenant:' || d.tenant_id END
            ELSE ''
        END,
-       md5('trace:' || d.n),
+       reverse(d.h),
        d.received_at, 0, NULL
 FROM (
     SELECT s.*,
@@ -443,7 +448,7 @@ FROM (
                WHEN s.provider = 'clerk' THEN
                    format('{"data":{"id":"%s","organization":{"id":"%s","name":"%s"},"public_user_data":{"user_id":"user_%s","identifier":"%s"},"role":"org:member"},"object":"event","type":"%s","timestamp":%s}',
                           s.external_id, s.tenant_id, s.tenant_name,
-                          substr(md5('u:' || s.n), 1, 24),
+                          substr(reverse(s.h), 1, 24),
                           CASE WHEN s.redacted THEN '[REDACTED_EMAIL]' ELSE 'someone@example.com' END,
                           s.clerk_type, floor(extract(epoch FROM s.received_at) * 1000)::bigint)
                WHEN s.provider = 'bland' THEN
@@ -465,7 +470,7 @@ FROM (
                           s.n % 97, CASE WHEN s.n % 3 = 0 THEN 'true' ELSE 'false' END)
            END, 'UTF8') AS body
     FROM (
-        SELECT r.n, r.received_at, r.provider, r.route, r.outcome,
+        SELECT r.n, r.received_at, r.provider, r.route, r.outcome, r.h,
                r.outcome IN ('processed', 'duplicate_ignored') AS redacted,
                t.id AS tenant_id,
                CASE WHEN t.idx = 0 THEN 'Bench Company' ELSE 'Seed Company ' || t.idx END AS tenant_name,
@@ -477,18 +482,19 @@ FROM (
                     ELSE t.twilio_account END AS twilio_account,
                (ARRAY['organizationMembership.created', 'organizationMembership.updated',
                       'organization.updated'])[1 + r.n % 3] AS clerk_type,
+               -- One hash per row gives the external id, the trace id and the rest.
                CASE r.provider
-                   WHEN 'callrail' THEN 'CAL' || md5('delivery:' || r.n)
-                       || CASE WHEN r.route = 'call-modified' THEN ':' || substr(md5('digest:' || r.n), 1, 16) ELSE '' END
+                   WHEN 'callrail' THEN 'CAL' || r.h
+                       || CASE WHEN r.route = 'call-modified' THEN ':' || substr(reverse(r.h), 9, 16) ELSE '' END
                    WHEN 'twilio' THEN CASE r.route WHEN 'sms' THEN 'SM' WHEN 'recording' THEN 'RE' ELSE 'CA' END
-                       || md5('delivery:' || r.n)
-                   WHEN 'clerk' THEN 'orgmem_' || substr(md5('m:' || r.n), 1, 24)
-                   ELSE 'bland_' || md5('delivery:' || r.n)
+                       || r.h
+                   WHEN 'clerk' THEN 'orgmem_' || substr(r.h, 1, 24)
+                   ELSE 'bland_' || r.h
                END AS external_id,
                (2000000000 + abs(hashint8extended(r.n, 11)) % 8000000000)::text AS phone
         FROM seed_params p,
              LATERAL (
-                 SELECT n, tenant, received_at, provider,
+                 SELECT n, tenant, received_at, provider, md5('delivery:' || n) AS h,
                         CASE provider
                             WHEN 'callrail' THEN (ARRAY['pre-call', 'call-complete', 'call-complete',
                                                         'call-modified', 'sms'])[1 + floor(r_route * 5)::int]
@@ -514,30 +520,51 @@ FROM (
                      FROM (SELECT n, random() AS r_provider, (p.deliveries / 5) AS old
                            FROM generate_series(1, p.deliveries) AS n) AS drawn
                  ) AS raw
+                 OFFSET 0
              ) AS r
         JOIN seed_tenants t ON t.idx = r.tenant
+        OFFSET 0
     ) AS s
+    OFFSET 0
 ) AS d;
 
--- The calls list's search terms (migration 13), when that table exists: the
--- migration's own backfill, for the calls above.
+-- The calls list's search terms (migration 13), when that table exists: the terms
+-- of the migration's own backfill (the rule of otto_core::calls::search_terms), in
+-- index order. Its foreign key to calls doubles the insert's cost (each check locks
+-- the call's row) and every call id is one just inserted, so the check is off for
+-- this statement where the role may turn it off (session_replication_role: superuser).
 DO $$
+DECLARE
+    unchecked boolean := false;
 BEGIN
-    IF to_regclass('public.call_search_terms') IS NOT NULL THEN
-        EXECUTE $sql$
-            INSERT INTO call_search_terms (tenant_id, term, call_id)
-            SELECT c.tenant_id, left('w' || w.word, 64), c.id
+    IF to_regclass('public.call_search_terms') IS NULL THEN
+        RETURN;
+    END IF;
+    BEGIN
+        PERFORM set_config('session_replication_role', 'replica', true);
+        unchecked := true;
+    EXCEPTION WHEN insufficient_privilege THEN
+        NULL;
+    END;
+    EXECUTE $sql$
+        INSERT INTO call_search_terms (tenant_id, term, call_id)
+        SELECT tenant_id, term, call_id FROM (
+            SELECT c.tenant_id, left('w' || w.word, 64) AS term, c.id AS call_id
               FROM calls c,
                    LATERAL (SELECT word, row_number() OVER () AS position
                               FROM regexp_split_to_table(lower(c.customer_name), '\s+') AS word
                              WHERE word <> '') AS w
              WHERE w.position <= 16
-            UNION
+            UNION ALL
             SELECT c.tenant_id, left('n' || reverse(regexp_replace(c.customer_number, '[^0-9]', '', 'g')), 64), c.id
               FROM calls c
              WHERE regexp_replace(c.customer_number, '[^0-9]', '', 'g') <> ''
-            ON CONFLICT DO NOTHING
-        $sql$;
+        ) AS terms
+        ORDER BY tenant_id, term, call_id
+        ON CONFLICT DO NOTHING
+    $sql$;
+    IF unchecked THEN
+        PERFORM set_config('session_replication_role', 'origin', true);
     END IF;
 END
 $$;
