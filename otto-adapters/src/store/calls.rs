@@ -198,7 +198,7 @@ impl CallRepository for SqlStore {
         let stored = to_domain(stored)?;
         let created = matches!(inserted, sea_orm::TryInsertResult::Inserted(rows) if rows > 0);
         if created {
-            search_terms::index_call(
+            search_terms::index_new_call(
                 &transaction,
                 tenant,
                 stored.id,

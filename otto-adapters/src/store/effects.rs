@@ -287,7 +287,7 @@ impl<'a> EffectWriter<'a> {
             return Ok(false);
         };
         let id = column(row, "id")?;
-        search_terms::index_call(
+        search_terms::index_new_call(
             self.transaction,
             tenant.as_str(),
             id,
@@ -329,9 +329,11 @@ impl<'a> EffectWriter<'a> {
             ],
         )
         .await?;
-        let customer_changed = facts.customer_name.is_some() || facts.customer_number.is_some();
+        // A call this delivery created has its customer's terms already.
+        let customer_changed =
+            publish && (facts.customer_name.is_some() || facts.customer_number.is_some());
         if let (Some(row), true) = (updated.first(), customer_changed) {
-            search_terms::index_call(
+            search_terms::reindex_call(
                 self.transaction,
                 tenant.as_str(),
                 column(row, "id")?,

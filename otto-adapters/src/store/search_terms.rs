@@ -16,7 +16,7 @@ use super::sql;
 const LAST: char = '\u{10FFFF}';
 
 /// Replaces the terms of call `call_id` by those of its customer's `name` and `number`.
-pub(super) async fn index_call(
+pub(super) async fn reindex_call(
     transaction: &DatabaseTransaction,
     tenant: &str,
     call_id: Uuid,
@@ -29,6 +29,18 @@ pub(super) async fn index_call(
         vec![tenant.into(), call_id.into()],
     )
     .await?;
+    index_new_call(transaction, tenant, call_id, name, number).await
+}
+
+/// Adds the terms of call `call_id`, created in this transaction (so it has none yet:
+/// one statement, on the webhook's hot path).
+pub(super) async fn index_new_call(
+    transaction: &DatabaseTransaction,
+    tenant: &str,
+    call_id: Uuid,
+    name: Option<&str>,
+    number: Option<&str>,
+) -> Result<(), StoreError> {
     let terms = search_terms(name, number);
     if terms.is_empty() {
         return Ok(());
