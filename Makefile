@@ -10,7 +10,7 @@ OPENAPI_TOOLS := tools/openapi
 OPENAPI_DOC := docs/openapi.json
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs verify-deploy verify-browser smoke smoke-obs smoke-local image smoke-image api-fuzz secrets-baseline bench chaos fuzz
+.PHONY: help run build test lint docs docs-check fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs verify-deploy verify-browser smoke smoke-obs smoke-local image smoke-image api-fuzz secrets-baseline bench chaos fuzz
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_:\\-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/\\//g' | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -31,6 +31,17 @@ test: ## Run the whole test suite (PostgreSQL/Redis tests skip when those are no
 lint: ## Formatting and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# The library crates' API documentation: every public item documented (missing_docs),
+# no broken intra-doc link; warnings are errors.
+DOC_CRATES := -p otto-core -p otto-adapters -p otto-testkit
+
+docs-check: ## Build the library crates' API docs with warnings as errors (CI)
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps $(DOC_CRATES)
+
+docs: docs-check ## Build the library crates' API docs and open otto_core's front page
+	@page=$${CARGO_TARGET_DIR:-target}/doc/otto_core/index.html; \
+	echo "API docs: $$page"; xdg-open "$$page" >/dev/null 2>&1 || true
 
 fmt: ## Format the code
 	$(CARGO) fmt --all

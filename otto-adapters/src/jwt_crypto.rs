@@ -22,7 +22,7 @@ static PROVIDER: LazyLock<CryptoProvider> = LazyLock::new(|| CryptoProvider {
     key_utils: rust_crypto::DEFAULT_PROVIDER.key_utils.clone(),
 });
 
-/// Installs [`PROVIDER`] as jsonwebtoken's process-wide provider unless one is
+/// Installs the ring `CryptoProvider` as jsonwebtoken's process-wide provider unless one is
 /// installed already (by an earlier call, or by an embedder who chose their own).
 pub fn ensure_jwt_provider() {
     // An error only means a provider is installed already.

@@ -10,6 +10,8 @@
 //! Adapters implement ports; they hold no business rules. Anything a reader must know
 //! to understand *what* Otto does lives in `otto-core`.
 
+#![warn(missing_docs)]
+
 pub mod api_tokens;
 pub mod clerk;
 pub mod database;

@@ -1,6 +1,6 @@
 //! Wakes this process's streams when another process commits live events: one
 //! PostgreSQL connection per process `LISTEN`s on
-//! [`CHANNEL`](crate::store::live_events::CHANNEL), whose notifications
+//! [`crate::store::live_events::CHANNEL`], whose notifications
 //! (`<tenant id> <last number>`, sent in the events' transaction and delivered only
 //! when it commits) are passed to the [`EventNotifier`]. A lost connection is
 //! re-established, and the notifier is told that notifications may have been missed,

@@ -37,6 +37,8 @@
 //! assert_eq!(runtime_less.component(), "database");
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod authentication;
 pub mod backfill;
 pub mod call_log;

@@ -13,6 +13,8 @@
 //! assert_eq!(clock.now().to_rfc3339(), "2026-11-25T02:01:30+00:00");
 //! ```
 
+#![warn(missing_docs)]
+
 mod ai_caller_contract;
 mod builders;
 mod call_log_contract;

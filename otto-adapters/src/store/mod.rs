@@ -57,7 +57,7 @@ pub struct SqlStore {
 }
 
 /// The transaction of one unit of work; on the embedded database it also holds the
-/// unit's turn to write ([`write_turns`]), given back when it commits, rolls back or
+/// unit's turn to write (see `write_turns`), given back when it commits, rolls back or
 /// is dropped. Statements take it as a `&DatabaseTransaction`.
 pub struct UnitOfWork {
     transaction: DatabaseTransaction,
