@@ -162,24 +162,26 @@ impl SqlStore {
     /// database, once it is the unit's turn to write).
     pub async fn begin(&self, scope: &TenantScope) -> Result<UnitOfWork, StoreError> {
         let turn = self.write_turn().await?;
+        self.open_tenant_unit(scope, turn).await
+    }
+
+    /// Opens a transaction that only reads, for `scope`: it never waits for a turn
+    /// to write (SQLite's readers run beside its writer).
+    pub(crate) async fn begin_read(&self, scope: &TenantScope) -> Result<UnitOfWork, StoreError> {
+        self.open_tenant_unit(scope, None).await
+    }
+
+    async fn open_tenant_unit(
+        &self,
+        scope: &TenantScope,
+        turn: Option<OwnedSemaphorePermit>,
+    ) -> Result<UnitOfWork, StoreError> {
         let span = transaction_span(self.db.get_database_backend(), "tenant");
         span.record("tenant_id", scope.tenant_id().as_str());
         let transaction = self.begin_tenant(scope).instrument(span).await?;
         Ok(UnitOfWork {
             transaction,
             _turn: turn,
-        })
-    }
-
-    /// Opens a transaction that only reads, for `scope`: it never waits for a turn
-    /// to write (SQLite's readers run beside its writer).
-    pub(crate) async fn begin_read(&self, scope: &TenantScope) -> Result<UnitOfWork, StoreError> {
-        let span = transaction_span(self.db.get_database_backend(), "tenant");
-        span.record("tenant_id", scope.tenant_id().as_str());
-        let transaction = self.begin_tenant(scope).instrument(span).await?;
-        Ok(UnitOfWork {
-            transaction,
-            _turn: None,
         })
     }
 
@@ -222,21 +224,23 @@ impl SqlStore {
     /// platform tables (one round trip more than a tenant's: the id is the database's).
     pub(crate) async fn begin_platform(&self) -> Result<UnitOfWork, StoreError> {
         let turn = self.write_turn().await?;
+        self.open_platform_unit(turn).await
+    }
+
+    /// Opens a platform transaction that only reads (no turn to write).
+    pub(crate) async fn begin_platform_read(&self) -> Result<UnitOfWork, StoreError> {
+        self.open_platform_unit(None).await
+    }
+
+    async fn open_platform_unit(
+        &self,
+        turn: Option<OwnedSemaphorePermit>,
+    ) -> Result<UnitOfWork, StoreError> {
         let span = transaction_span(self.db.get_database_backend(), "platform");
         let transaction = self.begin_platform_scope().instrument(span).await?;
         Ok(UnitOfWork {
             transaction,
             _turn: turn,
-        })
-    }
-
-    /// Opens a platform transaction that only reads (no turn to write).
-    pub(crate) async fn begin_platform_read(&self) -> Result<UnitOfWork, StoreError> {
-        let span = transaction_span(self.db.get_database_backend(), "platform");
-        let transaction = self.begin_platform_scope().instrument(span).await?;
-        Ok(UnitOfWork {
-            transaction,
-            _turn: None,
         })
     }
 
