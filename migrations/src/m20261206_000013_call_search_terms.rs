@@ -10,16 +10,17 @@
 //! leakproof. The column sorts bytewise (`COLLATE "C"`), so a prefix range is exact in
 //! any database locale.
 //!
-//! Existing calls get their terms here: in SQL on PostgreSQL (the same rule as
-//! `search_terms`: lower-case, split on white space, at most 16 words and 64
-//! characters per term), through `search_terms` itself on SQLite.
+//! Existing calls get their terms here, made by `search_terms` itself on both
+//! databases: PostgreSQL's `lower()` and `\s` follow the database's locale (a `C`
+//! database leaves `É` upper-case; `Σ` and U+00A0 differ under any), so terms made in
+//! SQL would not be the ones a search looks for.
 //!
 //! It runs outside one transaction, so a big `calls` table keeps taking writes: a
 //! foreign key to `calls` locks it against writes (`SHARE ROW EXCLUSIVE`) until the
 //! transaction that creates the key commits, and a backfill of 1,000,000 calls in that
 //! transaction stopped webhook ingest for a minute. Here the table is created and
-//! committed at once, then calls are indexed in batches of 10,000 (each its own
-//! statement, reading `calls` without blocking it). Every step is idempotent, so a
+//! committed at once, then calls are read 10,000 at a time in id order and their terms
+//! inserted 1,000 rows per statement (reading `calls` never blocks its writers). Every step is idempotent, so a
 //! migration interrupted halfway is run again from the start.
 
 use sea_orm_migration::prelude::*;
@@ -51,24 +52,12 @@ const CREATE_SQLITE: &str = "CREATE TABLE IF NOT EXISTS call_search_terms (
     );
     CREATE INDEX IF NOT EXISTS call_search_terms_call_id ON call_search_terms (call_id);";
 
-/// The terms of the existing calls with `$1 < id <= $2`, as
-/// `otto_core::calls::search_terms` makes them.
-const BACKFILL_POSTGRES: &str = "INSERT INTO call_search_terms (tenant_id, term, call_id)
-    SELECT c.tenant_id, left('w' || w.word, 64), c.id
-      FROM calls c,
-           LATERAL (SELECT word, row_number() OVER () AS position
-                      FROM regexp_split_to_table(lower(c.customer_name), '\\s+') AS word
-                     WHERE word <> '') AS w
-     WHERE c.id > $1 AND c.id <= $2 AND w.position <= 16
-    UNION
-    SELECT c.tenant_id, left('n' || reverse(regexp_replace(c.customer_number, '[^0-9]', '', 'g')), 64), c.id
-      FROM calls c
-     WHERE c.id > $1 AND c.id <= $2
-       AND regexp_replace(c.customer_number, '[^0-9]', '', 'g') <> ''
-    ON CONFLICT DO NOTHING";
-
-/// Calls indexed per backfill statement.
+/// Calls read per batch of the backfill.
 const BATCH: u64 = 10_000;
+
+/// Terms inserted per statement (three parameters each, well under both databases'
+/// limits).
+const TERMS_PER_INSERT: usize = 1_000;
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -94,12 +83,10 @@ impl MigrationTrait for Migration {
                      GRANT SELECT, INSERT, UPDATE, DELETE ON call_search_terms TO {APP_ROLE};"
                 ))
                 .await?;
-            backfill_postgres(connection).await?;
         } else {
             connection.execute_unprepared(CREATE_SQLITE).await?;
-            backfill_sqlite(connection).await?;
         }
-        Ok(())
+        backfill(connection).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -114,62 +101,45 @@ impl MigrationTrait for Migration {
     }
 }
 
-/// PostgreSQL's calls, [`BATCH`] at a time in id order.
-async fn backfill_postgres(connection: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
-    let mut after = Uuid::nil();
-    loop {
-        let last = connection
-            .query_one_raw(Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                "SELECT id AS last FROM \
-                 (SELECT id FROM calls WHERE id > $1 ORDER BY id LIMIT $2) AS batch \
-                 ORDER BY id DESC LIMIT 1",
-                [after.into(), BATCH.into()],
-            ))
-            .await?
-            .and_then(|row| row.try_get::<Uuid>("", "last").ok());
-        let Some(last) = last else {
-            return Ok(());
-        };
-        connection
-            .execute_raw(Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                BACKFILL_POSTGRES,
-                [after.into(), last.into()],
-            ))
-            .await?;
-        after = last;
-    }
-}
-
-/// The embedded database's calls, a batch at a time in id order.
-async fn backfill_sqlite(connection: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+/// Every existing call's terms, [`BATCH`] calls at a time in id order.
+async fn backfill(connection: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+    let backend = connection.get_database_backend();
     let mut after = Uuid::nil();
     loop {
         let rows = connection
             .query_all_raw(Statement::from_sql_and_values(
-                DatabaseBackend::Sqlite,
+                backend,
                 "SELECT id, tenant_id, customer_name, customer_number FROM calls \
                  WHERE id > $1 ORDER BY id LIMIT $2",
                 [after.into(), BATCH.into()],
             ))
             .await?;
+        let mut terms: Vec<[Value; 3]> = Vec::new();
         for row in &rows {
             let id: Uuid = row.try_get("", "id")?;
             let tenant: String = row.try_get("", "tenant_id")?;
             let name: Option<String> = row.try_get("", "customer_name")?;
             let number: Option<String> = row.try_get("", "customer_number")?;
             for term in otto_core::calls::search_terms(name.as_deref(), number.as_deref()) {
-                connection
-                    .execute_raw(Statement::from_sql_and_values(
-                        DatabaseBackend::Sqlite,
-                        "INSERT OR IGNORE INTO call_search_terms (tenant_id, term, call_id) \
-                         VALUES ($1, $2, $3)",
-                        [Value::from(tenant.clone()), term.into(), id.into()],
-                    ))
-                    .await?;
+                terms.push([tenant.clone().into(), term.into(), id.into()]);
             }
             after = id;
+        }
+        for chunk in terms.chunks(TERMS_PER_INSERT) {
+            let placeholders: Vec<String> = (0..chunk.len())
+                .map(|row| format!("(${}, ${}, ${})", 3 * row + 1, 3 * row + 2, 3 * row + 3))
+                .collect();
+            connection
+                .execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    format!(
+                        "INSERT INTO call_search_terms (tenant_id, term, call_id) VALUES {} \
+                         ON CONFLICT DO NOTHING",
+                        placeholders.join(", ")
+                    ),
+                    chunk.iter().flat_map(|values| values.iter().cloned()),
+                ))
+                .await?;
         }
         if (rows.len() as u64) < BATCH {
             return Ok(());

@@ -18,8 +18,12 @@ use otto_core::rate_limit::{Quotas, RateLimiter};
 use otto_testkit::ManualClock;
 use otto_testkit::contracts::bucket_keys;
 
-/// How long a node may be unreachable before the cluster fails it over.
-const NODE_TIMEOUT_MS: u64 = 1_000;
+/// How long a node may be unreachable before the cluster fails it over: short where
+/// the test kills a master, long elsewhere, so a node slowed by a busy machine is not
+/// failed over by mistake (the tests of this file also run one at a time:
+/// `.config/nextest.toml`).
+const FAILOVER_NODE_TIMEOUT_MS: u64 = 1_000;
+const STEADY_NODE_TIMEOUT_MS: u64 = 5_000;
 
 /// Six redis-server processes in cluster mode, stopped on drop.
 struct LocalCluster {
@@ -36,14 +40,19 @@ impl Drop for LocalCluster {
     }
 }
 
-/// A port that is free, and whose cluster bus port (+10000) is free too.
-fn free_port_pair() -> u16 {
+/// A port that is free, whose cluster bus port (+10000) is free too, and that neither
+/// is one of `taken` nor `taken`'s bus ports.
+fn free_port_pair(taken: &[u16]) -> u16 {
     loop {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port")
             .port();
-        if port < 55_000 && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+        let clashes = taken.iter().any(|other| {
+            [*other, other + 10_000].contains(&port)
+                || [*other, other + 10_000].contains(&(port + 10_000))
+        });
+        if port < 55_000 && !clashes && TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
             return port;
         }
     }
@@ -61,21 +70,25 @@ fn redis_cli(port: u16, args: &[&str]) -> String {
 impl LocalCluster {
     /// Starts the nodes and forms the cluster; `None` (a skip, or a failure in CI)
     /// when redis-server is not installed.
-    fn start() -> Option<Self> {
+    fn start(node_timeout_ms: u64) -> Option<Self> {
         if let Err(error) = Command::new("redis-server").arg("--version").output() {
             test_support::service_unavailable("redis-server", &error.to_string());
             return None;
         }
-        let dir = tempfile::tempdir().expect("temp dir");
-        let mut nodes = Vec::new();
+        // Every node joins `cluster` as soon as it is spawned, so a panic on the way
+        // stops those already started.
+        let mut cluster = LocalCluster {
+            nodes: Vec::new(),
+            _dir: tempfile::tempdir().expect("temp dir"),
+        };
         for _ in 0..6 {
-            let port = free_port_pair();
-            let node_dir = dir.path().join(port.to_string());
+            let port = free_port_pair(&cluster.ports());
+            let node_dir = cluster._dir.path().join(port.to_string());
             std::fs::create_dir_all(&node_dir).expect("node dir");
             let child = Command::new("redis-server")
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
                 .args(["--cluster-enabled", "yes"])
-                .args(["--cluster-node-timeout", &NODE_TIMEOUT_MS.to_string()])
+                .args(["--cluster-node-timeout", &node_timeout_ms.to_string()])
                 .args(["--save", "", "--appendonly", "no"])
                 // A replica syncs at once (the default waits 5 s for more replicas):
                 // a replica that never synced refuses to take over from its master.
@@ -85,9 +98,8 @@ impl LocalCluster {
                 .stdout(Stdio::null())
                 .spawn()
                 .expect("redis-server starts");
-            nodes.push((port, child));
+            cluster.nodes.push((port, child));
         }
-        let cluster = LocalCluster { nodes, _dir: dir };
         for port in cluster.ports() {
             wait_for(Duration::from_secs(10), || {
                 redis_cli(port, &["PING"]).trim() == "PONG"
@@ -216,7 +228,7 @@ fn quotas() -> Quotas {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_cluster_a_decision_is_one_evalsha_on_the_tenants_shard_and_exact_across_processes() {
-    let Some(cluster) = LocalCluster::start() else {
+    let Some(cluster) = LocalCluster::start(STEADY_NODE_TIMEOUT_MS) else {
         return;
     };
     let clock = Arc::new(ManualClock::at("2026-11-25T12:00:00Z"));
@@ -276,7 +288,7 @@ async fn on_a_cluster_a_decision_is_one_evalsha_on_the_tenants_shard_and_exact_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_the_tenants_master_degrades_decisions_until_its_replica_takes_over() {
-    let Some(mut cluster) = LocalCluster::start() else {
+    let Some(mut cluster) = LocalCluster::start(FAILOVER_NODE_TIMEOUT_MS) else {
         return;
     };
     let clock = Arc::new(ManualClock::at("2026-11-25T12:00:00Z"));
@@ -337,7 +349,7 @@ async fn losing_the_tenants_master_degrades_decisions_until_its_replica_takes_ov
 /// not mistaken for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plain_url_to_one_node_of_a_cluster_is_recognised() {
-    let Some(cluster) = LocalCluster::start() else {
+    let Some(cluster) = LocalCluster::start(STEADY_NODE_TIMEOUT_MS) else {
         return;
     };
     let seed = cluster.ports()[0];

@@ -57,17 +57,47 @@ pub struct SqlStore {
 }
 
 /// The transaction of one unit of work; on the embedded database it also holds the
-/// unit's turn to write (see `write_turns`), given back when it commits, rolls back or
-/// is dropped. Statements take it as a `&DatabaseTransaction`.
+/// unit's turn to write (see `write_turns`), given back once it has committed or
+/// rolled back. Statements take it as a `&DatabaseTransaction`.
 pub struct UnitOfWork {
-    transaction: DatabaseTransaction,
-    _turn: Option<OwnedSemaphorePermit>,
+    /// `None` only once `commit`, `rollback` or `drop` has taken it.
+    transaction: Option<DatabaseTransaction>,
+    turn: Option<OwnedSemaphorePermit>,
+}
+
+impl UnitOfWork {
+    fn new(transaction: DatabaseTransaction, turn: Option<OwnedSemaphorePermit>) -> Self {
+        UnitOfWork {
+            transaction: Some(transaction),
+            turn,
+        }
+    }
+
+    fn take(&mut self) -> DatabaseTransaction {
+        self.transaction
+            .take()
+            .expect("a unit of work's transaction is taken once, when it ends")
+    }
+
+    /// Commits, then gives the turn back.
+    pub async fn commit(mut self) -> Result<(), DbErr> {
+        let committed = self.take().commit().await;
+        self.turn.take();
+        committed
+    }
+
+    /// Rolls back, then gives the turn back.
+    pub async fn rollback(mut self) -> Result<(), DbErr> {
+        let rolled_back = self.take().rollback().await;
+        self.turn.take();
+        rolled_back
+    }
 }
 
 impl std::fmt::Debug for UnitOfWork {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UnitOfWork")
-            .field("holds_write_turn", &self._turn.is_some())
+            .field("holds_write_turn", &self.turn.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -76,21 +106,27 @@ impl std::ops::Deref for UnitOfWork {
     type Target = DatabaseTransaction;
 
     fn deref(&self) -> &DatabaseTransaction {
-        &self.transaction
+        self.transaction
+            .as_ref()
+            .expect("a unit of work's transaction is open until it ends")
     }
 }
 
-impl UnitOfWork {
-    /// Commits, then gives the turn back.
-    pub async fn commit(self) -> Result<(), DbErr> {
-        let UnitOfWork { transaction, _turn } = self;
-        transaction.commit().await
-    }
-
-    /// Rolls back, then gives the turn back.
-    pub async fn rollback(self) -> Result<(), DbErr> {
-        let UnitOfWork { transaction, _turn } = self;
-        transaction.rollback().await
+/// A unit of work dropped without ending (an error returned with `?`, a cancelled
+/// request) rolls back before its turn passes on: sqlx only queues the rollback of a
+/// dropped transaction, and the next writer would meet SQLite's lock still held and
+/// wait in its busy handler.
+impl Drop for UnitOfWork {
+    fn drop(&mut self) {
+        let (Some(transaction), Some(turn)) = (self.transaction.take(), self.turn.take()) else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = transaction.rollback().await;
+                drop(turn);
+            });
+        }
     }
 }
 
@@ -179,10 +215,7 @@ impl SqlStore {
         let span = transaction_span(self.db.get_database_backend(), "tenant");
         span.record("tenant_id", scope.tenant_id().as_str());
         let transaction = self.begin_tenant(scope).instrument(span).await?;
-        Ok(UnitOfWork {
-            transaction,
-            _turn: turn,
-        })
+        Ok(UnitOfWork::new(transaction, turn))
     }
 
     async fn begin_tenant(&self, scope: &TenantScope) -> Result<DatabaseTransaction, StoreError> {
@@ -238,10 +271,7 @@ impl SqlStore {
     ) -> Result<UnitOfWork, StoreError> {
         let span = transaction_span(self.db.get_database_backend(), "platform");
         let transaction = self.begin_platform_scope().instrument(span).await?;
-        Ok(UnitOfWork {
-            transaction,
-            _turn: turn,
-        })
+        Ok(UnitOfWork::new(transaction, turn))
     }
 
     async fn begin_platform_scope(&self) -> Result<DatabaseTransaction, StoreError> {
