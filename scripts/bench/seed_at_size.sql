@@ -54,7 +54,9 @@
 --   account per tenant, no signing key), users and memberships (an owner and 2-8
 --   reps per tenant). live_event_sequences needs no row (taken by upsert).
 -- - call_search_terms, when that table exists (migration 13): the terms of every
---   call, by the migration's own backfill.
+--   call, by otto_core::calls::search_terms's rule written in SQL, which agrees with
+--   it on the seed's ASCII names and digits (not on every text: the migration itself
+--   makes terms in Rust).
 --
 -- Expects an empty migrated database (it fails on a second run: unique keys). Run it
 -- as a superuser or a role with BYPASSRLS: row-level security is forced on these
@@ -528,9 +530,9 @@ FROM (
     OFFSET 0
 ) AS d;
 
--- The calls list's search terms (migration 13), when that table exists: the terms
--- of the migration's own backfill (the rule of otto_core::calls::search_terms), in
--- index order. Its foreign key to calls doubles the insert's cost (each check locks
+-- The calls list's search terms (migration 13), when that table exists: the rule of
+-- otto_core::calls::search_terms in SQL (exact for the seed's ASCII names and
+-- digits), in index order. Its foreign key to calls doubles the insert's cost (each check locks
 -- the call's row) and every call id is one just inserted, so the check is off for
 -- this statement where the role may turn it off (session_replication_role: superuser).
 DO $$

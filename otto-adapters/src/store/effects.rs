@@ -12,7 +12,7 @@ use otto_core::webhooks::{CallChange, CallFacts, Effect, Provider, RecordingFact
 use sea_orm::{DatabaseTransaction, Value};
 
 use super::jobs::insert_job;
-use super::live_events::call_of;
+use super::live_events::{call_identity, call_of};
 use super::sql::column;
 use super::{SqlStore, search_terms, sql, stored_time};
 
@@ -315,7 +315,7 @@ impl<'a> EffectWriter<'a> {
              answered = COALESCE($4, answered), \
              duration_seconds = COALESCE($5, duration_seconds), updated_at = $6 \
              WHERE tenant_id = $7 AND provider = $8 AND external_id = $9 \
-             RETURNING id, customer_name, customer_number",
+             RETURNING id, customer_name, customer_number, assigned_rep",
             vec![
                 facts.direction.map(|d| d.as_str().to_owned()).into(),
                 text(&facts.customer_name),
@@ -329,10 +329,12 @@ impl<'a> EffectWriter<'a> {
             ],
         )
         .await?;
-        // A call this delivery created has its customer's terms already.
-        let customer_changed =
-            publish && (facts.customer_name.is_some() || facts.customer_number.is_some());
-        if let (Some(row), true) = (updated.first(), customer_changed) {
+        // A call this delivery created has its customer's terms already and was
+        // announced as created.
+        let (Some(row), true) = (updated.first(), publish) else {
+            return Ok(());
+        };
+        if facts.customer_name.is_some() || facts.customer_number.is_some() {
             search_terms::reindex_call(
                 self.transaction,
                 tenant.as_str(),
@@ -343,9 +345,9 @@ impl<'a> EffectWriter<'a> {
             .await?;
         }
         let changed = facts.changed();
-        if publish && !changed.is_empty() {
-            self.publish_call_update(tenant, &facts.external_id, &changed)
-                .await?;
+        if !changed.is_empty() {
+            let (call_id, rep) = call_identity(row)?;
+            self.publish(live::call_updated(call_id, rep, &changed));
         }
         Ok(())
     }

@@ -137,15 +137,16 @@ pub(super) async fn call_of(
         vec![tenant.as_str().into(), provider.into(), external_id.into()],
     )
     .await?;
-    rows.first()
-        .map(|row| {
-            let rep: Option<String> = column(row, "assigned_rep")?;
-            Ok((
-                column(row, "id")?,
-                rep.and_then(|rep| UserId::parse(&rep).ok()),
-            ))
-        })
-        .transpose()
+    rows.first().map(call_identity).transpose()
+}
+
+/// The id and rep of a call `row` that has `id` and `assigned_rep` columns.
+pub(super) fn call_identity(row: &QueryResult) -> Result<(Uuid, Option<UserId>), StoreError> {
+    let rep: Option<String> = column(row, "assigned_rep")?;
+    Ok((
+        column(row, "id")?,
+        rep.and_then(|rep| UserId::parse(&rep).ok()),
+    ))
 }
 
 fn to_event(row: &QueryResult) -> Result<LiveEvent, StoreError> {
