@@ -10,7 +10,7 @@ OPENAPI_TOOLS := tools/openapi
 OPENAPI_DOC := docs/openapi.json
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test lint docs docs-check fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs verify-deploy verify-browser smoke smoke-obs smoke-local image smoke-image api-fuzz secrets-baseline bench chaos fuzz
+.PHONY: help run build test lint docs docs-check fmt openapi openapi-check verify verify-openapi verify-secrets verify-tests verify-tenancy verify-ratelimit verify-idempotency verify-obs verify-deploy verify-browser smoke smoke-obs smoke-local image smoke-image api-fuzz secrets-baseline bench chaos fuzz example
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_:\\-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/\\//g' | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ test: ## Run the whole test suite (PostgreSQL/Redis tests skip when those are no
 	else \
 		$(CARGO) test --workspace --no-fail-fast; \
 	fi
+
+example: ## Run the webhook-import example (otto-core embedded without otto-server) as its README walks through it
+	./scripts/example-webhook-import.sh
 
 lint: ## Formatting and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
