@@ -50,4 +50,13 @@ pub use provider_fakes::{
     RecordingTranscriber, SmsScript,
 };
 pub use scripted_handler::ScriptedHandler;
+
+/// Generated [mockall](https://docs.rs/mockall) mocks of the provider ports, for a
+/// test that checks which calls were made (and that others never were) rather than
+/// the state a fake ends in. `docs/testing.md` says when to use which.
+pub mod mocks {
+    pub use otto_core::ports::{
+        MockAiCaller, MockCallAnalyzer, MockSmsSender, MockTranscriber, MockUsageMeter,
+    };
+}
 pub use store::InMemoryStore;

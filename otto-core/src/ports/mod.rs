@@ -31,6 +31,10 @@ pub use providers::{
     ProviderError, SentSms, SmsRequest, SmsSender, StartedAiCall, TokenUsage, TrackedCall,
     TrackedCallPage, Transcriber, Transcript, TranscriptWord, UsageMeter,
 };
+#[cfg(feature = "mocks")]
+pub use providers::{
+    MockAiCaller, MockCallAnalyzer, MockSmsSender, MockTranscriber, MockUsageMeter,
+};
 pub use readiness::{ProbeError, ReadinessProbe};
 pub use repositories::{CallRepository, Company, CompanyDirectory, Member, StoreError, in_batches};
 pub use webhook_log::{

@@ -55,6 +55,7 @@ pub struct SentSms {
 }
 
 /// Sends text messages (Twilio).
+#[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait SmsSender: Send + Sync {
     /// Sends `request` once; the provider's answer is the message's id.
@@ -111,6 +112,7 @@ impl Transcript {
 }
 
 /// Transcribes recordings (Deepgram).
+#[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait Transcriber: Send + Sync {
     /// Transcribes the audio at `recording_url`, telling speakers apart.
@@ -164,6 +166,7 @@ pub struct AnalysisResult {
 }
 
 /// Analyses call transcripts (OpenAI).
+#[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait CallAnalyzer: Send + Sync {
     /// Extracts the business facts of a call from its transcript.
@@ -195,6 +198,7 @@ pub struct StartedAiCall {
 }
 
 /// Starts AI phone calls (Bland AI).
+#[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait AiCaller: Send + Sync {
     /// Starts the call `request` describes.
@@ -254,6 +258,7 @@ pub trait CallTracking: Send + Sync {
 }
 
 /// Business usage, counted per tenant (Prometheus in the server).
+#[cfg_attr(feature = "mocks", mockall::automock)]
 pub trait UsageMeter: Send + Sync {
     /// One text message was sent for `tenant`.
     fn sms_sent(&self, tenant: &TenantId);
