@@ -4,6 +4,17 @@
 //!   and the database readiness probe.
 //! - [`redis`]: the fred client and the Redis readiness probe.
 //! - [`system`]: the system clock and UUIDv7 ids.
+//! - [`store::SqlStore`]: every store port (calls, webhook ledger, provider accounts,
+//!   delivery log, jobs, messages, …) over one sea-orm connection, with row-level
+//!   security on PostgreSQL and a queue of writers on SQLite.
+//! - [`providers`]: Twilio, Deepgram, OpenAI, Bland AI and CallRail behind their
+//!   ports, over one HTTP policy ([`providers::http::ProviderHttp`]) that an adapter
+//!   of your own can reuse.
+//! - [`api_tokens`], [`clerk`]: the credential verifiers.
+//!
+//! Where to start: open a connection with [`database::connect`], apply
+//! [`database::migrate_up`], and wrap it in a [`store::SqlStore`]; `examples/webhook-import`
+//! in the repository does exactly that.
 //!
 //! ## Architecture invariant
 //!

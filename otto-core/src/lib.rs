@@ -15,6 +15,19 @@
 //! - **Pure policies** that every layer shares, such as [`redact::redact_pii`], the PII
 //!   redaction applied to every log line.
 //!
+//! ## Where to start
+//!
+//! - [`webhooks::WebhookIngestion`]: applies a verified provider delivery exactly
+//!   once; its module page shows it wired to fakes. `examples/webhook-import` in the
+//!   repository is a whole service built on it, without `otto-server`.
+//! - [`ports`]: every trait a service must supply, with a fake in `otto-testkit` and
+//!   a real adapter in `otto-adapters` for each.
+//! - [`tenancy::TenantScope`]: how a tenant's data is reached at all.
+//! - [`follow_ups`] and [`jobs`]: the background work (texts, transcription,
+//!   analysis, AI calls) and the handler interface a worker runs.
+//! - `docs/testing.md` in the repository: testing a service with the fakes, and
+//!   proving a new adapter with a port's contract suite.
+//!
 //! ## Architecture invariant
 //!
 //! `otto-core` depends on no database, HTTP, Redis or server crate, and on nothing else

@@ -4,6 +4,12 @@
 //! suite (see [`contracts`]) that runs against the fake *and* against each real adapter,
 //! so a fake cannot drift from the truth.
 //!
+//! Where to start: [`InMemoryStore`] (every store port in one value), [`ManualClock`]
+//! and [`SequentialIds`], the provider fakes ([`RecordingSms`] and its kin), the
+//! [`contracts`] an adapter of your own must pass, and [`mocks`] for a test about
+//! which calls are made. `docs/testing.md` in the repository says when to use which
+//! and walks through proving a new adapter.
+//!
 //! ```
 //! use otto_core::ports::Clock;
 //! use otto_testkit::ManualClock;

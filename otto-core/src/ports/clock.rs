@@ -4,6 +4,18 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// The current time. Services never call `Utc::now()` directly.
+///
+/// Adapter: `otto_adapters::system::SystemClock`. Fake: `otto_testkit::ManualClock`,
+/// which moves only when a test moves it:
+///
+/// ```
+/// use otto_core::ports::Clock;
+/// use otto_testkit::ManualClock;
+///
+/// let clock = ManualClock::at("2026-12-06T23:59:00Z");
+/// clock.advance(std::time::Duration::from_secs(120));
+/// assert_eq!(clock.now().to_rfc3339(), "2026-12-07T00:01:00+00:00");
+/// ```
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current instant in UTC.
     fn now(&self) -> DateTime<Utc>;

@@ -1,6 +1,41 @@
 //! Ports: the traits through which the domain reaches the outside world.
 //!
-//! Each port has a real adapter in `otto-adapters` and a fake in `otto-testkit`.
+//! Each port has a real adapter in `otto-adapters` and a fake in `otto-testkit`, and
+//! one contract suite (`otto_testkit::contracts`) holds both to the same promise.
+//! Code that needs a port takes `Arc<dyn Port>` and never knows which it got:
+//!
+//! ```
+//! use otto_core::calls::{CallFilter, Direction, NewCall};
+//! use otto_core::ports::CallRepository;
+//! use otto_core::tenancy::{TenantId, TenantScope};
+//! use otto_testkit::InMemoryStore;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // In production: otto_adapters::store::SqlStore over PostgreSQL or SQLite.
+//! let calls: std::sync::Arc<dyn CallRepository> = std::sync::Arc::new(InMemoryStore::default());
+//! let acme = TenantScope::for_job(TenantId::parse("org_acme")?);
+//! let globex = TenantScope::for_job(TenantId::parse("org_globex")?);
+//! let call = NewCall {
+//!     provider: "callrail".into(),
+//!     external_id: "CAL1".into(),
+//!     direction: Direction::Inbound,
+//!     customer_name: Some("Jane Doe".into()),
+//!     customer_number: Some("+15551230000".into()),
+//!     answered: false,
+//!     duration_seconds: 0,
+//!     started_at: "2026-12-06T10:00:00Z".parse()?,
+//! };
+//! let recorded = calls.record(&acme, call.clone()).await?;
+//! assert_eq!(calls.record(&acme, call).await?.id, recorded.id, "recorded once");
+//!
+//! let page = calls.list(&acme, &CallFilter::default(), None, 50).await?;
+//! assert_eq!(page.items.len(), 1);
+//! // Every read and write takes the tenant's scope: another tenant sees nothing.
+//! assert!(calls.get(&globex, recorded.id).await?.is_none());
+//! # Ok(())
+//! # }
+//! ```
 
 mod clock;
 mod credentials;

@@ -55,6 +55,31 @@ pub struct SentSms {
 }
 
 /// Sends text messages (Twilio).
+///
+/// Adapters: `otto_adapters::providers::twilio::TwilioSms`, and a worked example for
+/// another gateway in `examples/sms-gateway`. Fake: `otto_testkit::RecordingSms`
+/// (scripted failures with `SmsScript`); mock: `otto_testkit::mocks::MockSmsSender`.
+///
+/// ```
+/// use otto_core::ports::{Clock, SmsRequest, SmsSender};
+/// use otto_testkit::{ManualClock, RecordingSms};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let clock = ManualClock::at("2026-12-06T10:00:00Z");
+/// let sms = RecordingSms::new(std::sync::Arc::new(clock.clone()));
+/// let request = SmsRequest {
+///     to: "+15551230000".into(),
+///     from: "+15550009999".into(),
+///     body: "Sorry we missed your call".into(),
+/// };
+/// let sent = sms.send(&request).await?;
+/// // A retried job asks before sending again: the message is found.
+/// assert_eq!(sms.find_sent(&request, clock.now()).await?, Some(sent));
+/// assert_eq!(sms.sent(), [request]);
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait SmsSender: Send + Sync {
