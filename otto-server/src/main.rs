@@ -11,7 +11,7 @@ use otto_server::cli::{Cli, Command, MigrateAction, TokenAction, exit_code};
 use otto_server::config::{self, Config, Environment};
 use otto_server::telemetry::{self, LogDestination, Service};
 use otto_server::worker::WorkerPool;
-use otto_server::{http, operator, startup, state::AppState};
+use otto_server::{http, operator, startup};
 
 fn main() -> ExitCode {
     // One TLS crypto provider for the whole process (see docs/architecture.md).
@@ -44,6 +44,11 @@ fn load_config() -> Result<(Config, Environment), i32> {
 }
 
 async fn run(command: Command) -> i32 {
+    // The document describes the code, not a deployment: no configuration is read.
+    let command = match command {
+        Command::Openapi { output } => return openapi(output),
+        command => command,
+    };
     let (config, env) = match load_config() {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -58,7 +63,7 @@ async fn run(command: Command) -> i32 {
             operator_command(&config, |config| operator::jobs(config, action)).await
         }
         Command::Migrate { action } => migrate(config, action).await,
-        Command::Openapi { output } => openapi(config, output),
+        Command::Openapi { output } => openapi(output),
         Command::CheckConfig => check_config(&config, &env),
         Command::Token { action } => token(&config, action),
         Command::Tenant { action } => {
@@ -441,8 +446,8 @@ async fn migrate(config: Config, action: MigrateAction) -> i32 {
     }
 }
 
-fn openapi(config: Config, output: Option<std::path::PathBuf>) -> i32 {
-    let document = http::openapi_document(&AppState::detached(config));
+fn openapi(output: Option<std::path::PathBuf>) -> i32 {
+    let document = http::openapi_document();
     match output {
         Some(path) => match std::fs::write(&path, format!("{document}\n")) {
             Ok(()) => 0,

@@ -226,6 +226,17 @@ async fn the_committed_openapi_document_is_up_to_date() {
 }
 
 #[tokio::test]
+async fn the_document_printed_without_state_is_the_one_served() {
+    let served = json(client(&default_state()).get("/openapi.json").send().await).await;
+    let printed: serde_json::Value =
+        serde_json::from_str(&otto_server::http::openapi_document()).expect("JSON");
+    assert!(
+        printed == served,
+        "`otto-server openapi` prints another document than /openapi.json serves"
+    );
+}
+
+#[tokio::test]
 async fn every_operation_documents_its_problem_responses() {
     let state = default_state();
     let document = json(client(&state).get("/openapi.json").send().await).await;

@@ -57,12 +57,16 @@ pub use provider_fakes::{
 };
 pub use scripted_handler::ScriptedHandler;
 
-/// Generated [mockall](https://docs.rs/mockall) mocks of the provider ports, for a
-/// test that checks which calls were made (and that others never were) rather than
-/// the state a fake ends in. `docs/testing.md` says when to use which.
+/// Generated [mockall](https://docs.rs/mockall) mocks of the provider ports and of
+/// `CallRepository`, for a test that checks which calls were made (and that others
+/// never were), or that needs one answer a fake cannot give (a database that is
+/// down), rather than the state a fake ends in. `docs/testing.md` says when to use
+/// which.
 pub mod mocks {
     pub use otto_core::ports::{
-        MockAiCaller, MockCallAnalyzer, MockSmsSender, MockTranscriber, MockUsageMeter,
+        MockAiCaller, MockCallAnalyzer, MockCallRepository, MockSmsSender, MockTranscriber,
+        MockUsageMeter,
     };
 }
+
 pub use store::InMemoryStore;

@@ -71,6 +71,8 @@ pub use providers::{
     MockAiCaller, MockCallAnalyzer, MockSmsSender, MockTranscriber, MockUsageMeter,
 };
 pub use readiness::{ProbeError, ReadinessProbe};
+#[cfg(feature = "mocks")]
+pub use repositories::MockCallRepository;
 pub use repositories::{CallRepository, Company, CompanyDirectory, Member, StoreError, in_batches};
 pub use webhook_log::{
     DeliveryCursor, DeliveryFilter, DeliveryLog, DeliveryOutcome, LogScope, LoggedDelivery,

@@ -75,6 +75,7 @@ pub struct Member {
 }
 
 /// A tenant's calls.
+#[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait CallRepository: Send + Sync {
     /// Records a call; recording the same provider call twice keeps one row and
