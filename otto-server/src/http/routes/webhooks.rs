@@ -332,26 +332,37 @@ impl WebhooksApi {
         }
     }
 
-    async fn json(
+    /// The one path every webhook operation takes: verify, apply, acknowledge in the
+    /// provider's form.
+    async fn deliver<A: Acknowledgement>(
         &self,
         event: WebhookEvent,
         request: &Request,
-        body: JsonDelivery,
-    ) -> Result<WebhookAccepted, WebhookErrors> {
-        let receipt = self.receive(event, request, body.0).await?;
-        let header = replayed(&receipt);
-        Ok(WebhookAccepted::Ok(Json(receipt), header))
+        body: RawBody,
+    ) -> Result<A, WebhookErrors> {
+        Ok(A::of(self.receive(event, request, body).await?))
     }
+}
 
-    async fn form(
-        &self,
-        event: WebhookEvent,
-        request: &Request,
-        body: FormDelivery,
-    ) -> Result<WebhookAccepted, WebhookErrors> {
-        let receipt = self.receive(event, request, body.0).await?;
+/// How a provider is answered once its delivery is accepted.
+trait Acknowledgement {
+    fn of(receipt: WebhookReceipt) -> Self;
+}
+
+impl Acknowledgement for WebhookAccepted {
+    fn of(receipt: WebhookReceipt) -> Self {
         let header = replayed(&receipt);
-        Ok(WebhookAccepted::Ok(Json(receipt), header))
+        WebhookAccepted::Ok(Json(receipt), header)
+    }
+}
+
+impl Acknowledgement for TwimlAccepted {
+    fn of(receipt: WebhookReceipt) -> Self {
+        TwimlAccepted::Ok(
+            PlainText(EMPTY_TWIML.to_owned()),
+            receipt.status.as_str().to_owned(),
+            replayed(&receipt),
+        )
     }
 }
 
@@ -395,180 +406,121 @@ fn storage_problem(provider: Provider, event: WebhookEvent, error: StoreError) -
     }
 }
 
-#[OpenApi(tag = "ApiTags::Webhooks")]
-impl WebhooksApi {
+/// Declares the webhook operations from a table: per route, its description, event,
+/// path, operation id, body, answer and the signature headers it documents (read
+/// from the request itself by the verifier). Every row takes the same path,
+/// [`WebhooksApi::deliver`]; a new provider or event adds only its rows.
+macro_rules! webhook_operations {
+    ($(
+        $(#[doc = $doc:tt])+
+        route $name:ident: $event:ident at $path:tt as $operation_id:tt,
+        body $body:ident, answer $answer:ident,
+        headers { $( $(#[doc = $header_doc:tt])+ header $header:tt => $header_param:ident ),+ $(,)? }
+    );+ $(;)?) => {
+        #[OpenApi(tag = "ApiTags::Webhooks")]
+        impl WebhooksApi {
+            $(
+                $(#[doc = $doc])+
+                #[oai(path = $path, method = "post", operation_id = $operation_id)]
+                async fn $name(
+                    &self,
+                    request: &Request,
+                    body: $body,
+                    $(
+                        $(#[doc = $header_doc])+
+                        #[oai(name = $header)]
+                        $header_param: Header<Option<String>>,
+                    )+
+                ) -> Result<$answer, WebhookErrors> {
+                    self.deliver(WebhookEvent::$event, request, body.0).await
+                }
+            )+
+        }
+    };
+}
+
+webhook_operations! {
     /// CallRail pre-call: a call is ringing. Creates the call.
-    #[oai(
-        path = "/webhook/callrail/pre-call",
-        method = "post",
-        operation_id = "callrailPreCall"
-    )]
-    async fn callrail_pre_call(
-        &self,
-        request: &Request,
-        body: JsonDelivery,
+    route callrail_pre_call: CallRailPreCall at "/webhook/callrail/pre-call" as "callrailPreCall",
+    body JsonDelivery, answer WebhookAccepted,
+    headers {
         /// Base64 HMAC-SHA1 of the raw body with the company's signing key.
-        #[oai(name = "Signature")]
-        _signature: Header<Option<String>>,
-    ) -> Result<WebhookAccepted, WebhookErrors> {
-        self.json(WebhookEvent::CallRailPreCall, request, body)
-            .await
-    }
+        header "Signature" => _signature,
+    };
 
     /// CallRail post-call: a call ended. Finalises the call, stores its recording and
     /// enqueues missed-call recovery (unanswered inbound) and transcription.
-    #[oai(
-        path = "/webhook/callrail/call-complete",
-        method = "post",
-        operation_id = "callrailCallComplete"
-    )]
-    async fn callrail_call_complete(
-        &self,
-        request: &Request,
-        body: JsonDelivery,
+    route callrail_call_complete: CallRailCallComplete at "/webhook/callrail/call-complete" as "callrailCallComplete",
+    body JsonDelivery, answer WebhookAccepted,
+    headers {
         /// Base64 HMAC-SHA1 of the raw body with the company's signing key.
-        #[oai(name = "Signature")]
-        _signature: Header<Option<String>>,
-    ) -> Result<WebhookAccepted, WebhookErrors> {
-        self.json(WebhookEvent::CallRailCallComplete, request, body)
-            .await
-    }
+        header "Signature" => _signature,
+    };
 
     /// CallRail call modified: updates the call (each change is its own event).
-    #[oai(
-        path = "/webhook/callrail/call-modified",
-        method = "post",
-        operation_id = "callrailCallModified"
-    )]
-    async fn callrail_call_modified(
-        &self,
-        request: &Request,
-        body: JsonDelivery,
+    route callrail_call_modified: CallRailCallModified at "/webhook/callrail/call-modified" as "callrailCallModified",
+    body JsonDelivery, answer WebhookAccepted,
+    headers {
         /// Base64 HMAC-SHA1 of the raw body with the company's signing key.
-        #[oai(name = "Signature")]
-        _signature: Header<Option<String>>,
-    ) -> Result<WebhookAccepted, WebhookErrors> {
-        self.json(WebhookEvent::CallRailCallModified, request, body)
-            .await
-    }
+        header "Signature" => _signature,
+    };
 
     /// CallRail text message sent or received: stores it; STOP opts the number out.
-    #[oai(
-        path = "/webhook/callrail/sms",
-        method = "post",
-        operation_id = "callrailSms"
-    )]
-    async fn callrail_sms(
-        &self,
-        request: &Request,
-        body: JsonDelivery,
+    route callrail_sms: CallRailSms at "/webhook/callrail/sms" as "callrailSms",
+    body JsonDelivery, answer WebhookAccepted,
+    headers {
         /// Base64 HMAC-SHA1 of the raw body with the company's signing key.
-        #[oai(name = "Signature")]
-        _signature: Header<Option<String>>,
-    ) -> Result<WebhookAccepted, WebhookErrors> {
-        self.json(WebhookEvent::CallRailSms, request, body).await
-    }
+        header "Signature" => _signature,
+    };
 
     /// Twilio call status callback: updates the call (one event per status).
-    #[oai(
-        path = "/webhook/twilio/call-status",
-        method = "post",
-        operation_id = "twilioCallStatus"
-    )]
-    async fn twilio_call_status(
-        &self,
-        request: &Request,
-        body: FormDelivery,
+    route twilio_call_status: TwilioCallStatus at "/webhook/twilio/call-status" as "twilioCallStatus",
+    body FormDelivery, answer WebhookAccepted,
+    headers {
         /// Base64 HMAC-SHA1 of the called URL and the sorted form fields, keyed with
         /// the auth token.
-        #[oai(name = "X-Twilio-Signature")]
-        _signature: Header<Option<String>>,
-    ) -> Result<WebhookAccepted, WebhookErrors> {
-        self.form(WebhookEvent::TwilioCallStatus, request, body)
-            .await
-    }
+        header "X-Twilio-Signature" => _signature,
+    };
 
     /// Twilio inbound text message: stores it; STOP opts the number out. Answers with
     /// empty TwiML so that nothing is texted back.
-    #[oai(
-        path = "/webhook/twilio/sms",
-        method = "post",
-        operation_id = "twilioSms"
-    )]
-    async fn twilio_sms(
-        &self,
-        request: &Request,
-        body: FormDelivery,
+    route twilio_sms: TwilioSms at "/webhook/twilio/sms" as "twilioSms",
+    body FormDelivery, answer TwimlAccepted,
+    headers {
         /// Base64 HMAC-SHA1 of the called URL and the sorted form fields, keyed with
         /// the auth token.
-        #[oai(name = "X-Twilio-Signature")]
-        _signature: Header<Option<String>>,
-    ) -> Result<TwimlAccepted, WebhookErrors> {
-        let receipt = self
-            .receive(WebhookEvent::TwilioSms, request, body.0)
-            .await?;
-        Ok(TwimlAccepted::Ok(
-            PlainText(EMPTY_TWIML.to_owned()),
-            receipt.status.as_str().to_owned(),
-            replayed(&receipt),
-        ))
-    }
+        header "X-Twilio-Signature" => _signature,
+    };
 
     /// Twilio recording status callback: stores a completed recording and enqueues
     /// its transcription.
-    #[oai(
-        path = "/webhook/twilio/recording",
-        method = "post",
-        operation_id = "twilioRecording"
-    )]
-    async fn twilio_recording(
-        &self,
-        request: &Request,
-        body: FormDelivery,
+    route twilio_recording: TwilioRecording at "/webhook/twilio/recording" as "twilioRecording",
+    body FormDelivery, answer WebhookAccepted,
+    headers {
         /// Base64 HMAC-SHA1 of the called URL and the sorted form fields, keyed with
         /// the auth token.
-        #[oai(name = "X-Twilio-Signature")]
-        _signature: Header<Option<String>>,
-    ) -> Result<WebhookAccepted, WebhookErrors> {
-        self.form(WebhookEvent::TwilioRecording, request, body)
-            .await
-    }
+        header "X-Twilio-Signature" => _signature,
+    };
 
     /// Clerk event (through Svix): keeps tenants, users and memberships in sync.
-    #[oai(path = "/webhook/clerk", method = "post", operation_id = "clerkEvent")]
-    async fn clerk(
-        &self,
-        request: &Request,
-        body: JsonDelivery,
+    route clerk: Clerk at "/webhook/clerk" as "clerkEvent",
+    body JsonDelivery, answer WebhookAccepted,
+    headers {
         /// Svix message id, constant across retries: the event's idempotency key.
-        #[oai(name = "svix-id")]
-        _id: Header<Option<String>>,
+        header "svix-id" => _id,
         /// Unix seconds of the signature; refused beyond 5 minutes either way.
-        #[oai(name = "svix-timestamp")]
-        _timestamp: Header<Option<String>>,
+        header "svix-timestamp" => _timestamp,
         /// `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`, several space-separated.
-        #[oai(name = "svix-signature")]
-        _signature: Header<Option<String>>,
-    ) -> Result<WebhookAccepted, WebhookErrors> {
-        self.json(WebhookEvent::Clerk, request, body).await
-    }
+        header "svix-signature" => _signature,
+    };
 
     /// Bland AI call ended: stores the AI call's outcome and transcript.
-    #[oai(
-        path = "/webhook/bland",
-        method = "post",
-        operation_id = "blandCallEnded"
-    )]
-    async fn bland(
-        &self,
-        request: &Request,
-        body: JsonDelivery,
+    route bland: Bland at "/webhook/bland" as "blandCallEnded",
+    body JsonDelivery, answer WebhookAccepted,
+    headers {
         /// Hex HMAC-SHA256 of the raw body with the webhook signing secret.
-        #[oai(name = "X-Webhook-Signature")]
-        _signature: Header<Option<String>>,
-    ) -> Result<WebhookAccepted, WebhookErrors> {
-        self.json(WebhookEvent::Bland, request, body).await
-    }
+        header "X-Webhook-Signature" => _signature,
+    };
 }
 
 impl poem_openapi::types::Example for WebhookReceipt {
@@ -580,5 +532,29 @@ impl poem_openapi::types::Example for WebhookReceipt {
             first_processed_at: None,
             first_delivery_id: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::OpenApi;
+
+    use super::*;
+
+    #[test]
+    fn the_table_documents_each_event_once_at_its_own_path() {
+        let documented: Vec<String> = WebhooksApi::meta()
+            .into_iter()
+            .flat_map(|api| api.paths)
+            .map(|path| path.path)
+            .collect();
+        let mut expected: Vec<String> = WebhookEvent::ALL.iter().map(|e| e.path()).collect();
+        let mut sorted = documented.clone();
+        sorted.sort();
+        expected.sort();
+        assert_eq!(
+            sorted, expected,
+            "one operation per event, at the event's path"
+        );
     }
 }
