@@ -22,6 +22,20 @@ pub trait Clock: Send + Sync + std::fmt::Debug {
 }
 
 /// New identifiers for rows, jobs and requests.
+///
+/// Adapter: `otto_adapters::system::UuidV7Ids`. Fake: `otto_testkit::SequentialIds`,
+/// which counts from 1 so that assertions can name the ids:
+///
+/// ```
+/// use otto_core::ports::IdGenerator;
+/// use otto_testkit::SequentialIds;
+///
+/// let ids = SequentialIds::default();
+/// let first = ids.new_id();
+/// assert_eq!(first.to_string(), "00000000-0000-0000-0000-000000000001");
+/// // Never the same id twice.
+/// assert_ne!(ids.new_id(), first);
+/// ```
 pub trait IdGenerator: Send + Sync + std::fmt::Debug {
     /// A new, unique identifier. Real generators return time-ordered UUIDv7 values so
     /// that primary keys are index-friendly.

@@ -90,6 +90,39 @@ pub enum OutboundClaim {
 }
 
 /// Tenant data read and written by follow-up jobs.
+///
+/// Adapter: `otto_adapters::store::SqlStore`. Fake: `otto_testkit::InMemoryStore`.
+///
+/// ```
+/// use otto_core::ports::{FollowUpStore, OutboundAction, OutboundClaim, OutboundKind};
+/// use otto_core::tenancy::{TenantId, TenantScope};
+/// use otto_testkit::InMemoryStore;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = InMemoryStore::default();
+/// let acme = TenantScope::for_job(TenantId::parse("org_acme")?);
+/// let text = OutboundAction {
+///     kind: OutboundKind::Sms,
+///     key: "missed_call_recovery:org_acme:CAL1".into(),
+///     call_id: None,
+///     to: "+15551230000".into(),
+///     from: None,
+///     text: "Sorry we missed your call".into(),
+///     started_at: "2026-12-06T10:00:00Z".parse()?,
+///     provider_ref: None,
+/// };
+/// // Recorded before the provider is called...
+/// let claim = store.begin_outbound(&acme, &text).await?;
+/// assert_eq!(claim, OutboundClaim::Fresh(text.clone()));
+/// let (sms, sent_at) = (OutboundKind::Sms, text.started_at);
+/// store.complete_outbound(&acme, sms, &text.key, "SM123", sent_at).await?;
+/// // ...so that a retried job finds the earlier attempt, and what the provider answered.
+/// let sent = OutboundAction { provider_ref: Some("SM123".into()), ..text.clone() };
+/// assert_eq!(store.begin_outbound(&acme, &text).await?, OutboundClaim::Earlier(sent));
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait FollowUpStore: Send + Sync {
     /// The call `external_id` of `provider` in the scope's tenant.

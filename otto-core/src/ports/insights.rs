@@ -31,6 +31,36 @@ pub struct Recording {
 }
 
 /// Recordings, and transcripts and analyses, one of each per recording.
+///
+/// Adapter: `otto_adapters::store::SqlStore`. Fake: `otto_testkit::InMemoryStore`.
+///
+/// ```
+/// use otto_core::ports::{AnalysisResult, CallRepository, InsightStore, RecordingRef};
+/// use otto_core::tenancy::{TenantId, TenantScope};
+/// use otto_testkit::InMemoryStore;
+/// use otto_testkit::contracts::{new_call, sample_analysis};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = InMemoryStore::default();
+/// let acme = TenantScope::for_job(TenantId::parse("org_acme")?);
+/// store.record(&acme, new_call("CAL1", 0)).await?;
+/// let recording = RecordingRef {
+///     provider: "callrail".into(),
+///     call_external_id: "CAL1".into(),
+///     recording_external_id: "REC1".into(),
+/// };
+/// let (result, now) = (sample_analysis(), "2026-12-06T10:00:00Z".parse()?);
+/// assert!(store.save_analysis(&acme, &recording, &result, now).await?);
+/// // One analysis per recording: a retried job's second answer changes nothing.
+/// let second = AnalysisResult { model: "another-model".into(), ..result.clone() };
+/// assert!(!store.save_analysis(&acme, &recording, &second, now).await?);
+/// assert_eq!(store.analysis(&acme, &recording).await?, Some(result.analysis));
+/// let globex = TenantScope::for_job(TenantId::parse("org_globex")?);
+/// assert_eq!(store.analysis(&globex, &recording).await?, None);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait InsightStore: Send + Sync {
     /// The latest recording of the scope's call `call_id`.

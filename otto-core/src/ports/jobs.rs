@@ -17,6 +17,41 @@ use crate::tenancy::TenantScope;
 /// [`JobQueue::finish`] and [`JobQueue::release`] apply only while the job is still
 /// running under that attempt, so a worker whose lease expired (and whose job another
 /// worker took over) changes nothing.
+///
+/// Adapter: `otto_adapters::store::SqlStore`. Fake: `otto_testkit::InMemoryStore`.
+///
+/// ```
+/// use std::time::Duration;
+/// use otto_core::jobs::{Enqueued, Finish, JobKind, NewJob};
+/// use otto_core::ports::{Clock, JobQueue};
+/// use otto_testkit::{InMemoryStore, ManualClock};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let queue = InMemoryStore::default();
+/// let clock = ManualClock::at("2026-12-06T03:00:00Z");
+/// let job = NewJob {
+///     kind: JobKind::WebhookPurge,
+///     tenant_id: None,
+///     unique_key: "webhook_purge:2026-12-06".into(),
+///     payload: serde_json::json!({}),
+///     run_at: clock.now(),
+///     trace_context: None,
+/// };
+/// let id = queue.enqueue(job.clone(), clock.now()).await?.id();
+/// // Enqueuing the key again finds the job: one job per key.
+/// assert_eq!(queue.enqueue(job, clock.now()).await?, Enqueued::Existing(id));
+///
+/// let (kinds, lease) = ([JobKind::WebhookPurge], Duration::from_secs(60));
+/// let stalled = queue.lease(&kinds, clock.now(), lease, 10).await?;
+/// // The lease runs out and another worker takes the job over: the first is fenced off.
+/// clock.advance(Duration::from_secs(61));
+/// let taken_over = queue.lease(&kinds, clock.now(), lease, 10).await?;
+/// assert!(!queue.finish(&stalled[0], Finish::Succeeded, clock.now()).await?);
+/// assert!(queue.finish(&taken_over[0], Finish::Succeeded, clock.now()).await?);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait JobQueue: Send + Sync {
     /// Adds `job`, or finds the job that already has its unique key.

@@ -10,6 +10,35 @@ use crate::live::{EventType, LiveEvent, NewTicket, TicketHolder};
 use crate::tenancy::{TenantId, TenantScope};
 
 /// A tenant's stream of live events, as stored.
+///
+/// Adapter: `otto_adapters::store::SqlStore`. Fake: `otto_testkit::InMemoryStore`.
+///
+/// ```
+/// use otto_core::live::EventType;
+/// use otto_core::ports::{CallRepository, LiveEventLog};
+/// use otto_core::tenancy::{TenantId, TenantScope};
+/// use otto_testkit::InMemoryStore;
+/// use otto_testkit::contracts::new_call;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let store = InMemoryStore::default();
+/// let acme = TenantScope::for_job(TenantId::parse("org_acme")?);
+/// let globex = TenantScope::for_job(TenantId::parse("org_globex")?);
+/// // Recording a call appends `call.created` in the same transaction.
+/// store.record(&acme, new_call("CAL1", 5)).await?;
+/// store.record(&acme, new_call("CAL2", 1)).await?;
+/// assert_eq!(store.last_sequence(&acme).await?, 2);
+/// // A stream that has seen event 1 reads on from there, in order.
+/// let missed = store.events_after(&acme, 1, 100).await?;
+/// assert_eq!(missed.len(), 1);
+/// assert_eq!((missed[0].sequence, missed[0].event_type), (2, EventType::CallCreated));
+/// // Each tenant has its own stream, numbered from 1.
+/// assert_eq!(store.last_sequence(&globex).await?, 0);
+/// assert!(store.events_after(&globex, 0, 100).await?.is_empty());
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait LiveEventLog: Send + Sync {
     /// The scope's events numbered above `after`, in order, at most `limit`.
@@ -45,6 +74,40 @@ pub trait LiveEventLog: Send + Sync {
 /// the in-process half of waking the streams (PostgreSQL also wakes other processes
 /// with `NOTIFY`, which its listener passes on here). Implementations only signal:
 /// they neither block nor call back into the store.
+///
+/// Adapter: `otto_server::live::hub::LiveHub`, which wakes the tenant's streams. No fake:
+/// a test implements it, and `otto_testkit::InMemoryStore::notify_events_to` tells it.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use otto_core::live::EventType;
+/// use otto_core::ports::{CallRepository, EventNotifier};
+/// use otto_core::tenancy::{TenantId, TenantScope};
+/// use otto_testkit::InMemoryStore;
+/// use otto_testkit::contracts::new_call;
+///
+/// #[derive(Default)]
+/// struct Told(Mutex<Vec<(String, u64, Vec<EventType>)>>);
+///
+/// impl EventNotifier for Told {
+///     fn committed(&self, tenant: &TenantId, last: u64, published: &[EventType]) {
+///         let mut told = self.0.lock().unwrap();
+///         told.push((tenant.to_string(), last, published.to_vec()));
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (store, told) = (InMemoryStore::default(), Arc::new(Told::default()));
+/// store.notify_events_to(told.clone());
+/// let acme = TenantScope::for_job(TenantId::parse("org_acme")?);
+/// store.record(&acme, new_call("CAL1", 0)).await?;
+/// // Once the change committed: whose events, the last number, and what was appended.
+/// let expected = ("org_acme".to_string(), 1, vec![EventType::CallCreated]);
+/// assert_eq!(*told.0.lock().unwrap(), [expected]);
+/// # Ok(())
+/// # }
+/// ```
 pub trait EventNotifier: Send + Sync {
     /// `tenant`'s events up to `last_sequence` are committed; `published` are the
     /// types this process appended (empty when another process did).

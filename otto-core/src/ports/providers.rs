@@ -137,6 +137,33 @@ impl Transcript {
 }
 
 /// Transcribes recordings (Deepgram).
+///
+/// Adapter: `otto_adapters::providers::deepgram::DeepgramTranscriber`. Fake:
+/// `otto_testkit::RecordingTranscriber`; mock: `otto_testkit::mocks::MockTranscriber`.
+///
+/// ```
+/// use otto_core::ports::{ProviderError, Transcriber};
+/// use otto_testkit::RecordingTranscriber;
+/// use otto_testkit::contracts::sample_transcript;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let deepgram = RecordingTranscriber::answering(sample_transcript());
+/// let unavailable = ProviderError::Transient {
+///     provider: "deepgram",
+///     message: "503 Service Unavailable".into(),
+///     retry_after: None,
+/// };
+/// deepgram.fail_with([unavailable.clone()]);
+/// let url = "https://recordings.example/REC1.mp3";
+/// // A transient failure: the job retries later, and then gets the transcript.
+/// assert_eq!(deepgram.transcribe(url).await, Err(unavailable));
+/// let transcript = deepgram.transcribe(url).await?;
+/// assert_eq!(transcript.speaker_count(), 2, "speakers are told apart");
+/// assert_eq!(deepgram.requests(), [url, url]);
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait Transcriber: Send + Sync {
@@ -191,6 +218,29 @@ pub struct AnalysisResult {
 }
 
 /// Analyses call transcripts (OpenAI).
+///
+/// Adapter: `otto_adapters::providers::openai::OpenAiAnalyzer`. Fake:
+/// `otto_testkit::RecordingAnalyzer`; mock: `otto_testkit::mocks::MockCallAnalyzer`.
+///
+/// ```
+/// use otto_core::ports::CallAnalyzer;
+/// use otto_testkit::RecordingAnalyzer;
+/// use otto_testkit::contracts::sample_analysis;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let openai = RecordingAnalyzer::answering(sample_analysis());
+/// let transcript = "Hello, Acme Plumbing. Hi, my sink is leaking.";
+/// let result = openai.analyze(transcript).await?;
+/// assert!(result.analysis.is_sales_call && result.analysis.booked);
+/// // The answer names its model and counts its tokens, which the job meters.
+/// assert_eq!(result.model, "gpt-4o-2024-08-06");
+/// let usage = result.usage;
+/// assert_eq!(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
+/// assert_eq!(openai.requests(), [transcript]);
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait CallAnalyzer: Send + Sync {
@@ -223,6 +273,36 @@ pub struct StartedAiCall {
 }
 
 /// Starts AI phone calls (Bland AI).
+///
+/// Adapter: `otto_adapters::providers::bland::BlandCaller`. Fake:
+/// `otto_testkit::RecordingAiCaller`; mock: `otto_testkit::mocks::MockAiCaller`.
+///
+/// ```
+/// use otto_core::ports::{AiCallRequest, AiCaller, Clock};
+/// use otto_core::tenancy::TenantId;
+/// use otto_testkit::{ManualClock, RecordingAiCaller};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let clock = ManualClock::at("2026-12-06T10:00:00Z");
+/// let bland = RecordingAiCaller::new(std::sync::Arc::new(clock.clone()));
+/// let request = AiCallRequest {
+///     phone_number: "+15551230000".into(),
+///     task: "Call back about the leaking sink and offer a visit".into(),
+///     from: None,
+///     tenant_id: TenantId::parse("org_acme")?,
+///     reference: "ai_follow_up:org_acme:CAL1".into(),
+///     webhook_url: Some("https://otto.example/webhook/bland".into()),
+/// };
+/// // The call starts but the answer is lost (a timeout)...
+/// bland.lose_next_answer();
+/// assert!(bland.start_call(&request).await.is_err());
+/// // ...so a retried job asks before calling again: the call is found.
+/// assert!(bland.find_started(&request, clock.now()).await?.is_some());
+/// assert_eq!(bland.started(), [request]);
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait AiCaller: Send + Sync {
@@ -267,6 +347,38 @@ pub struct TrackedCallPage {
 }
 
 /// Reads calls from the call-tracking provider (CallRail).
+///
+/// Adapter: `otto_adapters::providers::callrail::CallRailClient`. Fake:
+/// `otto_testkit::FakeCallTracking`, an account holding the calls it is given.
+///
+/// ```
+/// use otto_core::calls::Direction;
+/// use otto_core::ports::{CallTracking, TrackedCall};
+/// use otto_testkit::FakeCallTracking;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let started_at = "2026-12-06T10:00:00Z".parse()?;
+/// let call = |id: &str| TrackedCall {
+///     id: id.into(),
+///     direction: Direction::Inbound,
+///     answered: false,
+///     customer_name: None,
+///     customer_number: Some("+15551230000".into()),
+///     duration_seconds: 0,
+///     started_at,
+/// };
+/// let newest_first = vec![call("CAL3"), call("CAL2"), call("CAL1")];
+/// let callrail = FakeCallTracking::with_calls(newest_first);
+/// // Pages from 1, newest first, until `next_page` is `None`.
+/// let first = callrail.list_calls(None, 1, 2).await?;
+/// assert_eq!((first.calls.len(), first.next_page), (2, Some(2)));
+/// let last = callrail.list_calls(None, 2, 2).await?;
+/// assert_eq!((last.calls, last.next_page), (vec![call("CAL1")], None));
+/// assert_eq!(callrail.get_call("CAL9").await?, None);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait CallTracking: Send + Sync {
     /// Page `page` (from 1) of the calls of `company` (every company of the account
@@ -283,6 +395,30 @@ pub trait CallTracking: Send + Sync {
 }
 
 /// Business usage, counted per tenant (Prometheus in the server).
+///
+/// Adapter: `otto_server::telemetry::metrics::Metrics` (Prometheus). Fake:
+/// `otto_testkit::RecordingMeter`; mock: `otto_testkit::mocks::MockUsageMeter`.
+///
+/// ```
+/// use otto_core::ports::UsageMeter;
+/// use otto_core::tenancy::TenantId;
+/// use otto_testkit::RecordingMeter;
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let meter = RecordingMeter::default();
+/// let (acme, globex) = (TenantId::parse("org_acme")?, TenantId::parse("org_globex")?);
+/// meter.sms_sent(&acme);
+/// meter.sms_sent(&acme);
+/// meter.asr_seconds(&acme, 93.5);
+/// meter.llm_tokens(&acme, "gpt-4o", 500);
+/// // Counted per tenant (and tokens per model too).
+/// assert_eq!(meter.sms_sent_for(&acme), 2);
+/// assert_eq!(meter.asr_seconds_for(&acme), 93.5);
+/// assert_eq!(meter.tokens_for(&acme, "gpt-4o"), 500);
+/// assert_eq!(meter.sms_sent_for(&globex), 0);
+/// # Ok(())
+/// # }
+/// ```
 #[cfg_attr(feature = "mocks", mockall::automock)]
 pub trait UsageMeter: Send + Sync {
     /// One text message was sent for `tenant`.

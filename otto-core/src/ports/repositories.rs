@@ -49,6 +49,34 @@ pub struct Company {
 }
 
 /// The tenant's own record.
+///
+/// Adapter: `otto_adapters::store::SqlStore`. Fake: `otto_testkit::InMemoryStore`.
+///
+/// ```
+/// use otto_core::ports::{Company, CompanyDirectory};
+/// use otto_core::tenancy::{TenantId, TenantScope};
+/// use otto_testkit::InMemoryStore;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let companies = InMemoryStore::default();
+/// let acme = TenantScope::for_job(TenantId::parse("org_acme")?);
+/// let globex = TenantScope::for_job(TenantId::parse("org_globex")?);
+/// assert_eq!(companies.company(&acme).await?, None);
+/// let mut company = Company {
+///     name: Some("Acme Plumbing".into()),
+///     slug: Some("acme".into()),
+/// };
+/// companies.save_company(&acme, &company).await?;
+/// // Saving again updates the record in place.
+/// company.name = Some("Acme Plumbing & Heating".into());
+/// companies.save_company(&acme, &company).await?;
+/// assert_eq!(companies.company(&acme).await?, Some(company));
+/// // Another tenant does not see it.
+/// assert_eq!(companies.company(&globex).await?, None);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait CompanyDirectory: Send + Sync {
     /// The scope's company, if Otto has a record of it.

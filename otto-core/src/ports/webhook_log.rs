@@ -194,6 +194,40 @@ pub struct DeliveryFilter {
 pub type DeliveryCursor = CallCursor;
 
 /// The delivery log.
+///
+/// Adapter: `otto_adapters::store::SqlStore`. Fake: `otto_testkit::InMemoryStore`.
+///
+/// ```
+/// use otto_core::ports::DeliveryOutcome::{Failed, Unroutable};
+/// use otto_core::ports::{DeliveryFilter, DeliveryLog, LogScope};
+/// use otto_core::tenancy::{TenantId, TenantScope};
+/// use otto_core::webhooks::WebhookEvent;
+/// use otto_testkit::InMemoryStore;
+/// use otto_testkit::contracts::logged_delivery;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let log = InMemoryStore::default();
+/// let route = WebhookEvent::CallRailCallComplete;
+/// let at = "2026-12-06T10:00:00Z".parse()?;
+/// // Deliveries that were not applied, as the ingestion service logs them.
+/// let failed = logged_delivery(Some("org_acme"), route, "CAL1", Failed, at);
+/// let unroutable = logged_delivery(None, route, "CAL2", Unroutable, at);
+/// log.record(&failed).await?;
+/// log.record(&unroutable).await?;
+///
+/// // A company sees its own deliveries; platform administrators see every one.
+/// let acme = LogScope::Tenant(TenantScope::for_job(TenantId::parse("org_acme")?));
+/// let all = DeliveryFilter::default();
+/// assert_eq!(log.list(&acme, &all, None, 50).await?.items, [failed]);
+/// assert!(log.get(&acme, unroutable.id).await?.is_none());
+/// assert_eq!(log.list(&LogScope::Platform, &all, None, 50).await?.items.len(), 2);
+/// // Purging keeps the deliveries that still wait for their tenant.
+/// assert_eq!(log.purge("2026-12-07T00:00:00Z".parse()?, 100).await?, 1);
+/// assert_eq!(log.pending_unroutable(10).await?, [unroutable]);
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait DeliveryLog: Send + Sync {
     /// Keeps a delivery that was not applied (unroutable or failed). Applied ones

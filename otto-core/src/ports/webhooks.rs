@@ -78,6 +78,43 @@ pub struct Application<'a> {
 }
 
 /// The webhook ledger.
+///
+/// Adapter: `otto_adapters::store::SqlStore`. Fake: `otto_testkit::InMemoryStore`.
+///
+/// ```
+/// use otto_core::ports::{Application, Claim, IdempotencyKey, Target, WebhookLedger};
+/// use otto_core::tenancy::{TenantId, TenantScope};
+/// use otto_core::webhooks::Provider;
+/// use otto_testkit::InMemoryStore;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let (ledger, acme) = (InMemoryStore::default(), TenantId::parse("org_acme")?);
+/// let key = IdempotencyKey {
+///     tenant: Some(acme.clone()),
+///     provider: Provider::CallRail,
+///     event: "call-complete".into(),
+///     external_id: "CAL1".into(),
+/// };
+/// let at = "2026-12-06T10:00:00Z".parse()?;
+/// let delivery = Application {
+///     target: &Target::Tenant(TenantScope::for_verified_delivery(acme)),
+///     key: &key,
+///     body_digest: "digest-1",
+///     effects: &[], // the domain changes (none here), applied with the claim
+///     jobs: &[],
+///     at,
+///     log: None,
+/// };
+/// assert_eq!(ledger.apply(&delivery).await?, Claim::Processed { at });
+/// // The provider retries: the key is taken, nothing is applied, the attempt is counted.
+/// let later = at + chrono::Duration::minutes(5);
+/// let retry = ledger.apply(&Application { at: later, ..delivery }).await?;
+/// let Claim::Duplicate { first_processed_at, attempts, .. } = retry else { panic!() };
+/// assert_eq!((first_processed_at, attempts), (at, 2));
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait WebhookLedger: Send + Sync {
     /// In one transaction: claims the key (a taken key makes this a duplicate and
@@ -117,6 +154,35 @@ pub struct AccountLink {
 }
 
 /// The map from provider accounts to tenants, with their signing keys.
+///
+/// Adapter: `otto_adapters::store::SqlStore`. Fake: `otto_testkit::InMemoryStore`.
+///
+/// ```
+/// use otto_core::ports::ProviderAccounts;
+/// use otto_core::tenancy::TenantId;
+/// use otto_core::webhooks::{AccountRef, Provider};
+/// use otto_testkit::InMemoryStore;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let accounts = InMemoryStore::default();
+/// let company = AccountRef::new(Provider::CallRail, "1001");
+/// let stray = AccountRef::new(Provider::CallRail, "9999");
+/// let acme = TenantId::parse("org_acme")?;
+/// accounts.link(&company, &acme).await?;
+/// // A delivery names its accounts: the first linked one routes it.
+/// assert_eq!(accounts.tenant_of(&[stray.clone(), company.clone()]).await?, Some(acme));
+/// // Only a linked account takes a signing key.
+/// assert!(accounts.set_signing_key(&company, Some("company-key")).await?);
+/// assert!(!accounts.set_signing_key(&stray, Some("stray-key")).await?);
+/// assert_eq!(accounts.signing_keys(&[stray, company.clone()]).await?, ["company-key"]);
+/// // Unlinked, the account routes nowhere and its key is gone.
+/// assert!(accounts.unlink(&company).await?);
+/// assert_eq!(accounts.tenant_of(&[company.clone()]).await?, None);
+/// assert!(accounts.signing_keys(&[company]).await?.is_empty());
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait ProviderAccounts: Send + Sync {
     /// The tenant of the first of `accounts` that is linked.
