@@ -53,6 +53,8 @@ const TENANT_TABLES: &[&str] = &[
     "analyses",
     "tenant_settings",
     "outbound_actions",
+    // A row per settled day with a change (the call above, 11 days old).
+    "dashboard_days",
 ];
 
 /// A transaction as the application role, with `tenant` and its proof set (or no

@@ -71,20 +71,26 @@ impl SqlStore {
             scope,
             statement: Statement::from_sql_and_values(backend, sql, values),
         };
-        let dashboard = |name, days| {
-            raw(
-                name,
-                tenant(),
-                (
-                    dashboard::SUMMARY.to_owned(),
-                    dashboard::summary_values(
-                        scope,
-                        sample.now - chrono::Duration::days(days),
-                        sample.now,
-                    ),
-                ),
-            )
+        let year = |sql: String, values: usize| {
+            let mut bound = dashboard::summary_values(
+                scope,
+                sample.now - chrono::Duration::days(365),
+                sample.now,
+            );
+            bound.truncate(values);
+            (sql, bound)
         };
+        let kept_days = (
+            dashboard::KEPT_DAYS.to_owned(),
+            vec![
+                scope.tenant_id().as_str().into(),
+                (sample.now - chrono::Duration::days(365))
+                    .format("%Y-%m-%d")
+                    .to_string()
+                    .into(),
+                sample.now.format("%Y-%m-%d").to_string().into(),
+            ],
+        );
         let log = LogScope::Tenant(scope.clone());
         vec![
             calls_page("calls: first page", CallFilter::default(), None),
@@ -127,8 +133,29 @@ impl SqlStore {
                 },
                 None,
             ),
-            dashboard("dashboard: last 30 days", 30),
-            dashboard("dashboard: last 365 days", 365),
+            raw(
+                "dashboard: the recent days, counted from their calls",
+                tenant(),
+                (
+                    dashboard::SUMMARY.to_owned(),
+                    dashboard::summary_values(
+                        scope,
+                        sample.now - chrono::Duration::days(3),
+                        sample.now,
+                    ),
+                ),
+            ),
+            raw("dashboard: a year's kept days", tenant(), kept_days),
+            raw(
+                "dashboard: a year's days counted once, calls",
+                tenant(),
+                year(dashboard::per_day_calls(backend), 5),
+            ),
+            raw(
+                "dashboard: a year's days counted once, messages",
+                tenant(),
+                year(dashboard::per_day_messages(backend), 3),
+            ),
             raw(
                 "messages: conversations",
                 tenant(),
