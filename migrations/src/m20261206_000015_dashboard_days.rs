@@ -35,7 +35,34 @@ const FIGURES: &str = "generation bigint NOT NULL DEFAULT 0,
         messages bigint NOT NULL DEFAULT 0,
         PRIMARY KEY (tenant_id, day)";
 
+/// PostgreSQL's trigger on `table` marking the days of `time_column`, old and new.
+fn postgres_day_trigger(table: &str, time_column: &str, updated_columns: &str) -> String {
+    format!(
+        "CREATE OR REPLACE FUNCTION otto_{table}_dashboard_days() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP <> 'INSERT' THEN
+                PERFORM otto_dashboard_day_changed(OLD.tenant_id, OLD.{time_column});
+            END IF;
+            IF TG_OP <> 'DELETE' THEN
+                PERFORM otto_dashboard_day_changed(NEW.tenant_id, NEW.{time_column});
+            END IF;
+            RETURN NULL;
+        END $$;
+        DROP TRIGGER IF EXISTS {table}_dashboard_days ON {table};
+        CREATE TRIGGER {table}_dashboard_days
+            AFTER INSERT OR DELETE OR UPDATE OF {updated_columns}
+            ON {table} FOR EACH ROW EXECUTE FUNCTION otto_{table}_dashboard_days();"
+    )
+}
+
 fn postgres_up() -> String {
+    let calls = postgres_day_trigger(
+        "calls",
+        "started_at",
+        "started_at, direction, answered, booked",
+    );
+    let messages = postgres_day_trigger("messages", "sent_at", "sent_at");
     format!(
         "CREATE TABLE IF NOT EXISTS dashboard_days (
             tenant_id varchar NOT NULL,
@@ -63,21 +90,7 @@ fn postgres_up() -> String {
                 SET generation = dashboard_days.generation + 1, counted = false
         $$;
 
-        CREATE OR REPLACE FUNCTION otto_calls_dashboard_days() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-        BEGIN
-            IF TG_OP <> 'INSERT' THEN
-                PERFORM otto_dashboard_day_changed(OLD.tenant_id, OLD.started_at);
-            END IF;
-            IF TG_OP <> 'DELETE' THEN
-                PERFORM otto_dashboard_day_changed(NEW.tenant_id, NEW.started_at);
-            END IF;
-            RETURN NULL;
-        END $$;
-        DROP TRIGGER IF EXISTS calls_dashboard_days ON calls;
-        CREATE TRIGGER calls_dashboard_days
-            AFTER INSERT OR DELETE OR UPDATE OF started_at, direction, answered, booked
-            ON calls FOR EACH ROW EXECUTE FUNCTION otto_calls_dashboard_days();
+        {calls}
 
         CREATE OR REPLACE FUNCTION otto_outbound_dashboard_days() RETURNS trigger
         LANGUAGE plpgsql AS $$
@@ -97,21 +110,7 @@ fn postgres_up() -> String {
             AFTER INSERT OR DELETE OR UPDATE OF completed_at, call_id, kind
             ON outbound_actions FOR EACH ROW EXECUTE FUNCTION otto_outbound_dashboard_days();
 
-        CREATE OR REPLACE FUNCTION otto_messages_dashboard_days() RETURNS trigger
-        LANGUAGE plpgsql AS $$
-        BEGIN
-            IF TG_OP <> 'INSERT' THEN
-                PERFORM otto_dashboard_day_changed(OLD.tenant_id, OLD.sent_at);
-            END IF;
-            IF TG_OP <> 'DELETE' THEN
-                PERFORM otto_dashboard_day_changed(NEW.tenant_id, NEW.sent_at);
-            END IF;
-            RETURN NULL;
-        END $$;
-        DROP TRIGGER IF EXISTS messages_dashboard_days ON messages;
-        CREATE TRIGGER messages_dashboard_days
-            AFTER INSERT OR DELETE OR UPDATE OF sent_at
-            ON messages FOR EACH ROW EXECUTE FUNCTION otto_messages_dashboard_days();"
+        {messages}"
     )
 }
 

@@ -13,6 +13,12 @@ use otto_server::telemetry::{self, LogDestination, Service};
 use otto_server::worker::WorkerPool;
 use otto_server::{http, operator, startup};
 
+/// mimalloc instead of glibc's malloc: a request allocates and frees many small
+/// objects across two worker threads, where glibc's arenas spent about a quarter of the
+/// server's CPU (docs/benchmarks.md, "Where a read's CPU goes").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // One TLS crypto provider for the whole process (see docs/architecture.md).
     otto_adapters::tls::ensure_crypto_provider();

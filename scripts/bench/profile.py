@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Where a read's CPU goes: `GET /api/v1/calls?limit=50` on PostgreSQL under wrk, profiled
+with perf; part of `make bench`.
+
+A release `otto-server serve` on a database of its own (otto_bench_profile: one tenant,
+500 calls, row-level security as in production) answers the calls list at 32
+connections for OTTO_BENCH_SECONDS (default 10) with a biscuit API token, while
+`perf record` samples the server process (user and kernel, 499 Hz). Reported: requests
+per second beside pgbench running the same SQL in the same run (prepared, with the
+role, tenant and proof settings, as in the main table), the server's CPU time per
+request (from /proc/<pid>/stat), and that time split by where it is spent, from the
+symbols perf saw: each sample is given to the first category whose pattern its symbol
+or object matches (the table below lists them in that order).
+
+Run alone:  python3 scripts/bench/profile.py [--bin target/release/otto-server]
+            [--update-docs]
+Needs perf (Debian: linux-perf), wrk, pgbench and psql, with PostgreSQL on loopback.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ left in the tree
+import docs_section  # noqa: E402 (this directory)
+import run as bench  # noqa: E402 (scripts/bench/run.py: its helpers; importing runs nothing)
+
+DATABASE = "otto_bench_profile"
+PORT = 18900
+CALLS = 500
+TITLE = "Where a read's CPU goes"
+
+# (category, pattern over "symbol object"), first match wins.
+CATEGORIES = [
+    ("kernel: network and scheduling", r"\[kernel|\[k\]|vmlinux"),
+    ("memory allocation", r"malloc|free|realloc|calloc|_int_|memcpy|memmove|memset|alloc::"),
+    ("credentials (biscuit, JWT, signatures)",
+     r"biscuit|datalog|ed25519|curve25519|jsonwebtoken|otto_core::authentication|"
+     r"otto_adapters::(api_tokens|clerk|verified_tokens)|sha2|ring::"),
+    ("database client (sqlx, sea-orm, decoding rows)",
+     r"sqlx|sea_orm|sea_query|otto_adapters::store|postgres|chrono|uuid"),
+    ("TLS", r"rustls"),
+    ("JSON and OpenAPI serialisation", r"serde|poem_openapi::(types|payload)|itoa|ryu"),
+    ("HTTP (poem, hyper) and middleware",
+     r"poem|hyper|http::|h2::|httparse|otto_server::http"),
+    ("observability (tracing, metrics, logs)",
+     r"tracing|opentelemetry|prometheus|otto_server::telemetry"),
+    ("async runtime (tokio)", r"tokio|mio::|futures|parking_lot|std::sync|crossbeam"),
+    ("libc and other", r"."),
+]
+
+
+def log(message):
+    print(f"profile: {message}", file=sys.stderr, flush=True)
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def categorise(report):
+    """Per category, the share of samples (perf report --sort sym,dso lines)."""
+    shares = {name: 0.0 for name, _ in CATEGORIES}
+    for line in report.splitlines():
+        match = re.match(r"\s*([\d.]+)%\s+(.*)$", line)
+        if not match:
+            continue
+        percent, rest = float(match.group(1)), match.group(2)
+        for name, pattern in CATEGORIES:
+            if re.search(pattern, rest):
+                shares[name] += percent
+                break
+    return shares
+
+
+def main():
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", default=bench.BIN, help="the release otto-server binary")
+    parser.add_argument("--update-docs", action="store_true",
+                        help="replace (or append) the section in docs/benchmarks.md")
+    args = parser.parse_args()
+    bench.need("wrk", "pgbench", "psql", "perf")
+    if not os.path.exists(args.bin):
+        sys.exit(f"profile: {args.bin} is missing: cargo build --release -p otto-server")
+    work = tempfile.mkdtemp(prefix="otto-profile-")
+    server = None
+    try:
+        bench.psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        bench.psql(f"CREATE DATABASE {DATABASE}")
+        env = bench.base_env(os.path.join(work, "data"), PORT)
+        os.makedirs(env["OTTO_DATA_DIR"])
+        env["OTTO_BISCUIT_PRIVATE_KEY"] = bench.cli(
+            env, "token", "keygen", binary=args.bin).splitlines()[0].split("=", 1)[1]
+        env["DATABASE_URL"] = bench.pg_url(DATABASE)
+        bench.cli(env, "migrate", "up", binary=args.bin)
+        bench.psql(
+            "INSERT INTO calls (id, tenant_id, provider, external_id, direction, customer_name, "
+            "customer_number, answered, duration_seconds, started_at, created_at, updated_at) "
+            f"SELECT gen_random_uuid(), '{bench.TENANT}', 'callrail', 'CAL' || n, 'inbound', "
+            "'Customer ' || n, '+1555' || lpad(n::text, 7, '0'), n % 3 = 0, n % 300, "
+            "now() - n * interval '17 minutes', now(), now() "
+            f"FROM generate_series(1, {CALLS}) AS n", DATABASE)
+        bench.psql("VACUUM ANALYZE", DATABASE)
+        proof = bench.psql_value(
+            f"SELECT otto_scope_digest(key, 'tenant:{bench.TENANT}') FROM otto_scope_key",
+            DATABASE)
+        token = bench.cli(env, "token", "issue", "--tenant", bench.TENANT, "--user",
+                          "user_bench", "--role", "org:admin", "--ttl", "1h", binary=args.bin)
+        server = bench.Server("profile", PORT, env, binary=args.bin)
+        url = f"{server.base}/api/v1/calls?limit=50"
+        headers = [f"Authorization: Bearer {token}"]
+        bench.wrk(url, bench.CONNECTIONS, 3, headers=headers)  # warm up
+
+        saved = bench.DATABASE
+        bench.DATABASE = DATABASE
+        try:
+            baseline = bench.pgbench(bench.PGBENCH_CALLS.replace("{proof}", proof))
+        finally:
+            bench.DATABASE = saved
+
+        samples = os.path.join(work, "perf.data")
+        before = cpu_ticks(server.process.pid)
+        perf = subprocess.Popen(
+            ["perf", "record", "-F", "499", "-p", str(server.process.pid), "-o", samples,
+             "--", "sleep", str(bench.SECONDS)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        figures = bench.wrk(url, bench.CONNECTIONS, bench.SECONDS, headers=headers)
+        perf.wait()
+        ticks = cpu_ticks(server.process.pid) - before
+        if figures["non_2xx"]:
+            sys.exit(f"profile: {figures['non_2xx']} answers were not 2xx")
+        cpu_us = ticks / os.sysconf("SC_CLK_TCK") / figures["requests"] * 1e6
+        report = subprocess.run(
+            ["perf", "report", "-i", samples, "--no-children", "--sort", "sym,dso", "--stdio",
+             "--percent-limit", "0"], check=True, capture_output=True, text=True).stdout
+        shares = categorise(report)
+        total = sum(shares.values()) or 1.0
+        lines = [
+            f"### {TITLE}",
+            "",
+            f"`GET /api/v1/calls?limit=50` (API token, row-level security) on PostgreSQL, "
+            f"{bench.CONNECTIONS} connections, {bench.SECONDS} s, profiled with "
+            f"`perf record` (scripts/bench/profile.py).",
+            "",
+            "| | figure |",
+            "|---|---|",
+            f"| Otto, requests/s | {figures['rps']:.0f} |",
+            f"| pgbench, the same SQL, transactions/s | {baseline['rps']:.0f} |",
+            f"| ratio (target ≥ 0.5) | {figures['rps'] / baseline['rps']:.2f} |",
+            f"| Otto p99 | {figures['p99']:.2f} ms |",
+            f"| server CPU per request | {cpu_us:.0f} µs |",
+            "",
+            "| where the server's CPU goes | share | µs per request |",
+            "|---|---|---|",
+        ]
+        for name, _ in CATEGORIES:
+            share = shares[name] / total
+            lines.append(f"| {name} | {share:.0%} | {share * cpu_us:.0f} |")
+        top = [" ".join(line.split()) for line in report.splitlines()
+               if re.match(r"\s*[\d.]+%", line)][:12]
+        lines += ["", "The hottest symbols (self time):", "", "```"] + top + ["```", ""]
+        section = "\n".join(lines)
+        print(section)
+        if args.update_docs:
+            docs_section.update_docs(
+                section, f"Measured {time.strftime('%Y-%m-%d')} on this machine.", TITLE)
+    finally:
+        if server:
+            server.stop()
+        bench.psql(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
