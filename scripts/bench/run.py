@@ -10,12 +10,14 @@ connection counts; a warm-up is discarded; every process it starts is stopped.
 Prints one Markdown table and writes it to docs/benchmarks.md (after the rate-limiter
 figures), then the live-event streams' section (scripts/bench/live_events.py: idle
 streams' memory, fan-out latency and throughput on SQLite and on two PostgreSQL
-processes; runnable alone, see its --help), then the cost growth with data size
-(scripts/bench/at_size.py: the same requests on a small and a production-size database,
+processes; runnable alone, see its --help), then where a read's CPU goes (scripts/bench/cpu_profile.py:
+the calls list under perf, by category, beside pgbench), then the cost growth with data
+size (scripts/bench/at_size.py: the same requests on a small and a production-size database,
 the purge and the job lease at size; runnable alone too). Figures, not assertions: the
 targets of the issue are reported as ratios.
 
-Needs: wrk (Debian: `apt-get install wrk`), pgbench, psql, redis-benchmark, redis-cli,
+Needs: wrk (Debian: `apt-get install wrk`), pgbench, psql, redis-benchmark, redis-cli, perf
+(Debian: linux-perf),
 PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (OTTO_BENCH_PG_URL,
 OTTO_BENCH_REDIS_URL). OTTO_BENCH_SECONDS sets each measurement's length (default 10).
 """
@@ -37,6 +39,7 @@ import urllib.request
 sys.dont_write_bytecode = True  # no __pycache__ left in the tree
 import live_events  # noqa: E402 (this directory)
 import at_size  # noqa: E402 (this directory; it imports this module for its helpers)
+import cpu_profile  # noqa: E402 (this directory)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
@@ -526,6 +529,9 @@ def main():
     print(report(rows, notes))
     # Fails the run (exit status, no figures) if a subscriber missed or repeated an event.
     print(live_events.run(BIN), end="")
+    print()
+    print()
+    print(cpu_profile.run(BIN), end="")
     print()
     # Fails the run if a run of unique webhooks saw a duplicate.
     print(at_size.run(BIN), end="")
