@@ -145,7 +145,16 @@ impl SqlStore {
                     ),
                 ),
             ),
-            raw("dashboard: a year's kept days", tenant(), kept_days),
+            raw("dashboard: a year's kept days", tenant(), kept_days.clone()),
+            raw(
+                "dashboard: a year's kept days, summed",
+                tenant(),
+                (dashboard::KEPT_TOTAL.to_owned(), {
+                    let mut values = kept_days.1;
+                    values.push(true.into());
+                    values
+                }),
+            ),
             raw(
                 "dashboard: a year's days counted once, calls",
                 tenant(),
