@@ -552,6 +552,13 @@ def markdown(rows, lease, purge, unique_at_size, seeded, rows_in, size, elapsed)
         "- Deep page: the cursor of the page was followed from the first page with "
         f"{PAGE} calls each; the small database has {SMALL['calls']} calls, so its "
         "deepest page is its last. The message thread is the big tenant's longest.",
+        "- Dashboard: settled days are read from `dashboard_days`, which the warm-up "
+        "fills (the seed leaves it without counts, as a freshly migrated database has none); "
+        "what remains per request is the recent days (the last three), counted from "
+        "their calls, which at size are the biggest tenant's busiest. A range's first "
+        "summary counts its settled days from their calls once, as every summary did "
+        "before (365 days at size: 39/s, p99 1.25 s, in the run of 2026-12-06 before "
+        "the table).",
         f"- This part took {elapsed:.0f} s, seeding included.",
     ]
     return "\n".join(lines) + "\n"
