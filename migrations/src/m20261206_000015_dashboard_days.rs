@@ -22,8 +22,10 @@ use crate::m20261125_000002_tenant_data::APP_ROLE;
 pub struct Migration;
 
 const TENANT: &str = "(SELECT otto_tenant())";
-const PLATFORM: &str =
-    "(SELECT otto_platform()) OR (SELECT pg_has_role(current_user, 'otto_platform', 'MEMBER'))";
+/// The schema owner (a member of `otto_platform`), for operators repairing the table.
+/// No platform proof: like `calls`, whose figures these are, no platform-wide work
+/// reads or writes it.
+const OWNER: &str = "(SELECT pg_has_role(current_user, 'otto_platform', 'MEMBER'))";
 
 /// The figures' columns, shared by both databases.
 const FIGURES: &str = "generation bigint NOT NULL DEFAULT 0,
@@ -35,8 +37,21 @@ const FIGURES: &str = "generation bigint NOT NULL DEFAULT 0,
         messages bigint NOT NULL DEFAULT 0,
         PRIMARY KEY (tenant_id, day)";
 
-/// PostgreSQL's trigger on `table` marking the days of `time_column`, old and new.
-fn postgres_day_trigger(table: &str, time_column: &str, updated_columns: &str) -> String {
+/// `{old} IS DISTINCT FROM {new}` for each of `columns`, joined by OR: an update that
+/// names a column without changing it marks nothing.
+fn changed(columns: &[&str], distinct: &str) -> String {
+    columns
+        .iter()
+        .map(|column| format!("OLD.{column} {distinct} NEW.{column}"))
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
+
+/// PostgreSQL's triggers on `table` marking the days of `time_column`, old and new:
+/// one for inserts and deletes, one for updates that change `counted_columns`.
+fn postgres_day_trigger(table: &str, time_column: &str, counted_columns: &[&str]) -> String {
+    let columns = counted_columns.join(", ");
+    let changed = changed(counted_columns, "IS DISTINCT FROM");
     format!(
         "CREATE OR REPLACE FUNCTION otto_{table}_dashboard_days() RETURNS trigger
         LANGUAGE plpgsql AS $$
@@ -50,19 +65,29 @@ fn postgres_day_trigger(table: &str, time_column: &str, updated_columns: &str) -
             RETURN NULL;
         END $$;
         DROP TRIGGER IF EXISTS {table}_dashboard_days ON {table};
-        CREATE TRIGGER {table}_dashboard_days
-            AFTER INSERT OR DELETE OR UPDATE OF {updated_columns}
-            ON {table} FOR EACH ROW EXECUTE FUNCTION otto_{table}_dashboard_days();"
+        CREATE TRIGGER {table}_dashboard_days AFTER INSERT OR DELETE
+            ON {table} FOR EACH ROW EXECUTE FUNCTION otto_{table}_dashboard_days();
+        DROP TRIGGER IF EXISTS {table}_dashboard_days_update ON {table};
+        CREATE TRIGGER {table}_dashboard_days_update AFTER UPDATE OF {columns}
+            ON {table} FOR EACH ROW WHEN ({changed})
+            EXECUTE FUNCTION otto_{table}_dashboard_days();"
     )
+}
+
+/// Whether an outbound action counts towards its call's "recovered by SMS": a
+/// completed text of a call (`row` is `OLD` or `NEW`).
+fn counts_as_recovery(row: &str) -> String {
+    format!("{row}.kind = 'sms' AND {row}.call_id IS NOT NULL AND {row}.completed_at IS NOT NULL")
 }
 
 fn postgres_up() -> String {
     let calls = postgres_day_trigger(
         "calls",
         "started_at",
-        "started_at, direction, answered, booked",
+        &["started_at", "direction", "answered", "booked"],
     );
-    let messages = postgres_day_trigger("messages", "sent_at", "sent_at");
+    let messages = postgres_day_trigger("messages", "sent_at", &["sent_at"]);
+    let action_changed = changed(&["completed_at", "call_id", "kind"], "IS DISTINCT FROM");
     format!(
         "CREATE TABLE IF NOT EXISTS dashboard_days (
             tenant_id varchar NOT NULL,
@@ -72,51 +97,71 @@ fn postgres_up() -> String {
         ALTER TABLE dashboard_days ENABLE ROW LEVEL SECURITY;
         ALTER TABLE dashboard_days FORCE ROW LEVEL SECURITY;
         DROP POLICY IF EXISTS tenant_isolation ON dashboard_days;
-        DROP POLICY IF EXISTS platform_access ON dashboard_days;
+        DROP POLICY IF EXISTS schema_owner ON dashboard_days;
         CREATE POLICY tenant_isolation ON dashboard_days
             USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT});
-        CREATE POLICY platform_access ON dashboard_days
-            USING ({PLATFORM}) WITH CHECK ({PLATFORM});
+        CREATE POLICY schema_owner ON dashboard_days USING ({OWNER}) WITH CHECK ({OWNER});
         GRANT SELECT, INSERT, UPDATE, DELETE ON dashboard_days TO {APP_ROLE};
 
-        -- Marks the tenant's day of `at` stale when it is settled (ended two days ago).
+        -- Marks the tenant's day of `at` stale when it is settled (ended before
+        -- yesterday, by the statement's clock). PL/pgSQL, so the date test comes first
+        -- and the insert's plan is cached: today's rows cost one comparison.
         CREATE OR REPLACE FUNCTION otto_dashboard_day_changed(tenant varchar, at timestamptz)
-        RETURNS void LANGUAGE sql AS $$
+        RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+            IF at IS NULL OR (at AT TIME ZONE 'UTC')::date
+                >= (statement_timestamp() AT TIME ZONE 'UTC')::date - 1 THEN
+                RETURN;
+            END IF;
             INSERT INTO dashboard_days (tenant_id, day, generation, counted)
-            SELECT tenant, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 1, false
-            WHERE at IS NOT NULL
-              AND (at AT TIME ZONE 'UTC')::date < (now() AT TIME ZONE 'UTC')::date - 1
+            VALUES (tenant, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 1, false)
             ON CONFLICT (tenant_id, day) DO UPDATE
-                SET generation = dashboard_days.generation + 1, counted = false
-        $$;
+                SET generation = dashboard_days.generation + 1, counted = false;
+        END $$;
+        REVOKE ALL ON FUNCTION otto_dashboard_day_changed(varchar, timestamptz) FROM PUBLIC;
+        GRANT EXECUTE ON FUNCTION otto_dashboard_day_changed(varchar, timestamptz)
+            TO {APP_ROLE};
 
         {calls}
 
         CREATE OR REPLACE FUNCTION otto_outbound_dashboard_days() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
-            IF TG_OP <> 'INSERT' AND OLD.kind = 'sms' AND OLD.call_id IS NOT NULL THEN
-                PERFORM otto_dashboard_day_changed(OLD.tenant_id,
-                    (SELECT started_at FROM calls WHERE id = OLD.call_id));
+            IF TG_OP <> 'INSERT' THEN
+                IF {old_counts} THEN
+                    PERFORM otto_dashboard_day_changed(OLD.tenant_id,
+                        (SELECT started_at FROM calls WHERE id = OLD.call_id));
+                END IF;
             END IF;
-            IF TG_OP <> 'DELETE' AND NEW.kind = 'sms' AND NEW.call_id IS NOT NULL THEN
-                PERFORM otto_dashboard_day_changed(NEW.tenant_id,
-                    (SELECT started_at FROM calls WHERE id = NEW.call_id));
+            IF TG_OP <> 'DELETE' THEN
+                IF {new_counts} THEN
+                    PERFORM otto_dashboard_day_changed(NEW.tenant_id,
+                        (SELECT started_at FROM calls WHERE id = NEW.call_id));
+                END IF;
             END IF;
             RETURN NULL;
         END $$;
         DROP TRIGGER IF EXISTS outbound_actions_dashboard_days ON outbound_actions;
-        CREATE TRIGGER outbound_actions_dashboard_days
-            AFTER INSERT OR DELETE OR UPDATE OF completed_at, call_id, kind
+        CREATE TRIGGER outbound_actions_dashboard_days AFTER INSERT OR DELETE
             ON outbound_actions FOR EACH ROW EXECUTE FUNCTION otto_outbound_dashboard_days();
+        DROP TRIGGER IF EXISTS outbound_actions_dashboard_days_update ON outbound_actions;
+        CREATE TRIGGER outbound_actions_dashboard_days_update
+            AFTER UPDATE OF completed_at, call_id, kind ON outbound_actions
+            FOR EACH ROW WHEN ({action_changed})
+            EXECUTE FUNCTION otto_outbound_dashboard_days();
 
-        {messages}"
+        {messages}",
+        old_counts = counts_as_recovery("OLD"),
+        new_counts = counts_as_recovery("NEW"),
     )
 }
 
 const POSTGRES_DOWN: &str = "DROP TRIGGER IF EXISTS calls_dashboard_days ON calls;
+    DROP TRIGGER IF EXISTS calls_dashboard_days_update ON calls;
     DROP TRIGGER IF EXISTS outbound_actions_dashboard_days ON outbound_actions;
+    DROP TRIGGER IF EXISTS outbound_actions_dashboard_days_update ON outbound_actions;
     DROP TRIGGER IF EXISTS messages_dashboard_days ON messages;
+    DROP TRIGGER IF EXISTS messages_dashboard_days_update ON messages;
     DROP FUNCTION IF EXISTS otto_calls_dashboard_days();
     DROP FUNCTION IF EXISTS otto_outbound_dashboard_days();
     DROP FUNCTION IF EXISTS otto_messages_dashboard_days();
@@ -138,7 +183,13 @@ fn sqlite_mark(tenant: &str, at: &str) -> String {
 
 fn sqlite_up() -> String {
     let call_of = |row: &str| format!("(SELECT started_at FROM calls WHERE id = {row}.call_id)");
-    let sms = |row: &str| format!("{row}.kind = 'sms' AND {row}.call_id IS NOT NULL");
+    let call_if_counted = |row: &str| {
+        format!(
+            "CASE WHEN {} THEN {} END",
+            counts_as_recovery(row),
+            call_of(row)
+        )
+    };
     format!(
         "CREATE TABLE IF NOT EXISTS dashboard_days (
             tenant_id varchar NOT NULL,
@@ -149,40 +200,38 @@ fn sqlite_up() -> String {
         BEGIN {new_call} END;
         CREATE TRIGGER IF NOT EXISTS calls_dashboard_days_update
             AFTER UPDATE OF started_at, direction, answered, booked ON calls
+            WHEN {call_changed}
         BEGIN {old_call} {new_call} END;
         CREATE TRIGGER IF NOT EXISTS calls_dashboard_days_delete AFTER DELETE ON calls
         BEGIN {old_call} END;
         CREATE TRIGGER IF NOT EXISTS outbound_actions_dashboard_days_insert
-            AFTER INSERT ON outbound_actions WHEN {new_sms}
+            AFTER INSERT ON outbound_actions WHEN {new_counts}
         BEGIN {new_action} END;
         CREATE TRIGGER IF NOT EXISTS outbound_actions_dashboard_days_update
             AFTER UPDATE OF completed_at, call_id, kind ON outbound_actions
-        BEGIN {old_action_if_sms} {new_action_if_sms} END;
+            WHEN {action_changed}
+        BEGIN {old_action_if_counted} {new_action_if_counted} END;
         CREATE TRIGGER IF NOT EXISTS outbound_actions_dashboard_days_delete
-            AFTER DELETE ON outbound_actions WHEN {old_sms}
+            AFTER DELETE ON outbound_actions WHEN {old_counts}
         BEGIN {old_action} END;
         CREATE TRIGGER IF NOT EXISTS messages_dashboard_days_insert AFTER INSERT ON messages
         BEGIN {new_message} END;
         CREATE TRIGGER IF NOT EXISTS messages_dashboard_days_update
-            AFTER UPDATE OF sent_at ON messages
+            AFTER UPDATE OF sent_at ON messages WHEN OLD.sent_at IS NOT NEW.sent_at
         BEGIN {old_message} {new_message} END;
         CREATE TRIGGER IF NOT EXISTS messages_dashboard_days_delete AFTER DELETE ON messages
         BEGIN {old_message} END;",
+        call_changed = changed(&["started_at", "direction", "answered", "booked"], "IS NOT"),
+        action_changed = changed(&["completed_at", "call_id", "kind"], "IS NOT"),
         new_call = sqlite_mark("NEW.tenant_id", "NEW.started_at"),
         old_call = sqlite_mark("OLD.tenant_id", "OLD.started_at"),
-        new_sms = sms("NEW"),
-        old_sms = sms("OLD"),
+        new_counts = counts_as_recovery("NEW"),
+        old_counts = counts_as_recovery("OLD"),
         new_action = sqlite_mark("NEW.tenant_id", &call_of("NEW")),
         old_action = sqlite_mark("OLD.tenant_id", &call_of("OLD")),
-        // An update may turn an action into or out of an SMS with a call.
-        new_action_if_sms = sqlite_mark(
-            "NEW.tenant_id",
-            &format!("CASE WHEN {} THEN {} END", sms("NEW"), call_of("NEW"))
-        ),
-        old_action_if_sms = sqlite_mark(
-            "OLD.tenant_id",
-            &format!("CASE WHEN {} THEN {} END", sms("OLD"), call_of("OLD"))
-        ),
+        // An update may turn an action into or out of a completed text of a call.
+        new_action_if_counted = sqlite_mark("NEW.tenant_id", &call_if_counted("NEW")),
+        old_action_if_counted = sqlite_mark("OLD.tenant_id", &call_if_counted("OLD")),
         new_message = sqlite_mark("NEW.tenant_id", "NEW.sent_at"),
         old_message = sqlite_mark("OLD.tenant_id", "OLD.sent_at"),
     )

@@ -315,6 +315,12 @@ impl SqlStore {
         counted: &HashMap<NaiveDate, Figures>,
     ) -> Result<(), StoreError> {
         let transaction = self.begin(scope).await?;
+        if transaction.get_database_backend() == DatabaseBackend::Postgres {
+            // Keeping is optional: rather than wait behind a writer's lock on a day's
+            // row (or deadlock with one marking two days), give up and count again
+            // next time.
+            sql::execute(&transaction, "SET LOCAL lock_timeout = '100ms'", Vec::new()).await?;
+        }
         for chunk in days.chunks(DAYS_PER_STATEMENT) {
             let mut values: Vec<sea_orm::Value> = vec![scope.tenant_id().as_str().into()];
             let mut rows = Vec::with_capacity(chunk.len());
@@ -568,6 +574,41 @@ mod tests {
                 newest,
                 key(now.date_naive() - Duration::days(SETTLED_AFTER_DAYS)),
                 "the newest kept day is the newest settled one"
+            );
+            // An outcome change that leaves the counted columns as they were keeps the
+            // day: only a change of what is counted marks it.
+            let old_call = store
+                .list(&scope, &otto_core::calls::CallFilter::default(), None, 10)
+                .await
+                .expect("lists")
+                .items
+                .into_iter()
+                .find(|call| call.external_id == "OLD")
+                .expect("the old call");
+            store
+                .update_outcome(
+                    &scope,
+                    old_call.id,
+                    &otto_core::calls::OutcomeChange {
+                        notes: Some(Some("called back".into())),
+                        ..otto_core::calls::OutcomeChange::default()
+                    },
+                )
+                .await
+                .expect("updates");
+            let old_day = key((now - Duration::days(10)).date_naive());
+            let transaction = store.begin_read(&scope).await.expect("reads");
+            let kept = sql::query(
+                &transaction,
+                "SELECT counted FROM dashboard_days WHERE day = $1",
+                vec![old_day.clone().into()],
+            )
+            .await
+            .expect("reads");
+            transaction.commit().await.expect("ends");
+            assert!(
+                column::<bool>(&kept[0], "counted").expect("a flag"),
+                "notes alone leave {old_day} kept"
             );
             // A late call on the kept old day is counted at once.
             store
