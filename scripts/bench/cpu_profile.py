@@ -144,12 +144,8 @@ def run(binary):
         headers = [f"Authorization: Bearer {token}"]
         bench.wrk(url, bench.CONNECTIONS, 3, headers=headers)  # warm up
 
-        saved = bench.DATABASE
-        bench.DATABASE = DATABASE
-        try:
-            baseline = bench.pgbench(bench.PGBENCH_CALLS.replace("{proof}", proof))
-        finally:
-            bench.DATABASE = saved
+        baseline = bench.pgbench(bench.PGBENCH_CALLS.replace("{proof}", proof),
+                                 database=DATABASE)
 
         samples = os.path.join(work, "perf.data")
         before = cpu_ticks(server.process.pid)

@@ -228,13 +228,13 @@ def wrk_figures(output):
     }
 
 
-def pgbench(sql, clients=CONNECTIONS, seconds=SECONDS):
+def pgbench(sql, clients=CONNECTIONS, seconds=SECONDS, database=None):
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(sql)
     try:
         # Prepared statements, as Otto's driver sends them.
         command = ["pgbench", "-n", "-M", "prepared", f"-c{clients}", "-j2", f"-T{seconds}", "-f",
-                   script.name, pg_url(DATABASE)]
+                   script.name, pg_url(database or DATABASE)]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     finally:
         os.unlink(script.name)

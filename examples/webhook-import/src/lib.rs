@@ -60,50 +60,48 @@ impl std::fmt::Debug for Secrets {
     }
 }
 
+/// A provider's signature scheme with the tool's secret for it.
+enum Signer<'a> {
+    CallRail(&'a str),
+    Bland(&'a str),
+}
+
 impl Secrets {
-    /// Checks `signature` over `body` with `provider`'s secret. Twilio and Clerk sign
-    /// more than the body (the public URL; Svix's id and timestamp), which a file of
-    /// bodies does not carry, so the tool takes neither.
+    /// How `provider` signs, with its secret. Twilio and Clerk sign more than the body
+    /// (the public URL; Svix's id and timestamp), which a file of bodies does not
+    /// carry, so the tool takes neither.
+    fn signer(&self, provider: Provider) -> Result<Signer<'_>, LineError> {
+        let missing = LineError::NoSecret(provider);
+        match provider {
+            Provider::CallRail => self.callrail.as_deref().map(Signer::CallRail),
+            Provider::Bland => self.bland.as_deref().map(Signer::Bland),
+            Provider::Twilio | Provider::Clerk => {
+                return Err(LineError::UnsupportedProvider(provider));
+            }
+        }
+        .ok_or(missing)
+    }
+
+    /// Checks `signature` over `body` with `provider`'s secret.
     pub fn verify(
         &self,
         provider: Provider,
         body: &[u8],
         signature: Option<&str>,
     ) -> Result<(), LineError> {
-        let checked = match provider {
-            Provider::CallRail => self
-                .callrail
-                .as_deref()
-                .map(|key| callrail::verify(key, body, signature)),
-            Provider::Bland => self
-                .bland
-                .as_deref()
-                .map(|secret| bland::verify(secret, body, signature)),
-            Provider::Twilio | Provider::Clerk => {
-                return Err(LineError::UnsupportedProvider(provider));
-            }
-        };
-        checked
-            .ok_or(LineError::NoSecret(provider))?
-            .map_err(LineError::Signature)
+        match self.signer(provider)? {
+            Signer::CallRail(key) => callrail::verify(key, body, signature),
+            Signer::Bland(secret) => bland::verify(secret, body, signature),
+        }
+        .map_err(LineError::Signature)
     }
 
     /// The signature `provider` would send for `body`, when the tool has its secret.
     pub fn sign(&self, provider: Provider, body: &[u8]) -> Result<String, LineError> {
-        match provider {
-            Provider::CallRail => self
-                .callrail
-                .as_deref()
-                .map(|key| callrail::sign(key, body)),
-            Provider::Bland => self
-                .bland
-                .as_deref()
-                .map(|secret| bland::sign(secret, body)),
-            Provider::Twilio | Provider::Clerk => {
-                return Err(LineError::UnsupportedProvider(provider));
-            }
-        }
-        .ok_or(LineError::NoSecret(provider))
+        Ok(match self.signer(provider)? {
+            Signer::CallRail(key) => callrail::sign(key, body),
+            Signer::Bland(secret) => bland::sign(secret, body),
+        })
     }
 }
 

@@ -21,23 +21,34 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction};
 use super::sql::{self, column};
 use super::{SqlStore, store_error, stored_time};
 
+/// The figures counted over calls `c` (`$4` false, `$5` true), one definition for a
+/// range ([`SUMMARY`]) and per day ([`per_day_calls`]): a missed call is recovered
+/// when a text of it completed.
+macro_rules! call_figures {
+    () => {
+        "COUNT(*) AS calls, \
+        COALESCE(SUM(CASE WHEN c.direction = 'inbound' AND c.answered = $4 \
+          THEN 1 ELSE 0 END), 0) AS missed, \
+        COALESCE(SUM(CASE WHEN c.direction = 'inbound' AND c.answered = $4 \
+          AND EXISTS (SELECT 1 FROM outbound_actions o WHERE o.tenant_id = c.tenant_id \
+            AND o.call_id = c.id AND o.kind = 'sms' AND o.completed_at IS NOT NULL) \
+          THEN 1 ELSE 0 END), 0) AS recovered_by_sms, \
+        COALESCE(SUM(CASE WHEN c.booked = $5 THEN 1 ELSE 0 END), 0) AS booked"
+    };
+}
+
 /// `$1` tenant, `$2`/`$3` the range, `$4` false and `$5` true (booleans are bound,
 /// since SQLite and PostgreSQL spell them differently). The calls are read once, from
 /// the covering index `calls_tenant_started_counts` (migration 14: an index-only scan
 /// on PostgreSQL), where four counting subqueries read the range four times; the
 /// outbound SMS is looked up only for the range's missed calls.
-pub(super) const SUMMARY: &str = "SELECT \
-    COUNT(*) AS calls, \
-    COALESCE(SUM(CASE WHEN c.direction = 'inbound' AND c.answered = $4 \
-      THEN 1 ELSE 0 END), 0) AS missed, \
-    COALESCE(SUM(CASE WHEN c.direction = 'inbound' AND c.answered = $4 \
-      AND EXISTS (SELECT 1 FROM outbound_actions o WHERE o.tenant_id = c.tenant_id \
-        AND o.call_id = c.id AND o.kind = 'sms' AND o.completed_at IS NOT NULL) \
-      THEN 1 ELSE 0 END), 0) AS recovered_by_sms, \
-    COALESCE(SUM(CASE WHEN c.booked = $5 THEN 1 ELSE 0 END), 0) AS booked, \
-    (SELECT COUNT(*) FROM messages m WHERE m.tenant_id = $1 \
+pub(super) const SUMMARY: &str = concat!(
+    "SELECT ",
+    call_figures!(),
+    ", (SELECT COUNT(*) FROM messages m WHERE m.tenant_id = $1 \
        AND m.sent_at >= $2 AND m.sent_at < $3) AS messages \
-    FROM calls c WHERE c.tenant_id = $1 AND c.started_at >= $2 AND c.started_at < $3";
+    FROM calls c WHERE c.tenant_id = $1 AND c.started_at >= $2 AND c.started_at < $3"
+);
 
 /// The settled days of `$1` in `[$2, $3)` (days as `YYYY-MM-DD`) kept and counted
 /// (`$4` true): how many, and their figures summed. When every day of the range is
@@ -60,17 +71,11 @@ pub(super) const KEPT_DAYS: &str = "SELECT day, generation, counted, calls, miss
 /// the backend's expression for the UTC day of `{column}`.
 pub(super) fn per_day_calls(backend: DatabaseBackend) -> String {
     format!(
-        "SELECT {day} AS day, COUNT(*) AS calls, \
-         COALESCE(SUM(CASE WHEN c.direction = 'inbound' AND c.answered = $4 \
-           THEN 1 ELSE 0 END), 0) AS missed, \
-         COALESCE(SUM(CASE WHEN c.direction = 'inbound' AND c.answered = $4 \
-           AND EXISTS (SELECT 1 FROM outbound_actions o WHERE o.tenant_id = c.tenant_id \
-             AND o.call_id = c.id AND o.kind = 'sms' AND o.completed_at IS NOT NULL) \
-           THEN 1 ELSE 0 END), 0) AS recovered_by_sms, \
-         COALESCE(SUM(CASE WHEN c.booked = $5 THEN 1 ELSE 0 END), 0) AS booked \
+        "SELECT {day} AS day, {figures} \
          FROM calls c WHERE c.tenant_id = $1 AND c.started_at >= $2 AND c.started_at < $3 \
          GROUP BY {day}",
-        day = utc_day(backend, "c.started_at")
+        day = utc_day(backend, "c.started_at"),
+        figures = call_figures!(),
     )
 }
 
@@ -146,13 +151,22 @@ impl Figures {
         self.messages += other.messages;
     }
 
+    /// The figures of a row with every column.
     fn of_row(row: &sea_orm::QueryResult) -> Result<Self, StoreError> {
+        Ok(Figures {
+            messages: column(row, "messages")?,
+            ..Figures::of_calls_row(row)?
+        })
+    }
+
+    /// The figures of a row with `call_figures!`' columns (no messages).
+    fn of_calls_row(row: &sea_orm::QueryResult) -> Result<Self, StoreError> {
         Ok(Figures {
             calls: column(row, "calls")?,
             missed: column(row, "missed")?,
             recovered_by_sms: column(row, "recovered_by_sms")?,
             booked: column(row, "booked")?,
-            messages: column(row, "messages")?,
+            messages: 0,
         })
     }
 
@@ -293,10 +307,7 @@ impl SqlStore {
         };
         for row in sql::query(transaction, &per_day_calls(backend), span.clone()).await? {
             if let Some(figures) = day_of(&row)?.and_then(|day| counted.get_mut(&day)) {
-                figures.calls = column(&row, "calls")?;
-                figures.missed = column(&row, "missed")?;
-                figures.recovered_by_sms = column(&row, "recovered_by_sms")?;
-                figures.booked = column(&row, "booked")?;
+                *figures = Figures::of_calls_row(&row)?;
             }
         }
         for row in sql::query(transaction, &per_day_messages(backend), span[..3].to_vec()).await? {
@@ -327,17 +338,7 @@ impl SqlStore {
             for day in chunk {
                 let figures = counted.get(&day.day).copied().unwrap_or_default();
                 let at = values.len();
-                rows.push(format!(
-                    "($1, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    at + 1,
-                    at + 2,
-                    at + 3,
-                    at + 4,
-                    at + 5,
-                    at + 6,
-                    at + 7,
-                    at + 8
-                ));
+                rows.push(format!("($1, {})", sql::placeholders(at + 1, 8)));
                 values.extend([
                     key(day.day).into(),
                     day.generation.into(),
@@ -560,15 +561,14 @@ mod tests {
                 .await
                 .expect("a summary");
             assert_eq!(summary.calls, 3);
-            let transaction = store.begin_read(&scope).await.expect("reads");
-            let rows = sql::query(
-                &transaction,
-                "SELECT day FROM dashboard_days WHERE counted = $1 ORDER BY day DESC",
-                vec![true.into()],
-            )
-            .await
-            .expect("reads");
-            transaction.commit().await.expect("ends");
+            let rows = store
+                .scoped_query(
+                    &scope,
+                    "SELECT day FROM dashboard_days WHERE counted = $1 ORDER BY day DESC",
+                    vec![true.into()],
+                )
+                .await
+                .expect("reads");
             let newest: String = column(&rows[0], "day").expect("a day");
             assert_eq!(
                 newest,
@@ -597,15 +597,14 @@ mod tests {
                 .await
                 .expect("updates");
             let old_day = key((now - Duration::days(10)).date_naive());
-            let transaction = store.begin_read(&scope).await.expect("reads");
-            let kept = sql::query(
-                &transaction,
-                "SELECT counted FROM dashboard_days WHERE day = $1",
-                vec![old_day.clone().into()],
-            )
-            .await
-            .expect("reads");
-            transaction.commit().await.expect("ends");
+            let kept = store
+                .scoped_query(
+                    &scope,
+                    "SELECT counted FROM dashboard_days WHERE day = $1",
+                    vec![old_day.clone().into()],
+                )
+                .await
+                .expect("reads");
             assert!(
                 column::<bool>(&kept[0], "counted").expect("a flag"),
                 "notes alone leave {old_day} kept"

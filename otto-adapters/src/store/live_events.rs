@@ -55,16 +55,7 @@ pub(super) async fn append(
     let mut values: Vec<Value> = Vec::with_capacity(events.len() * 7);
     for (offset, event) in events.iter().enumerate() {
         let base = offset * 7;
-        placeholders.push(format!(
-            "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-            base + 1,
-            base + 2,
-            base + 3,
-            base + 4,
-            base + 5,
-            base + 6,
-            base + 7
-        ));
+        placeholders.push(format!("({})", sql::placeholders(base + 1, 7)));
         values.extend([
             tenant.as_str().into(),
             (first + offset as i64).into(),

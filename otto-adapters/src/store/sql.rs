@@ -12,6 +12,14 @@ fn statement(transaction: &DatabaseTransaction, sql: &str, values: Vec<Value>) -
     Statement::from_sql_and_values(transaction.get_database_backend(), sql, values)
 }
 
+/// `$first, $first+1, …`, `count` parameters: one row of a multi-row `VALUES`.
+pub(super) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Runs a statement in `transaction`; returns the rows it affected.
 pub(super) async fn execute(
     transaction: &DatabaseTransaction,
