@@ -38,7 +38,7 @@ use otto_core::webhooks::{
     WebhookEvent, WebhookIngestion,
 };
 
-pub use line::{DeliveryLine, LineError, signed_line};
+pub use line::{DeliveryLine, LineError, read_line, signed_line};
 
 /// The signing secrets of the providers whose deliveries the tool accepts. A
 /// delivery of a provider without a secret is refused: a batch of unverified

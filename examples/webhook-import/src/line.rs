@@ -2,6 +2,8 @@
 //! "body": "<the raw body, as the provider sent it>"}`. The body is a string, not
 //! parsed JSON, because the signature is over the exact bytes the provider sent.
 
+use std::io::{self, BufRead, Read};
+
 use otto_core::ports::StoreError;
 use otto_core::webhooks::signatures::SignatureError;
 use otto_core::webhooks::{PayloadError, Provider, WebhookEvent};
@@ -30,6 +32,9 @@ pub enum LineError {
     /// Longer than [`MAX_LINE_BYTES`].
     #[error("the line is longer than {MAX_LINE_BYTES} bytes")]
     TooLong,
+    /// Not UTF-8.
+    #[error("the line is not UTF-8 text")]
+    NotText,
     /// Not a JSON object with `event`, `signature` and `body`.
     #[error("the line is not a delivery: {0}")]
     Unreadable(#[from] serde_json::Error),
@@ -87,6 +92,48 @@ impl DeliveryLine {
     }
 }
 
+/// The next line of `input` without its line break, `None` at the end. At most
+/// [`MAX_LINE_BYTES`] are held: a longer line is skipped to its end and answered
+/// [`LineError::TooLong`], so one line cannot take the process's memory.
+pub fn read_line(input: &mut impl BufRead) -> io::Result<Option<Result<String, LineError>>> {
+    let mut bytes = Vec::new();
+    let limit = u64::try_from(MAX_LINE_BYTES).unwrap_or(u64::MAX) + 1;
+    if input.by_ref().take(limit).read_until(b'\n', &mut bytes)? == 0 {
+        return Ok(None);
+    }
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+    } else if bytes.len() > MAX_LINE_BYTES {
+        skip_rest_of_line(input)?;
+        return Ok(Some(Err(LineError::TooLong)));
+    }
+    if bytes.last() == Some(&b'\r') {
+        bytes.pop();
+    }
+    Ok(Some(
+        String::from_utf8(bytes).map_err(|_| LineError::NotText),
+    ))
+}
+
+fn skip_rest_of_line(input: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let buffered = input.fill_buf()?;
+        if buffered.is_empty() {
+            return Ok(());
+        }
+        match buffered.iter().position(|byte| *byte == b'\n') {
+            Some(end) => {
+                input.consume(end + 1);
+                return Ok(());
+            }
+            None => {
+                let all = buffered.len();
+                input.consume(all);
+            }
+        }
+    }
+}
+
 /// A line for `body` delivered through `event`, signed with `signature`.
 pub fn signed_line(event: WebhookEvent, signature: String, body: String) -> String {
     serde_json::to_string(&DeliveryLine {
@@ -95,4 +142,36 @@ pub fn signed_line(event: WebhookEvent, signature: String, body: String) -> Stri
         body,
     })
     .expect("a line of strings serialises")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(input: &[u8]) -> Vec<Result<String, String>> {
+        let mut reader = io::BufReader::with_capacity(64, input);
+        let mut read = Vec::new();
+        while let Some(line) = read_line(&mut reader).expect("reads") {
+            read.push(line.map_err(|error| error.to_string()));
+        }
+        read
+    }
+
+    #[test]
+    fn an_over_long_or_binary_line_is_refused_and_the_next_one_read() {
+        let mut input = vec![b'x'; MAX_LINE_BYTES + 10];
+        input.extend_from_slice(b"\nnext\r\n\xff\xfe\nlast");
+        assert_eq!(
+            lines(&input),
+            [
+                Err(LineError::TooLong.to_string()),
+                Ok("next".to_owned()),
+                Err(LineError::NotText.to_string()),
+                Ok("last".to_owned()),
+            ]
+        );
+        let mut exactly = vec![b'y'; MAX_LINE_BYTES];
+        exactly.push(b'\n');
+        assert_eq!(lines(&exactly), [Ok("y".repeat(MAX_LINE_BYTES))]);
+    }
 }

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use otto_core::tenancy::TenantId;
 use otto_core::webhooks::AccountRef;
-use webhook_import::{DeliveryLine, Imported, Importer, Secrets, is_input_error, signed_line};
+use webhook_import::{
+    DeliveryLine, Imported, Importer, Secrets, is_input_error, read_line, signed_line,
+};
 
 #[derive(Debug, Parser)]
 #[command(about = "Imports signed provider deliveries into Otto's database, exactly once")]
@@ -115,7 +117,7 @@ async fn import(file: &PathBuf, database: &str, links: &[String], secrets: Secre
         Ok(links) => links,
         Err(message) => return fail(&message),
     };
-    let input: Box<dyn BufRead> = if file.as_os_str() == "-" {
+    let mut input: Box<dyn BufRead> = if file.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
         match std::fs::File::open(file) {
@@ -134,16 +136,22 @@ async fn import(file: &PathBuf, database: &str, links: &[String], secrets: Secre
     }
     let mut out = std::io::stdout().lock();
     let mut tally = Tally::default();
-    for (index, line) in input.lines().enumerate() {
-        let number = index + 1;
-        let line = match line {
-            Ok(line) => line,
+    let mut number = 0;
+    loop {
+        number += 1;
+        let line = match read_line(&mut input) {
+            Ok(None) => break,
+            Ok(Some(line)) => line,
             Err(error) => return fail(&format!("line {number}: {error}")),
         };
-        if line.trim().is_empty() {
+        if line.as_ref().is_ok_and(|text| text.trim().is_empty()) {
             continue;
         }
-        let report = match importer.import(&line).await {
+        let imported = match line {
+            Ok(text) => importer.import(&text).await,
+            Err(refused) => Err(refused),
+        };
+        let report = match imported {
             Ok(Imported::Processed { key, tenant }) => {
                 tally.processed += 1;
                 let tenant = tenant.as_ref().map_or("-", TenantId::as_str);
