@@ -22,6 +22,7 @@ mod m20261206_000012_lookup_indexes;
 mod m20261206_000013_call_search_terms;
 mod m20261206_000014_dashboard_indexes;
 mod m20261206_000015_dashboard_days;
+mod m20261206_000016_pending_live_events;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
@@ -100,6 +101,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000013_call_search_terms::Migration),
             Box::new(m20261206_000014_dashboard_indexes::Migration),
             Box::new(m20261206_000015_dashboard_days::Migration),
+            Box::new(m20261206_000016_pending_live_events::Migration),
         ]
     }
 }

@@ -49,8 +49,8 @@ enum EventTickets {
 }
 
 const TABLES: [&str; 3] = ["live_events", "live_event_sequences", "event_tickets"];
-const TENANT: &str = "(SELECT otto_tenant())";
-const PLATFORM: &str =
+pub(crate) const TENANT: &str = "(SELECT otto_tenant())";
+pub(crate) const PLATFORM: &str =
     "(SELECT otto_platform()) OR (SELECT pg_has_role(current_user, 'otto_platform', 'MEMBER'))";
 
 #[async_trait::async_trait]

@@ -1,8 +1,8 @@
 //! Wakes this process's streams when another process commits live events: one
 //! PostgreSQL connection per process `LISTEN`s on
 //! [`crate::store::live_events::CHANNEL`], whose notifications
-//! (`<tenant id> <last number>`, sent in the events' transaction and delivered only
-//! when it commits) are passed to the [`EventNotifier`]. A lost connection is
+//! (`<tenant id>`, sent in the events' transaction and delivered only when it
+//! commits) are passed to the [`EventNotifier`]. A lost connection is
 //! re-established, and the notifier is told that notifications may have been missed,
 //! so that streams re-read instead of waiting for the next event.
 
@@ -18,10 +18,13 @@ use crate::store::live_events::CHANNEL;
 /// How long to wait before connecting again after a failure.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// `(tenant, last number)` of a notification's payload.
-fn parse(payload: &str) -> Option<(TenantId, u64)> {
-    let (tenant, last) = payload.split_once(' ')?;
-    Some((TenantId::parse(tenant).ok()?, last.parse().ok()?))
+/// The tenant a notification's payload names. Processes of the previous release
+/// (during a rolling deploy) add ` <last number>`, which is not needed.
+fn parse(payload: &str) -> Option<TenantId> {
+    let tenant = payload
+        .split_once(' ')
+        .map_or(payload, |(tenant, _)| tenant);
+    TenantId::parse(tenant).ok()
 }
 
 /// Listens until the task is dropped (aborted at shutdown). Returns only if the
@@ -41,7 +44,7 @@ pub async fn listen(url: String, notifier: Arc<dyn EventNotifier>) -> Result<(),
     loop {
         match listener.try_recv().await {
             Ok(Some(notification)) => match parse(notification.payload()) {
-                Some((tenant, last)) => notifier.committed(&tenant, last, &[]),
+                Some(tenant) => notifier.committed(&tenant, &[]),
                 None => tracing::warn!("a live-event notification could not be read"),
             },
             Ok(None) => {
@@ -62,11 +65,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn payloads_name_a_tenant_and_a_number() {
-        let (tenant, last) = parse("org_2abc 42").expect("parses");
-        assert_eq!((tenant.as_str(), last), ("org_2abc", 42));
-        assert!(parse("org_2abc").is_none());
-        assert!(parse("org 1 2").is_none());
-        assert!(parse("org_1 -3").is_none());
+    fn payloads_name_a_tenant() {
+        assert_eq!(parse("org_2abc").expect("parses").as_str(), "org_2abc");
+        let previous_release = parse("org_2abc 42").expect("parses");
+        assert_eq!(previous_release.as_str(), "org_2abc");
+        assert!(parse("").is_none());
+        assert!(parse("org.1 2").is_none());
     }
 }

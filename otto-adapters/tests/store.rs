@@ -55,6 +55,8 @@ const TENANT_TABLES: &[&str] = &[
     "outbound_actions",
     // A row per settled day with a change (the call above, 11 days old).
     "dashboard_days",
+    // The call's `call.created`, pending until a stream reads (and numbers) it.
+    "pending_live_events",
 ];
 
 /// A transaction as the application role, with `tenant` and its proof set (or no

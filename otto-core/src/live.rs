@@ -1,8 +1,9 @@
 //! Live events: what the frontends' streams carry.
 //!
 //! An event is written by the store in the transaction of the change that causes it
-//! (a webhook's claim, a job's effect, an API write), numbered per tenant in commit
-//! order, and read back by the streams. This module says which changes make which
+//! (a webhook's claim, a job's effect, an API write), numbered per tenant once
+//! committed (without gaps, in the order readers find them), and read back by the
+//! streams. This module says which changes make which
 //! events, who may see each, and where a resumed stream starts; the adapters only
 //! append what these functions return, so every store publishes the same events.
 //!

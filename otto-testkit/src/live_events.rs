@@ -78,8 +78,8 @@ impl InMemoryStore {
     ) {
         let published: Vec<_> = events.iter().map(|event| event.event_type).collect();
         let last = tables.live.append(tenant, events);
-        if let (Some(last), Some(notifier)) = (last, self.notifier.0.get()) {
-            notifier.committed(tenant, last, &published);
+        if let (Some(_), Some(notifier)) = (last, self.notifier.0.get()) {
+            notifier.committed(tenant, &published);
         }
     }
 }

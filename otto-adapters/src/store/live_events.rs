@@ -2,11 +2,14 @@
 //! streams, woken across processes by PostgreSQL's `NOTIFY` and in this process by
 //! the store's [`EventNotifier`](otto_core::ports::EventNotifier).
 //!
-//! Numbers come from the tenant's row in `live_event_sequences`, taken last, just
-//! before the commit: two transactions of one tenant number their events in the
-//! order they commit (the second waits on the row until the first commits), so a
-//! reader that sees number N has every number below it, and a rolled-back
-//! transaction gives its numbers back.
+//! Writers append events unnumbered, to `pending_live_events`, touching no row
+//! that another transaction of the tenant needs: one tenant's deliveries commit side
+//! by side. Readers number them ([`SqlStore::number_pending`]) before they read: a
+//! short transaction holding the tenant's row in `live_event_sequences` moves what is
+//! pending, in the order it was appended, into `live_events` with the next numbers,
+//! all or nothing. Numberers of one tenant take turns on that row, so a reader that
+//! sees number N has every number below it, and a rolled-back writer leaves nothing
+//! to number.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -19,46 +22,34 @@ use uuid::Uuid;
 use super::sql::column;
 use super::{SqlStore, UnitOfWork, sql, store_error, stored_time};
 
-/// The PostgreSQL channel that carries `<tenant id> <last number>` on every commit
-/// of events.
+/// The PostgreSQL channel that carries `<tenant id>` on every commit of events.
 pub const CHANNEL: &str = "otto_live_events";
 
-/// Appends `events` for `tenant` in `transaction`, stamped with the time of the
-/// append (the last statements before the commit: their `occurred_at` is the
-/// commit's, not the time the request arrived); the tenant's last number after them,
-/// or `None` when there were none.
+/// How many pending events one numbering transaction moves at most.
+const NUMBERING_BATCH: usize = 500;
+
+/// The columns `live_events` and `pending_live_events` share, in the order both
+/// inserts below list them.
+const EVENT_COLUMNS: &str = "event_type, occurred_at, audience, assigned_rep, payload";
+
+/// Appends `events` for `tenant` in `transaction`, unnumbered, stamped with the time
+/// of the append (the last statements before the commit: their `occurred_at` is the
+/// commit's, not the time the request arrived).
 pub(super) async fn append(
     transaction: &DatabaseTransaction,
     tenant: &TenantId,
     events: &[NewLiveEvent],
-) -> Result<Option<u64>, StoreError> {
+) -> Result<(), StoreError> {
     if events.is_empty() {
-        return Ok(None);
+        return Ok(());
     }
-    let count = events.len() as i64;
-    let rows = sql::query(
-        transaction,
-        "INSERT INTO live_event_sequences (tenant_id, last_sequence) VALUES ($1, $2) \
-         ON CONFLICT (tenant_id) DO UPDATE \
-         SET last_sequence = live_event_sequences.last_sequence + excluded.last_sequence \
-         RETURNING last_sequence",
-        vec![tenant.as_str().into(), count.into()],
-    )
-    .await?;
-    let last: i64 = rows
-        .first()
-        .ok_or_else(|| StoreError::Internal("no event number was returned".to_owned()))
-        .and_then(|row| column(row, "last_sequence"))?;
-    let first = last - count + 1;
     let at = stored_time(Utc::now());
     let mut placeholders = Vec::with_capacity(events.len());
-    let mut values: Vec<Value> = Vec::with_capacity(events.len() * 7);
+    let mut values: Vec<Value> = Vec::with_capacity(events.len() * 6);
     for (offset, event) in events.iter().enumerate() {
-        let base = offset * 7;
-        placeholders.push(format!("({})", sql::placeholders(base + 1, 7)));
+        placeholders.push(format!("({})", sql::placeholders(offset * 6 + 1, 6)));
         values.extend([
             tenant.as_str().into(),
-            (first + offset as i64).into(),
             event.event_type.as_str().into(),
             at.into(),
             event.audience.as_str().into(),
@@ -72,11 +63,11 @@ pub(super) async fn append(
                 .into(),
         ]);
     }
+    // Rows of one multi-row VALUES take their ids in order: the events keep theirs.
     sql::execute(
         transaction,
         &format!(
-            "INSERT INTO live_events (tenant_id, sequence, event_type, occurred_at, audience, \
-             assigned_rep, payload) VALUES {}",
+            "INSERT INTO pending_live_events (tenant_id, {EVENT_COLUMNS}) VALUES {}",
             placeholders.join(", ")
         ),
         values,
@@ -87,11 +78,11 @@ pub(super) async fn append(
         sql::execute(
             transaction,
             "SELECT pg_notify($1, $2)",
-            vec![CHANNEL.into(), format!("{} {last}", tenant.as_str()).into()],
+            vec![CHANNEL.into(), tenant.as_str().into()],
         )
         .await?;
     }
-    Ok(Some(last as u64))
+    Ok(())
 }
 
 impl SqlStore {
@@ -103,13 +94,118 @@ impl SqlStore {
         tenant: &TenantId,
         events: &[NewLiveEvent],
     ) -> Result<(), StoreError> {
-        let last = append(&transaction, tenant, events).await?;
+        append(&transaction, tenant, events).await?;
         transaction.commit().await.map_err(store_error)?;
-        if let (Some(last), Some(notifier)) = (last, &self.notifier) {
+        if let (false, Some(notifier)) = (events.is_empty(), &self.notifier) {
             let published: Vec<_> = events.iter().map(|event| event.event_type).collect();
-            notifier.committed(tenant, last, &published);
+            notifier.committed(tenant, &published);
         }
         Ok(())
+    }
+
+    /// Numbers every event of the scope's tenant committed so far and still pending,
+    /// a batch per transaction. Nothing pending (the usual case) costs one read.
+    async fn number_pending(&self, scope: &TenantScope) -> Result<(), StoreError> {
+        loop {
+            let pending = self
+                .scoped_query(
+                    scope,
+                    "SELECT id FROM pending_live_events WHERE tenant_id = $1 LIMIT 1",
+                    vec![scope.tenant_id().as_str().into()],
+                )
+                .await?;
+            if pending.is_empty() || self.number_batch(scope).await? < NUMBERING_BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Moves up to [`NUMBERING_BATCH`] of the tenant's pending events into
+    /// `live_events`, numbered after its last number; how many it moved.
+    async fn number_batch(&self, scope: &TenantScope) -> Result<usize, StoreError> {
+        let tenant = scope.tenant_id().as_str();
+        let transaction = self.begin(scope).await?;
+        // Taken first and held to the commit: the tenant's numberers take turns, and
+        // each statement after the wait sees what the previous numberer moved.
+        let rows = sql::query(
+            &transaction,
+            "INSERT INTO live_event_sequences (tenant_id, last_sequence) VALUES ($1, 0) \
+             ON CONFLICT (tenant_id) DO UPDATE \
+             SET last_sequence = live_event_sequences.last_sequence \
+             RETURNING last_sequence",
+            vec![tenant.into()],
+        )
+        .await?;
+        let last: i64 = rows
+            .first()
+            .ok_or_else(|| StoreError::Internal("no event number was returned".to_owned()))
+            .and_then(|row| column(row, "last_sequence"))?;
+        let mut moved = sql::query(
+            &transaction,
+            &format!(
+                "DELETE FROM pending_live_events WHERE id IN \
+                 (SELECT id FROM pending_live_events WHERE tenant_id = $1 ORDER BY id LIMIT $2) \
+                 RETURNING id, {EVENT_COLUMNS}"
+            ),
+            vec![tenant.into(), (NUMBERING_BATCH as i64).into()],
+        )
+        .await?
+        .iter()
+        .map(PendingEvent::read)
+        .collect::<Result<Vec<_>, _>>()?;
+        if moved.is_empty() {
+            transaction.rollback().await.map_err(store_error)?;
+            return Ok(0);
+        }
+        moved.sort_by_key(|event| event.id);
+        let mut placeholders = Vec::with_capacity(moved.len());
+        let mut values: Vec<Value> = Vec::with_capacity(moved.len() * 7);
+        for (offset, event) in moved.iter().enumerate() {
+            placeholders.push(format!("({})", sql::placeholders(offset * 7 + 1, 7)));
+            values.push(tenant.into());
+            values.push((last + 1 + offset as i64).into());
+            values.extend(event.columns.iter().cloned());
+        }
+        sql::execute(
+            &transaction,
+            &format!(
+                "INSERT INTO live_events (tenant_id, sequence, {EVENT_COLUMNS}) VALUES {}",
+                placeholders.join(", ")
+            ),
+            values,
+        )
+        .await?;
+        sql::execute(
+            &transaction,
+            "UPDATE live_event_sequences SET last_sequence = $2 WHERE tenant_id = $1",
+            vec![tenant.into(), (last + moved.len() as i64).into()],
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(moved.len())
+    }
+}
+
+/// A pending event as the numbering moved it: its id (the order it was appended in)
+/// and its [`EVENT_COLUMNS`], as they are inserted again.
+struct PendingEvent {
+    id: i64,
+    columns: [Value; 5],
+}
+
+impl PendingEvent {
+    fn read(row: &QueryResult) -> Result<Self, StoreError> {
+        let occurred_at: DateTime<Utc> = column(row, "occurred_at")?;
+        Ok(PendingEvent {
+            id: column(row, "id")?,
+            columns: [
+                column::<String>(row, "event_type")?.into(),
+                occurred_at.into(),
+                column::<String>(row, "audience")?.into(),
+                column::<Option<String>>(row, "assigned_rep")?.into(),
+                column::<String>(row, "payload")?.into(),
+            ],
+        })
     }
 }
 
@@ -172,6 +268,7 @@ impl LiveEventLog for SqlStore {
         after: u64,
         limit: u32,
     ) -> Result<Vec<LiveEvent>, StoreError> {
+        self.number_pending(scope).await?;
         self.scoped_query(
             scope,
             "SELECT sequence, event_type, occurred_at, audience, assigned_rep, payload \
@@ -190,6 +287,9 @@ impl LiveEventLog for SqlStore {
     }
 
     async fn last_sequence(&self, scope: &TenantScope) -> Result<u64, StoreError> {
+        // Numbered first: a stream that starts from the last number is not handed,
+        // as new, what was committed before it started.
+        self.number_pending(scope).await?;
         let rows = self
             .scoped_query(
                 scope,
@@ -266,6 +366,14 @@ impl LiveEventLog for SqlStore {
             vec![cutoff.into(), i64::from(batch).into()],
         )
         .await?;
+        // Pending events no stream asked for within the retention go the same way.
+        let never_numbered = sql::execute(
+            &transaction,
+            "DELETE FROM pending_live_events WHERE id IN \
+             (SELECT id FROM pending_live_events WHERE occurred_at < $1 LIMIT $2)",
+            vec![cutoff.into(), i64::from(batch).into()],
+        )
+        .await?;
         sql::execute(
             &transaction,
             "DELETE FROM event_tickets WHERE expires_at < $1",
@@ -273,6 +381,62 @@ impl LiveEventLog for SqlStore {
         )
         .await?;
         transaction.commit().await.map_err(store_error)?;
-        Ok(deleted)
+        Ok(deleted + never_numbered)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::{self, PoolSettings};
+    use crate::system::UuidV7Ids;
+    use crate::test_support::TestDatabase;
+    use otto_core::live::call_created;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    /// One tenant's writers no longer take turns: a transaction that appended events
+    /// and has not committed does not hold up another one of the same tenant (it
+    /// did while numbers were taken at write time, until the first committed).
+    #[tokio::test]
+    async fn postgres_writers_of_one_tenant_do_not_wait_for_each_other() {
+        let Some(test_database) = TestDatabase::create().await else {
+            return;
+        };
+        let connection = database::connect(&test_database.url, &PoolSettings::default())
+            .await
+            .expect("connects");
+        database::migrate_up(&connection).await.expect("migrates");
+        let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+        let tenant = TenantId::parse("org_acme").expect("a tenant");
+        let scope = TenantScope::for_job(tenant.clone());
+        let first = [call_created(Uuid::now_v7(), None)];
+        let second = [call_created(Uuid::now_v7(), None)];
+
+        let open = store.begin(&scope).await.expect("begins");
+        append(&open, &tenant, &first).await.expect("appends");
+        let other = store.begin(&scope).await.expect("begins");
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            store.commit_with_events(other, &tenant, &second),
+        )
+        .await
+        .expect("the second writer commits while the first is open")
+        .expect("commits");
+        // Only what committed is read, and it is numbered from 1.
+        let read = store.events_after(&scope, 0, 10).await.expect("reads");
+        assert_eq!(read.len(), 1);
+        assert_eq!(read[0].sequence, 1);
+        assert_eq!(read[0].payload, second[0].payload);
+
+        open.commit().await.expect("commits");
+        let read = store.events_after(&scope, 0, 10).await.expect("reads");
+        let numbered: Vec<_> = read.iter().map(|event| event.sequence).collect();
+        assert_eq!(numbered, [1, 2]);
+        assert_eq!(read[1].payload, first[0].payload);
+        assert_eq!(store.last_sequence(&scope).await.expect("reads"), 2);
+
+        connection.close().await.expect("closes");
+        test_database.drop_database().await;
     }
 }

@@ -70,8 +70,8 @@ pub trait LiveEventLog: Send + Sync {
     async fn purge_events(&self, cutoff: DateTime<Utc>, batch: u32) -> Result<u64, StoreError>;
 }
 
-/// Told, after a transaction that appended events commits, the tenant's last number:
-/// the in-process half of waking the streams (PostgreSQL also wakes other processes
+/// Told, after a transaction that appended events commits, whose they were: the
+/// in-process half of waking the streams (PostgreSQL also wakes other processes
 /// with `NOTIFY`, which its listener passes on here). Implementations only signal:
 /// they neither block nor call back into the store.
 ///
@@ -87,12 +87,12 @@ pub trait LiveEventLog: Send + Sync {
 /// use otto_testkit::contracts::new_call;
 ///
 /// #[derive(Default)]
-/// struct Told(Mutex<Vec<(String, u64, Vec<EventType>)>>);
+/// struct Told(Mutex<Vec<(String, Vec<EventType>)>>);
 ///
 /// impl EventNotifier for Told {
-///     fn committed(&self, tenant: &TenantId, last: u64, published: &[EventType]) {
+///     fn committed(&self, tenant: &TenantId, published: &[EventType]) {
 ///         let mut told = self.0.lock().unwrap();
-///         told.push((tenant.to_string(), last, published.to_vec()));
+///         told.push((tenant.to_string(), published.to_vec()));
 ///     }
 /// }
 ///
@@ -102,16 +102,17 @@ pub trait LiveEventLog: Send + Sync {
 /// store.notify_events_to(told.clone());
 /// let acme = TenantScope::for_job(TenantId::parse("org_acme")?);
 /// store.record(&acme, new_call("CAL1", 0)).await?;
-/// // Once the change committed: whose events, the last number, and what was appended.
-/// let expected = ("org_acme".to_string(), 1, vec![EventType::CallCreated]);
+/// // Once the change committed: whose events, and what was appended.
+/// let expected = ("org_acme".to_string(), vec![EventType::CallCreated]);
 /// assert_eq!(*told.0.lock().unwrap(), [expected]);
 /// # Ok(())
 /// # }
 /// ```
 pub trait EventNotifier: Send + Sync {
-    /// `tenant`'s events up to `last_sequence` are committed; `published` are the
-    /// types this process appended (empty when another process did).
-    fn committed(&self, tenant: &TenantId, last_sequence: u64, published: &[EventType]);
+    /// New events of `tenant` are committed (not yet numbered: the log numbers them
+    /// when they are read); `published` are the types this process appended (empty
+    /// when another process did).
+    fn committed(&self, tenant: &TenantId, published: &[EventType]);
 
     /// Notifications may have been lost (the listener's connection dropped): every
     /// followed tenant should be read again.

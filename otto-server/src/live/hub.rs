@@ -443,7 +443,7 @@ impl LiveHub {
 }
 
 impl EventNotifier for LiveHub {
-    fn committed(&self, tenant: &TenantId, last_sequence: u64, published: &[EventType]) {
+    fn committed(&self, tenant: &TenantId, published: &[EventType]) {
         for event_type in published {
             self.metrics
                 .events_published
@@ -453,9 +453,7 @@ impl EventNotifier for LiveHub {
                 .inc();
         }
         let feed = locked(&self.feeds).get(tenant).cloned();
-        if let Some(feed) = feed
-            && last_sequence > locked(&feed.state).position
-        {
+        if let Some(feed) = feed {
             feed.wake.notify_one();
         }
     }
