@@ -16,13 +16,14 @@ use chrono::{DateTime, Utc};
 use otto_core::live::{Audience, EventType, LiveEvent, NewLiveEvent, NewTicket, TicketHolder};
 use otto_core::ports::{LiveEventLog, StoreError};
 use otto_core::tenancy::{TenantId, TenantScope, UserId};
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, QueryResult, Value};
+use sea_orm::{DatabaseTransaction, QueryResult, Value};
 use uuid::Uuid;
 
 use super::sql::column;
 use super::{SqlStore, UnitOfWork, sql, store_error, stored_time};
 
-/// The PostgreSQL channel that carries `<tenant id>` on every commit of events.
+/// The PostgreSQL channel that carries `<tenant id>` after commits of the tenant's
+/// events (sent by `wakeups`).
 pub const CHANNEL: &str = "otto_live_events";
 
 /// How many pending events one numbering transaction moves at most.
@@ -73,21 +74,13 @@ pub(super) async fn append(
         values,
     )
     .await?;
-    if transaction.get_database_backend() == DatabaseBackend::Postgres {
-        // Delivered to every listening process when (and only if) this commits.
-        sql::execute(
-            transaction,
-            "SELECT pg_notify($1, $2)",
-            vec![CHANNEL.into(), tenant.as_str().into()],
-        )
-        .await?;
-    }
     Ok(())
 }
 
 impl SqlStore {
     /// Appends `events` for `tenant`, commits `transaction`, then tells this process's
-    /// streams: the one way a unit of work that makes events ends.
+    /// streams, and other processes' (see `wakeups`): the one way a unit of work that
+    /// makes events ends.
     pub(super) async fn commit_with_events(
         &self,
         transaction: UnitOfWork,
@@ -96,7 +89,13 @@ impl SqlStore {
     ) -> Result<(), StoreError> {
         append(&transaction, tenant, events).await?;
         transaction.commit().await.map_err(store_error)?;
-        if let (false, Some(notifier)) = (events.is_empty(), &self.notifier) {
+        if events.is_empty() {
+            return Ok(());
+        }
+        if let Some(wakeups) = &self.wakeups {
+            wakeups.wake(tenant);
+        }
+        if let Some(notifier) = &self.notifier {
             let published: Vec<_> = events.iter().map(|event| event.event_type).collect();
             notifier.committed(tenant, &published);
         }

@@ -24,10 +24,12 @@ mod messages;
 pub mod scope_key;
 mod search_terms;
 mod sql;
+mod wakeups;
 mod webhooks;
 mod write_turns;
 
 pub use hot_queries::{HotQuery, HotQuerySample, HotQueryScope};
+use wakeups::Wakeups;
 pub use write_turns::DEFAULT_MAX_WAITING_WRITERS;
 use write_turns::WriteTurns;
 
@@ -51,6 +53,9 @@ pub struct SqlStore {
     ids: Arc<dyn IdGenerator>,
     scope_key: Arc<ScopeKey>,
     notifier: Option<Arc<dyn EventNotifier>>,
+    /// Other processes' wake-ups after commits of live events (`None` on SQLite,
+    /// whose streams are this process's).
+    wakeups: Option<Arc<Wakeups>>,
     /// The embedded database's queue of writers (`None` on PostgreSQL, where
     /// transactions write side by side).
     write_turns: Option<Arc<WriteTurns>>,
@@ -146,11 +151,14 @@ impl SqlStore {
     pub fn new(db: DatabaseConnection, ids: Arc<dyn IdGenerator>) -> Self {
         let write_turns = (db.get_database_backend() == DatabaseBackend::Sqlite)
             .then(|| Arc::new(WriteTurns::new(DEFAULT_MAX_WAITING_WRITERS)));
+        let wakeups = (db.get_database_backend() == DatabaseBackend::Postgres)
+            .then(|| Arc::new(Wakeups::new(db.clone())));
         SqlStore {
             db,
             ids,
             scope_key: Arc::new(ScopeKey::from_database()),
             notifier: None,
+            wakeups,
             write_turns,
         }
     }
