@@ -23,6 +23,7 @@ mod m20261206_000013_call_search_terms;
 mod m20261206_000014_dashboard_indexes;
 mod m20261206_000015_dashboard_days;
 mod m20261206_000016_pending_live_events;
+mod m20261206_000017_search_term_order;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
@@ -102,6 +103,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000014_dashboard_indexes::Migration),
             Box::new(m20261206_000015_dashboard_days::Migration),
             Box::new(m20261206_000016_pending_live_events::Migration),
+            Box::new(m20261206_000017_search_term_order::Migration),
         ]
     }
 }

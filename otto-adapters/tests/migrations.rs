@@ -132,7 +132,8 @@ async fn processes_starting_together_migrate_once_on_postgres() {
 
 /// Migration 13 gives the calls that exist before it the same search terms as a call
 /// recorded after it (`search_terms`), on both databases: PostgreSQL's backfill is SQL
-/// and must agree with the Rust rule, name by name.
+/// and must agree with the Rust rule, name by name. Migration 17 gives them their
+/// call's start.
 async fn assert_existing_calls_get_their_search_terms(connection: &DatabaseConnection) {
     use otto_adapters::store::SqlStore;
     use otto_adapters::system::UuidV7Ids;
@@ -222,6 +223,31 @@ async fn assert_existing_calls_get_their_search_terms(connection: &DatabaseConne
     };
     let found = store.list(&scope, &filter, None, 10).await.expect("lists");
     assert_eq!(found.items.len(), 1, "a backfilled call is found");
+
+    // Migration 17 alone: terms that predate it get their call's start.
+    let dated = status
+        .iter()
+        .position(|migration| migration.name.ends_with("_search_term_order"))
+        .expect("the migration dating the terms");
+    let steps = u32::try_from(status.len() - dated).expect("few migrations");
+    database::migrate_down(connection, steps)
+        .await
+        .expect("down to before the terms' start");
+    database::migrate_up(connection)
+        .await
+        .expect("up again, backfilling the start");
+    let undated = connection
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT count(*) AS undated FROM call_search_terms t JOIN calls c ON c.id = t.call_id \
+             WHERE t.started_at IS NULL OR t.started_at <> c.started_at",
+        ))
+        .await
+        .expect("reads")
+        .expect("a row");
+    assert_eq!(undated.try_get::<i64>("", "undated").expect("a count"), 0);
+    let found = store.list(&scope, &filter, None, 10).await.expect("lists");
+    assert_eq!(found.items.len(), 1, "found by its dated terms");
 }
 
 #[tokio::test]

@@ -112,6 +112,7 @@ pub async fn call_log_contract(stores: CallLogStores<'_>, tenant_a: &str, tenant
     outcomes_are_written_per_tenant(&stores, &a, &b, &rep).await;
     conversations_group_messages(&stores, &a, &b).await;
     the_dashboard_counts_the_range(&stores, &a, &b).await;
+    searches_page_newest_first(&stores, &scope_of(&format!("{tenant_a}_search"))).await;
 }
 
 async fn filters_narrow_the_list(stores: &CallLogStores<'_>, a: &TenantScope, b: &TenantScope) {
@@ -283,6 +284,77 @@ async fn filters_narrow_the_list(stores: &CallLogStores<'_>, a: &TenantScope, b:
     assert_eq!(found.duration_seconds, Some(10));
     assert_eq!(recording(b, f2.id).await, None, "not another tenant's");
     searches_follow_the_customer_a_delivery_states(stores, a).await;
+}
+
+/// A search's pages: newest first (ties by id), each call once even when several of
+/// its words match, cursors that go on where the page ended, and a time range that
+/// narrows the search. `a` must be fresh.
+async fn searches_page_newest_first(stores: &CallLogStores<'_>, a: &TenantScope) {
+    let named = |id: &str, hours_ago: i64, name: &str| {
+        call(
+            id,
+            hours_ago,
+            Direction::Inbound,
+            false,
+            name,
+            "+15550001111",
+        )
+    };
+    for new in [
+        named("Z1", 30, "Zed Zedson"),
+        named("Z2", 31, "Zelda Smith"),
+        named("Z3", 32, "Zed Smith"),
+        named("Z4", 32, "Zeb Long"),
+        named("Z5", 33, "Ola Nordmann"),
+        named("Z6", 34, "Zedd Zedd"),
+    ] {
+        stores.calls.record(a, new).await.expect("records");
+    }
+    let search = |text: &str| CallFilter {
+        search: CallSearch::parse(text),
+        ..CallFilter::default()
+    };
+    // Z3 and Z4 start together: the higher id comes first, as in the unfiltered list.
+    let everything = ids(stores.calls, a, CallFilter::default()).await;
+    let expected: Vec<String> = everything.into_iter().filter(|id| id != "Z5").collect();
+    let (mut paged, mut cursor, mut pages) = (Vec::new(), None, 0);
+    loop {
+        let page = stores
+            .calls
+            .list(a, &search("ze"), cursor, 2)
+            .await
+            .expect("lists");
+        pages += 1;
+        assert!(page.items.len() <= 2);
+        paged.extend(page.items.iter().map(|call| call.external_id.clone()));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(paged, expected, "every match once, newest first");
+    assert_eq!(pages, 3, "five matches in pages of two");
+    assert_eq!(
+        ids(stores.calls, a, search("zed")).await,
+        ["Z1", "Z3", "Z6"]
+    );
+    assert_eq!(ids(stores.calls, a, search("smith zed")).await, ["Z3"]);
+    let within = CallFilter {
+        started_from: Some(noon() - Duration::hours(32)),
+        started_before: Some(noon() - Duration::hours(30)),
+        ..search("z")
+    };
+    let within = ids(stores.calls, a, within).await;
+    assert_eq!(
+        within.len(),
+        3,
+        "{within:?}: 32 hours ago inclusive, 30 exclusive"
+    );
+    assert!(
+        within
+            .iter()
+            .all(|id| ["Z2", "Z3", "Z4"].contains(&id.as_str()))
+    );
 }
 
 /// A call a delivery creates is found by its customer at once, and a delivery that

@@ -54,7 +54,8 @@
 --   account per tenant, no signing key), users and memberships (an owner and 2-8
 --   reps per tenant). live_event_sequences needs no row (taken by upsert).
 -- - call_search_terms, when that table exists (migration 13): the terms of every
---   call, by otto_core::calls::search_terms's rule written in SQL, which agrees with
+--   call (with its start, from migration 17), by otto_core::calls::search_terms's
+--   rule written in SQL, which agrees with
 --   it on the seed's ASCII names and digits (not on every text: the migration itself
 --   makes terms in Rust).
 --
@@ -538,33 +539,40 @@ FROM (
 DO $$
 DECLARE
     unchecked boolean := false;
+    -- Each term carries its call's start from migration 17 on.
+    dated text;
 BEGIN
     IF to_regclass('public.call_search_terms') IS NULL THEN
         RETURN;
     END IF;
+    dated := CASE WHEN EXISTS (SELECT 1 FROM information_schema.columns
+                               WHERE table_schema = current_schema()
+                                 AND table_name = 'call_search_terms'
+                                 AND column_name = 'started_at')
+                  THEN ', started_at' ELSE '' END;
     BEGIN
         PERFORM set_config('session_replication_role', 'replica', true);
         unchecked := true;
     EXCEPTION WHEN insufficient_privilege THEN
         NULL;
     END;
-    EXECUTE $sql$
-        INSERT INTO call_search_terms (tenant_id, term, call_id)
-        SELECT tenant_id, term, call_id FROM (
-            SELECT c.tenant_id, left('w' || w.word, 64) AS term, c.id AS call_id
+    EXECUTE format($sql$
+        INSERT INTO call_search_terms (tenant_id, term, call_id %1$s)
+        SELECT tenant_id, term, call_id %1$s FROM (
+            SELECT c.tenant_id, left('w' || w.word, 64) AS term, c.id AS call_id, c.started_at
               FROM calls c,
                    LATERAL (SELECT word, row_number() OVER () AS position
                               FROM regexp_split_to_table(lower(c.customer_name), '\s+') AS word
                              WHERE word <> '') AS w
              WHERE w.position <= 16
             UNION ALL
-            SELECT c.tenant_id, left('n' || reverse(regexp_replace(c.customer_number, '[^0-9]', '', 'g')), 64), c.id
+            SELECT c.tenant_id, left('n' || reverse(regexp_replace(c.customer_number, '[^0-9]', '', 'g')), 64), c.id, c.started_at
               FROM calls c
              WHERE regexp_replace(c.customer_number, '[^0-9]', '', 'g') <> ''
         ) AS terms
         ORDER BY tenant_id, term, call_id
         ON CONFLICT DO NOTHING
-    $sql$;
+    $sql$, dated);
     IF unchecked THEN
         PERFORM set_config('session_replication_role', 'origin', true);
     END IF;

@@ -128,6 +128,15 @@ pub(super) fn list_query(
     cursor: Option<CallCursor>,
     limit: u32,
 ) -> sea_orm::Select<calls::Entity> {
+    let tenant = scope.tenant_id().as_str();
+    if let Some(page) = search_terms::page_of_matches(tenant, filter, cursor, limit) {
+        // A search: the page's ids come from the terms, then only its calls are read.
+        return calls::Entity::find()
+            .filter(calls::Column::TenantId.eq(tenant))
+            .filter(calls::Column::Id.in_subquery(page))
+            .order_by_desc(calls::Column::StartedAt)
+            .order_by_desc(calls::Column::Id);
+    }
     let mut query = calls::Entity::find()
         .filter(calls::Column::TenantId.eq(scope.tenant_id().as_str()))
         .filter(filter_condition(scope.tenant_id().as_str(), filter));
@@ -201,9 +210,12 @@ impl CallRepository for SqlStore {
             search_terms::index_new_call(
                 &transaction,
                 tenant,
-                stored.id,
-                stored.customer_name.as_deref(),
-                stored.customer_number.as_deref(),
+                search_terms::TermedCall {
+                    id: stored.id,
+                    started_at: stored.started_at,
+                    name: stored.customer_name.as_deref(),
+                    number: stored.customer_number.as_deref(),
+                },
             )
             .await?;
         }

@@ -290,9 +290,12 @@ impl<'a> EffectWriter<'a> {
         search_terms::index_new_call(
             self.transaction,
             tenant.as_str(),
-            id,
-            facts.customer_name.as_deref(),
-            facts.customer_number.as_deref(),
+            search_terms::TermedCall {
+                id,
+                started_at: facts.started_at.unwrap_or(self.at),
+                name: facts.customer_name.as_deref(),
+                number: facts.customer_number.as_deref(),
+            },
         )
         .await?;
         self.publish(live::call_created(id, None));
@@ -315,7 +318,7 @@ impl<'a> EffectWriter<'a> {
              answered = COALESCE($4, answered), \
              duration_seconds = COALESCE($5, duration_seconds), updated_at = $6 \
              WHERE tenant_id = $7 AND provider = $8 AND external_id = $9 \
-             RETURNING id, customer_name, customer_number, assigned_rep",
+             RETURNING id, started_at, customer_name, customer_number, assigned_rep",
             vec![
                 facts.direction.map(|d| d.as_str().to_owned()).into(),
                 text(&facts.customer_name),
@@ -335,12 +338,19 @@ impl<'a> EffectWriter<'a> {
             return Ok(());
         };
         if facts.customer_name.is_some() || facts.customer_number.is_some() {
+            let (name, number): (Option<String>, Option<String>) = (
+                column(row, "customer_name")?,
+                column(row, "customer_number")?,
+            );
             search_terms::reindex_call(
                 self.transaction,
                 tenant.as_str(),
-                column(row, "id")?,
-                column::<Option<String>>(row, "customer_name")?.as_deref(),
-                column::<Option<String>>(row, "customer_number")?.as_deref(),
+                search_terms::TermedCall {
+                    id: column(row, "id")?,
+                    started_at: column(row, "started_at")?,
+                    name: name.as_deref(),
+                    number: number.as_deref(),
+                },
             )
             .await?;
         }
