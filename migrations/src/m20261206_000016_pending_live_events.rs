@@ -72,6 +72,13 @@ impl MigrationTrait for Migration {
         // the numbering of migration 11 (at write time) carries on after them.
         // (`WHERE true`: SQLite reads `ON CONFLICT` after a bare `FROM` as a join.)
         let connection = manager.get_connection();
+        if manager.get_database_backend() == DatabaseBackend::Postgres {
+            // Writers wait (this runs in the migration's transaction): every statement
+            // below sees the same pending events.
+            connection
+                .execute_unprepared("LOCK TABLE pending_live_events IN EXCLUSIVE MODE")
+                .await?;
+        }
         connection
             .execute_unprepared(
                 "INSERT INTO live_event_sequences (tenant_id, last_sequence)

@@ -5,7 +5,8 @@
 //! started: a common surname (2,142 calls of a 100,000-call tenant) cost 2,142 index
 //! probes into `calls` for a page of 50. With the start beside the term, the page is
 //! the newest entries of one index range, and only its calls are read. A call's
-//! `started_at` never changes once stored, so the copy cannot go stale.
+//! `started_at` never changes once stored, so the copy cannot go stale; a trigger
+//! dates terms inserted without it (a previous release's, during a rollout).
 //!
 //! Runs outside one transaction, like migration 13, so `calls` and the terms keep
 //! taking writes: the column is added without a default (no rewrite) and filled
@@ -26,6 +27,31 @@ pub struct Migration;
 const BATCH: u64 = 10_000;
 
 const INDEX: &str = "call_search_terms_newest";
+
+/// Terms inserted without a start (by a previous release's process during a rollout)
+/// take their call's, so a search never misses their call. New code always states
+/// it, and the trigger's condition is then false.
+const DATE_LEGACY_TERMS_POSTGRES: &str = "
+    CREATE OR REPLACE FUNCTION otto_search_term_start() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        NEW.started_at := (SELECT started_at FROM calls WHERE id = NEW.call_id);
+        RETURN NEW;
+    END $$;
+    DROP TRIGGER IF EXISTS call_search_terms_start ON call_search_terms;
+    CREATE TRIGGER call_search_terms_start BEFORE INSERT ON call_search_terms
+        FOR EACH ROW WHEN (NEW.started_at IS NULL)
+        EXECUTE FUNCTION otto_search_term_start();";
+
+/// SQLite's triggers cannot change the row they fire for: it is dated right after.
+const DATE_LEGACY_TERMS_SQLITE: &str = "
+    CREATE TRIGGER IF NOT EXISTS call_search_terms_start AFTER INSERT ON call_search_terms
+    WHEN NEW.started_at IS NULL
+    BEGIN
+        UPDATE call_search_terms
+           SET started_at = (SELECT started_at FROM calls WHERE id = NEW.call_id)
+         WHERE tenant_id = NEW.tenant_id AND term = NEW.term AND call_id = NEW.call_id;
+    END;";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -49,6 +75,13 @@ impl MigrationTrait for Migration {
                 })
                 .await?;
         }
+        connection
+            .execute_unprepared(if postgres {
+                DATE_LEGACY_TERMS_POSTGRES
+            } else {
+                DATE_LEGACY_TERMS_SQLITE
+            })
+            .await?;
         backfill(connection).await?;
         connection
             .execute_unprepared(&format!(
@@ -63,6 +96,16 @@ impl MigrationTrait for Migration {
         let connection = manager.get_connection();
         connection
             .execute_unprepared(&format!("DROP INDEX IF EXISTS {INDEX}"))
+            .await?;
+        connection
+            .execute_unprepared(
+                if manager.get_database_backend() == DatabaseBackend::Postgres {
+                    "DROP TRIGGER IF EXISTS call_search_terms_start ON call_search_terms;
+                     DROP FUNCTION IF EXISTS otto_search_term_start();"
+                } else {
+                    "DROP TRIGGER IF EXISTS call_search_terms_start"
+                },
+            )
             .await?;
         if manager
             .has_column("call_search_terms", "started_at")

@@ -1,8 +1,8 @@
 //! Wakes this process's streams when another process commits live events: one
 //! PostgreSQL connection per process `LISTEN`s on
 //! [`crate::store::live_events::CHANNEL`], whose notifications
-//! (`<tenant id>`, sent in the events' transaction and delivered only when it
-//! commits) are passed to the [`EventNotifier`]. A lost connection is
+//! (`<tenant id>`, sent by the writing process once the events' transaction has
+//! committed: see `store::wakeups`) are passed to the [`EventNotifier`]. A lost connection is
 //! re-established, and the notifier is told that notifications may have been missed,
 //! so that streams re-read instead of waiting for the next event.
 

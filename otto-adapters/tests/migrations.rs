@@ -248,6 +248,28 @@ async fn assert_existing_calls_get_their_search_terms(connection: &DatabaseConne
     assert_eq!(undated.try_get::<i64>("", "undated").expect("a count"), 0);
     let found = store.list(&scope, &filter, None, 10).await.expect("lists");
     assert_eq!(found.items.len(), 1, "found by its dated terms");
+
+    // A term written without a start, as a previous release's process writes it
+    // during a rollout, takes its call's: the call is still found.
+    let call = found.items[0].id;
+    connection
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO call_search_terms (tenant_id, term, call_id) VALUES ($1, $2, $3)",
+            ["org_backfill".into(), "wrollout".into(), call.into()],
+        ))
+        .await
+        .expect("a term without a start");
+    let filter = CallFilter {
+        search: CallSearch::parse("rollout"),
+        ..CallFilter::default()
+    };
+    let found = store.list(&scope, &filter, None, 10).await.expect("lists");
+    assert_eq!(
+        found.items.len(),
+        1,
+        "a term written without a start is dated"
+    );
 }
 
 #[tokio::test]

@@ -213,6 +213,22 @@ pub async fn live_event_log_contract(stores: LiveEventStores<'_>, tenant_a: &str
         stores.events.last_sequence(&scope_a).await.expect("reads"),
         last
     );
+
+    // An event purged before any stream read it still takes its number: a stream
+    // resuming from before it finds the tenant moved on with nothing left to replay
+    // (and is told to resync), never a silent skip.
+    let unread = [call("LIVE-UNREAD", CallChange::Open, None)];
+    deliver(stores, tenant_a, "LIVE-UNREAD", &unread).await;
+    stores
+        .events
+        .purge_events(Utc::now() + Duration::seconds(1), 1_000)
+        .await
+        .expect("purges");
+    assert_eq!(
+        stores.events.last_sequence(&scope_a).await.expect("reads"),
+        last + 1
+    );
+    assert!(all_events(stores, tenant_a).await.is_empty());
 }
 
 /// Writers of one tenant committing side by side: a reader reading all the while

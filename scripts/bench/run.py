@@ -580,8 +580,10 @@ METHOD = """### Method, and what limits each ratio
   within a run); wrk counts every answer's outcome, and a "unique ids" run that sees a
   duplicate (or a "repeated" run that processes more than the first) fails; the server
   verifies every signature, routes through `provider_accounts` and commits the claim,
-  the call and the delivery-log row in one transaction (durable commit, PostgreSQL
-  defaults).
+  the call, its search terms, its `call.created` live event (unnumbered: streams number
+  events when they read them) and the delivery-log row in one transaction (durable
+  commit, PostgreSQL defaults); the baseline's transaction has the claim, the call and
+  the delivery-log row only.
 - Baselines run the same SQL with pgbench (prepared statements, the same connection
   count and duration; the transaction sets `otto_app`, `app.tenant_id` and the tenant's
   proof as Otto does, so row-level security applies) and the limiter's Lua script with redis-benchmark

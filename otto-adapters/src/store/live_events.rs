@@ -29,6 +29,9 @@ pub const CHANNEL: &str = "otto_live_events";
 /// How many pending events one numbering transaction moves at most.
 const NUMBERING_BATCH: usize = 500;
 
+/// How many numbering transactions one read runs at most.
+const NUMBERING_ROUNDS: usize = 20;
+
 /// The columns `live_events` and `pending_live_events` share, in the order both
 /// inserts below list them.
 const EVENT_COLUMNS: &str = "event_type, occurred_at, audience, assigned_rep, payload";
@@ -102,10 +105,11 @@ impl SqlStore {
         Ok(())
     }
 
-    /// Numbers every event of the scope's tenant committed so far and still pending,
-    /// a batch per transaction. Nothing pending (the usual case) costs one read.
+    /// Numbers the events of the scope's tenant committed so far and still pending, a
+    /// batch per transaction, at most [`NUMBERING_ROUNDS`] batches (under a sustained
+    /// burst the next read goes on). Nothing pending (the usual case) costs one read.
     async fn number_pending(&self, scope: &TenantScope) -> Result<(), StoreError> {
-        loop {
+        for _ in 0..NUMBERING_ROUNDS {
             let pending = self
                 .scoped_query(
                     scope,
@@ -114,9 +118,10 @@ impl SqlStore {
                 )
                 .await?;
             if pending.is_empty() || self.number_batch(scope).await? < NUMBERING_BATCH {
-                return Ok(());
+                break;
             }
         }
+        Ok(())
     }
 
     /// Moves up to [`NUMBERING_BATCH`] of the tenant's pending events into
@@ -356,20 +361,13 @@ impl LiveEventLog for SqlStore {
     }
 
     async fn purge_events(&self, cutoff: DateTime<Utc>, batch: u32) -> Result<u64, StoreError> {
-        let transaction = self.begin_platform().await?;
         let cutoff = stored_time(cutoff);
+        self.number_expired_pending(cutoff, batch).await?;
+        let transaction = self.begin_platform().await?;
         let deleted = sql::execute(
             &transaction,
             "DELETE FROM live_events WHERE (tenant_id, sequence) IN \
              (SELECT tenant_id, sequence FROM live_events WHERE occurred_at < $1 LIMIT $2)",
-            vec![cutoff.into(), i64::from(batch).into()],
-        )
-        .await?;
-        // Pending events no stream asked for within the retention go the same way.
-        let never_numbered = sql::execute(
-            &transaction,
-            "DELETE FROM pending_live_events WHERE id IN \
-             (SELECT id FROM pending_live_events WHERE occurred_at < $1 LIMIT $2)",
             vec![cutoff.into(), i64::from(batch).into()],
         )
         .await?;
@@ -380,7 +378,35 @@ impl LiveEventLog for SqlStore {
         )
         .await?;
         transaction.commit().await.map_err(store_error)?;
-        Ok(deleted + never_numbered)
+        Ok(deleted)
+    }
+}
+
+impl SqlStore {
+    /// Numbers the pending events of up to `batch` tenants that have some older than
+    /// `cutoff`, so that the purge deletes them numbered: dropped unnumbered, they
+    /// would leave no gap, and a stream resuming from before them would not be told
+    /// to resync.
+    async fn number_expired_pending(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<(), StoreError> {
+        let transaction = self.begin_platform_read().await?;
+        let rows = sql::query(
+            &transaction,
+            "SELECT DISTINCT tenant_id FROM pending_live_events WHERE occurred_at < $1 LIMIT $2",
+            vec![cutoff.into(), i64::from(batch).into()],
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)?;
+        for row in &rows {
+            let tenant: String = column(row, "tenant_id")?;
+            let tenant = TenantId::parse(&tenant)
+                .map_err(|_| StoreError::Internal("a pending event names no tenant".to_owned()))?;
+            self.number_pending(&TenantScope::for_job(tenant)).await?;
+        }
+        Ok(())
     }
 }
 

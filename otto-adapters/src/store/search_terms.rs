@@ -122,7 +122,8 @@ pub(super) fn page_of_matches(
         .and_where(column("tenant_id").eq(tenant))
         .and_where(column("term").gte(prefixes[0].as_str()))
         .and_where(column("term").lt(format!("{}{LAST}", prefixes[0])))
-        // Written by a previous release during a rollout: left to the next backfill.
+        // Never NULL (migration 17 dates every term); stated so that no NULL, which
+        // PostgreSQL sorts first, could take a place on the page.
         .and_where(started_at.clone().is_not_null());
     for prefix in &prefixes[1..] {
         page.and_where(call_id.clone().in_subquery(ids_with_prefix(tenant, prefix)));

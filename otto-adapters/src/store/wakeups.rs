@@ -22,6 +22,14 @@ use sea_orm::{
 
 use super::live_events::CHANNEL;
 
+/// Tenants named per notifying statement (one parameter each, well under
+/// PostgreSQL's limit).
+const TENANTS_PER_SEND: usize = 1_000;
+
+/// How long one notifying transaction may take before its tenants are given up (a
+/// stuck connection must not hold every later wake-up).
+const SEND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The process's notifications to send, and whether a sender is running.
 pub(super) struct Wakeups {
     db: DatabaseConnection,
@@ -49,7 +57,14 @@ impl Wakeups {
     pub(super) fn wake(self: &Arc<Self>, tenant: &TenantId) {
         self.waiting().insert(tenant.as_str().to_owned());
         if !self.sending.swap(true, Ordering::AcqRel) {
-            tokio::spawn(self.clone().send_all());
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    runtime.spawn(self.clone().send_all());
+                }
+                // No runtime to send from (a store used outside one): the next wake
+                // from inside one sends what waits.
+                Err(_) => self.sending.store(false, Ordering::Release),
+            }
         }
     }
 
@@ -65,14 +80,22 @@ impl Wakeups {
                 }
                 continue;
             }
-            if let Err(error) = self.send(&tenants).await {
-                tracing::warn!(%error, tenants = tenants.len(),
-                    "live-event notifications could not be sent; other processes' streams read at their next poll");
+            let tenants: Vec<String> = tenants.into_iter().collect();
+            for chunk in tenants.chunks(TENANTS_PER_SEND) {
+                let sent = tokio::time::timeout(SEND_TIMEOUT, self.send(chunk)).await;
+                if let Some(error) = match sent {
+                    Ok(Ok(())) => None,
+                    Ok(Err(error)) => Some(error.to_string()),
+                    Err(_) => Some(format!("no answer within {SEND_TIMEOUT:?}")),
+                } {
+                    tracing::warn!(%error, tenants = chunk.len(),
+                        "live-event notifications could not be sent; other processes' streams read at their next poll");
+                }
             }
         }
     }
 
-    async fn send(&self, tenants: &BTreeSet<String>) -> Result<(), DbErr> {
+    async fn send(&self, tenants: &[String]) -> Result<(), DbErr> {
         let rows: Vec<String> = (0..tenants.len())
             .map(|n| format!("(${})", n + 2))
             .collect();
