@@ -130,6 +130,21 @@ async fn processes_starting_together_migrate_once_on_postgres() {
     test_database.drop_database().await;
 }
 
+/// Reverts every migration from the one whose name ends with `suffix` to the last.
+async fn revert_through(connection: &DatabaseConnection, suffix: &str) {
+    let status = database::migration_status(connection)
+        .await
+        .expect("status");
+    let first = status
+        .iter()
+        .position(|migration| migration.name.ends_with(suffix))
+        .unwrap_or_else(|| panic!("a migration named *{suffix}"));
+    let steps = u32::try_from(status.len() - first).expect("few migrations");
+    database::migrate_down(connection, steps)
+        .await
+        .unwrap_or_else(|error| panic!("down through *{suffix}: {error}"));
+}
+
 /// Migration 13 gives the calls that exist before it the same search terms as a call
 /// recorded after it (`search_terms`), on both databases: PostgreSQL's backfill is SQL
 /// and must agree with the Rust rule, name by name. Migration 17 gives them their
@@ -177,17 +192,7 @@ async fn assert_existing_calls_get_their_search_terms(connection: &DatabaseConne
             .await
             .expect("recorded");
     }
-    let status = database::migration_status(connection)
-        .await
-        .expect("status");
-    let terms_migration = status
-        .iter()
-        .position(|migration| migration.name.ends_with("_call_search_terms"))
-        .expect("the search terms migration");
-    let steps = u32::try_from(status.len() - terms_migration).expect("few migrations");
-    database::migrate_down(connection, steps)
-        .await
-        .expect("down to before the search terms");
+    revert_through(connection, "_call_search_terms").await;
     assert!(
         !table_exists(connection, "call_search_terms").await,
         "the terms are rebuilt from the calls alone"
@@ -225,14 +230,7 @@ async fn assert_existing_calls_get_their_search_terms(connection: &DatabaseConne
     assert_eq!(found.items.len(), 1, "a backfilled call is found");
 
     // Migration 17 alone: terms that predate it get their call's start.
-    let dated = status
-        .iter()
-        .position(|migration| migration.name.ends_with("_search_term_order"))
-        .expect("the migration dating the terms");
-    let steps = u32::try_from(status.len() - dated).expect("few migrations");
-    database::migrate_down(connection, steps)
-        .await
-        .expect("down to before the terms' start");
+    revert_through(connection, "_search_term_order").await;
     database::migrate_up(connection)
         .await
         .expect("up again, backfilling the start");

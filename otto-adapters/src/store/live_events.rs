@@ -4,7 +4,7 @@
 //!
 //! Writers append events unnumbered, to `pending_live_events`, touching no row
 //! that another transaction of the tenant needs: one tenant's deliveries commit side
-//! by side. Readers number them ([`SqlStore::number_pending`]) before they read: a
+//! by side. Readers number them (`SqlStore::number_pending`) before they read: a
 //! short transaction holding the tenant's row in `live_event_sequences` moves what is
 //! pending, in the order it was appended, into `live_events` with the next numbers,
 //! all or nothing. Numberers of one tenant take turns on that row, so a reader that
