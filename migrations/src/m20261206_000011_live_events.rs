@@ -49,9 +49,24 @@ enum EventTickets {
 }
 
 const TABLES: [&str; 3] = ["live_events", "live_event_sequences", "event_tickets"];
-pub(crate) const TENANT: &str = "(SELECT otto_tenant())";
-pub(crate) const PLATFORM: &str =
+const TENANT: &str = "(SELECT otto_tenant())";
+const PLATFORM: &str =
     "(SELECT otto_platform()) OR (SELECT pg_has_role(current_user, 'otto_platform', 'MEMBER'))";
+
+/// Row-level security on the event table `table` (PostgreSQL): a tenant sees and
+/// writes its own rows, the platform scope (the purge) every row; the application
+/// role gets `privileges` on it.
+pub(crate) fn tenant_table_security(table: &str, privileges: &str) -> String {
+    format!(
+        "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+         ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+         CREATE POLICY tenant_isolation ON {table}
+             USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT});
+         CREATE POLICY platform_access ON {table}
+             USING ({PLATFORM}) WITH CHECK ({PLATFORM});
+         GRANT {privileges} ON {table} TO {APP_ROLE};"
+    )
+}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -121,14 +136,9 @@ impl MigrationTrait for Migration {
             for table in TABLES {
                 manager
                     .get_connection()
-                    .execute_unprepared(&format!(
-                        "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
-                         ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
-                         CREATE POLICY tenant_isolation ON {table}
-                             USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT});
-                         CREATE POLICY platform_access ON {table}
-                             USING ({PLATFORM}) WITH CHECK ({PLATFORM});
-                         GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE};"
+                    .execute_unprepared(&tenant_table_security(
+                        table,
+                        "SELECT, INSERT, UPDATE, DELETE",
                     ))
                     .await?;
             }

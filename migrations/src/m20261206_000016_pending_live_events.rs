@@ -15,8 +15,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
-use crate::m20261125_000002_tenant_data::APP_ROLE;
-use crate::m20261206_000011_live_events::{PLATFORM, TENANT};
+use crate::m20261206_000011_live_events::tenant_table_security;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -45,13 +44,8 @@ impl MigrationTrait for Migration {
                          id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
                          {COLUMNS});
                      {INDEXES}
-                     ALTER TABLE pending_live_events ENABLE ROW LEVEL SECURITY;
-                     ALTER TABLE pending_live_events FORCE ROW LEVEL SECURITY;
-                     CREATE POLICY tenant_isolation ON pending_live_events
-                         USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT});
-                     CREATE POLICY platform_access ON pending_live_events
-                         USING ({PLATFORM}) WITH CHECK ({PLATFORM});
-                     GRANT SELECT, INSERT, DELETE ON pending_live_events TO {APP_ROLE};"
+                     {}",
+                    tenant_table_security("pending_live_events", "SELECT, INSERT, DELETE")
                 ))
                 .await?;
         } else {

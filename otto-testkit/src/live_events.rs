@@ -22,13 +22,10 @@ pub(crate) struct LiveTables {
 }
 
 impl LiveTables {
-    /// Appends `events` for `tenant`, stamped now (the fake's commit); the tenant's
-    /// last number after them.
-    pub(crate) fn append(&mut self, tenant: &TenantId, events: Vec<NewLiveEvent>) -> Option<u64> {
+    /// Appends `events` for `tenant`, numbered on from its last number and stamped
+    /// now (the fake's commit).
+    pub(crate) fn append(&mut self, tenant: &TenantId, events: Vec<NewLiveEvent>) {
         let at = Utc::now();
-        if events.is_empty() {
-            return None;
-        }
         let last = self.last.entry(tenant.clone()).or_default();
         let stored = self.events.entry(tenant.clone()).or_default();
         for event in events {
@@ -41,7 +38,6 @@ impl LiveTables {
                 payload: event.payload,
             });
         }
-        Some(*last)
     }
 }
 
@@ -76,9 +72,12 @@ impl InMemoryStore {
         tenant: &TenantId,
         events: Vec<NewLiveEvent>,
     ) {
+        if events.is_empty() {
+            return;
+        }
         let published: Vec<_> = events.iter().map(|event| event.event_type).collect();
-        let last = tables.live.append(tenant, events);
-        if let (Some(_), Some(notifier)) = (last, self.notifier.0.get()) {
+        tables.live.append(tenant, events);
+        if let Some(notifier) = self.notifier.0.get() {
             notifier.committed(tenant, &published);
         }
     }

@@ -8,7 +8,7 @@ use otto_core::calls::{
 use otto_core::live;
 use otto_core::ports::{CallRepository, StoreError};
 use otto_core::tenancy::{TenantId, TenantScope, UserId};
-use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Order, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
     ColumnTrait, DbErr, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
@@ -84,14 +84,9 @@ impl FromQueryResult for CallRow {
 }
 
 /// `filter` as a condition on `tenant`'s `calls` rows.
+/// (Its time range is the page's: see [`NewestFirst::window`].)
 fn filter_condition(tenant: &str, filter: &CallFilter) -> Condition {
     let mut condition = Condition::all();
-    if let Some(from) = filter.started_from {
-        condition = condition.add(calls::Column::StartedAt.gte(stored_time(from)));
-    }
-    if let Some(before) = filter.started_before {
-        condition = condition.add(calls::Column::StartedAt.lt(stored_time(before)));
-    }
     if let Some(direction) = filter.direction {
         condition = condition.add(calls::Column::Direction.eq(direction.as_str()));
     }
@@ -120,6 +115,66 @@ fn filter_condition(tenant: &str, filter: &CallFilter) -> Condition {
     condition
 }
 
+/// How every page of calls is cut and ordered, newest first, on the columns of the
+/// table that chooses the page (`calls`, or `call_search_terms` for a search): written
+/// once, so that both ways of choosing a page agree on the time range's ends, the
+/// cursor and the order.
+pub(super) struct NewestFirst {
+    pub started_at: Expr,
+    pub id: Expr,
+}
+
+impl NewestFirst {
+    fn of_calls() -> Self {
+        NewestFirst {
+            started_at: Expr::col((calls::Entity, calls::Column::StartedAt)),
+            id: Expr::col((calls::Entity, calls::Column::Id)),
+        }
+    }
+
+    /// The rows from `filter`'s start (inclusive) to its end (exclusive), after
+    /// `cursor`.
+    pub(super) fn window(&self, filter: &CallFilter, cursor: Option<CallCursor>) -> Condition {
+        let mut condition = Condition::all();
+        if let Some(from) = filter.started_from {
+            condition = condition.add(self.started_at.clone().gte(stored_time(from)));
+        }
+        if let Some(before) = filter.started_before {
+            condition = condition.add(self.started_at.clone().lt(stored_time(before)));
+        }
+        if let Some(cursor) = cursor {
+            // A row comparison, which both databases seek with an index on (…, start,
+            // id); the equivalent `a < x OR (a = x AND b < y)` was applied as a filter
+            // after scanning the tenant's rows, so page N cost as much as all before.
+            condition = condition.add(Expr::tuple([self.started_at.clone(), self.id.clone()]).lt(
+                Expr::tuple([
+                    Expr::value(stored_time(cursor.started_at)),
+                    Expr::value(cursor.id),
+                ]),
+            ));
+        }
+        condition
+    }
+
+    /// Newest first, ties by id.
+    pub(super) fn order(&self) -> [(Expr, Order); 2] {
+        [
+            (self.started_at.clone(), Order::Desc),
+            (self.id.clone(), Order::Desc),
+        ]
+    }
+}
+
+/// `query` in [`NewestFirst::of_calls`]'s order.
+fn newest_first(query: sea_orm::Select<calls::Entity>) -> sea_orm::Select<calls::Entity> {
+    NewestFirst::of_calls()
+        .order()
+        .into_iter()
+        .fold(query, |query, (column, order)| {
+            query.order_by(column, order)
+        })
+}
+
 /// The query of one page of `scope`'s calls after `cursor`, newest first (one row more
 /// than `limit`, to know whether another page follows).
 pub(super) fn list_query(
@@ -129,36 +184,17 @@ pub(super) fn list_query(
     limit: u32,
 ) -> sea_orm::Select<calls::Entity> {
     let tenant = scope.tenant_id().as_str();
+    let calls = calls::Entity::find().filter(calls::Column::TenantId.eq(tenant));
     if let Some(page) = search_terms::page_of_matches(tenant, filter, cursor, limit) {
         // A search: the page's ids come from the terms, then only its calls are read.
-        return calls::Entity::find()
-            .filter(calls::Column::TenantId.eq(tenant))
-            .filter(calls::Column::Id.in_subquery(page))
-            .order_by_desc(calls::Column::StartedAt)
-            .order_by_desc(calls::Column::Id);
+        return newest_first(calls.filter(calls::Column::Id.in_subquery(page)));
     }
-    let mut query = calls::Entity::find()
-        .filter(calls::Column::TenantId.eq(scope.tenant_id().as_str()))
-        .filter(filter_condition(scope.tenant_id().as_str(), filter));
-    if let Some(cursor) = cursor {
-        // A row comparison, which both databases seek with the (tenant, started_at, id)
-        // index; the equivalent `a < x OR (a = x AND b < y)` was applied as a filter
-        // after scanning the tenant's rows, so page N cost as much as all pages before.
-        query = query.filter(
-            Expr::tuple([
-                Expr::col(calls::Column::StartedAt),
-                Expr::col(calls::Column::Id),
-            ])
-            .lt(Expr::tuple([
-                Expr::value(stored_time(cursor.started_at)),
-                Expr::value(cursor.id),
-            ])),
-        );
-    }
-    query
-        .order_by_desc(calls::Column::StartedAt)
-        .order_by_desc(calls::Column::Id)
-        .limit(u64::from(limit) + 1)
+    newest_first(
+        calls
+            .filter(filter_condition(tenant, filter))
+            .filter(NewestFirst::of_calls().window(filter, cursor)),
+    )
+    .limit(u64::from(limit) + 1)
 }
 
 #[async_trait]

@@ -48,10 +48,8 @@ pub(super) async fn append(
         return Ok(());
     }
     let at = stored_time(Utc::now());
-    let mut placeholders = Vec::with_capacity(events.len());
     let mut values: Vec<Value> = Vec::with_capacity(events.len() * 6);
-    for (offset, event) in events.iter().enumerate() {
-        placeholders.push(format!("({})", sql::placeholders(offset * 6 + 1, 6)));
+    for event in events {
         values.extend([
             tenant.as_str().into(),
             event.event_type.as_str().into(),
@@ -72,7 +70,7 @@ pub(super) async fn append(
         transaction,
         &format!(
             "INSERT INTO pending_live_events (tenant_id, {EVENT_COLUMNS}) VALUES {}",
-            placeholders.join(", ")
+            sql::value_rows(1, 6, events.len())
         ),
         values,
     )
@@ -107,17 +105,21 @@ impl SqlStore {
 
     /// Numbers the events of the scope's tenant committed so far and still pending, a
     /// batch per transaction, at most [`NUMBERING_ROUNDS`] batches (under a sustained
-    /// burst the next read goes on). Nothing pending (the usual case) costs one read.
+    /// burst the next read goes on). Nothing pending (the usual case) costs one read
+    /// and no write.
     async fn number_pending(&self, scope: &TenantScope) -> Result<(), StoreError> {
+        let pending = self
+            .scoped_query(
+                scope,
+                "SELECT id FROM pending_live_events WHERE tenant_id = $1 LIMIT 1",
+                vec![scope.tenant_id().as_str().into()],
+            )
+            .await?;
+        if pending.is_empty() {
+            return Ok(());
+        }
         for _ in 0..NUMBERING_ROUNDS {
-            let pending = self
-                .scoped_query(
-                    scope,
-                    "SELECT id FROM pending_live_events WHERE tenant_id = $1 LIMIT 1",
-                    vec![scope.tenant_id().as_str().into()],
-                )
-                .await?;
-            if pending.is_empty() || self.number_batch(scope).await? < NUMBERING_BATCH {
+            if self.number_batch(scope).await? < NUMBERING_BATCH {
                 break;
             }
         }
@@ -162,10 +164,8 @@ impl SqlStore {
             return Ok(0);
         }
         moved.sort_by_key(|event| event.id);
-        let mut placeholders = Vec::with_capacity(moved.len());
         let mut values: Vec<Value> = Vec::with_capacity(moved.len() * 7);
         for (offset, event) in moved.iter().enumerate() {
-            placeholders.push(format!("({})", sql::placeholders(offset * 7 + 1, 7)));
             values.push(tenant.into());
             values.push((last + 1 + offset as i64).into());
             values.extend(event.columns.iter().cloned());
@@ -174,7 +174,7 @@ impl SqlStore {
             &transaction,
             &format!(
                 "INSERT INTO live_events (tenant_id, sequence, {EVENT_COLUMNS}) VALUES {}",
-                placeholders.join(", ")
+                sql::value_rows(1, 7, moved.len())
             ),
             values,
         )
@@ -187,6 +187,32 @@ impl SqlStore {
         .await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(moved.len())
+    }
+
+    /// Numbers the pending events of up to `batch` tenants that have some older than
+    /// `cutoff`, so that the purge deletes them numbered: dropped unnumbered, they
+    /// would leave no gap, and a stream resuming from before them would not be told
+    /// to resync.
+    async fn number_expired_pending(
+        &self,
+        cutoff: DateTime<Utc>,
+        batch: u32,
+    ) -> Result<(), StoreError> {
+        let transaction = self.begin_platform_read().await?;
+        let rows = sql::query(
+            &transaction,
+            "SELECT DISTINCT tenant_id FROM pending_live_events WHERE occurred_at < $1 LIMIT $2",
+            vec![cutoff.into(), i64::from(batch).into()],
+        )
+        .await?;
+        transaction.commit().await.map_err(store_error)?;
+        for row in &rows {
+            let tenant: String = column(row, "tenant_id")?;
+            let tenant = TenantId::parse(&tenant)
+                .map_err(|_| StoreError::Internal("a pending event names no tenant".to_owned()))?;
+            self.number_pending(&TenantScope::for_job(tenant)).await?;
+        }
+        Ok(())
     }
 }
 
@@ -379,34 +405,6 @@ impl LiveEventLog for SqlStore {
         .await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(deleted)
-    }
-}
-
-impl SqlStore {
-    /// Numbers the pending events of up to `batch` tenants that have some older than
-    /// `cutoff`, so that the purge deletes them numbered: dropped unnumbered, they
-    /// would leave no gap, and a stream resuming from before them would not be told
-    /// to resync.
-    async fn number_expired_pending(
-        &self,
-        cutoff: DateTime<Utc>,
-        batch: u32,
-    ) -> Result<(), StoreError> {
-        let transaction = self.begin_platform_read().await?;
-        let rows = sql::query(
-            &transaction,
-            "SELECT DISTINCT tenant_id FROM pending_live_events WHERE occurred_at < $1 LIMIT $2",
-            vec![cutoff.into(), i64::from(batch).into()],
-        )
-        .await?;
-        transaction.commit().await.map_err(store_error)?;
-        for row in &rows {
-            let tenant: String = column(row, "tenant_id")?;
-            let tenant = TenantId::parse(&tenant)
-                .map_err(|_| StoreError::Internal("a pending event names no tenant".to_owned()))?;
-            self.number_pending(&TenantScope::for_job(tenant)).await?;
-        }
-        Ok(())
     }
 }
 

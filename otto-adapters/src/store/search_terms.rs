@@ -5,10 +5,11 @@
 use chrono::{DateTime, Utc};
 use otto_core::calls::{CallCursor, CallFilter, CallSearch, search_terms};
 use otto_core::ports::StoreError;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{DatabaseTransaction, Value};
 use uuid::Uuid;
 
+use super::calls::NewestFirst;
 use super::entities::calls;
 use super::{sql, stored_time};
 
@@ -128,23 +129,15 @@ pub(super) fn page_of_matches(
     for prefix in &prefixes[1..] {
         page.and_where(call_id.clone().in_subquery(ids_with_prefix(tenant, prefix)));
     }
-    if let Some(from) = filter.started_from {
-        page.and_where(started_at.clone().gte(stored_time(from)));
+    let newest = NewestFirst {
+        started_at,
+        id: call_id,
+    };
+    page.cond_where(newest.window(filter, cursor));
+    for (column, order) in newest.order() {
+        page.order_by_expr(column, order);
     }
-    if let Some(before) = filter.started_before {
-        page.and_where(started_at.clone().lt(stored_time(before)));
-    }
-    if let Some(cursor) = cursor {
-        page.and_where(
-            Expr::tuple([started_at.clone(), call_id.clone()]).lt(Expr::tuple([
-                Expr::value(stored_time(cursor.started_at)),
-                Expr::value(cursor.id),
-            ])),
-        );
-    }
-    page.order_by_expr(started_at, Order::Desc)
-        .order_by_expr(call_id, Order::Desc)
-        .limit(u64::from(limit) + 1);
+    page.limit(u64::from(limit) + 1);
     let chosen = Alias::new("chosen");
     Some(
         Query::select()

@@ -20,6 +20,15 @@ pub(super) fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
+/// `count` rows of a multi-row `VALUES`, `width` parameters each, numbered on from
+/// `$first`: `($1, $2), ($3, $4)` for 2 rows of 2 from 1.
+pub(super) fn value_rows(first: usize, width: usize, count: usize) -> String {
+    (0..count)
+        .map(|row| format!("({})", placeholders(first + row * width, width)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Runs a statement in `transaction`; returns the rows it affected.
 pub(super) async fn execute(
     transaction: &DatabaseTransaction,

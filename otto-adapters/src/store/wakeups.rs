@@ -21,6 +21,7 @@ use sea_orm::{
 };
 
 use super::live_events::CHANNEL;
+use super::sql;
 
 /// Tenants named per notifying statement (one parameter each, well under
 /// PostgreSQL's limit).
@@ -96,9 +97,6 @@ impl Wakeups {
     }
 
     async fn send(&self, tenants: &[String]) -> Result<(), DbErr> {
-        let rows: Vec<String> = (0..tenants.len())
-            .map(|n| format!("(${})", n + 2))
-            .collect();
         let mut values: Vec<sea_orm::Value> = vec![CHANNEL.into()];
         values.extend(tenants.iter().map(|tenant| tenant.as_str().into()));
         let transaction = self.db.begin().await?;
@@ -110,7 +108,7 @@ impl Wakeups {
                 DatabaseBackend::Postgres,
                 format!(
                     "SELECT pg_notify($1, tenant) FROM (VALUES {}) AS woken (tenant)",
-                    rows.join(", ")
+                    sql::value_rows(2, 1, tenants.len())
                 ),
                 values,
             ))
