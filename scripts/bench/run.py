@@ -510,8 +510,10 @@ def main():
                             signed_webhooks(lite, deliveries["u"]),
                             warm_up=signed_webhooks(lite, deliveries["w"]),
                             baseline={"rps": without_queue["rps"]}, target="p99 < 50 ms, ≥ 1",
-                            extra=f"writers queue for their turn in the process; with the "
-                                  f"queue off (writers polling SQLite's lock) the same run "
+                            extra=f"writers queue for their turn in the process and those "
+                                  f"queued together share one durable commit (group commit); "
+                                  f"with the queue off (writers polling SQLite's lock, one "
+                                  f"commit each) the same run "
                                   f"gave p50 {without_queue['p50']:.2f} ms, p99 "
                                   f"{without_queue['p99']:.2f} ms, "
                                   f"{without_queue['non_2xx']} non-2xx"))

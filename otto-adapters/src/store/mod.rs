@@ -26,12 +26,14 @@ mod search_terms;
 mod sql;
 mod wakeups;
 mod webhooks;
+mod write_groups;
 mod write_turns;
 
 pub use hot_queries::{HotQuery, HotQuerySample, HotQueryScope};
 use wakeups::Wakeups;
+pub use write_groups::GroupCommitStats;
+use write_groups::{Turn, WriteGroups};
 pub use write_turns::DEFAULT_MAX_WAITING_WRITERS;
-use write_turns::WriteTurns;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use migrations::APP_ROLE;
@@ -43,7 +45,6 @@ use sea_orm::{
     SqlErr, Statement, TransactionTrait,
 };
 use std::sync::Arc;
-use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
 /// Repositories over one database pool.
@@ -56,22 +57,22 @@ pub struct SqlStore {
     /// Other processes' wake-ups after commits of live events (`None` on SQLite,
     /// whose streams are this process's).
     wakeups: Option<Arc<Wakeups>>,
-    /// The embedded database's queue of writers (`None` on PostgreSQL, where
-    /// transactions write side by side).
-    write_turns: Option<Arc<WriteTurns>>,
+    /// The embedded database's queue of writers and their group commits (`None` on
+    /// PostgreSQL, where transactions write side by side).
+    write_groups: Option<Arc<WriteGroups>>,
 }
 
-/// The transaction of one unit of work; on the embedded database it also holds the
-/// unit's turn to write (see `write_turns`), given back once it has committed or
-/// rolled back. Statements take it as a `&DatabaseTransaction`.
+/// The transaction of one unit of work; on the embedded database a writer's unit is a
+/// savepoint in its write group and holds the turn to write (see `write_groups`),
+/// handed on once it has ended. Statements take it as a `&DatabaseTransaction`.
 pub struct UnitOfWork {
     /// `None` only once `commit`, `rollback` or `drop` has taken it.
     transaction: Option<DatabaseTransaction>,
-    turn: Option<OwnedSemaphorePermit>,
+    turn: Option<Turn>,
 }
 
 impl UnitOfWork {
-    fn new(transaction: DatabaseTransaction, turn: Option<OwnedSemaphorePermit>) -> Self {
+    fn new(transaction: DatabaseTransaction, turn: Option<Turn>) -> Self {
         UnitOfWork {
             transaction: Some(transaction),
             turn,
@@ -84,17 +85,27 @@ impl UnitOfWork {
             .expect("a unit of work's transaction is taken once, when it ends")
     }
 
-    /// Commits, then gives the turn back.
+    /// Commits: returns once the work is durable (on the embedded database, once its
+    /// write group has committed).
     pub async fn commit(mut self) -> Result<(), DbErr> {
         let committed = self.take().commit().await;
-        self.turn.take();
-        committed
+        match (self.turn.take(), committed) {
+            (None, committed) => committed,
+            (Some(turn), Ok(())) => turn.released().await,
+            (Some(turn), Err(error)) => {
+                turn.abandoned(true).await;
+                Err(error)
+            }
+        }
     }
 
-    /// Rolls back, then gives the turn back.
+    /// Rolls back (on the embedded database, to the unit's savepoint), then hands the
+    /// turn on.
     pub async fn rollback(mut self) -> Result<(), DbErr> {
         let rolled_back = self.take().rollback().await;
-        self.turn.take();
+        if let Some(turn) = self.turn.take() {
+            turn.abandoned(rolled_back.is_err()).await;
+        }
         rolled_back
     }
 }
@@ -118,18 +129,23 @@ impl std::ops::Deref for UnitOfWork {
 }
 
 /// A unit of work dropped without ending (an error returned with `?`, a cancelled
-/// request) rolls back before its turn passes on: sqlx only queues the rollback of a
-/// dropped transaction, and the next writer would meet SQLite's lock still held and
-/// wait in its busy handler.
+/// request) rolls back to its savepoint before its turn passes on, and its group is
+/// handed on or ended as after any rollback. Dropped while its savepoint was being
+/// released (a request cancelled in `commit`), the unit hands the turn on as it stands:
+/// sqlx either released the savepoint or queued its rollback.
 impl Drop for UnitOfWork {
     fn drop(&mut self) {
-        let (Some(transaction), Some(turn)) = (self.transaction.take(), self.turn.take()) else {
+        let Some(turn) = self.turn.take() else {
             return;
         };
+        let transaction = self.transaction.take();
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             runtime.spawn(async move {
-                let _ = transaction.rollback().await;
-                drop(turn);
+                let broken = match transaction {
+                    Some(transaction) => transaction.rollback().await.is_err(),
+                    None => false,
+                };
+                turn.abandoned(broken).await;
             });
         }
     }
@@ -149,8 +165,8 @@ impl SqlStore {
     /// owner may do; a store connected as the runtime login is given the key with
     /// [`SqlStore::with_scope_key`].
     pub fn new(db: DatabaseConnection, ids: Arc<dyn IdGenerator>) -> Self {
-        let write_turns = (db.get_database_backend() == DatabaseBackend::Sqlite)
-            .then(|| Arc::new(WriteTurns::new(DEFAULT_MAX_WAITING_WRITERS)));
+        let write_groups = (db.get_database_backend() == DatabaseBackend::Sqlite)
+            .then(|| Arc::new(WriteGroups::new(DEFAULT_MAX_WAITING_WRITERS)));
         let wakeups = (db.get_database_backend() == DatabaseBackend::Postgres)
             .then(|| Arc::new(Wakeups::new(db.clone())));
         SqlStore {
@@ -159,7 +175,7 @@ impl SqlStore {
             scope_key: Arc::new(ScopeKey::from_database()),
             notifier: None,
             wakeups,
-            write_turns,
+            write_groups,
         }
     }
 
@@ -167,26 +183,48 @@ impl SqlStore {
     /// to write on the embedded database (OTTO_SQLITE_WRITE_QUEUE); more are refused
     /// as unavailable. No effect on PostgreSQL.
     pub fn with_write_queue(mut self, max_waiting: usize) -> Self {
-        if self.write_turns.is_some() {
-            self.write_turns = Some(Arc::new(WriteTurns::new(max_waiting)));
+        if self.write_groups.is_some() {
+            self.write_groups = Some(Arc::new(WriteGroups::new(max_waiting)));
         }
         self
     }
 
-    /// The same store without the embedded database's write queue: writers wait in
-    /// SQLite's busy handler, as before the queue existed (OTTO_SQLITE_WRITE_QUEUE=0;
-    /// for comparison, and as a way back).
+    /// The same store without the embedded database's write queue: every writer
+    /// commits on its own and waits in SQLite's busy handler, as before the queue
+    /// existed (OTTO_SQLITE_WRITE_QUEUE=0; for comparison, and as a way back).
     pub fn without_write_queue(mut self) -> Self {
-        self.write_turns = None;
+        self.write_groups = None;
         self
     }
 
-    /// This unit of work's turn to write, on the embedded database.
-    async fn write_turn(&self) -> Result<Option<OwnedSemaphorePermit>, StoreError> {
-        match &self.write_turns {
-            Some(turns) => turns.take().await.map(Some),
-            None => Ok(None),
+    /// Groups committed on the embedded database's write queue so far, and the units
+    /// they made durable (`None` without the queue, and on PostgreSQL).
+    pub fn group_commit_stats(&self) -> Option<GroupCommitStats> {
+        self.write_groups.as_ref().map(|groups| groups.stats())
+    }
+
+    /// On the embedded database, a writer's unit of work: its turn, and its savepoint
+    /// in the write group (`None` elsewhere).
+    async fn join_write_group(
+        &self,
+        scope: Option<&TenantScope>,
+    ) -> Result<Option<UnitOfWork>, StoreError> {
+        let Some(groups) = &self.write_groups else {
+            return Ok(None);
+        };
+        let span = transaction_span(
+            self.db.get_database_backend(),
+            if scope.is_some() {
+                "tenant"
+            } else {
+                "platform"
+            },
+        );
+        if let Some(scope) = scope {
+            span.record("tenant_id", scope.tenant_id().as_str());
         }
+        let (savepoint, turn) = groups.join(&self.db).instrument(span).await?;
+        Ok(Some(UnitOfWork::new(savepoint, Some(turn))))
     }
 
     /// The same store, making scope proofs with `key` (OTTO_DATABASE_SCOPE_KEY).
@@ -205,25 +243,23 @@ impl SqlStore {
     /// Opens the transaction of one unit of work for `scope` (on the embedded
     /// database, once it is the unit's turn to write).
     pub async fn begin(&self, scope: &TenantScope) -> Result<UnitOfWork, StoreError> {
-        let turn = self.write_turn().await?;
-        self.open_tenant_unit(scope, turn).await
+        match self.join_write_group(Some(scope)).await? {
+            Some(unit) => Ok(unit),
+            None => self.open_tenant_unit(scope).await,
+        }
     }
 
     /// Opens a transaction that only reads, for `scope`: it never waits for a turn
     /// to write (SQLite's readers run beside its writer).
     pub(crate) async fn begin_read(&self, scope: &TenantScope) -> Result<UnitOfWork, StoreError> {
-        self.open_tenant_unit(scope, None).await
+        self.open_tenant_unit(scope).await
     }
 
-    async fn open_tenant_unit(
-        &self,
-        scope: &TenantScope,
-        turn: Option<OwnedSemaphorePermit>,
-    ) -> Result<UnitOfWork, StoreError> {
+    async fn open_tenant_unit(&self, scope: &TenantScope) -> Result<UnitOfWork, StoreError> {
         let span = transaction_span(self.db.get_database_backend(), "tenant");
         span.record("tenant_id", scope.tenant_id().as_str());
         let transaction = self.begin_tenant(scope).instrument(span).await?;
-        Ok(UnitOfWork::new(transaction, turn))
+        Ok(UnitOfWork::new(transaction, None))
     }
 
     async fn begin_tenant(&self, scope: &TenantScope) -> Result<DatabaseTransaction, StoreError> {
@@ -264,22 +300,17 @@ impl SqlStore {
     /// transaction's id, which the `platform_access` policies admit on exactly the
     /// platform tables (one round trip more than a tenant's: the id is the database's).
     pub(crate) async fn begin_platform(&self) -> Result<UnitOfWork, StoreError> {
-        let turn = self.write_turn().await?;
-        self.open_platform_unit(turn).await
+        match self.join_write_group(None).await? {
+            Some(unit) => Ok(unit),
+            None => self.begin_platform_read().await,
+        }
     }
 
     /// Opens a platform transaction that only reads (no turn to write).
     pub(crate) async fn begin_platform_read(&self) -> Result<UnitOfWork, StoreError> {
-        self.open_platform_unit(None).await
-    }
-
-    async fn open_platform_unit(
-        &self,
-        turn: Option<OwnedSemaphorePermit>,
-    ) -> Result<UnitOfWork, StoreError> {
         let span = transaction_span(self.db.get_database_backend(), "platform");
         let transaction = self.begin_platform_scope().instrument(span).await?;
-        Ok(UnitOfWork::new(transaction, turn))
+        Ok(UnitOfWork::new(transaction, None))
     }
 
     async fn begin_platform_scope(&self) -> Result<DatabaseTransaction, StoreError> {

@@ -64,8 +64,7 @@ impl WriteTurns {
     }
 
     /// Writers waiting for their turn now.
-    #[cfg(test)]
-    fn waiting(&self) -> usize {
+    pub(super) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
     }
 }
