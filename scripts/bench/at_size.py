@@ -251,17 +251,34 @@ def thread_number(database):
         f"GROUP BY customer_number ORDER BY count(*) DESC, customer_number LIMIT 1", database)
 
 
+def page_rows(body):
+    """How many items the answer's list holds (None for an answer without one, such as
+    the dashboard's summary): a fuller page costs more to decode and serialise, which
+    is not growth with the table."""
+    if isinstance(body, dict):
+        for value in body.values():
+            if isinstance(value, list):
+                return len(value)
+    return None
+
+
 def get_run(server, path, auth):
     """A wrk run of GET `path`, after one request that must be 2xx (else the scenario
-    is failed without loading it)."""
+    is failed without loading it), and the rows on that request's page."""
     url = server.base + path
-    status, _, text = fetch(url, auth)
+    status, body, text = fetch(url, auth)
     if status is None or not 200 <= status < 300:
-        return None, f"{status} {text[:200]}"
+        return None, f"{status} {text[:200]}", None
 
     def run(seconds):
         return bench.wrk(url, bench.CONNECTIONS, seconds, headers=[auth])
-    return run, None
+    return run, None, page_rows(body)
+
+
+def page_sizes(small, large):
+    sizes = (small.get("rows_on_page"), large.get("rows_on_page"))
+    return "—" if sizes == (None, None) else " / ".join(
+        "—" if size is None else str(size) for size in sizes)
 
 
 def measured(run, warm_up=None):
@@ -427,8 +444,9 @@ def run(binary, size=None):
         for scenario, path in reads:
             row = {"scenario": scenario}
             for name, server in servers.items():
-                run_it, refused = get_run(server, path(name), tokens[name])
+                run_it, refused, rows_on_page = get_run(server, path(name), tokens[name])
                 row[name] = failed_figures(refused) if refused else measured(run_it)
+                row[name]["rows_on_page"] = rows_on_page
                 log(f"{server.name} {scenario}: {row[name]['rps']:.0f}/s "
                     f"p99 {row[name]['p99']:.2f} ms")
             rows.append(row)
@@ -505,8 +523,8 @@ def markdown(rows, lease, purge, unique_at_size, seeded, rows_in, size, elapsed)
         f"over req/s small; below {SLOWER} it is flagged.",
         "",
         "| scenario | small req/s | small p99 ms | at size req/s | at size p99 ms | "
-        "size/small | note |",
-        "|---|---|---|---|---|---|---|",
+        "size/small | rows on the page (small / at size) | note |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         small, large = row["small"], row["size"]
@@ -525,7 +543,7 @@ def markdown(rows, lease, purge, unique_at_size, seeded, rows_in, size, elapsed)
         lines.append(
             f"| {row['scenario']} | {number(small['rps'])} | {number(small['p99'], 2)} | "
             f"{number(large['rps'])} | {number(large['p99'], 2)} | {number(ratio, 2)} | "
-            f"{'; '.join(note) or '—'} |")
+            f"{page_sizes(small, large)} | {'; '.join(note) or '—'} |")
     keys_deleted, deliveries_deleted = before[0] - after[0], before[1] - after[1]
     ratio = lease["size"]["ms"] / lease["small"]["ms"] if lease["small"]["ms"] else float("nan")
     lines += [

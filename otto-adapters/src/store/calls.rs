@@ -11,8 +11,8 @@ use otto_core::tenancy::{TenantId, TenantScope, UserId};
 use sea_orm::sea_query::{Alias, Condition, Expr, ExprTrait, Order, Query};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, DbErr, EntityTrait, FromQueryResult, Iterable, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect,
+    ColumnTrait, DatabaseBackend, DbErr, EntityTrait, FromQueryResult, Iterable, QueryFilter,
+    QueryOrder, QueryResult, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -178,6 +178,7 @@ fn newest_first(query: sea_orm::Select<calls::Entity>) -> sea_orm::Select<calls:
 /// The query of one page of `scope`'s calls after `cursor`, newest first (one row more
 /// than `limit`, to know whether another page follows).
 pub(super) fn list_query(
+    backend: DatabaseBackend,
     scope: &TenantScope,
     filter: &CallFilter,
     cursor: Option<CallCursor>,
@@ -185,9 +186,9 @@ pub(super) fn list_query(
 ) -> sea_orm::Select<calls::Entity> {
     let tenant = scope.tenant_id().as_str();
     let calls = calls::Entity::find().filter(calls::Column::TenantId.eq(tenant));
-    if let Some(page) = search_terms::page_of_matches(tenant, filter, cursor, limit) {
+    if let Some(page) = search_terms::page_of_matches(backend, tenant, filter, cursor, limit) {
         // A search: the page's ids come from the terms, then only its calls are read.
-        return newest_first(calls.filter(calls::Column::Id.in_subquery(page)));
+        return newest_first(calls.filter(page));
     }
     newest_first(
         calls
@@ -273,7 +274,7 @@ impl CallRepository for SqlStore {
     ) -> Result<Page<Call, CallCursor>, StoreError> {
         let limit = limit.clamp(1, otto_core::calls::MAX_PAGE_SIZE);
         let transaction = self.begin_read(scope).await?;
-        let rows = list_query(scope, filter, cursor, limit)
+        let rows = list_query(self.db.get_database_backend(), scope, filter, cursor, limit)
             .into_model::<CallRow>()
             .all(&*transaction)
             .await

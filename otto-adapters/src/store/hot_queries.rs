@@ -64,7 +64,7 @@ impl SqlStore {
         let calls_page = |name, filter: CallFilter, cursor| HotQuery {
             name,
             scope: tenant(),
-            statement: calls::list_query(scope, &filter, cursor, PAGE).build(backend),
+            statement: calls::list_query(backend, scope, &filter, cursor, PAGE).build(backend),
         };
         let raw = |name, scope, (sql, values): (String, Vec<sea_orm::Value>)| HotQuery {
             name,
