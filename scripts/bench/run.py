@@ -463,6 +463,10 @@ def main():
             checked_outcomes("two servers", outcomes and dict(
                 (name, int(count)) for name, count in
                 (pair.split("=") for pair in outcomes.group(1).split())), unique=True)
+        notes.append("The embedded default's unique webhooks were 1,103/s, p99 57 ms, 0.81 "
+                     "of the queue off, in the run of 2026-12-06 15:00Z before writers "
+                     "queued together shared one commit: each waited for its own WAL "
+                     "fsync while holding the turn.")
         notes.append("Unique webhooks to one tenant were 1,215/s against pgbench's 4,777/s "
                      "(0.25) in the run of 2026-12-06 before live events were numbered "
                      "by readers and notified after the commit: every delivery waited "
