@@ -22,7 +22,7 @@ async fn each_request_writes_one_access_line_with_its_context() {
     let (lines, _guard) = capture_logs();
     let state = default_state();
     client(&state)
-        .get("/health")
+        .get("/openapi.json")
         .header("X-Request-Id", "log-1")
         .send()
         .await
@@ -32,13 +32,49 @@ async fn each_request_writes_one_access_line_with_its_context() {
         panic!("one access line: {access:?}")
     };
     assert_eq!(line["trace_id"], "log-1");
-    assert_eq!(line["route"], "/health");
+    assert_eq!(line["route"], "/openapi.json");
     assert_eq!(line["method"], "GET");
     assert_eq!(line["status"], 200);
     assert_eq!(line["service"], "api");
     assert_eq!(line["level"], "INFO");
     assert!(line["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0));
     assert!(line["ts"].as_str().is_some_and(|ts| ts.ends_with('Z')));
+}
+
+/// Load balancers ask `/health` and `/ready` every few seconds: a probe that succeeded
+/// is logged at DEBUG (below the default LOG_LEVEL), and any other answer, or another
+/// method on the same path, as usual.
+#[tokio::test]
+async fn a_successful_probe_logs_at_debug_and_anything_else_at_its_usual_level() {
+    let (lines, _guard) = capture_logs();
+    let state = default_state();
+    let client = client(&state);
+    client.get("/health").send().await.assert_status_is_ok();
+    client.get("/ready").send().await.assert_status_is_ok();
+    client.post("/health").send().await;
+    client.get("/health/extra").send().await;
+    let levels: Vec<(String, String)> = access_lines(&lines)
+        .iter()
+        .map(|line| {
+            (
+                format!(
+                    "{} {}",
+                    line["method"].as_str().unwrap_or(""),
+                    line["path"].as_str().unwrap_or("")
+                ),
+                line["level"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        levels,
+        [
+            ("GET /health".to_owned(), "DEBUG".to_owned()),
+            ("GET /ready".to_owned(), "DEBUG".to_owned()),
+            ("POST /health".to_owned(), "INFO".to_owned()),
+            ("GET /health/extra".to_owned(), "INFO".to_owned()),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -1,6 +1,9 @@
 //! Metrics and the access log: one `http_requests_total` increment, one latency
 //! observation and one access log line per request, labelled by route template so
-//! that label cardinality stays bounded.
+//! that label cardinality stays bounded. A probe that succeeded (`GET /health` or
+//! `GET /ready` answered 2xx) logs its line at DEBUG: load balancers and orchestrators
+//! ask every few seconds, and writing each answer cost a quarter of the server's
+//! throughput on `/health` (`docs/benchmarks.md`). A failed probe logs as any request.
 
 use std::sync::Arc;
 
@@ -17,6 +20,15 @@ use crate::telemetry::metrics::{HttpRequestLabels, Metrics, RouteLabels};
 
 /// The route label of requests that matched no route.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The probe routes whose successful answers are logged at DEBUG.
+const PROBE_ROUTES: [&str; 2] = ["/health", "/ready"];
+
+/// Whether a request is a probe that succeeded (the narrowest condition: the two probe
+/// routes as matched, by GET, with a 2xx answer).
+fn is_successful_probe(method: &'static str, route: &str, status: u16) -> bool {
+    method == "GET" && PROBE_ROUTES.contains(&route) && (200..300).contains(&status)
+}
 
 /// Methods become labels as they are; anything unusual shares one label.
 fn method_label(method: &Method) -> &'static str {
@@ -122,6 +134,8 @@ impl<E: Endpoint> Endpoint for ObserveEndpoint<E> {
         let latency_ms = (latency_ms * 1_000.0).round() / 1_000.0;
         if status >= 500 {
             tracing::error!(status, latency_ms, path = %path, "request completed");
+        } else if is_successful_probe(method, &route, status) {
+            tracing::debug!(status, latency_ms, path = %path, "request completed");
         } else {
             tracing::info!(status, latency_ms, path = %path, "request completed");
         }
