@@ -97,6 +97,16 @@ pub async fn connect(
         .acquire_timeout(settings.connect_timeout)
         .test_before_acquire_if_idle_for(settings.ping_when_idle_for)
         .sqlx_logging(false);
+    if backend == Backend::Sqlite {
+        options
+            // A unit of work is a savepoint in its write group (store::write_groups),
+            // and rolling one back needs SQLite's statement sub-journal, a temporary
+            // file by default: on a read-only root (the container image) there is no
+            // directory for it ("disk I/O error", SQLITE_IOERR_GETTEMPPATH). Kept in
+            // memory, it needs none.
+            .map_sqlx_sqlite_opts(|sqlite| sqlite.pragma("temp_store", "memory"))
+            .map_sqlx_sqlite_pool_opts(|pool| pool.after_release(still_outside_a_transaction));
+    }
     let connection = Database::connect(options).await?;
     if backend == Backend::Sqlite {
         connection
@@ -104,6 +114,26 @@ pub async fn connect(
             .await?;
     }
     Ok(connection)
+}
+
+/// Whether a SQLite connection going back to the pool is outside any transaction, as
+/// sqlx counts them; one that is not is closed instead of reused. After SQLite rolls a
+/// transaction back on its own (a full disk, an I/O error), the `ROLLBACK` that sqlx
+/// sends fails and its count stays above zero; reused, such a connection would turn
+/// the next `BEGIN` into a `SAVEPOINT` and the next `COMMIT` into a `RELEASE`, which
+/// makes nothing durable. The ping first runs whatever rollback a dropped transaction
+/// queued, so the count is current.
+fn still_outside_a_transaction(
+    connection: &mut sea_orm::sqlx::SqliteConnection,
+    _: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<bool, sea_orm::sqlx::Error>> + Send + '_>,
+> {
+    use sea_orm::sqlx::Connection;
+    Box::pin(async move {
+        connection.ping().await?;
+        Ok(!connection.is_in_transaction())
+    })
 }
 
 /// The advisory lock that serialises migrations across processes (any fixed number;

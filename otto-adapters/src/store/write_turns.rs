@@ -63,6 +63,12 @@ impl WriteTurns {
             .map_err(|_| StoreError::Unavailable("the store is shutting down".to_owned()))
     }
 
+    /// Waits for a turn outside the bound and without counting as a writer waiting
+    /// (the write groups' watchdog, which must never be refused).
+    pub(super) async fn take_unbounded(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.turn).acquire_owned().await.ok()
+    }
+
     /// Writers waiting for their turn now.
     pub(super) fn waiting(&self) -> usize {
         self.waiting.load(Ordering::Relaxed)
