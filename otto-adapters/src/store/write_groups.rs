@@ -319,7 +319,7 @@ impl Drop for Turn {
 mod tests {
     use super::*;
     use crate::database::{self, PoolSettings};
-    use crate::store::SqlStore;
+    use crate::store::{SqlStore, UnitOfWork};
     use crate::system::UuidV7Ids;
     use otto_core::tenancy::{TenantId, TenantScope};
     use sea_orm::ConnectionTrait;
@@ -390,6 +390,36 @@ mod tests {
         }
     }
 
+    /// `statement` written by a writer of its own (see [`write`]).
+    fn spawn_write(
+        store: &SqlStore,
+        statement: &str,
+        commit: bool,
+    ) -> tokio::task::JoinHandle<Result<(), DbErr>> {
+        let (store, statement) = (store.clone(), statement.to_owned());
+        tokio::spawn(async move { write(&store, statement, commit).await })
+    }
+
+    /// A unit of work that has begun (so holds the turn) and written `statement`.
+    async fn begun_with(store: &SqlStore, statement: &str) -> UnitOfWork {
+        let unit = store.begin(&scope()).await.expect("the unit begins");
+        unit.execute_unprepared(statement).await.expect("writes");
+        unit
+    }
+
+    /// A pragma's value on the unit's connection.
+    async fn pragma(unit: &UnitOfWork, name: &str) -> i64 {
+        unit.query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            format!("PRAGMA {name}"),
+        ))
+        .await
+        .expect("reads the pragma")
+        .expect("a row")
+        .try_get_by_index::<i64>(0)
+        .expect("a number")
+    }
+
     fn groups(store: &SqlStore) -> &WriteGroups {
         store
             .write_groups
@@ -407,37 +437,18 @@ mod tests {
     async fn writers_queued_together_share_one_commit_and_hear_of_it_only_once_it_is_durable() {
         let scratch = scratch("CREATE TABLE entries (id INTEGER PRIMARY KEY)").await;
         let store = &scratch.store;
-        let first = store.begin(&scope()).await.expect("the first unit begins");
-        let synchronous = first
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DatabaseBackend::Sqlite,
-                "PRAGMA synchronous",
-            ))
-            .await
-            .expect("reads the pragma")
-            .expect("a row")
-            .try_get_by_index::<i64>(0)
-            .expect("a number");
-        assert_eq!(synchronous, 2, "FULL: a commit waits for the disk");
-        let temp_store = first
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DatabaseBackend::Sqlite,
-                "PRAGMA temp_store",
-            ))
-            .await
-            .expect("reads the pragma")
-            .expect("a row")
-            .try_get_by_index::<i64>(0)
-            .expect("a number");
+        let first = begun_with(store, "INSERT INTO entries (id) VALUES (0)").await;
         assert_eq!(
-            temp_store, 2,
+            pragma(&first, "synchronous").await,
+            2,
+            "FULL: a commit waits for the disk"
+        );
+        assert_eq!(
+            pragma(&first, "temp_store").await,
+            2,
             "MEMORY: a savepoint's sub-journal needs no temporary directory (a read-only \
              root has none)"
         );
-        first
-            .execute_unprepared("INSERT INTO entries (id) VALUES (0)")
-            .await
-            .expect("writes");
         let mut writers = Vec::new();
         for id in 1..=8 {
             let (store, reader) = (store.clone(), scratch.reader.clone());
@@ -453,12 +464,11 @@ mod tests {
             }));
         }
         until_waiting(store, 8).await;
-        let first_answered = tokio::spawn(first.commit());
-        tokio::task::yield_now().await;
         assert!(
             committed_ids(&scratch.reader, "entries").await.is_empty(),
             "nothing is visible (or answered) before the group commits"
         );
+        let first_answered = tokio::spawn(first.commit());
         first_answered
             .await
             .expect("ran")
@@ -487,22 +497,14 @@ mod tests {
     async fn a_unit_that_rolls_back_or_is_dropped_undoes_only_its_own_writes() {
         let scratch = scratch("CREATE TABLE entries (id INTEGER PRIMARY KEY)").await;
         let store = &scratch.store;
-        let first = store.begin(&scope()).await.expect("the first unit begins");
-        first
-            .execute_unprepared("INSERT INTO entries (id) VALUES (1)")
-            .await
-            .expect("writes");
+        let first = begun_with(store, "INSERT INTO entries (id) VALUES (1)").await;
         let mut writers = Vec::new();
         for (position, (id, commit)) in [(2, true), (3, false), (4, true)].into_iter().enumerate() {
-            let writer = store.clone();
-            writers.push(tokio::spawn(async move {
-                write(
-                    &writer,
-                    format!("INSERT INTO entries (id) VALUES ({id})"),
-                    commit,
-                )
-                .await
-            }));
+            writers.push(spawn_write(
+                store,
+                &format!("INSERT INTO entries (id) VALUES ({id})"),
+                commit,
+            ));
             until_waiting(store, position + 1).await;
         }
         let dropped = tokio::spawn({
@@ -516,17 +518,7 @@ mod tests {
             }
         });
         until_waiting(store, 4).await;
-        let last = tokio::spawn({
-            let store = store.clone();
-            async move {
-                write(
-                    &store,
-                    "INSERT INTO entries (id) VALUES (6)".to_owned(),
-                    true,
-                )
-                .await
-            }
-        });
+        let last = spawn_write(store, "INSERT INTO entries (id) VALUES (6)", true);
         until_waiting(store, 5).await;
         first.commit().await.expect("committed with its group");
         for writer in writers {
@@ -549,24 +541,14 @@ mod tests {
         )
         .await;
         let store = &scratch.store;
-        let first = store.begin(&scope()).await.expect("the first unit begins");
-        first
-            .execute_unprepared("INSERT INTO parents (id) VALUES (1)")
-            .await
-            .expect("writes");
+        let first = begun_with(store, "INSERT INTO parents (id) VALUES (1)").await;
         // Its savepoint releases, but the reference to a missing parent fails the
         // group's COMMIT (a deferred key is checked there).
-        let orphan = tokio::spawn({
-            let store = store.clone();
-            async move {
-                write(
-                    &store,
-                    "INSERT INTO children (id, parent) VALUES (1, 99)".to_owned(),
-                    true,
-                )
-                .await
-            }
-        });
+        let orphan = spawn_write(
+            store,
+            "INSERT INTO children (id, parent) VALUES (1, 99)",
+            true,
+        );
         until_waiting(store, 1).await;
         let first_outcome = first.commit().await;
         let orphan_outcome = orphan.await.expect("ran");
@@ -599,11 +581,7 @@ mod tests {
         )
         .await;
         let store = &scratch.store;
-        let first = store.begin(&scope()).await.expect("the first unit begins");
-        first
-            .execute_unprepared("INSERT INTO entries (id) VALUES (1)")
-            .await
-            .expect("writes");
+        let first = begun_with(store, "INSERT INTO entries (id) VALUES (1)").await;
         // A writer that waits for the turn, gets it, and leaves without writing.
         let vanishing = tokio::spawn({
             let store = store.clone();
