@@ -31,7 +31,6 @@ mod write_turns;
 
 pub use hot_queries::{HotQuery, HotQuerySample, HotQueryScope};
 use wakeups::Wakeups;
-pub use write_groups::GroupCommitStats;
 use write_groups::{Turn, WriteGroups};
 pub use write_turns::DEFAULT_MAX_WAITING_WRITERS;
 
@@ -197,12 +196,6 @@ impl SqlStore {
         self
     }
 
-    /// Groups committed on the embedded database's write queue so far, and the units
-    /// they made durable (`None` without the queue, and on PostgreSQL).
-    pub fn group_commit_stats(&self) -> Option<GroupCommitStats> {
-        self.write_groups.as_ref().map(|groups| groups.stats())
-    }
-
     /// On the embedded database, a writer's unit of work: its turn, and its savepoint
     /// in the write group (`None` elsewhere).
     async fn join_write_group(
@@ -212,17 +205,7 @@ impl SqlStore {
         let Some(groups) = &self.write_groups else {
             return Ok(None);
         };
-        let span = transaction_span(
-            self.db.get_database_backend(),
-            if scope.is_some() {
-                "tenant"
-            } else {
-                "platform"
-            },
-        );
-        if let Some(scope) = scope {
-            span.record("tenant_id", scope.tenant_id().as_str());
-        }
+        let span = self.unit_span(scope);
         let (savepoint, turn) = groups.join(&self.db).instrument(span).await?;
         Ok(Some(UnitOfWork::new(savepoint, Some(turn))))
     }
@@ -256,8 +239,7 @@ impl SqlStore {
     }
 
     async fn open_tenant_unit(&self, scope: &TenantScope) -> Result<UnitOfWork, StoreError> {
-        let span = transaction_span(self.db.get_database_backend(), "tenant");
-        span.record("tenant_id", scope.tenant_id().as_str());
+        let span = self.unit_span(Some(scope));
         let transaction = self.begin_tenant(scope).instrument(span).await?;
         Ok(UnitOfWork::new(transaction, None))
     }
@@ -308,7 +290,7 @@ impl SqlStore {
 
     /// Opens a platform transaction that only reads (no turn to write).
     pub(crate) async fn begin_platform_read(&self) -> Result<UnitOfWork, StoreError> {
-        let span = transaction_span(self.db.get_database_backend(), "platform");
+        let span = self.unit_span(None);
         let transaction = self.begin_platform_scope().instrument(span).await?;
         Ok(UnitOfWork::new(transaction, None))
     }
@@ -381,6 +363,19 @@ impl SqlStore {
 
     fn new_id(&self) -> uuid::Uuid {
         self.ids.new_id()
+    }
+}
+
+impl SqlStore {
+    /// The span of opening a unit of work for `scope` (the platform's when `None`).
+    fn unit_span(&self, scope: Option<&TenantScope>) -> tracing::Span {
+        let backend = self.db.get_database_backend();
+        let Some(scope) = scope else {
+            return transaction_span(backend, "platform");
+        };
+        let span = transaction_span(backend, "tenant");
+        span.record("tenant_id", scope.tenant_id().as_str());
+        span
     }
 }
 

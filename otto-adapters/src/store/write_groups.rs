@@ -51,6 +51,8 @@ pub(super) struct WriteGroups {
     max_units: usize,
     max_age: Duration,
     groups_opened: AtomicU64,
+    /// Commits of a group that held at least one released unit, and the units they
+    /// made durable (read by the tests).
     groups_committed: AtomicU64,
     units_committed: AtomicU64,
 }
@@ -61,19 +63,10 @@ struct OpenGroup {
     number: u64,
     transaction: DatabaseTransaction,
     opened_at: Instant,
-    units: usize,
-    /// Members whose savepoint is released, waiting for the group's commit.
+    /// Members whose savepoint is released, waiting for the group's commit (the
+    /// group's units: a unit that rolled back leaves nothing in it).
     members: Vec<oneshot::Sender<Result<(), DbErr>>>,
     watchdog: AbortHandle,
-}
-
-/// How many groups committed, and how many units they held (for tests and figures).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GroupCommitStats {
-    /// Commits of a group that held at least one released unit.
-    pub groups: u64,
-    /// Units made durable by those commits.
-    pub units: u64,
 }
 
 /// A writer's turn: it ends with [`Turn::released`] or [`Turn::abandoned`], which
@@ -111,13 +104,6 @@ impl WriteGroups {
             groups_opened: AtomicU64::new(0),
             groups_committed: AtomicU64::new(0),
             units_committed: AtomicU64::new(0),
-        }
-    }
-
-    pub(super) fn stats(&self) -> GroupCommitStats {
-        GroupCommitStats {
-            groups: self.groups_committed.load(Ordering::Relaxed),
-            units: self.units_committed.load(Ordering::Relaxed),
         }
     }
 
@@ -162,7 +148,6 @@ impl WriteGroups {
                 number,
                 transaction,
                 opened_at: Instant::now(),
-                units: 0,
                 members: Vec::new(),
                 watchdog: self.watch(number),
             });
@@ -247,10 +232,7 @@ impl WriteGroups {
         let broken = matches!(ending, Ending::Broken);
         let by_watchdog = matches!(ending, Ending::Overdue(_));
         match ending {
-            Ending::Released(member) => {
-                group.units += 1;
-                group.members.push(member);
-            }
+            Ending::Released(member) => group.members.push(member),
             Ending::Overdue(number) if number != group.number => {
                 // Another group is open now; its own watchdog watches it.
                 *open = Some(group);
@@ -260,7 +242,7 @@ impl WriteGroups {
         }
         let goes_on = !broken
             && groups.turns.waiting() > 0
-            && group.units < groups.max_units
+            && group.members.len() < groups.max_units
             && group.opened_at.elapsed() < groups.max_age;
         if goes_on {
             *open = Some(group);
@@ -420,6 +402,21 @@ mod tests {
         .expect("a number")
     }
 
+    /// How many groups committed, and how many units they held.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct GroupCommitStats {
+        groups: u64,
+        units: u64,
+    }
+
+    fn stats(store: &SqlStore) -> GroupCommitStats {
+        let groups = groups(store);
+        GroupCommitStats {
+            groups: groups.groups_committed.load(Ordering::Relaxed),
+            units: groups.units_committed.load(Ordering::Relaxed),
+        }
+    }
+
     fn groups(store: &SqlStore) -> &WriteGroups {
         store
             .write_groups
@@ -484,7 +481,7 @@ mod tests {
             (0..=8).collect::<Vec<_>>()
         );
         assert_eq!(
-            groups(store).stats(),
+            stats(store),
             GroupCommitStats {
                 groups: 1,
                 units: 9
@@ -559,7 +556,7 @@ mod tests {
         assert!(orphan_outcome.is_err(), "nor is the second");
         assert!(committed_ids(&scratch.reader, "parents").await.is_empty());
         assert!(committed_ids(&scratch.reader, "children").await.is_empty());
-        assert_eq!(groups(store).stats().groups, 0);
+        assert_eq!(stats(store).groups, 0);
         write(
             store,
             "INSERT INTO parents (id) VALUES (2)".to_owned(),
