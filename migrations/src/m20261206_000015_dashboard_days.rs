@@ -80,6 +80,24 @@ fn counts_as_recovery(row: &str) -> String {
     format!("{row}.kind = 'sms' AND {row}.call_id IS NOT NULL AND {row}.completed_at IS NOT NULL")
 }
 
+/// Marks the tenant's day of `at` stale when it is settled (ended before yesterday, by
+/// the statement's clock). PL/pgSQL, so the date test comes first and the insert's plan
+/// is cached: today's rows cost one comparison. Migration 18 replaces it (and restores
+/// it when undone).
+pub(crate) const POSTGRES_DAY_MARK: &str = "CREATE OR REPLACE FUNCTION \
+    otto_dashboard_day_changed(tenant varchar, at timestamptz)
+        RETURNS void LANGUAGE plpgsql AS $$
+        BEGIN
+            IF at IS NULL OR (at AT TIME ZONE 'UTC')::date
+                >= (statement_timestamp() AT TIME ZONE 'UTC')::date - 1 THEN
+                RETURN;
+            END IF;
+            INSERT INTO dashboard_days (tenant_id, day, generation, counted)
+            VALUES (tenant, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 1, false)
+            ON CONFLICT (tenant_id, day) DO UPDATE
+                SET generation = dashboard_days.generation + 1, counted = false;
+        END $$;";
+
 fn postgres_up() -> String {
     let calls = postgres_day_trigger(
         "calls",
@@ -103,21 +121,7 @@ fn postgres_up() -> String {
         CREATE POLICY schema_owner ON dashboard_days USING ({OWNER}) WITH CHECK ({OWNER});
         GRANT SELECT, INSERT, UPDATE, DELETE ON dashboard_days TO {APP_ROLE};
 
-        -- Marks the tenant's day of `at` stale when it is settled (ended before
-        -- yesterday, by the statement's clock). PL/pgSQL, so the date test comes first
-        -- and the insert's plan is cached: today's rows cost one comparison.
-        CREATE OR REPLACE FUNCTION otto_dashboard_day_changed(tenant varchar, at timestamptz)
-        RETURNS void LANGUAGE plpgsql AS $$
-        BEGIN
-            IF at IS NULL OR (at AT TIME ZONE 'UTC')::date
-                >= (statement_timestamp() AT TIME ZONE 'UTC')::date - 1 THEN
-                RETURN;
-            END IF;
-            INSERT INTO dashboard_days (tenant_id, day, generation, counted)
-            VALUES (tenant, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), 1, false)
-            ON CONFLICT (tenant_id, day) DO UPDATE
-                SET generation = dashboard_days.generation + 1, counted = false;
-        END $$;
+        {day_mark}
         REVOKE ALL ON FUNCTION otto_dashboard_day_changed(varchar, timestamptz) FROM PUBLIC;
         GRANT EXECUTE ON FUNCTION otto_dashboard_day_changed(varchar, timestamptz)
             TO {APP_ROLE};
@@ -153,6 +157,7 @@ fn postgres_up() -> String {
         {messages}",
         old_counts = counts_as_recovery("OLD"),
         new_counts = counts_as_recovery("NEW"),
+        day_mark = POSTGRES_DAY_MARK,
     )
 }
 
@@ -171,7 +176,7 @@ const POSTGRES_DOWN: &str = "DROP TRIGGER IF EXISTS calls_dashboard_days ON call
 /// SQLite's statement marking the day of the time `at` (an expression over `OLD` or
 /// `NEW`) of `tenant` stale. Times are stored as RFC 3339 text in UTC, so the day is
 /// the first ten characters.
-fn sqlite_mark(tenant: &str, at: &str) -> String {
+pub(crate) fn sqlite_day_mark(tenant: &str, at: &str) -> String {
     format!(
         "INSERT INTO dashboard_days (tenant_id, day, generation, counted)
              SELECT {tenant}, substr({at}, 1, 10), 1, 0
@@ -182,6 +187,21 @@ fn sqlite_mark(tenant: &str, at: &str) -> String {
 }
 
 fn sqlite_up() -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS dashboard_days (
+            tenant_id varchar NOT NULL,
+            day text NOT NULL,
+            {FIGURES}
+        );
+        {triggers}",
+        triggers = sqlite_triggers(&sqlite_day_mark)
+    )
+}
+
+/// SQLite's triggers on calls, outbound actions and messages, each running `mark` (a
+/// statement for a tenant and a time, expressions over `OLD` or `NEW`) for the times
+/// whose figures a write changes. Migration 18 recreates them with another `mark`.
+pub(crate) fn sqlite_triggers(mark: &dyn Fn(&str, &str) -> String) -> String {
     let call_of = |row: &str| format!("(SELECT started_at FROM calls WHERE id = {row}.call_id)");
     let call_if_counted = |row: &str| {
         format!(
@@ -191,12 +211,7 @@ fn sqlite_up() -> String {
         )
     };
     format!(
-        "CREATE TABLE IF NOT EXISTS dashboard_days (
-            tenant_id varchar NOT NULL,
-            day text NOT NULL,
-            {FIGURES}
-        );
-        CREATE TRIGGER IF NOT EXISTS calls_dashboard_days_insert AFTER INSERT ON calls
+        "CREATE TRIGGER IF NOT EXISTS calls_dashboard_days_insert AFTER INSERT ON calls
         BEGIN {new_call} END;
         CREATE TRIGGER IF NOT EXISTS calls_dashboard_days_update
             AFTER UPDATE OF started_at, direction, answered, booked ON calls
@@ -223,21 +238,22 @@ fn sqlite_up() -> String {
         BEGIN {old_message} END;",
         call_changed = changed(&["started_at", "direction", "answered", "booked"], "IS NOT"),
         action_changed = changed(&["completed_at", "call_id", "kind"], "IS NOT"),
-        new_call = sqlite_mark("NEW.tenant_id", "NEW.started_at"),
-        old_call = sqlite_mark("OLD.tenant_id", "OLD.started_at"),
+        new_call = mark("NEW.tenant_id", "NEW.started_at"),
+        old_call = mark("OLD.tenant_id", "OLD.started_at"),
         new_counts = counts_as_recovery("NEW"),
         old_counts = counts_as_recovery("OLD"),
-        new_action = sqlite_mark("NEW.tenant_id", &call_of("NEW")),
-        old_action = sqlite_mark("OLD.tenant_id", &call_of("OLD")),
+        new_action = mark("NEW.tenant_id", &call_of("NEW")),
+        old_action = mark("OLD.tenant_id", &call_of("OLD")),
         // An update may turn an action into or out of a completed text of a call.
-        new_action_if_counted = sqlite_mark("NEW.tenant_id", &call_if_counted("NEW")),
-        old_action_if_counted = sqlite_mark("OLD.tenant_id", &call_if_counted("OLD")),
-        new_message = sqlite_mark("NEW.tenant_id", "NEW.sent_at"),
-        old_message = sqlite_mark("OLD.tenant_id", "OLD.sent_at"),
+        new_action_if_counted = mark("NEW.tenant_id", &call_if_counted("NEW")),
+        old_action_if_counted = mark("OLD.tenant_id", &call_if_counted("OLD")),
+        new_message = mark("NEW.tenant_id", "NEW.sent_at"),
+        old_message = mark("OLD.tenant_id", "OLD.sent_at"),
     )
 }
 
-const SQLITE_DOWN: &str = "DROP TRIGGER IF EXISTS calls_dashboard_days_insert;
+/// Drops [`sqlite_triggers`].
+pub(crate) const SQLITE_DROP_TRIGGERS: &str = "DROP TRIGGER IF EXISTS calls_dashboard_days_insert;
     DROP TRIGGER IF EXISTS calls_dashboard_days_update;
     DROP TRIGGER IF EXISTS calls_dashboard_days_delete;
     DROP TRIGGER IF EXISTS outbound_actions_dashboard_days_insert;
@@ -245,8 +261,7 @@ const SQLITE_DOWN: &str = "DROP TRIGGER IF EXISTS calls_dashboard_days_insert;
     DROP TRIGGER IF EXISTS outbound_actions_dashboard_days_delete;
     DROP TRIGGER IF EXISTS messages_dashboard_days_insert;
     DROP TRIGGER IF EXISTS messages_dashboard_days_update;
-    DROP TRIGGER IF EXISTS messages_dashboard_days_delete;
-    DROP TABLE IF EXISTS dashboard_days;";
+    DROP TRIGGER IF EXISTS messages_dashboard_days_delete;";
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -264,12 +279,12 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let statements = match manager.get_database_backend() {
-            DatabaseBackend::Postgres => POSTGRES_DOWN,
-            _ => SQLITE_DOWN,
+            DatabaseBackend::Postgres => POSTGRES_DOWN.to_owned(),
+            _ => format!("{SQLITE_DROP_TRIGGERS} DROP TABLE IF EXISTS dashboard_days;"),
         };
         manager
             .get_connection()
-            .execute_unprepared(statements)
+            .execute_unprepared(&statements)
             .await?;
         Ok(())
     }

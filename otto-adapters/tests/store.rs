@@ -55,6 +55,8 @@ const TENANT_TABLES: &[&str] = &[
     "outbound_actions",
     // A row per settled day with a change (the call above, 11 days old).
     "dashboard_days",
+    // A row per recent hour with a change (the message below, three hours old).
+    "dashboard_hours",
     // The call's `call.created`, pending until a stream reads (and numbers) it.
     "pending_live_events",
 ];
@@ -160,7 +162,7 @@ async fn postgres_row_level_security_confines_raw_sql_to_the_tenant() {
                 "INSERT INTO memberships (id, tenant_id, user_id, role) VALUES (gen_random_uuid(), '{tenant}', 'user_{tenant}', 'admin')"
             ),
             format!(
-                "INSERT INTO messages (id, tenant_id, call_id, provider, external_id, direction, customer_number, body, sent_at) VALUES (gen_random_uuid(), '{tenant}', '{id}', 'twilio', 'SM1', 'outbound', '+15550000000', 'hi', now())"
+                "INSERT INTO messages (id, tenant_id, call_id, provider, external_id, direction, customer_number, body, sent_at) VALUES (gen_random_uuid(), '{tenant}', '{id}', 'twilio', 'SM1', 'outbound', '+15550000000', 'hi', now() - interval '3 hours')"
             ),
             format!(
                 "INSERT INTO recordings (id, tenant_id, call_id, external_id, url) VALUES (gen_random_uuid(), '{tenant}', '{id}', 'RE1', 'https://recordings.test/1')"
@@ -635,4 +637,75 @@ async fn sqlite_a_lock_held_by_another_process_is_unavailable_not_internal() {
         .execute_unprepared("ROLLBACK")
         .await
         .expect("releases the lock");
+}
+
+/// A read ends without `COMMIT`: its `ROLLBACK` goes out with the ping the pool sends
+/// as the connection comes back. The next unit of work on that connection must find
+/// it outside any transaction, as the login role, with no tenant set.
+#[tokio::test]
+async fn postgres_a_finished_read_leaves_its_connection_clean() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    migrated(&test_database.url)
+        .await
+        .close()
+        .await
+        .expect("close");
+    let connection = database::connect(
+        &test_database.url,
+        &PoolSettings {
+            max_connections: 1,
+            ..PoolSettings::default()
+        },
+    )
+    .await
+    .expect("connects");
+    let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+    let scope = scope_of("org_reader");
+    store
+        .record(&scope, contracts::new_call("R1", 1))
+        .await
+        .expect("records");
+    for _ in 0..3 {
+        let page = store
+            .list(&scope, &otto_core::calls::CallFilter::default(), None, 10)
+            .await
+            .expect("lists");
+        assert_eq!(page.items.len(), 1);
+        // The pool's one connection, as the next unit of work gets it: inside a
+        // transaction left open, `now()` would stand still from one statement to
+        // the next.
+        let read = |sql: &'static str| {
+            let connection = connection.clone();
+            async move {
+                connection
+                    .query_one_raw(Statement::from_string(
+                        sea_orm::DatabaseBackend::Postgres,
+                        sql,
+                    ))
+                    .await
+                    .expect("queries")
+                    .expect("a row")
+            }
+        };
+        let row = read(
+            "SELECT COALESCE(current_setting('app.tenant_id', true), '') AS tenant, \
+             current_user = session_user AS login_role, now() AS at",
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let later = read("SELECT now() AS at").await;
+        let tenant: String = row.try_get("", "tenant").expect("tenant");
+        let login_role: bool = row.try_get("", "login_role").expect("role");
+        let at: chrono::DateTime<chrono::Utc> = row.try_get("", "at").expect("a time");
+        let later: chrono::DateTime<chrono::Utc> = later.try_get("", "at").expect("a time");
+        assert_eq!((tenant.as_str(), login_role), ("", true));
+        assert!(
+            later > at,
+            "each statement runs in a transaction of its own"
+        );
+    }
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
 }

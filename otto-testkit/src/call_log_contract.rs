@@ -104,7 +104,8 @@ async fn ids(calls: &dyn CallRepository, scope: &TenantScope, filter: CallFilter
 /// Filters combine and narrow by time, direction, answer, recording, customer and
 /// rep; outcomes are written, cleared and read back per tenant; the latest recording
 /// is found; conversations group messages by customer newest first and page without
-/// gaps; the dashboard counts the range. `tenant_a` and `tenant_b` must be fresh.
+/// gaps; the dashboard counts the range, late writes to its recent hours at once.
+/// `tenant_a` and `tenant_b` must be fresh.
 pub async fn call_log_contract(stores: CallLogStores<'_>, tenant_a: &str, tenant_b: &str) {
     let (a, b) = (scope_of(tenant_a), scope_of(tenant_b));
     let rep = UserId::parse("user_rep1").expect("valid");
@@ -112,6 +113,11 @@ pub async fn call_log_contract(stores: CallLogStores<'_>, tenant_a: &str, tenant
     outcomes_are_written_per_tenant(&stores, &a, &b, &rep).await;
     conversations_group_messages(&stores, &a, &b).await;
     the_dashboard_counts_the_range(&stores, &a, &b).await;
+    the_dashboard_counts_late_writes_to_recent_hours(
+        &stores,
+        &scope_of(&format!("{tenant_a}_recent")),
+    )
+    .await;
     searches_page_newest_first(&stores, &scope_of(&format!("{tenant_a}_search"))).await;
 }
 
@@ -289,6 +295,98 @@ async fn filters_narrow_the_list(stores: &CallLogStores<'_>, a: &TenantScope, b:
 /// A search's pages: newest first (ties by id), each call once even when several of
 /// its words match, cursors that go on where the page ended, and a time range that
 /// narrows the search. `a` must be fresh.
+/// Summaries of the last two days, each after a late write to an hour that ended
+/// hours ago (which a store may have kept since the summary before): every write
+/// counts at once.
+async fn the_dashboard_counts_late_writes_to_recent_hours(
+    stores: &CallLogStores<'_>,
+    scope: &TenantScope,
+) {
+    let now = Utc::now();
+    let (from, to) = (now - Duration::days(2), now + Duration::hours(1));
+    let summary = || async {
+        stores
+            .dashboard
+            .summary(scope, from, to)
+            .await
+            .expect("counts")
+    };
+    let recent_call = |id: &str, hours_ago: i64| NewCall {
+        started_at: now - Duration::hours(hours_ago),
+        ..call(id, 0, Direction::Inbound, false, "Ro", "+15557780001")
+    };
+    let first = stores
+        .calls
+        .record(scope, recent_call("R1", 5))
+        .await
+        .expect("recorded");
+    stores
+        .calls
+        .record(scope, recent_call("R2", 30))
+        .await
+        .expect("recorded");
+    let before = summary().await;
+    assert_eq!((before.calls, before.missed), (2, 2));
+
+    let late = stores
+        .calls
+        .record(scope, recent_call("R3", 5))
+        .await
+        .expect("recorded");
+    assert_eq!(
+        summary().await.calls,
+        3,
+        "a late call five hours ago counts"
+    );
+
+    stores
+        .calls
+        .update_outcome(
+            scope,
+            late.id,
+            &OutcomeChange {
+                booked: Some(Some(true)),
+                ..OutcomeChange::default()
+            },
+        )
+        .await
+        .expect("updates");
+    assert_eq!(summary().await.booked, 1, "a late booking counts");
+
+    let text = OutboundAction {
+        kind: OutboundKind::Sms,
+        key: format!("contract:recent:{}", scope.tenant_id()),
+        call_id: Some(first.id),
+        to: "+15557780001".into(),
+        from: Some("+15550009999".into()),
+        text: "Sorry we missed you".into(),
+        started_at: now - Duration::hours(4),
+        provider_ref: None,
+    };
+    stores
+        .follow_ups
+        .begin_outbound(scope, &text)
+        .await
+        .expect("begins");
+    stores
+        .follow_ups
+        .complete_outbound(
+            scope,
+            OutboundKind::Sms,
+            &text.key,
+            "SMRECENT",
+            now - Duration::hours(4),
+        )
+        .await
+        .expect("completes");
+    let after = summary().await;
+    assert_eq!(
+        after.recovered_by_sms, 1,
+        "a late text of a missed call counts"
+    );
+    assert_eq!(after.messages, 1, "the text, sent four hours ago, counts");
+}
+
 async fn searches_page_newest_first(stores: &CallLogStores<'_>, a: &TenantScope) {
     let named = |id: &str, hours_ago: i64, name: &str| {
         call(

@@ -279,7 +279,7 @@ impl CallRepository for SqlStore {
             .all(&*transaction)
             .await
             .map_err(store_error)?;
-        transaction.commit().await.map_err(store_error)?;
+        transaction.finish_read();
         let has_more = rows.len() > limit as usize;
         let items: Vec<Call> = rows
             .into_iter()
@@ -301,7 +301,7 @@ impl CallRepository for SqlStore {
             .one(&*transaction)
             .await
             .map_err(store_error)?;
-        transaction.commit().await.map_err(store_error)?;
+        transaction.finish_read();
         row.map(to_domain).transpose()
     }
 
@@ -384,7 +384,7 @@ impl SqlStore {
             .one(&*transaction)
             .await
             .map_err(store_error)?;
-        transaction.commit().await.map_err(store_error)?;
+        transaction.finish_read();
         row.map(to_domain).transpose()
     }
 }

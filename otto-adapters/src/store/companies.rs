@@ -18,7 +18,7 @@ impl CompanyDirectory for SqlStore {
             .one(&*transaction)
             .await
             .map_err(store_error)?;
-        transaction.commit().await.map_err(store_error)?;
+        transaction.finish_read();
         Ok(row.map(|row| Company {
             name: row.name,
             slug: row.slug,

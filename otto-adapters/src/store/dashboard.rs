@@ -1,18 +1,23 @@
-//! [`DashboardQueries`] over SQL, in time bounded by the range's days rather than its
-//! calls.
+//! [`DashboardQueries`] over SQL, in time bounded by the range's days and recent hours
+//! rather than its calls.
 //!
-//! A range is cut at UTC day boundaries. Its whole days that ended at least two days
-//! ago ("settled") are read from `dashboard_days` (migration 15), one row per day;
-//! the partial first day and the recent days are counted from the calls, which
-//! are few. A settled day not yet in the table, or marked stale by a late write
-//! (the table's triggers bump its `generation`), is counted from its calls and stored
-//! with the generation seen *before* counting: a write that lands meanwhile bumps the
-//! generation, and the stale counts are not kept (see [`STORE_DAYS`]).
+//! A range is cut at UTC day and hour boundaries ([`Plan`]):
+//! - its whole days that ended at least two days ago ("settled") are read from
+//!   `dashboard_days` (migration 15), one row per day;
+//! - from there, its whole hours that ended at least two hours ago are read from
+//!   `dashboard_hours` (migration 18), one row per hour;
+//! - the rest (a partial first day, the last two to three hours) is counted from the
+//!   calls, which are few.
+//!
+//! A kept day or hour not yet in its table, or marked stale by a late write (the
+//! tables' triggers bump its `generation`), is counted from its calls and stored with
+//! the generation seen *before* counting: a write that lands meanwhile bumps the
+//! generation, and the stale counts are not kept (see [`store_periods`]).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use otto_core::dashboard::DashboardSummary;
 use otto_core::ports::{DashboardQueries, StoreError};
 use otto_core::tenancy::TenantScope;
@@ -22,8 +27,8 @@ use super::sql::{self, column};
 use super::{SqlStore, store_error, stored_time};
 
 /// The figures counted over calls `c` (`$4` false, `$5` true), one definition for a
-/// range ([`SUMMARY`]) and per day ([`per_day_calls`]): a missed call is recovered
-/// when a text of it completed.
+/// range ([`SUMMARY`]) and per period ([`per_period_calls`]): a missed call is
+/// recovered when a text of it completed.
 macro_rules! call_figures {
     () => {
         "COUNT(*) AS calls, \
@@ -50,72 +55,154 @@ pub(super) const SUMMARY: &str = concat!(
     FROM calls c WHERE c.tenant_id = $1 AND c.started_at >= $2 AND c.started_at < $3"
 );
 
-/// The settled days of `$1` in `[$2, $3)` (days as `YYYY-MM-DD`) kept and counted
-/// (`$4` true): how many, and their figures summed. When every day of the range is
-/// among them, which is the rule once a range was asked for, this one row is all a
-/// summary reads of them.
-pub(super) const KEPT_TOTAL: &str = "SELECT COUNT(*) AS kept, \
-    CAST(COALESCE(SUM(calls), 0) AS BIGINT) AS calls, \
-    CAST(COALESCE(SUM(missed), 0) AS BIGINT) AS missed, \
-    CAST(COALESCE(SUM(recovered_by_sms), 0) AS BIGINT) AS recovered_by_sms, \
-    CAST(COALESCE(SUM(booked), 0) AS BIGINT) AS booked, \
-    CAST(COALESCE(SUM(messages), 0) AS BIGINT) AS messages \
-    FROM dashboard_days WHERE tenant_id = $1 AND day >= $2 AND day < $3 AND counted = $4";
-
-/// The settled days of `$1` in `[$2, $3)` (days as `YYYY-MM-DD`) kept so far.
-pub(super) const KEPT_DAYS: &str = "SELECT day, generation, counted, calls, missed, \
-    recovered_by_sms, booked, messages FROM dashboard_days \
-    WHERE tenant_id = $1 AND day >= $2 AND day < $3";
-
-/// A day's figures as [`SUMMARY`] counts them, per UTC day of `[$2, $3)`; `{day}` is
-/// the backend's expression for the UTC day of `{column}`.
-pub(super) fn per_day_calls(backend: DatabaseBackend) -> String {
-    format!(
-        "SELECT {day} AS day, {figures} \
-         FROM calls c WHERE c.tenant_id = $1 AND c.started_at >= $2 AND c.started_at < $3 \
-         GROUP BY {day}",
-        day = utc_day(backend, "c.started_at"),
-        figures = call_figures!(),
-    )
-}
-
-/// The messages per UTC day of `[$2, $3)`.
-pub(super) fn per_day_messages(backend: DatabaseBackend) -> String {
-    format!(
-        "SELECT {day} AS day, COUNT(*) AS messages FROM messages m \
-         WHERE m.tenant_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 GROUP BY {day}",
-        day = utc_day(backend, "m.sent_at")
-    )
-}
-
-/// The UTC day of a time column as `YYYY-MM-DD`, as the triggers of migration 15
-/// spell it (SQLite stores times as RFC 3339 text in UTC).
-fn utc_day(backend: DatabaseBackend, column: &str) -> String {
-    match backend {
-        DatabaseBackend::Postgres => format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"),
-        _ => format!("substr({column}, 1, 10)"),
-    }
-}
-
-/// Stores counted days: `$1` tenant, then per day its key, the generation seen before
-/// counting, and its figures. A day whose generation moved on since (a write marked
-/// it stale meanwhile) keeps its mark, and is counted again next time.
-pub(super) const STORE_DAYS: &str = "INSERT INTO dashboard_days (tenant_id, day, generation, \
-    counted, calls, missed, recovered_by_sms, booked, messages) VALUES {rows} \
-    ON CONFLICT (tenant_id, day) DO UPDATE SET counted = excluded.counted, \
-    calls = excluded.calls, missed = excluded.missed, \
-    recovered_by_sms = excluded.recovered_by_sms, booked = excluded.booked, \
-    messages = excluded.messages \
-    WHERE dashboard_days.generation = excluded.generation";
-
-/// Days stored per statement (eight parameters each).
-const DAYS_PER_STATEMENT: usize = 200;
-
 /// Days that ended at least this many days before today are settled. The triggers
 /// watch days that ended before yesterday on the database's clock; one day more here
 /// keeps every day this process stores inside what they watch, with clocks a day
 /// apart.
 const SETTLED_AFTER_DAYS: i64 = 3;
+
+/// Hours that ended at least this long ago are kept. The triggers watch hours that
+/// ended an hour ago (and began less than four days ago, which the recent days this
+/// store keeps hours of are well inside), so a count is never kept for an hour a write
+/// could still change unmarked, with clocks up to an hour apart.
+const HOURS_KEPT_AFTER: Duration = Duration::hours(2);
+
+/// The periods figures are kept by, each in its own table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Grain {
+    /// `dashboard_days`, keyed `YYYY-MM-DD`.
+    Day,
+    /// `dashboard_hours`, keyed `YYYY-MM-DDTHH`.
+    Hour,
+}
+
+impl Grain {
+    fn table(self) -> &'static str {
+        match self {
+            Grain::Day => "dashboard_days",
+            Grain::Hour => "dashboard_hours",
+        }
+    }
+
+    fn key_column(self) -> &'static str {
+        match self {
+            Grain::Day => "day",
+            Grain::Hour => "utc_hour",
+        }
+    }
+
+    fn length(self) -> Duration {
+        match self {
+            Grain::Day => Duration::days(1),
+            Grain::Hour => Duration::hours(1),
+        }
+    }
+
+    /// The key of the period starting at `start`, as the triggers spell it.
+    pub(super) fn key(self, start: DateTime<Utc>) -> String {
+        match self {
+            Grain::Day => start.format("%Y-%m-%d").to_string(),
+            Grain::Hour => start.format("%Y-%m-%dT%H").to_string(),
+        }
+    }
+
+    fn start_of_key(self, key: &str) -> Option<DateTime<Utc>> {
+        match self {
+            Grain::Day => NaiveDate::parse_from_str(key, "%Y-%m-%d")
+                .ok()
+                .map(start_of),
+            Grain::Hour => NaiveDateTime::parse_from_str(&format!("{key}:00"), "%Y-%m-%dT%H:%M")
+                .ok()
+                .map(|start| start.and_utc()),
+        }
+    }
+
+    /// The backend's expression for the key of the period holding time `column`
+    /// (SQLite stores times as RFC 3339 text in UTC).
+    fn sql_key(self, backend: DatabaseBackend, column: &str) -> String {
+        match (backend, self) {
+            (DatabaseBackend::Postgres, Grain::Day) => {
+                format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
+            }
+            (DatabaseBackend::Postgres, Grain::Hour) => {
+                format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')")
+            }
+            (_, Grain::Day) => format!("substr({column}, 1, 10)"),
+            (_, Grain::Hour) => format!("replace(substr({column}, 1, 13), ' ', 'T')"),
+        }
+    }
+}
+
+/// The periods of `$1` in `[$2, $3)` (keys) kept and counted (`$4` true): how many,
+/// and their figures summed. When every period of the span is among them, which is
+/// the rule once a range was asked for, this one row is all a summary reads of them.
+pub(super) fn kept_total(grain: Grain) -> String {
+    format!(
+        "SELECT COUNT(*) AS kept, \
+        CAST(COALESCE(SUM(calls), 0) AS BIGINT) AS calls, \
+        CAST(COALESCE(SUM(missed), 0) AS BIGINT) AS missed, \
+        CAST(COALESCE(SUM(recovered_by_sms), 0) AS BIGINT) AS recovered_by_sms, \
+        CAST(COALESCE(SUM(booked), 0) AS BIGINT) AS booked, \
+        CAST(COALESCE(SUM(messages), 0) AS BIGINT) AS messages \
+        FROM {table} WHERE tenant_id = $1 AND {key} >= $2 AND {key} < $3 AND counted = $4",
+        table = grain.table(),
+        key = grain.key_column(),
+    )
+}
+
+/// The periods of `$1` in `[$2, $3)` (keys) kept so far.
+pub(super) fn kept_periods(grain: Grain) -> String {
+    format!(
+        "SELECT {key} AS period, generation, counted, calls, missed, recovered_by_sms, \
+        booked, messages FROM {table} WHERE tenant_id = $1 AND {key} >= $2 AND {key} < $3",
+        table = grain.table(),
+        key = grain.key_column(),
+    )
+}
+
+/// A period's figures as [`SUMMARY`] counts them, per period of `[$2, $3)`.
+pub(super) fn per_period_calls(backend: DatabaseBackend, grain: Grain) -> String {
+    format!(
+        "SELECT {period} AS period, {figures} \
+         FROM calls c WHERE c.tenant_id = $1 AND c.started_at >= $2 AND c.started_at < $3 \
+         GROUP BY {period}",
+        period = grain.sql_key(backend, "c.started_at"),
+        figures = call_figures!(),
+    )
+}
+
+/// The messages per period of `[$2, $3)`.
+pub(super) fn per_period_messages(backend: DatabaseBackend, grain: Grain) -> String {
+    format!(
+        "SELECT {period} AS period, COUNT(*) AS messages FROM messages m \
+         WHERE m.tenant_id = $1 AND m.sent_at >= $2 AND m.sent_at < $3 GROUP BY {period}",
+        period = grain.sql_key(backend, "m.sent_at")
+    )
+}
+
+/// Stores counted periods: `$1` tenant, then per period (`rows`) its key, the
+/// generation seen before counting, and its figures. A period whose generation moved
+/// on since (a write marked it stale meanwhile) keeps its mark, and is counted again
+/// next time.
+fn store_periods(grain: Grain, rows: &str) -> String {
+    format!(
+        "INSERT INTO {table} (tenant_id, {key}, generation, counted, calls, missed, \
+        recovered_by_sms, booked, messages) VALUES {rows} \
+        ON CONFLICT (tenant_id, {key}) DO UPDATE SET counted = excluded.counted, \
+        calls = excluded.calls, missed = excluded.missed, \
+        recovered_by_sms = excluded.recovered_by_sms, booked = excluded.booked, \
+        messages = excluded.messages \
+        WHERE {table}.generation = excluded.generation",
+        table = grain.table(),
+        key = grain.key_column(),
+    )
+}
+
+/// Removes `$1`'s hours before `$2` (a key).
+const FORGET_OLD_HOURS: &str = "DELETE FROM dashboard_hours WHERE tenant_id = $1 AND utc_hour < $2";
+
+/// Periods stored per statement (eight parameters each).
+const PERIODS_PER_STATEMENT: usize = 200;
 
 /// The parameters of [`SUMMARY`] for `scope`'s range `[from, to)`.
 pub(super) fn summary_values(
@@ -132,7 +219,7 @@ pub(super) fn summary_values(
     ]
 }
 
-/// One day's figures.
+/// One period's figures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 struct Figures {
     calls: i64,
@@ -182,36 +269,101 @@ impl Figures {
     }
 }
 
-/// A settled day that must be counted: its key and the generation seen before.
+/// A kept period that must be counted: its start and the generation seen before.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Uncounted {
-    day: NaiveDate,
+    start: DateTime<Utc>,
     generation: i64,
 }
+
+/// A span of time, `[start, end)`.
+type Span = (DateTime<Utc>, DateTime<Utc>);
 
 fn start_of(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN).and_utc()
 }
 
-fn key(day: NaiveDate) -> String {
-    day.format("%Y-%m-%d").to_string()
+fn floor_hour(time: DateTime<Utc>) -> DateTime<Utc> {
+    let seconds = time.timestamp();
+    DateTime::from_timestamp(seconds - seconds.rem_euclid(3600), 0).unwrap_or(time)
 }
 
-/// How `[from, to)` divides: counted from calls before `days.0`, from the kept days
-/// in `[days.0, days.1)`, from calls again from `days.1`.
-fn divide(
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    today: NaiveDate,
-) -> Option<(NaiveDate, NaiveDate)> {
-    let first = if start_of(from.date_naive()) == from {
-        from.date_naive()
+/// The first hour boundary at or after `time`, if the calendar has one.
+fn ceil_hour(time: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let floor = floor_hour(time);
+    if floor == time {
+        Some(time)
     } else {
-        from.date_naive().succ_opt()?
-    };
-    let settled_end = today - Duration::days(SETTLED_AFTER_DAYS - 1);
-    let end = to.date_naive().min(settled_end);
-    (first < end).then_some((first, end))
+        floor.checked_add_signed(Duration::hours(1))
+    }
+}
+
+/// The start of the recent days as of `now`: days before it are settled, and hours
+/// are kept from it on.
+fn recent_start(now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    now.date_naive()
+        .checked_sub_signed(Duration::days(SETTLED_AFTER_DAYS - 1))
+        .map(start_of)
+}
+
+/// How a range divides: kept days, then kept hours right after them (either may be
+/// missing); the rest of the range is counted from the calls ([`Plan::counted`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Plan {
+    days: Option<Span>,
+    hours: Option<Span>,
+}
+
+impl Plan {
+    fn of(from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) -> Plan {
+        let nothing = Plan {
+            days: None,
+            hours: None,
+        };
+        let Some(recent) = recent_start(now) else {
+            return nothing;
+        };
+        let first_day = if start_of(from.date_naive()) == from {
+            Some(from)
+        } else {
+            from.date_naive().succ_opt().map(start_of)
+        };
+        let days = first_day.and_then(|first| {
+            let end = start_of(to.date_naive()).min(recent);
+            (first < end).then_some((first, end))
+        });
+        let after_days = days.map_or(from, |(_, end)| end);
+        let hours = ceil_hour(after_days).and_then(|first| {
+            let first = first.max(recent);
+            let end = floor_hour(to).min(floor_hour(now - HOURS_KEPT_AFTER));
+            (first < end).then_some((first, end))
+        });
+        Plan { days, hours }
+    }
+
+    /// The kept spans, each with its grain.
+    fn kept(&self) -> impl Iterator<Item = (Grain, Span)> {
+        [(Grain::Day, self.days), (Grain::Hour, self.hours)]
+            .into_iter()
+            .filter_map(|(grain, span)| Some((grain, span?)))
+    }
+
+    /// The parts of `[from, to)` outside the kept spans: at most two, since the kept
+    /// ones meet.
+    fn counted(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Span> {
+        let kept = match (self.days, self.hours) {
+            (Some((start, _)), Some((_, end))) => Some((start, end)),
+            (days, hours) => days.or(hours),
+        };
+        let pieces = match kept {
+            Some((start, end)) => vec![(from, start), (end, to)],
+            None => vec![(from, to)],
+        };
+        pieces
+            .into_iter()
+            .filter(|(start, end)| start < end)
+            .collect()
+    }
 }
 
 impl SqlStore {
@@ -219,12 +371,8 @@ impl SqlStore {
     async fn count_range(
         transaction: &DatabaseTransaction,
         scope: &TenantScope,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
+        (from, to): Span,
     ) -> Result<Figures, StoreError> {
-        if from >= to {
-            return Ok(Figures::default());
-        }
         let rows = sql::query(transaction, SUMMARY, summary_values(scope, from, to)).await?;
         let row = rows
             .first()
@@ -232,34 +380,38 @@ impl SqlStore {
         Figures::of_row(row)
     }
 
-    /// The kept days of `[first, end)`: their summed figures, and the days that must
-    /// be counted.
-    async fn kept_days(
+    /// The kept periods of `span`: their summed figures, and the periods that must be
+    /// counted.
+    async fn kept(
         transaction: &DatabaseTransaction,
         scope: &TenantScope,
-        first: NaiveDate,
-        end: NaiveDate,
+        grain: Grain,
+        (first, end): Span,
     ) -> Result<(Figures, Vec<Uncounted>), StoreError> {
         let range: Vec<sea_orm::Value> = vec![
             scope.tenant_id().as_str().into(),
-            key(first).into(),
-            key(end).into(),
+            grain.key(first).into(),
+            grain.key(end).into(),
         ];
         let mut with_counted = range.clone();
         with_counted.push(true.into());
-        let totals = sql::query(transaction, KEPT_TOTAL, with_counted).await?;
-        let totals = totals
-            .first()
-            .ok_or_else(|| StoreError::Internal("the kept days' total returned no row".into()))?;
+        let totals = sql::query(transaction, &kept_total(grain), with_counted).await?;
+        let totals = totals.first().ok_or_else(|| {
+            StoreError::Internal("the kept periods' total returned no row".into())
+        })?;
         let kept: i64 = column(totals, "kept")?;
-        if kept == (end - first).num_days() {
+        let periods = std::iter::successors(Some(first), |start| {
+            start.checked_add_signed(grain.length())
+        })
+        .take_while(|start| *start < end);
+        if kept == i64::try_from(periods.clone().count()).unwrap_or(i64::MAX) {
             return Ok((Figures::of_row(totals)?, Vec::new()));
         }
-        let rows = sql::query(transaction, KEPT_DAYS, range).await?;
+        let rows = sql::query(transaction, &kept_periods(grain), range).await?;
         let mut seen: HashMap<String, (i64, bool, Figures)> = HashMap::new();
         for row in &rows {
             seen.insert(
-                column(row, "day")?,
+                column(row, "period")?,
                 (
                     column(row, "generation")?,
                     column(row, "counted")?,
@@ -269,79 +421,86 @@ impl SqlStore {
         }
         let mut total = Figures::default();
         let mut uncounted = Vec::new();
-        for day in first.iter_days().take_while(|day| *day < end) {
-            match seen.get(&key(day)) {
+        for start in periods {
+            match seen.get(&grain.key(start)) {
                 Some((_, true, figures)) => total.add(*figures),
                 Some((generation, false, _)) => uncounted.push(Uncounted {
-                    day,
+                    start,
                     generation: *generation,
                 }),
-                None => uncounted.push(Uncounted { day, generation: 0 }),
+                None => uncounted.push(Uncounted {
+                    start,
+                    generation: 0,
+                }),
             }
         }
         Ok((total, uncounted))
     }
 
-    /// Each of `days` counted from its calls and messages, by day.
-    async fn count_days(
+    /// Each of `periods` counted from its calls and messages.
+    async fn count_periods(
         transaction: &DatabaseTransaction,
         scope: &TenantScope,
-        days: &[Uncounted],
-    ) -> Result<HashMap<NaiveDate, Figures>, StoreError> {
-        let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        grain: Grain,
+        periods: &[Uncounted],
+    ) -> Result<HashMap<DateTime<Utc>, Figures>, StoreError> {
+        let (Some(first), Some(last)) = (periods.first(), periods.last()) else {
             return Ok(HashMap::new());
         };
         let backend = transaction.get_database_backend();
-        let span = summary_values(
-            scope,
-            start_of(first.day),
-            start_of(last.day + Duration::days(1)),
-        );
-        let mut counted: HashMap<NaiveDate, Figures> = days
+        let span = summary_values(scope, first.start, last.start + grain.length());
+        let mut counted: HashMap<DateTime<Utc>, Figures> = periods
             .iter()
-            .map(|day| (day.day, Figures::default()))
+            .map(|period| (period.start, Figures::default()))
             .collect();
-        let day_of = |row: &sea_orm::QueryResult| -> Result<Option<NaiveDate>, StoreError> {
-            let text: String = column(row, "day")?;
-            Ok(NaiveDate::parse_from_str(&text, "%Y-%m-%d").ok())
-        };
-        for row in sql::query(transaction, &per_day_calls(backend), span.clone()).await? {
-            if let Some(figures) = day_of(&row)?.and_then(|day| counted.get_mut(&day)) {
+        let start_of_row =
+            |row: &sea_orm::QueryResult| -> Result<Option<DateTime<Utc>>, StoreError> {
+                let key: String = column(row, "period")?;
+                Ok(grain.start_of_key(&key))
+            };
+        let per_call = per_period_calls(backend, grain);
+        for row in sql::query(transaction, &per_call, span.clone()).await? {
+            if let Some(figures) = start_of_row(&row)?.and_then(|start| counted.get_mut(&start)) {
                 *figures = Figures::of_calls_row(&row)?;
             }
         }
-        for row in sql::query(transaction, &per_day_messages(backend), span[..3].to_vec()).await? {
-            if let Some(figures) = day_of(&row)?.and_then(|day| counted.get_mut(&day)) {
+        let per_message = per_period_messages(backend, grain);
+        for row in sql::query(transaction, &per_message, span[..3].to_vec()).await? {
+            if let Some(figures) = start_of_row(&row)?.and_then(|start| counted.get_mut(&start)) {
                 figures.messages = column(&row, "messages")?;
             }
         }
         Ok(counted)
     }
 
-    /// Keeps `counted` for the days whose generation is still the one seen.
-    async fn keep_days(
+    /// Keeps `counted` for the periods whose generation is still the one seen; with
+    /// hours, forgets the tenant's hours from before the day before `recent` (the
+    /// recent days' start), which no summary reads.
+    async fn keep(
         &self,
         scope: &TenantScope,
-        days: &[Uncounted],
-        counted: &HashMap<NaiveDate, Figures>,
+        grain: Grain,
+        periods: &[Uncounted],
+        counted: &HashMap<DateTime<Utc>, Figures>,
+        recent: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let transaction = self.begin(scope).await?;
         if transaction.get_database_backend() == DatabaseBackend::Postgres {
-            // Keeping is optional: rather than wait behind a writer's lock on a day's
-            // row (or deadlock with one marking two days), give up and count again
+            // Keeping is optional: rather than wait behind a writer's lock on a
+            // period's row (or deadlock with one marking two), give up and count again
             // next time.
             sql::execute(&transaction, "SET LOCAL lock_timeout = '100ms'", Vec::new()).await?;
         }
-        for chunk in days.chunks(DAYS_PER_STATEMENT) {
+        for chunk in periods.chunks(PERIODS_PER_STATEMENT) {
             let mut values: Vec<sea_orm::Value> = vec![scope.tenant_id().as_str().into()];
             let mut rows = Vec::with_capacity(chunk.len());
-            for day in chunk {
-                let figures = counted.get(&day.day).copied().unwrap_or_default();
+            for period in chunk {
+                let figures = counted.get(&period.start).copied().unwrap_or_default();
                 let at = values.len();
                 rows.push(format!("($1, {})", sql::placeholders(at + 1, 8)));
                 values.extend([
-                    key(day.day).into(),
-                    day.generation.into(),
+                    grain.key(period.start).into(),
+                    period.generation.into(),
                     true.into(),
                     figures.calls.into(),
                     figures.missed.into(),
@@ -352,41 +511,62 @@ impl SqlStore {
             }
             sql::execute(
                 &transaction,
-                &STORE_DAYS.replace("{rows}", &rows.join(", ")),
+                &store_periods(grain, &rows.join(", ")),
                 values,
             )
             .await?;
         }
+        if grain == Grain::Hour {
+            // A day before the recent ones, so that no summary still reads an hour
+            // removed here (with clocks up to a day apart): a row deleted and then
+            // recreated by a mark starts again at generation 1, and a summary that
+            // read generation 1 before the delete could keep stale counts.
+            let values = vec![
+                scope.tenant_id().as_str().into(),
+                Grain::Hour.key(recent - Duration::days(1)).into(),
+            ];
+            sql::execute(&transaction, FORGET_OLD_HOURS, values).await?;
+        }
         transaction.commit().await.map_err(store_error)
     }
 
-    /// The summary of `[from, to)` as of `today` (UTC).
+    /// The summary of `[from, to)` as of `now`.
     async fn summary_as_of(
         &self,
         scope: &TenantScope,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-        today: NaiveDate,
+        now: DateTime<Utc>,
     ) -> Result<DashboardSummary, StoreError> {
+        let plan = Plan::of(from, to, now);
         let transaction = self.begin_read(scope).await?;
-        let Some((first, end)) = divide(from, to, today) else {
-            let figures = Self::count_range(&transaction, scope, from, to).await?;
-            transaction.commit().await.map_err(store_error)?;
-            return Ok(figures.summary());
-        };
-        let mut total = Self::count_range(&transaction, scope, from, start_of(first)).await?;
-        total.add(Self::count_range(&transaction, scope, start_of(end), to).await?);
-        let (kept, uncounted) = Self::kept_days(&transaction, scope, first, end).await?;
-        total.add(kept);
-        let counted = Self::count_days(&transaction, scope, &uncounted).await?;
-        transaction.commit().await.map_err(store_error)?;
-        for figures in counted.values() {
-            total.add(*figures);
+        let mut total = Figures::default();
+        for span in plan.counted(from, to) {
+            total.add(Self::count_range(&transaction, scope, span).await?);
         }
-        if !uncounted.is_empty() {
-            // Keeping is an optimisation: a summary is right without it.
-            if let Err(error) = self.keep_days(scope, &uncounted, &counted).await {
-                tracing::warn!(error = %error, "dashboard days not kept; counted again next time");
+        let mut to_keep = Vec::new();
+        for (grain, span) in plan.kept() {
+            let (kept, uncounted) = Self::kept(&transaction, scope, grain, span).await?;
+            total.add(kept);
+            let counted = Self::count_periods(&transaction, scope, grain, &uncounted).await?;
+            for figures in counted.values() {
+                total.add(*figures);
+            }
+            if !uncounted.is_empty() {
+                to_keep.push((grain, uncounted, counted));
+            }
+        }
+        transaction.finish_read();
+        if let Some(recent) = recent_start(now) {
+            for (grain, uncounted, counted) in to_keep {
+                // Keeping is an optimisation: a summary is right without it.
+                if let Err(error) = self.keep(scope, grain, &uncounted, &counted, recent).await {
+                    tracing::warn!(
+                        error = %error,
+                        table = grain.table(),
+                        "dashboard periods not kept; counted again next time"
+                    );
+                }
             }
         }
         Ok(total.summary())
@@ -401,8 +581,7 @@ impl DashboardQueries for SqlStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<DashboardSummary, StoreError> {
-        self.summary_as_of(scope, from, to, Utc::now().date_naive())
-            .await
+        self.summary_as_of(scope, from, to, Utc::now()).await
     }
 }
 
@@ -414,48 +593,87 @@ mod tests {
         text.parse().expect("a time")
     }
 
-    fn day(text: &str) -> NaiveDate {
-        text.parse().expect("a day")
+    #[test]
+    fn a_range_keeps_settled_days_then_recent_hours_and_counts_the_rest() {
+        let now = at("2026-12-06T09:30:00Z");
+        // Partial first day, whole days to the settled end (Dec 4 is not settled),
+        // then hours to the one that ended two hours ago.
+        let plan = Plan::of(at("2026-11-01T10:00:00Z"), now, now);
+        assert_eq!(
+            plan.days,
+            Some((at("2026-11-02T00:00:00Z"), at("2026-12-04T00:00:00Z")))
+        );
+        assert_eq!(
+            plan.hours,
+            Some((at("2026-12-04T00:00:00Z"), at("2026-12-06T07:00:00Z")))
+        );
+        assert_eq!(
+            plan.counted(at("2026-11-01T10:00:00Z"), now),
+            vec![
+                (at("2026-11-01T10:00:00Z"), at("2026-11-02T00:00:00Z")),
+                (at("2026-12-06T07:00:00Z"), now),
+            ]
+        );
+        // Day-aligned ends in the past: whole days only, nothing counted.
+        let plan = Plan::of(at("2026-11-01T00:00:00Z"), at("2026-11-10T00:00:00Z"), now);
+        assert_eq!(
+            plan.days,
+            Some((at("2026-11-01T00:00:00Z"), at("2026-11-10T00:00:00Z")))
+        );
+        assert_eq!(plan.hours, None);
+        assert!(
+            plan.counted(at("2026-11-01T00:00:00Z"), at("2026-11-10T00:00:00Z"))
+                .is_empty()
+        );
+        // Within one old day: counted from the calls.
+        let plan = Plan::of(at("2026-11-01T01:00:00Z"), at("2026-11-01T23:00:00Z"), now);
+        assert_eq!((plan.days, plan.hours), (None, None));
+        // The last day: hours from its first whole one; the last two hours counted.
+        let plan = Plan::of(at("2026-12-05T09:30:00Z"), now, now);
+        assert_eq!(plan.days, None);
+        assert_eq!(
+            plan.hours,
+            Some((at("2026-12-05T10:00:00Z"), at("2026-12-06T07:00:00Z")))
+        );
+        // An hour that ended less than two hours ago is never kept.
+        let plan = Plan::of(at("2026-12-06T07:00:00Z"), now, now);
+        assert_eq!((plan.days, plan.hours), (None, None));
     }
 
     #[test]
-    fn a_range_keeps_its_whole_settled_days_and_counts_the_rest() {
-        let today = day("2026-12-06");
-        // Partial first day, whole days to the settled end (Dec 4 is not settled).
-        assert_eq!(
-            divide(
-                at("2026-11-01T10:00:00Z"),
-                at("2026-12-06T09:00:00Z"),
-                today
-            ),
-            Some((day("2026-11-02"), day("2026-12-04")))
-        );
-        // Day-aligned ends: the first day itself is whole, the last ends at `to`.
-        assert_eq!(
-            divide(
-                at("2026-11-01T00:00:00Z"),
-                at("2026-11-10T00:00:00Z"),
-                today
-            ),
-            Some((day("2026-11-01"), day("2026-11-10")))
-        );
-        // Within one day, or only recent days: counted from the calls.
-        assert_eq!(
-            divide(
-                at("2026-11-01T01:00:00Z"),
-                at("2026-11-01T23:00:00Z"),
-                today
-            ),
-            None
-        );
-        assert_eq!(
-            divide(
-                at("2026-12-04T00:00:00Z"),
-                at("2026-12-06T12:00:00Z"),
-                today
-            ),
-            None
-        );
+    fn a_plan_covers_its_range_exactly_once() {
+        let now = at("2026-12-06T09:30:00Z");
+        let recent = recent_start(now).expect("a start");
+        // Ranges from 40 days ago to a day ahead, in steps that hit and miss
+        // boundaries.
+        let times: Vec<DateTime<Utc>> = (0..=41 * 24 * 4)
+            .step_by(37)
+            .map(|quarter| at("2026-10-27T00:00:00Z") + Duration::minutes(15 * quarter))
+            .collect();
+        for &from in &times {
+            for &to in times.iter().filter(|to| **to > from) {
+                let plan = Plan::of(from, to, now);
+                let mut pieces: Vec<Span> = plan.counted(from, to);
+                pieces.extend(plan.kept().map(|(_, span)| span));
+                pieces.sort();
+                let mut cursor = from;
+                for (start, end) in &pieces {
+                    assert_eq!(*start, cursor, "{from}..{to}: {plan:?}");
+                    assert!(start < end);
+                    cursor = *end;
+                }
+                assert_eq!(cursor, to, "{from}..{to}: {plan:?}");
+                if let Some((_, end)) = plan.days {
+                    assert!(end <= recent, "days are settled");
+                }
+                if let Some((start, end)) = plan.hours {
+                    assert!(start >= recent, "hours are recent");
+                    assert!(end <= now - HOURS_KEPT_AFTER, "hours ended two hours ago");
+                    assert_eq!(floor_hour(start), start);
+                    assert_eq!(floor_hour(end), end);
+                }
+            }
+        }
     }
 
     mod on_sqlite {
@@ -491,57 +709,179 @@ mod tests {
             }
         }
 
+        /// Counts `span`'s periods as a summary would, from a snapshot taken now.
+        async fn count_now(
+            store: &SqlStore,
+            scope: &TenantScope,
+            grain: Grain,
+            span: Span,
+        ) -> (Figures, Vec<Uncounted>, HashMap<DateTime<Utc>, Figures>) {
+            let transaction = store.begin_read(scope).await.expect("reads");
+            let (kept, uncounted) = SqlStore::kept(&transaction, scope, grain, span)
+                .await
+                .expect("kept periods");
+            let counted = SqlStore::count_periods(&transaction, scope, grain, &uncounted)
+                .await
+                .expect("counts");
+            transaction.commit().await.expect("ends");
+            (kept, uncounted, counted)
+        }
+
         #[tokio::test]
         async fn counts_from_before_a_late_write_are_never_kept() {
             let directory = tempfile::tempdir().expect("a directory");
             let store = store(&directory).await;
             let scope = TenantScope::for_job(TenantId::parse("org_acme").expect("a tenant"));
-            let today = Utc::now().date_naive();
-            let settled = today - Duration::days(30);
-            let (from, to) = (start_of(settled), start_of(settled + Duration::days(1)));
-            store
-                .record(&scope, call("CAL1", from + Duration::hours(9)))
-                .await
-                .expect("records");
-
-            // A summary counts the day (one call) from a snapshot taken now...
-            let transaction = store.begin_read(&scope).await.expect("reads");
-            let (_, uncounted) =
-                SqlStore::kept_days(&transaction, &scope, settled, settled + Duration::days(1))
+            let now = Utc::now();
+            let settled = start_of(now.date_naive() - Duration::days(30));
+            let hour = floor_hour(now) - Duration::hours(5);
+            for (grain, span) in [
+                (Grain::Day, (settled, settled + Duration::days(1))),
+                (Grain::Hour, (hour, hour + Duration::hours(1))),
+            ] {
+                let (from, to) = span;
+                store
+                    .record(
+                        &scope,
+                        call(&format!("{grain:?}1"), from + Duration::minutes(9)),
+                    )
                     .await
-                    .expect("kept days");
-            let counted = SqlStore::count_days(&transaction, &scope, &uncounted)
-                .await
-                .expect("counts");
-            transaction.commit().await.expect("ends");
-            assert_eq!(counted[&settled].calls, 1);
+                    .expect("records");
 
-            // ...a late call lands on that day before the counts are kept...
+                // A summary counts the period (one call) from a snapshot taken now...
+                let (_, uncounted, counted) = count_now(&store, &scope, grain, span).await;
+                assert_eq!(counted[&from].calls, 1, "{grain:?}");
+
+                // ...a late call lands in that period before the counts are kept...
+                store
+                    .record(
+                        &scope,
+                        call(&format!("{grain:?}2"), from + Duration::minutes(10)),
+                    )
+                    .await
+                    .expect("records");
+                let recent = recent_start(now).expect("a start");
+                store
+                    .keep(&scope, grain, &uncounted, &counted, recent)
+                    .await
+                    .expect("keeps what it may");
+
+                // ...and the one-call counts were not kept: both calls are counted.
+                let summary = store
+                    .summary_as_of(&scope, from, to, now)
+                    .await
+                    .expect("a summary");
+                assert_eq!((summary.calls, summary.missed), (2, 2), "{grain:?}");
+                // Kept now, and read back as kept.
+                let (kept, uncounted, _) = count_now(&store, &scope, grain, span).await;
+                assert!(uncounted.is_empty(), "the {grain:?} is kept");
+                assert_eq!(kept.calls, 2, "{grain:?}");
+            }
+        }
+
+        /// The keys of `grain`'s kept periods, newest first.
+        async fn kept_keys(store: &SqlStore, scope: &TenantScope, grain: Grain) -> Vec<String> {
+            let rows = store
+                .scoped_query(
+                    scope,
+                    &format!(
+                        "SELECT {key} AS period FROM {table} WHERE counted = $1 \
+                         ORDER BY {key} DESC",
+                        key = grain.key_column(),
+                        table = grain.table()
+                    ),
+                    vec![true.into()],
+                )
+                .await
+                .expect("reads");
+            rows.iter()
+                .map(|row| column(row, "period").expect("a key"))
+                .collect()
+        }
+
+        #[tokio::test]
+        async fn recent_hours_are_kept_up_to_two_hours_ago_and_a_late_call_counts_at_once() {
+            let directory = tempfile::tempdir().expect("a directory");
+            let store = store(&directory).await;
+            let scope = TenantScope::for_job(TenantId::parse("org_acme").expect("a tenant"));
+            let now = Utc::now();
+            for (id, hours_ago) in [("NOW", 0), ("EARLIER", 3), ("YESTERDAY", 30)] {
+                store
+                    .record(&scope, call(id, now - Duration::hours(hours_ago)))
+                    .await
+                    .expect("records");
+            }
+            let (from, to) = (now - Duration::days(2), now + Duration::hours(1));
+            let summary = store.summary(&scope, from, to).await.expect("a summary");
+            assert_eq!(summary.calls, 3);
+            let hours = kept_keys(&store, &scope, Grain::Hour).await;
+            assert_eq!(
+                hours.first(),
+                Some(&Grain::Hour.key(floor_hour(now) - Duration::hours(3))),
+                "the newest kept hour ended two hours ago or more"
+            );
+            // A late call in a kept hour marks it, and is counted at once.
             store
-                .record(&scope, call("CAL2", from + Duration::hours(10)))
+                .record(&scope, call("LATE", now - Duration::hours(4)))
                 .await
                 .expect("records");
-            store
-                .keep_days(&scope, &uncounted, &counted)
+            let summary = store.summary(&scope, from, to).await.expect("a summary");
+            assert_eq!(summary.calls, 4);
+            // A text of a missed call in a kept hour marks it too.
+            let late = store
+                .list(&scope, &otto_core::calls::CallFilter::default(), None, 10)
                 .await
-                .expect("keeps what it may");
+                .expect("lists")
+                .items
+                .into_iter()
+                .find(|call| call.external_id == "LATE")
+                .expect("the late call");
+            let text = otto_core::ports::OutboundAction {
+                kind: otto_core::ports::OutboundKind::Sms,
+                key: "recovery:late".into(),
+                call_id: Some(late.id),
+                to: "+15557770001".into(),
+                from: None,
+                text: "Sorry we missed you".into(),
+                started_at: now,
+                provider_ref: None,
+            };
+            use otto_core::ports::FollowUpStore;
+            store.begin_outbound(&scope, &text).await.expect("begins");
+            store
+                .complete_outbound(&scope, text.kind, &text.key, "SM1", now)
+                .await
+                .expect("completes");
+            let summary = store.summary(&scope, from, to).await.expect("a summary");
+            assert_eq!((summary.missed, summary.recovered_by_sms), (4, 1));
+        }
 
-            // ...and the one-call counts were not kept: both calls are counted.
-            let summary = store
-                .summary_as_of(&scope, from, to, today)
+        #[tokio::test]
+        async fn hours_before_the_recent_days_are_forgotten_as_new_ones_are_kept() {
+            let directory = tempfile::tempdir().expect("a directory");
+            let store = store(&directory).await;
+            let scope = TenantScope::for_job(TenantId::parse("org_acme").expect("a tenant"));
+            let now = Utc::now();
+            let old = floor_hour(now) - Duration::days(5);
+            store
+                .scoped_query(
+                    &scope,
+                    "INSERT INTO dashboard_hours (tenant_id, utc_hour, counted) \
+                     VALUES ($1, $2, $3) RETURNING utc_hour",
+                    vec!["org_acme".into(), Grain::Hour.key(old).into(), true.into()],
+                )
+                .await
+                .expect("an old hour");
+            store
+                .summary(&scope, now - Duration::days(1), now)
                 .await
                 .expect("a summary");
-            assert_eq!(summary.calls, 2);
-            assert_eq!(summary.missed, 2);
-            // Kept now, and read back as kept.
-            let transaction = store.begin_read(&scope).await.expect("reads");
-            let (kept, uncounted) =
-                SqlStore::kept_days(&transaction, &scope, settled, settled + Duration::days(1))
-                    .await
-                    .expect("kept days");
-            transaction.commit().await.expect("ends");
-            assert!(uncounted.is_empty(), "the day is kept");
-            assert_eq!(kept.calls, 2);
+            let hours = kept_keys(&store, &scope, Grain::Hour).await;
+            assert!(!hours.is_empty(), "recent hours are kept");
+            assert!(
+                !hours.contains(&Grain::Hour.key(old)),
+                "the hour of five days ago is gone: {hours:?}"
+            );
         }
 
         #[tokio::test]
@@ -561,18 +901,12 @@ mod tests {
                 .await
                 .expect("a summary");
             assert_eq!(summary.calls, 3);
-            let rows = store
-                .scoped_query(
-                    &scope,
-                    "SELECT day FROM dashboard_days WHERE counted = $1 ORDER BY day DESC",
-                    vec![true.into()],
-                )
-                .await
-                .expect("reads");
-            let newest: String = column(&rows[0], "day").expect("a day");
+            let days = kept_keys(&store, &scope, Grain::Day).await;
             assert_eq!(
-                newest,
-                key(now.date_naive() - Duration::days(SETTLED_AFTER_DAYS)),
+                days.first(),
+                Some(&Grain::Day.key(start_of(
+                    now.date_naive() - Duration::days(SETTLED_AFTER_DAYS)
+                ))),
                 "the newest kept day is the newest settled one"
             );
             // An outcome change that leaves the counted columns as they were keeps the
@@ -596,7 +930,7 @@ mod tests {
                 )
                 .await
                 .expect("updates");
-            let old_day = key((now - Duration::days(10)).date_naive());
+            let old_day = Grain::Day.key(now - Duration::days(10));
             let kept = store
                 .scoped_query(
                     &scope,

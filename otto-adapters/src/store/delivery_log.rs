@@ -231,7 +231,7 @@ impl DeliveryLog for SqlStore {
         let (statement, values) = list_query(scope, filter, cursor, limit);
         let transaction = self.begin_log_read(scope).await?;
         let rows = sql::query(&transaction, &statement, values).await?;
-        transaction.commit().await.map_err(store_error)?;
+        transaction.finish_read();
         let has_more = rows.len() > limit as usize;
         let items: Vec<LoggedDelivery> = rows
             .iter()
@@ -259,7 +259,7 @@ impl DeliveryLog for SqlStore {
             conditions.values,
         )
         .await?;
-        transaction.commit().await.map_err(store_error)?;
+        transaction.finish_read();
         rows.first().map(to_domain).transpose()
     }
 
@@ -274,7 +274,7 @@ impl DeliveryLog for SqlStore {
             vec![i64::from(limit).into()],
         )
         .await?;
-        transaction.commit().await.map_err(store_error)?;
+        transaction.finish_read();
         rows.iter().map(to_domain).collect()
     }
 

@@ -79,7 +79,7 @@ impl FollowUpStore for SqlStore {
             vec![tenant.into()],
         )
         .await?;
-        transaction.commit().await.map_err(store_error)?;
+        transaction.finish_read();
         let settings = match settings.first() {
             Some(row) => FollowUpSettings {
                 missed_call_sms_enabled: column(row, "missed_call_sms_enabled")?,

@@ -71,26 +71,41 @@ impl SqlStore {
             scope,
             statement: Statement::from_sql_and_values(backend, sql, values),
         };
-        let year = |sql: String, values: usize| {
-            let mut bound = dashboard::summary_values(
-                scope,
-                sample.now - chrono::Duration::days(365),
-                sample.now,
-            );
-            bound.truncate(values);
-            (sql, bound)
+        let counted_over = |days: i64| {
+            move |sql: String, values: usize| {
+                let mut bound = dashboard::summary_values(
+                    scope,
+                    sample.now - chrono::Duration::days(days),
+                    sample.now,
+                );
+                bound.truncate(values);
+                (sql, bound)
+            }
         };
-        let kept_days = (
-            dashboard::KEPT_DAYS.to_owned(),
-            vec![
-                scope.tenant_id().as_str().into(),
-                (sample.now - chrono::Duration::days(365))
-                    .format("%Y-%m-%d")
-                    .to_string()
-                    .into(),
-                sample.now.format("%Y-%m-%d").to_string().into(),
-            ],
+        let (year, recent) = (counted_over(365), counted_over(3));
+        let kept = |grain: dashboard::Grain, from: DateTime<Utc>| {
+            (
+                dashboard::kept_periods(grain),
+                vec![
+                    scope.tenant_id().as_str().into(),
+                    grain.key(from).into(),
+                    grain.key(sample.now).into(),
+                ],
+            )
+        };
+        let kept_days = kept(
+            dashboard::Grain::Day,
+            sample.now - chrono::Duration::days(365),
         );
+        let kept_hours = kept(
+            dashboard::Grain::Hour,
+            sample.now - chrono::Duration::days(3),
+        );
+        let summed = |(_, values): (String, Vec<sea_orm::Value>), grain| {
+            let mut values = values;
+            values.push(true.into());
+            (dashboard::kept_total(grain), values)
+        };
         let log = LogScope::Tenant(scope.clone());
         vec![
             calls_page("calls: first page", CallFilter::default(), None),
@@ -134,13 +149,13 @@ impl SqlStore {
                 None,
             ),
             raw(
-                "dashboard: the recent days, counted from their calls",
+                "dashboard: a partial day, counted from its calls",
                 tenant(),
                 (
                     dashboard::SUMMARY.to_owned(),
                     dashboard::summary_values(
                         scope,
-                        sample.now - chrono::Duration::days(3),
+                        sample.now - chrono::Duration::days(1),
                         sample.now,
                     ),
                 ),
@@ -149,21 +164,41 @@ impl SqlStore {
             raw(
                 "dashboard: a year's kept days, summed",
                 tenant(),
-                (dashboard::KEPT_TOTAL.to_owned(), {
-                    let mut values = kept_days.1;
-                    values.push(true.into());
-                    values
-                }),
+                summed(kept_days, dashboard::Grain::Day),
+            ),
+            raw(
+                "dashboard: the recent kept hours",
+                tenant(),
+                kept_hours.clone(),
+            ),
+            raw(
+                "dashboard: the recent kept hours, summed",
+                tenant(),
+                summed(kept_hours, dashboard::Grain::Hour),
             ),
             raw(
                 "dashboard: a year's days counted once, calls",
                 tenant(),
-                year(dashboard::per_day_calls(backend), 5),
+                year(
+                    dashboard::per_period_calls(backend, dashboard::Grain::Day),
+                    5,
+                ),
             ),
             raw(
                 "dashboard: a year's days counted once, messages",
                 tenant(),
-                year(dashboard::per_day_messages(backend), 3),
+                year(
+                    dashboard::per_period_messages(backend, dashboard::Grain::Day),
+                    3,
+                ),
+            ),
+            raw(
+                "dashboard: the recent hours counted once, calls",
+                tenant(),
+                recent(
+                    dashboard::per_period_calls(backend, dashboard::Grain::Hour),
+                    5,
+                ),
             ),
             raw(
                 "messages: conversations",

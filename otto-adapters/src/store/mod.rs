@@ -98,6 +98,19 @@ impl UnitOfWork {
         }
     }
 
+    /// Ends a unit that only read, without waiting for the database. Its transaction
+    /// is dropped, which queues a `ROLLBACK` on its connection; the pool sends it
+    /// with the ping it sends whenever a connection comes back (sqlx always does), so
+    /// the unit costs one round trip fewer than with `COMMIT`, which changes nothing
+    /// for a transaction that wrote nothing. A unit holding the turn to write (one
+    /// opened with [`SqlStore::begin`]) is rolled back as a dropped one is, in a task
+    /// of its own before the turn passes on.
+    pub fn finish_read(mut self) {
+        if self.turn.is_none() {
+            drop(self.take());
+        }
+    }
+
     /// Rolls back (on the embedded database, to the unit's savepoint), then hands the
     /// turn on.
     pub async fn rollback(mut self) -> Result<(), DbErr> {

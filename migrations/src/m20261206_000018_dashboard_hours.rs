@@ -1,0 +1,164 @@
+//! `dashboard_hours`: the dashboard's figures per tenant and UTC hour of the recent
+//! days, so a summary counts at most the last few hours from the calls themselves.
+//!
+//! `dashboard_days` (migration 15) keeps only days that ended two days ago or more, so
+//! every summary up to now counted the last two days and today from their calls: for
+//! a busy tenant, thousands of calls per request. This table keeps their hours the same
+//! way: a row is a cache the store fills when a summary first needs the hour, for hours
+//! that ended at least two hours ago, and the same triggers mark it stale (bump its
+//! `generation`) when a late write changes its figures. They watch hours that ended at
+//! least an hour ago and began less than four days ago (by the statement's clock): the
+//! store reads hours of the last three days only, and removes its older rows as it
+//! keeps new ones, so the table holds a few days of hours per tenant.
+//!
+//! A write for the last two hours (today's calls as they arrive) still costs one
+//! comparison. On PostgreSQL the marking function of migration 15 is replaced, so its
+//! triggers stay as they are; on SQLite the triggers are recreated with both marks.
+//! An empty table, no backfill: only the brief locks of `CREATE TABLE` and
+//! `CREATE OR REPLACE FUNCTION` (SQLite: of its triggers).
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
+
+use crate::m20261125_000002_tenant_data::APP_ROLE;
+use crate::m20261206_000015_dashboard_days::{
+    POSTGRES_DAY_MARK, SQLITE_DROP_TRIGGERS, sqlite_day_mark, sqlite_triggers,
+};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+const TENANT: &str = "(SELECT otto_tenant())";
+/// The schema owner, as for `dashboard_days`.
+const OWNER: &str = "(SELECT pg_has_role(current_user, 'otto_platform', 'MEMBER'))";
+
+/// The figures' columns, as `dashboard_days` has them; `utc_hour` is
+/// `YYYY-MM-DDTHH`.
+const FIGURES: &str = "generation bigint NOT NULL DEFAULT 0,
+        counted boolean NOT NULL DEFAULT false,
+        calls bigint NOT NULL DEFAULT 0,
+        missed bigint NOT NULL DEFAULT 0,
+        recovered_by_sms bigint NOT NULL DEFAULT 0,
+        booked bigint NOT NULL DEFAULT 0,
+        messages bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant_id, utc_hour)";
+
+/// Marks the tenant's hour of `at` stale when it ended at least an hour ago and began
+/// less than four days ago, and its day as migration 15 did (ended before yesterday).
+/// The first test returns for the last two hours, where today's writes land.
+const POSTGRES_MARK: &str = "CREATE OR REPLACE FUNCTION \
+    otto_dashboard_day_changed(tenant varchar, at timestamptz)
+        RETURNS void LANGUAGE plpgsql AS $$
+        DECLARE
+            at_hour timestamp := date_trunc('hour', at AT TIME ZONE 'UTC');
+            now_utc timestamp := statement_timestamp() AT TIME ZONE 'UTC';
+        BEGIN
+            IF at IS NULL OR at_hour > now_utc - interval '2 hours' THEN
+                RETURN;
+            END IF;
+            IF at_hour >= now_utc - interval '4 days' THEN
+                INSERT INTO dashboard_hours (tenant_id, utc_hour, generation, counted)
+                VALUES (tenant, to_char(at_hour, 'YYYY-MM-DD\"T\"HH24'), 1, false)
+                ON CONFLICT (tenant_id, utc_hour) DO UPDATE
+                    SET generation = dashboard_hours.generation + 1, counted = false;
+            END IF;
+            IF at_hour::date < now_utc::date - 1 THEN
+                INSERT INTO dashboard_days (tenant_id, day, generation, counted)
+                VALUES (tenant, to_char(at_hour, 'YYYY-MM-DD'), 1, false)
+                ON CONFLICT (tenant_id, day) DO UPDATE
+                    SET generation = dashboard_days.generation + 1, counted = false;
+            END IF;
+        END $$;";
+
+fn postgres_up() -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS dashboard_hours (
+            tenant_id varchar NOT NULL,
+            utc_hour text COLLATE \"C\" NOT NULL,
+            {FIGURES}
+        );
+        ALTER TABLE dashboard_hours ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE dashboard_hours FORCE ROW LEVEL SECURITY;
+        DROP POLICY IF EXISTS tenant_isolation ON dashboard_hours;
+        DROP POLICY IF EXISTS schema_owner ON dashboard_hours;
+        CREATE POLICY tenant_isolation ON dashboard_hours
+            USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT});
+        CREATE POLICY schema_owner ON dashboard_hours USING ({OWNER}) WITH CHECK ({OWNER});
+        GRANT SELECT, INSERT, UPDATE, DELETE ON dashboard_hours TO {APP_ROLE};
+        {POSTGRES_MARK}"
+    )
+}
+
+fn postgres_down() -> String {
+    format!("{POSTGRES_DAY_MARK} DROP TABLE IF EXISTS dashboard_hours;")
+}
+
+/// SQLite's statement marking the hour of `at` stale, under the same rule as
+/// PostgreSQL's. Times are stored as RFC 3339 text in UTC, so the hour is the first
+/// thirteen characters (`YYYY-MM-DDTHH`).
+fn sqlite_hour_mark(tenant: &str, at: &str) -> String {
+    let hour = format!("replace(substr({at}, 1, 13), ' ', 'T')");
+    format!(
+        "INSERT INTO dashboard_hours (tenant_id, utc_hour, generation, counted)
+             SELECT {tenant}, {hour}, 1, 0
+             WHERE ({at}) IS NOT NULL
+                 AND {hour} <= strftime('%Y-%m-%dT%H', 'now', '-2 hours')
+                 AND {hour} >= strftime('%Y-%m-%dT%H', 'now', '-4 days')
+             ON CONFLICT (tenant_id, utc_hour) DO UPDATE
+                 SET generation = generation + 1, counted = 0;"
+    )
+}
+
+fn sqlite_up() -> String {
+    let both = |tenant: &str, at: &str| {
+        format!(
+            "{} {}",
+            sqlite_hour_mark(tenant, at),
+            sqlite_day_mark(tenant, at)
+        )
+    };
+    format!(
+        "CREATE TABLE IF NOT EXISTS dashboard_hours (
+            tenant_id varchar NOT NULL,
+            utc_hour text NOT NULL,
+            {FIGURES}
+        );
+        {SQLITE_DROP_TRIGGERS}
+        {triggers}",
+        triggers = sqlite_triggers(&both)
+    )
+}
+
+fn sqlite_down() -> String {
+    format!(
+        "{SQLITE_DROP_TRIGGERS} {triggers} DROP TABLE IF EXISTS dashboard_hours;",
+        triggers = sqlite_triggers(&sqlite_day_mark)
+    )
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let statements = match manager.get_database_backend() {
+            DatabaseBackend::Postgres => postgres_up(),
+            _ => sqlite_up(),
+        };
+        manager
+            .get_connection()
+            .execute_unprepared(&statements)
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let statements = match manager.get_database_backend() {
+            DatabaseBackend::Postgres => postgres_down(),
+            _ => sqlite_down(),
+        };
+        manager
+            .get_connection()
+            .execute_unprepared(&statements)
+            .await?;
+        Ok(())
+    }
+}
