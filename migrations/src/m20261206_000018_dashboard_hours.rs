@@ -5,11 +5,12 @@
 //! every summary up to now counted the last two days and today from their calls: for
 //! a busy tenant, thousands of calls per request. This table keeps their hours the same
 //! way: a row is a cache the store fills when a summary first needs the hour, for hours
-//! that ended at least two hours ago, and the same triggers mark it stale (bump its
+//! that ended at least three hours ago, and the same triggers mark it stale (bump its
 //! `generation`) when a late write changes its figures. They watch hours that ended at
 //! least an hour ago and began less than four days ago (by the statement's clock): the
-//! store reads hours of the last three days only, and removes its older rows as it
-//! keeps new ones, so the table holds a few days of hours per tenant.
+//! store reads hours of the last three days only. Older rows are removed as new ones
+//! are made, by the store as it keeps hours and by a mark that creates a row, so the
+//! table holds a few days of hours per tenant.
 //!
 //! A write for the last two hours (today's calls as they arrive) still costs one
 //! comparison. On PostgreSQL the marking function of migration 15 is replaced, so its
@@ -45,13 +46,17 @@ const FIGURES: &str = "generation bigint NOT NULL DEFAULT 0,
 
 /// Marks the tenant's hour of `at` stale when it ended at least an hour ago and began
 /// less than four days ago, and its day as migration 15 did (ended before yesterday).
-/// The first test returns for the last two hours, where today's writes land.
+/// The first test returns for the last two hours, where today's writes land. A mark
+/// that creates an hour's row also removes the tenant's hours older than five days,
+/// which no summary reads and no mark recreates: rows that only marks created (a
+/// tenant whose dashboard is never asked for) stay a few days' worth.
 const POSTGRES_MARK: &str = "CREATE OR REPLACE FUNCTION \
     otto_dashboard_day_changed(tenant varchar, at timestamptz)
         RETURNS void LANGUAGE plpgsql AS $$
         DECLARE
             at_hour timestamp := date_trunc('hour', at AT TIME ZONE 'UTC');
             now_utc timestamp := statement_timestamp() AT TIME ZONE 'UTC';
+            created boolean;
         BEGIN
             IF at IS NULL OR at_hour > now_utc - interval '2 hours' THEN
                 RETURN;
@@ -60,7 +65,13 @@ const POSTGRES_MARK: &str = "CREATE OR REPLACE FUNCTION \
                 INSERT INTO dashboard_hours (tenant_id, utc_hour, generation, counted)
                 VALUES (tenant, to_char(at_hour, 'YYYY-MM-DD\"T\"HH24'), 1, false)
                 ON CONFLICT (tenant_id, utc_hour) DO UPDATE
-                    SET generation = dashboard_hours.generation + 1, counted = false;
+                    SET generation = dashboard_hours.generation + 1, counted = false
+                RETURNING xmax = 0 INTO created;
+                IF created THEN
+                    DELETE FROM dashboard_hours WHERE tenant_id = tenant
+                        AND utc_hour < to_char(now_utc - interval '5 days',
+                            'YYYY-MM-DD\"T\"HH24');
+                END IF;
             END IF;
             IF at_hour::date < now_utc::date - 1 THEN
                 INSERT INTO dashboard_days (tenant_id, day, generation, counted)
@@ -93,9 +104,10 @@ fn postgres_down() -> String {
     format!("{POSTGRES_DAY_MARK} DROP TABLE IF EXISTS dashboard_hours;")
 }
 
-/// SQLite's statement marking the hour of `at` stale, under the same rule as
-/// PostgreSQL's. Times are stored as RFC 3339 text in UTC, so the hour is the first
-/// thirteen characters (`YYYY-MM-DDTHH`).
+/// SQLite's statements marking the hour of `at` stale, under the same rule as
+/// PostgreSQL's, and removing the tenant's hours older than five days with each mark
+/// (one writer at a time, so no lock to spare). Times are stored as RFC 3339 text in
+/// UTC, so the hour is the first thirteen characters (`YYYY-MM-DDTHH`).
 fn sqlite_hour_mark(tenant: &str, at: &str) -> String {
     let hour = format!("replace(substr({at}, 1, 13), ' ', 'T')");
     format!(
@@ -105,7 +117,11 @@ fn sqlite_hour_mark(tenant: &str, at: &str) -> String {
                  AND {hour} <= strftime('%Y-%m-%dT%H', 'now', '-2 hours')
                  AND {hour} >= strftime('%Y-%m-%dT%H', 'now', '-4 days')
              ON CONFLICT (tenant_id, utc_hour) DO UPDATE
-                 SET generation = generation + 1, counted = 0;"
+                 SET generation = generation + 1, counted = 0;
+         DELETE FROM dashboard_hours WHERE {hour} <= strftime('%Y-%m-%dT%H', 'now', '-2 hours')
+             AND {hour} >= strftime('%Y-%m-%dT%H', 'now', '-4 days')
+             AND tenant_id = {tenant}
+             AND utc_hour < strftime('%Y-%m-%dT%H', 'now', '-5 days');"
     )
 }
 

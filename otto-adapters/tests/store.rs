@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use otto_adapters::database::{self, PoolSettings};
-use otto_adapters::store::SqlStore;
+use otto_adapters::store::{SqlStore, store_error};
 use otto_adapters::system::UuidV7Ids;
 use otto_adapters::test_support::TestDatabase;
 use otto_core::ports::{CallRepository, StoreError};
@@ -706,6 +706,92 @@ async fn postgres_a_finished_read_leaves_its_connection_clean() {
             "each statement runs in a transaction of its own"
         );
     }
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}
+
+/// Two transactions locking the same rows in opposite orders: PostgreSQL breaks the
+/// deadlock by aborting one, and the store reports that as unavailable (503, retry),
+/// not as an internal error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_deadlock_is_unavailable_not_internal() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let connection = migrated(&test_database.url).await;
+    connection
+        .execute_unprepared(
+            "CREATE TABLE deadlock_probe (id int PRIMARY KEY, n int NOT NULL DEFAULT 0); \
+             INSERT INTO deadlock_probe (id) VALUES (1), (2)",
+        )
+        .await
+        .expect("a table");
+    let update = |id: i32| format!("UPDATE deadlock_probe SET n = n + 1 WHERE id = {id}");
+    let (first, second) = (
+        connection.begin().await.expect("begin"),
+        connection.begin().await.expect("begin"),
+    );
+    first.execute_unprepared(&update(1)).await.expect("locks 1");
+    second
+        .execute_unprepared(&update(2))
+        .await
+        .expect("locks 2");
+    let (to_two, to_one) = (update(2), update(1));
+    let (crossed_first, crossed_second) = tokio::join!(
+        first.execute_unprepared(&to_two),
+        second.execute_unprepared(&to_one),
+    );
+    let failed = match (crossed_first, crossed_second) {
+        (Err(error), Ok(_)) | (Ok(_), Err(error)) => error,
+        other => panic!("one of the two is aborted: {other:?}"),
+    };
+    assert!(
+        matches!(store_error(failed), StoreError::Unavailable(_)),
+        "a deadlock is worth retrying"
+    );
+    drop((first, second));
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}
+
+/// A late call makes its hour's `dashboard_hours` row (migration 18); making it also
+/// removes the tenant's hours older than five days, which no summary reads, so the
+/// rows of a tenant whose dashboard is never asked for stay a few days' worth.
+#[tokio::test]
+async fn postgres_a_late_call_marks_its_hour_and_old_hours_go() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let connection = migrated(&test_database.url).await;
+    connection
+        .execute_unprepared(
+            "INSERT INTO dashboard_hours (tenant_id, utc_hour, counted) VALUES \
+             ('org_quiet', to_char(now() AT TIME ZONE 'UTC' - interval '6 days', \
+             'YYYY-MM-DD\"T\"HH24'), true)",
+        )
+        .await
+        .expect("an old hour");
+    let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+    let late_at = chrono::Utc::now() - chrono::Duration::hours(5);
+    let late = otto_core::calls::NewCall {
+        started_at: late_at,
+        ..contracts::new_call("LATE", 1)
+    };
+    store
+        .record(&scope_of("org_quiet"), late)
+        .await
+        .expect("records");
+    let row = connection
+        .query_one_raw(Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT string_agg(utc_hour || ':' || counted, ',') AS hours FROM dashboard_hours \
+             WHERE tenant_id = 'org_quiet'",
+        ))
+        .await
+        .expect("queries")
+        .expect("a row");
+    let hours: String = row.try_get("", "hours").expect("hours");
+    assert_eq!(hours, format!("{}:false", late_at.format("%Y-%m-%dT%H")));
     connection.close().await.expect("close");
     test_database.drop_database().await;
 }

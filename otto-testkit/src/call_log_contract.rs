@@ -292,9 +292,6 @@ async fn filters_narrow_the_list(stores: &CallLogStores<'_>, a: &TenantScope, b:
     searches_follow_the_customer_a_delivery_states(stores, a).await;
 }
 
-/// A search's pages: newest first (ties by id), each call once even when several of
-/// its words match, cursors that go on where the page ended, and a time range that
-/// narrows the search. `a` must be fresh.
 /// Summaries of the last two days, each after a late write to an hour that ended
 /// hours ago (which a store may have kept since the summary before): every write
 /// counts at once.
@@ -387,6 +384,9 @@ async fn the_dashboard_counts_late_writes_to_recent_hours(
     assert_eq!(after.messages, 1, "the text, sent four hours ago, counts");
 }
 
+/// A search's pages: newest first (ties by id), each call once even when several of
+/// its words match, cursors that go on where the page ended, and a time range that
+/// narrows the search. `a` must be fresh.
 async fn searches_page_newest_first(stores: &CallLogStores<'_>, a: &TenantScope) {
     let named = |id: &str, hours_ago: i64, name: &str| {
         call(

@@ -4,10 +4,11 @@
 //! A range is cut at UTC day and hour boundaries ([`Plan`]):
 //! - its whole days that ended at least two days ago ("settled") are read from
 //!   `dashboard_days` (migration 15), one row per day;
-//! - from there, its whole hours that ended at least two hours ago are read from
+//! - from there, its whole hours that ended at least three hours ago are read from
 //!   `dashboard_hours` (migration 18), one row per hour;
-//! - the rest (a partial first day, the last two to three hours) is counted from the
-//!   calls, which are few.
+//! - the rest (a partial first day, a partial last day when the range ends before the
+//!   recent days, the last three to four hours) is counted from the calls, which are
+//!   few.
 //!
 //! A kept day or hour not yet in its table, or marked stale by a late write (the
 //! tables' triggers bump its `generation`), is counted from its calls and stored with
@@ -64,8 +65,9 @@ const SETTLED_AFTER_DAYS: i64 = 3;
 /// Hours that ended at least this long ago are kept. The triggers watch hours that
 /// ended an hour ago (and began less than four days ago, which the recent days this
 /// store keeps hours of are well inside), so a count is never kept for an hour a write
-/// could still change unmarked, with clocks up to an hour apart.
-const HOURS_KEPT_AFTER: Duration = Duration::hours(2);
+/// could still change unmarked, with clocks (and a writer's transaction) up to two
+/// hours apart.
+const HOURS_KEPT_AFTER: Duration = Duration::hours(3);
 
 /// The periods figures are kept by, each in its own table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -597,7 +599,7 @@ mod tests {
     fn a_range_keeps_settled_days_then_recent_hours_and_counts_the_rest() {
         let now = at("2026-12-06T09:30:00Z");
         // Partial first day, whole days to the settled end (Dec 4 is not settled),
-        // then hours to the one that ended two hours ago.
+        // then hours to the one that ended three hours ago.
         let plan = Plan::of(at("2026-11-01T10:00:00Z"), now, now);
         assert_eq!(
             plan.days,
@@ -605,13 +607,13 @@ mod tests {
         );
         assert_eq!(
             plan.hours,
-            Some((at("2026-12-04T00:00:00Z"), at("2026-12-06T07:00:00Z")))
+            Some((at("2026-12-04T00:00:00Z"), at("2026-12-06T06:00:00Z")))
         );
         assert_eq!(
             plan.counted(at("2026-11-01T10:00:00Z"), now),
             vec![
                 (at("2026-11-01T10:00:00Z"), at("2026-11-02T00:00:00Z")),
-                (at("2026-12-06T07:00:00Z"), now),
+                (at("2026-12-06T06:00:00Z"), now),
             ]
         );
         // Day-aligned ends in the past: whole days only, nothing counted.
@@ -628,15 +630,15 @@ mod tests {
         // Within one old day: counted from the calls.
         let plan = Plan::of(at("2026-11-01T01:00:00Z"), at("2026-11-01T23:00:00Z"), now);
         assert_eq!((plan.days, plan.hours), (None, None));
-        // The last day: hours from its first whole one; the last two hours counted.
+        // The last day: hours from its first whole one; the last hours counted.
         let plan = Plan::of(at("2026-12-05T09:30:00Z"), now, now);
         assert_eq!(plan.days, None);
         assert_eq!(
             plan.hours,
-            Some((at("2026-12-05T10:00:00Z"), at("2026-12-06T07:00:00Z")))
+            Some((at("2026-12-05T10:00:00Z"), at("2026-12-06T06:00:00Z")))
         );
-        // An hour that ended less than two hours ago is never kept.
-        let plan = Plan::of(at("2026-12-06T07:00:00Z"), now, now);
+        // An hour that ended less than three hours ago is never kept.
+        let plan = Plan::of(at("2026-12-06T06:00:00Z"), now, now);
         assert_eq!((plan.days, plan.hours), (None, None));
     }
 
@@ -668,7 +670,7 @@ mod tests {
                 }
                 if let Some((start, end)) = plan.hours {
                     assert!(start >= recent, "hours are recent");
-                    assert!(end <= now - HOURS_KEPT_AFTER, "hours ended two hours ago");
+                    assert!(end <= now - HOURS_KEPT_AFTER, "hours ended three hours ago");
                     assert_eq!(floor_hour(start), start);
                     assert_eq!(floor_hour(end), end);
                 }
@@ -800,7 +802,7 @@ mod tests {
         }
 
         #[tokio::test]
-        async fn recent_hours_are_kept_up_to_two_hours_ago_and_a_late_call_counts_at_once() {
+        async fn recent_hours_are_kept_up_to_three_hours_ago_and_a_late_call_counts_at_once() {
             let directory = tempfile::tempdir().expect("a directory");
             let store = store(&directory).await;
             let scope = TenantScope::for_job(TenantId::parse("org_acme").expect("a tenant"));
@@ -817,8 +819,8 @@ mod tests {
             let hours = kept_keys(&store, &scope, Grain::Hour).await;
             assert_eq!(
                 hours.first(),
-                Some(&Grain::Hour.key(floor_hour(now) - Duration::hours(3))),
-                "the newest kept hour ended two hours ago or more"
+                Some(&Grain::Hour.key(floor_hour(now) - Duration::hours(4))),
+                "the newest kept hour ended three hours ago or more"
             );
             // A late call in a kept hour marks it, and is counted at once.
             store
@@ -857,7 +859,7 @@ mod tests {
         }
 
         #[tokio::test]
-        async fn hours_before_the_recent_days_are_forgotten_as_new_ones_are_kept() {
+        async fn old_hours_are_forgotten_as_new_ones_are_kept_or_marked() {
             let directory = tempfile::tempdir().expect("a directory");
             let store = store(&directory).await;
             let scope = TenantScope::for_job(TenantId::parse("org_acme").expect("a tenant"));
@@ -881,6 +883,51 @@ mod tests {
             assert!(
                 !hours.contains(&Grain::Hour.key(old)),
                 "the hour of five days ago is gone: {hours:?}"
+            );
+
+            // Without a summary: a late call makes its hour's row, which removes the
+            // tenant's rows older than five days.
+            let other = TenantScope::for_job(TenantId::parse("org_quiet").expect("a tenant"));
+            let older = floor_hour(now) - Duration::days(6);
+            store
+                .scoped_query(
+                    &other,
+                    "INSERT INTO dashboard_hours (tenant_id, utc_hour, counted) \
+                     VALUES ($1, $2, $3) RETURNING utc_hour",
+                    vec![
+                        "org_quiet".into(),
+                        Grain::Hour.key(older).into(),
+                        true.into(),
+                    ],
+                )
+                .await
+                .expect("an old hour");
+            store
+                .record(&other, call("LATE", now - Duration::hours(5)))
+                .await
+                .expect("records");
+            let rows = store
+                .scoped_query(
+                    &other,
+                    "SELECT utc_hour AS period, counted FROM dashboard_hours \
+                     WHERE tenant_id = $1",
+                    vec!["org_quiet".into()],
+                )
+                .await
+                .expect("reads");
+            let marked: Vec<(String, bool)> = rows
+                .iter()
+                .map(|row| {
+                    (
+                        column(row, "period").expect("a key"),
+                        column(row, "counted").expect("a flag"),
+                    )
+                })
+                .collect();
+            assert_eq!(
+                marked,
+                vec![(Grain::Hour.key(floor_hour(now - Duration::hours(5))), false)],
+                "only the late call's hour, marked"
             );
         }
 

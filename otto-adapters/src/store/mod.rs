@@ -430,8 +430,9 @@ pub fn store_error(error: DbErr) -> StoreError {
 }
 
 /// Whether the database could not be reached or went away mid-statement (a restart,
-/// a failover, a dropped connection): the work may be retried, so callers answer 503
-/// rather than 500. Found by faulting a live server (`make chaos`): a connection cut
+/// a failover, a dropped connection), or rolled the transaction back to resolve a
+/// conflict with another: the work may be retried, so callers answer 503 rather than
+/// 500. Found by faulting a live server (`make chaos`): a connection cut
 /// during a query surfaced as a query error, not as a connection error.
 fn is_unavailable(error: &DbErr) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
@@ -464,8 +465,12 @@ fn is_unavailable(error: &DbErr) -> bool {
                 .and_then(|code| code.parse::<i32>().ok())
                 .is_some_and(|code| matches!(code & 0xff, 5 | 6))
         }
+        // 40001 and 40P01: PostgreSQL rolled the transaction back to resolve a
+        // serialization failure or a deadlock (two late writes marking the same
+        // dashboard periods in opposite orders, say); run again, it succeeds.
         Sqlx::Database(database) => database.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+            code.starts_with("08")
+                || matches!(&*code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
         }),
         _ => false,
     }
