@@ -573,7 +573,7 @@ def markdown(rows, lease, purge, unique_at_size, seeded, rows_in, size, elapsed)
         "- Dashboard: settled days are read from `dashboard_days` and the recent days' "
         "hours from `dashboard_hours` (migration 18), which the warm-up fills (the seed "
         "leaves them without counts, as a freshly migrated database has none); what "
-        "remains per request is the range's partial first day and its last two to three "
+        "remains per request is the range's partial first day and its last three to four "
         "hours, counted from their calls. Before the hours were kept, the last three "
         "days were counted per request (at size: 30 days 0.53, 365 days 0.54 of small, "
         "in the run of 2026-12-06 19:00Z). A range's first summary counts its settled "

@@ -613,8 +613,9 @@ METHOD = """### Method, and what limits each ratio
   account per `OTTO_ROUTING_CACHE_SECONDS`.
 - Where the server's time goes (perf, this machine): for webhooks about a third is
   sending to PostgreSQL over TLS (loopback sends wake the backend inline); for the calls
-  list, decoding 51 rows, the transaction's four round trips, the token check, JSON and
-  HTTP, each a tenth or less. pgbench's client does almost none of this work, and wrk
+  list, decoding 51 rows, the transaction's three round trips (its ROLLBACK travels with
+  the pool's release ping, where pgbench's script sends COMMIT), the token check, JSON
+  and HTTP, each a tenth or less. pgbench's client does almost none of this work, and wrk
   takes a share of the same cores; the short ratios are the cost of HTTP, credentials
   and serialisation on a machine where the database leaves little CPU for them.
 - The rate-limit row loads the whole authenticated path (biscuit token verification,
