@@ -27,34 +27,35 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction};
 use super::sql::{self, column};
 use super::{SqlStore, store_error, stored_time};
 
-/// The figures counted over calls `c` (`$4` false, `$5` true), one definition for a
-/// range ([`SUMMARY`]) and per period ([`per_period_calls`]): a missed call is
-/// recovered when a text of it completed.
-macro_rules! call_figures {
-    () => {
+/// The figures counted over calls `c`, with `no` and `yes` the placeholders of false
+/// and true (booleans are bound, since SQLite and PostgreSQL spell them differently);
+/// one definition for a range ([`range_figures`]) and per period
+/// ([`per_period_calls`]): a missed call is recovered when a text of it completed.
+fn call_figures(no: &str, yes: &str) -> String {
+    format!(
         "COUNT(*) AS calls, \
-        COALESCE(SUM(CASE WHEN c.direction = 'inbound' AND c.answered = $4 \
+        COALESCE(SUM(CASE WHEN c.direction = 'inbound' AND c.answered = {no} \
           THEN 1 ELSE 0 END), 0) AS missed, \
-        COALESCE(SUM(CASE WHEN c.direction = 'inbound' AND c.answered = $4 \
+        COALESCE(SUM(CASE WHEN c.direction = 'inbound' AND c.answered = {no} \
           AND EXISTS (SELECT 1 FROM outbound_actions o WHERE o.tenant_id = c.tenant_id \
             AND o.call_id = c.id AND o.kind = 'sms' AND o.completed_at IS NOT NULL) \
           THEN 1 ELSE 0 END), 0) AS recovered_by_sms, \
-        COALESCE(SUM(CASE WHEN c.booked = $5 THEN 1 ELSE 0 END), 0) AS booked"
-    };
+        COALESCE(SUM(CASE WHEN c.booked = {yes} THEN 1 ELSE 0 END), 0) AS booked"
+    )
 }
 
-/// `$1` tenant, `$2`/`$3` the range, `$4` false and `$5` true (booleans are bound,
-/// since SQLite and PostgreSQL spell them differently). The calls are read once, from
-/// the covering index `calls_tenant_started_counts` (migration 14: an index-only scan
-/// on PostgreSQL), where four counting subqueries read the range four times; the
-/// outbound SMS is looked up only for the range's missed calls.
-pub(super) const SUMMARY: &str = concat!(
-    "SELECT ",
-    call_figures!(),
-    ", (SELECT COUNT(*) FROM messages m WHERE m.tenant_id = $1 \
-       AND m.sent_at >= $2 AND m.sent_at < $3) AS messages \
-    FROM calls c WHERE c.tenant_id = $1 AND c.started_at >= $2 AND c.started_at < $3"
-);
+/// The figures of `$1`'s calls and messages in `[from, to)` (placeholders). The calls
+/// are read once, from the covering index `calls_tenant_started_counts` (migration 14:
+/// an index-only scan on PostgreSQL), where four counting subqueries read the range
+/// four times; the outbound SMS is looked up only for the range's missed calls.
+fn range_figures(from: &str, to: &str, no: &str, yes: &str) -> String {
+    format!(
+        "SELECT {figures}, (SELECT COUNT(*) FROM messages m WHERE m.tenant_id = $1 \
+           AND m.sent_at >= {from} AND m.sent_at < {to}) AS messages \
+         FROM calls c WHERE c.tenant_id = $1 AND c.started_at >= {from} AND c.started_at < {to}",
+        figures = call_figures(no, yes),
+    )
+}
 
 /// Days that ended at least this many days before today are settled. The triggers
 /// watch days that ended before yesterday on the database's clock; one day more here
@@ -135,10 +136,11 @@ impl Grain {
     }
 }
 
-/// The periods of `$1` in `[$2, $3)` (keys) kept and counted (`$4` true): how many,
-/// and their figures summed. When every period of the span is among them, which is
-/// the rule once a range was asked for, this one row is all a summary reads of them.
-pub(super) fn kept_total(grain: Grain) -> String {
+/// The periods of `$1` in `[first, end)` (placeholders of keys) kept and counted
+/// (`yes`, the placeholder of true): how many, and their figures summed. When every
+/// period of the span is among them, which is the rule once a range was asked for,
+/// this one row is all a summary reads of them.
+fn kept_total(grain: Grain, first: &str, end: &str, yes: &str) -> String {
     format!(
         "SELECT COUNT(*) AS kept, \
         CAST(COALESCE(SUM(calls), 0) AS BIGINT) AS calls, \
@@ -146,7 +148,8 @@ pub(super) fn kept_total(grain: Grain) -> String {
         CAST(COALESCE(SUM(recovered_by_sms), 0) AS BIGINT) AS recovered_by_sms, \
         CAST(COALESCE(SUM(booked), 0) AS BIGINT) AS booked, \
         CAST(COALESCE(SUM(messages), 0) AS BIGINT) AS messages \
-        FROM {table} WHERE tenant_id = $1 AND {key} >= $2 AND {key} < $3 AND counted = $4",
+        FROM {table} WHERE tenant_id = $1 AND {key} >= {first} AND {key} < {end} \
+        AND counted = {yes}",
         table = grain.table(),
         key = grain.key_column(),
     )
@@ -162,14 +165,15 @@ pub(super) fn kept_periods(grain: Grain) -> String {
     )
 }
 
-/// A period's figures as [`SUMMARY`] counts them, per period of `[$2, $3)`.
+/// A period's figures as [`range_figures`] counts them, per period of `[$2, $3)`
+/// (`$4` false, `$5` true).
 pub(super) fn per_period_calls(backend: DatabaseBackend, grain: Grain) -> String {
     format!(
         "SELECT {period} AS period, {figures} \
          FROM calls c WHERE c.tenant_id = $1 AND c.started_at >= $2 AND c.started_at < $3 \
          GROUP BY {period}",
         period = grain.sql_key(backend, "c.started_at"),
-        figures = call_figures!(),
+        figures = call_figures("$4", "$5"),
     )
 }
 
@@ -206,7 +210,7 @@ const FORGET_OLD_HOURS: &str = "DELETE FROM dashboard_hours WHERE tenant_id = $1
 /// Periods stored per statement (eight parameters each).
 const PERIODS_PER_STATEMENT: usize = 200;
 
-/// The parameters of [`SUMMARY`] for `scope`'s range `[from, to)`.
+/// The parameters of [`per_period_calls`] for `scope`'s range `[from, to)`.
 pub(super) fn summary_values(
     scope: &TenantScope,
     from: DateTime<Utc>,
@@ -368,47 +372,99 @@ impl Plan {
     }
 }
 
-impl SqlStore {
-    /// `[from, to)` counted from the calls and messages themselves.
-    async fn count_range(
-        transaction: &DatabaseTransaction,
-        scope: &TenantScope,
-        (from, to): Span,
-    ) -> Result<Figures, StoreError> {
-        let rows = sql::query(transaction, SUMMARY, summary_values(scope, from, to)).await?;
-        let row = rows
-            .first()
-            .ok_or_else(|| StoreError::Internal("the summary query returned no row".into()))?;
-        Figures::of_row(row)
-    }
+/// What one row of a [`SummaryStatement`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// A span's figures, counted from its calls and messages.
+    Counted(Span),
+    /// A grain's kept and counted periods in a span: how many, and their figures.
+    Kept(Grain, Span),
+}
 
-    /// The kept periods of `span`: their summed figures, and the periods that must be
-    /// counted.
-    async fn kept(
+/// The one statement a summary reads when its kept periods are all counted, which is
+/// the rule once its range was asked for: a row per [`Part`] of its [`Plan`] (the
+/// counted spans, then each grain's kept total, `part` its index), so that a summary
+/// costs one statement's round trip whatever its range.
+#[derive(Debug, Clone)]
+pub(super) struct SummaryStatement {
+    pub sql: String,
+    pub values: Vec<sea_orm::Value>,
+    parts: Vec<Part>,
+}
+
+impl SummaryStatement {
+    /// The statement of `scope`'s range `[from, to)` as of `now`.
+    pub(super) fn of(
+        scope: &TenantScope,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let plan = Plan::of(from, to, now);
+        let counted = plan.counted(from, to).into_iter().map(Part::Counted);
+        let kept = plan.kept().map(|(grain, span)| Part::Kept(grain, span));
+        let parts: Vec<Part> = counted.chain(kept).collect();
+        // `$1` the tenant, `$2` false and `$3` true, then each part's span.
+        let mut values: Vec<sea_orm::Value> =
+            vec![scope.tenant_id().as_str().into(), false.into(), true.into()];
+        let mut bind = |value: sea_orm::Value| {
+            values.push(value);
+            format!("${}", values.len())
+        };
+        let selects: Vec<String> = parts
+            .iter()
+            .enumerate()
+            .map(|(index, part)| match *part {
+                Part::Counted((start, end)) => {
+                    let (start, end) = (
+                        bind(stored_time(start).into()),
+                        bind(stored_time(end).into()),
+                    );
+                    format!(
+                        "SELECT CAST({index} AS BIGINT) AS part, CAST(0 AS BIGINT) AS kept, t.* \
+                         FROM ({figures}) t",
+                        figures = range_figures(&start, &end, "$2", "$3"),
+                    )
+                }
+                Part::Kept(grain, (first, end)) => {
+                    let (first, end) = (bind(grain.key(first).into()), bind(grain.key(end).into()));
+                    format!(
+                        "SELECT CAST({index} AS BIGINT) AS part, t.* FROM ({total}) t",
+                        total = kept_total(grain, &first, &end, "$3"),
+                    )
+                }
+            })
+            .collect();
+        SummaryStatement {
+            sql: selects.join(" UNION ALL "),
+            values,
+            parts,
+        }
+    }
+}
+
+/// The starts of `span`'s periods of `grain`.
+fn periods_in(grain: Grain, (first, end): Span) -> impl Iterator<Item = DateTime<Utc>> + Clone {
+    std::iter::successors(Some(first), move |start| {
+        start.checked_add_signed(grain.length())
+    })
+    .take_while(move |start| *start < end)
+}
+
+impl SqlStore {
+    /// The kept periods of `span` read one by one (some are not kept or not counted):
+    /// the figures of those counted, and the periods that must be counted.
+    async fn kept_in_detail(
         transaction: &DatabaseTransaction,
         scope: &TenantScope,
         grain: Grain,
-        (first, end): Span,
+        span: Span,
     ) -> Result<(Figures, Vec<Uncounted>), StoreError> {
         let range: Vec<sea_orm::Value> = vec![
             scope.tenant_id().as_str().into(),
-            grain.key(first).into(),
-            grain.key(end).into(),
+            grain.key(span.0).into(),
+            grain.key(span.1).into(),
         ];
-        let mut with_counted = range.clone();
-        with_counted.push(true.into());
-        let totals = sql::query(transaction, &kept_total(grain), with_counted).await?;
-        let totals = totals.first().ok_or_else(|| {
-            StoreError::Internal("the kept periods' total returned no row".into())
-        })?;
-        let kept: i64 = column(totals, "kept")?;
-        let periods = std::iter::successors(Some(first), |start| {
-            start.checked_add_signed(grain.length())
-        })
-        .take_while(|start| *start < end);
-        if kept == i64::try_from(periods.clone().count()).unwrap_or(i64::MAX) {
-            return Ok((Figures::of_row(totals)?, Vec::new()));
-        }
         let rows = sql::query(transaction, &kept_periods(grain), range).await?;
         let mut seen: HashMap<String, (i64, bool, Figures)> = HashMap::new();
         for row in &rows {
@@ -423,7 +479,7 @@ impl SqlStore {
         }
         let mut total = Figures::default();
         let mut uncounted = Vec::new();
-        for start in periods {
+        for start in periods_in(grain, span) {
             match seen.get(&grain.key(start)) {
                 Some((_, true, figures)) => total.add(*figures),
                 Some((generation, false, _)) => uncounted.push(Uncounted {
@@ -437,6 +493,44 @@ impl SqlStore {
             }
         }
         Ok((total, uncounted))
+    }
+
+    /// Reads [`SummaryStatement`]: the figures of its counted spans and complete kept
+    /// ones, and the kept spans some of whose periods are missing or not counted.
+    async fn summary_in_one_statement(
+        transaction: &DatabaseTransaction,
+        statement: SummaryStatement,
+    ) -> Result<(Figures, Vec<(Grain, Span)>), StoreError> {
+        let rows = sql::query(transaction, &statement.sql, statement.values).await?;
+        if rows.len() != statement.parts.len() {
+            return Err(StoreError::Internal(format!(
+                "the summary read {} rows for {} parts",
+                rows.len(),
+                statement.parts.len()
+            )));
+        }
+        let mut total = Figures::default();
+        let mut incomplete = Vec::new();
+        for row in &rows {
+            let index: i64 = column(row, "part")?;
+            let part = usize::try_from(index)
+                .ok()
+                .and_then(|index| statement.parts.get(index))
+                .ok_or_else(|| StoreError::Internal(format!("no summary part {index}")))?;
+            match *part {
+                Part::Counted(_) => total.add(Figures::of_row(row)?),
+                Part::Kept(grain, span) => {
+                    let kept: i64 = column(row, "kept")?;
+                    let periods = periods_in(grain, span).count();
+                    if usize::try_from(kept).is_ok_and(|kept| kept == periods) {
+                        total.add(Figures::of_row(row)?);
+                    } else {
+                        incomplete.push((grain, span));
+                    }
+                }
+            }
+        }
+        Ok((total, incomplete))
     }
 
     /// Each of `periods` counted from its calls and messages.
@@ -540,15 +634,13 @@ impl SqlStore {
         to: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<DashboardSummary, StoreError> {
-        let plan = Plan::of(from, to, now);
+        let statement = SummaryStatement::of(scope, from, to, now);
         let transaction = self.begin_read(scope).await?;
-        let mut total = Figures::default();
-        for span in plan.counted(from, to) {
-            total.add(Self::count_range(&transaction, scope, span).await?);
-        }
+        let (mut total, incomplete) =
+            Self::summary_in_one_statement(&transaction, statement).await?;
         let mut to_keep = Vec::new();
-        for (grain, span) in plan.kept() {
-            let (kept, uncounted) = Self::kept(&transaction, scope, grain, span).await?;
+        for (grain, span) in incomplete {
+            let (kept, uncounted) = Self::kept_in_detail(&transaction, scope, grain, span).await?;
             total.add(kept);
             let counted = Self::count_periods(&transaction, scope, grain, &uncounted).await?;
             for figures in counted.values() {
@@ -719,7 +811,7 @@ mod tests {
             span: Span,
         ) -> (Figures, Vec<Uncounted>, HashMap<DateTime<Utc>, Figures>) {
             let transaction = store.begin_read(scope).await.expect("reads");
-            let (kept, uncounted) = SqlStore::kept(&transaction, scope, grain, span)
+            let (kept, uncounted) = SqlStore::kept_in_detail(&transaction, scope, grain, span)
                 .await
                 .expect("kept periods");
             let counted = SqlStore::count_periods(&transaction, scope, grain, &uncounted)
@@ -856,6 +948,78 @@ mod tests {
                 .expect("completes");
             let summary = store.summary(&scope, from, to).await.expect("a summary");
             assert_eq!((summary.missed, summary.recovered_by_sms), (4, 1));
+        }
+
+        /// What one statement reads of `[from, to)` now: its figures and the kept spans
+        /// it could not sum.
+        async fn in_one_statement(
+            store: &SqlStore,
+            scope: &TenantScope,
+            (from, to): Span,
+            now: DateTime<Utc>,
+        ) -> (DashboardSummary, Vec<(Grain, Span)>) {
+            let transaction = store.begin_read(scope).await.expect("reads");
+            let statement = SummaryStatement::of(scope, from, to, now);
+            let (figures, incomplete) = SqlStore::summary_in_one_statement(&transaction, statement)
+                .await
+                .expect("one statement");
+            transaction.finish_read();
+            (figures.summary(), incomplete)
+        }
+
+        #[tokio::test]
+        async fn a_range_asked_for_again_is_read_in_one_statement_until_a_late_write() {
+            let directory = tempfile::tempdir().expect("a directory");
+            let store = store(&directory).await;
+            let scope = TenantScope::for_job(TenantId::parse("org_acme").expect("a tenant"));
+            let now = Utc::now();
+            for (id, hours_ago) in [
+                ("NOW", 0),
+                ("HOURS", 5),
+                ("DAYS", 24 * 10),
+                ("OLD", 24 * 40),
+            ] {
+                store
+                    .record(&scope, call(id, now - Duration::hours(hours_ago)))
+                    .await
+                    .expect("records");
+            }
+            let range = (
+                now - Duration::days(30) - Duration::minutes(90),
+                now + Duration::minutes(1),
+            );
+            let first = store
+                .summary_as_of(&scope, range.0, range.1, now)
+                .await
+                .expect("a summary");
+            assert_eq!(first.calls, 3, "the call of 40 days ago is outside");
+            let (again, incomplete) = in_one_statement(&store, &scope, range, now).await;
+            assert_eq!(again, first);
+            assert!(
+                incomplete.is_empty(),
+                "every kept period is summed: {incomplete:?}"
+            );
+
+            // A late call on a kept day: the days are read one by one, and counted right.
+            store
+                .record(&scope, call("LATE", now - Duration::days(10)))
+                .await
+                .expect("records");
+            let (_, incomplete) = in_one_statement(&store, &scope, range, now).await;
+            assert_eq!(
+                incomplete
+                    .iter()
+                    .map(|(grain, _)| *grain)
+                    .collect::<Vec<_>>(),
+                vec![Grain::Day]
+            );
+            let summary = store
+                .summary_as_of(&scope, range.0, range.1, now)
+                .await
+                .expect("a summary");
+            assert_eq!(summary.calls, 4);
+            let (again, incomplete) = in_one_statement(&store, &scope, range, now).await;
+            assert_eq!((again.calls, incomplete.len()), (4, 0));
         }
 
         #[tokio::test]

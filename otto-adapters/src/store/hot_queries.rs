@@ -101,10 +101,14 @@ impl SqlStore {
             dashboard::Grain::Hour,
             sample.now - chrono::Duration::days(3),
         );
-        let summed = |(_, values): (String, Vec<sea_orm::Value>), grain| {
-            let mut values = values;
-            values.push(true.into());
-            (dashboard::kept_total(grain), values)
+        let summary_over = |days: i64| {
+            let statement = dashboard::SummaryStatement::of(
+                scope,
+                sample.now - chrono::Duration::days(days),
+                sample.now,
+                sample.now,
+            );
+            (statement.sql, statement.values)
         };
         let log = LogScope::Tenant(scope.clone());
         vec![
@@ -149,33 +153,17 @@ impl SqlStore {
                 None,
             ),
             raw(
-                "dashboard: a partial day, counted from its calls",
+                "dashboard: 30 days in one statement",
                 tenant(),
-                (
-                    dashboard::SUMMARY.to_owned(),
-                    dashboard::summary_values(
-                        scope,
-                        sample.now - chrono::Duration::days(1),
-                        sample.now,
-                    ),
-                ),
-            ),
-            raw("dashboard: a year's kept days", tenant(), kept_days.clone()),
-            raw(
-                "dashboard: a year's kept days, summed",
-                tenant(),
-                summed(kept_days, dashboard::Grain::Day),
+                summary_over(30),
             ),
             raw(
-                "dashboard: the recent kept hours",
+                "dashboard: a year in one statement",
                 tenant(),
-                kept_hours.clone(),
+                summary_over(365),
             ),
-            raw(
-                "dashboard: the recent kept hours, summed",
-                tenant(),
-                summed(kept_hours, dashboard::Grain::Hour),
-            ),
+            raw("dashboard: a year's kept days", tenant(), kept_days),
+            raw("dashboard: the recent kept hours", tenant(), kept_hours),
             raw(
                 "dashboard: a year's days counted once, calls",
                 tenant(),
