@@ -7,7 +7,7 @@ use otto_adapters::database::{self, PoolSettings};
 use otto_adapters::store::{SqlStore, store_error};
 use otto_adapters::system::UuidV7Ids;
 use otto_adapters::test_support::TestDatabase;
-use otto_core::ports::{CallRepository, StoreError};
+use otto_core::ports::{CallRepository, DashboardQueries, StoreError};
 use otto_testkit::contracts::{self, scope_of};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement, TransactionTrait,
@@ -667,12 +667,23 @@ async fn postgres_a_finished_read_leaves_its_connection_clean() {
         .record(&scope, contracts::new_call("R1", 1))
         .await
         .expect("records");
-    for _ in 0..3 {
-        let page = store
-            .list(&scope, &otto_core::calls::CallFilter::default(), None, 10)
-            .await
-            .expect("lists");
-        assert_eq!(page.items.len(), 1);
+    for round in 0..4 {
+        // Calls, then the dashboard, whose reads are planned for any values.
+        if round % 2 == 0 {
+            let page = store
+                .list(&scope, &otto_core::calls::CallFilter::default(), None, 10)
+                .await
+                .expect("lists");
+            assert_eq!(page.items.len(), 1);
+        } else {
+            let started = contracts::new_call("R1", 1).started_at;
+            let day = chrono::Duration::days(1);
+            let summary = store
+                .summary(&scope, started - day, started + day)
+                .await
+                .expect("a summary");
+            assert_eq!(summary.calls, 1);
+        }
         // The pool's one connection, as the next unit of work gets it: inside a
         // transaction left open, `now()` would stand still from one statement to
         // the next.
@@ -691,7 +702,8 @@ async fn postgres_a_finished_read_leaves_its_connection_clean() {
         };
         let row = read(
             "SELECT COALESCE(current_setting('app.tenant_id', true), '') AS tenant, \
-             current_user = session_user AS login_role, now() AS at",
+             current_user = session_user AS login_role, now() AS at, \
+             current_setting('plan_cache_mode') AS planning",
         )
         .await;
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -700,7 +712,11 @@ async fn postgres_a_finished_read_leaves_its_connection_clean() {
         let login_role: bool = row.try_get("", "login_role").expect("role");
         let at: chrono::DateTime<chrono::Utc> = row.try_get("", "at").expect("a time");
         let later: chrono::DateTime<chrono::Utc> = later.try_get("", "at").expect("a time");
-        assert_eq!((tenant.as_str(), login_role), ("", true));
+        let planning: String = row.try_get("", "planning").expect("plan cache mode");
+        assert_eq!(
+            (tenant.as_str(), login_role, planning.as_str()),
+            ("", true, "auto")
+        );
         assert!(
             later > at,
             "each statement runs in a transaction of its own"

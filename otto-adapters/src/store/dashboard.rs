@@ -25,7 +25,7 @@ use otto_core::tenancy::TenantScope;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction};
 
 use super::sql::{self, column};
-use super::{SqlStore, store_error, stored_time};
+use super::{Planning, SqlStore, store_error, stored_time};
 
 /// The figures counted over calls `c`, with `no` and `yes` the placeholders of false
 /// and true (booleans are bound, since SQLite and PostgreSQL spell them differently);
@@ -635,7 +635,7 @@ impl SqlStore {
         now: DateTime<Utc>,
     ) -> Result<DashboardSummary, StoreError> {
         let statement = SummaryStatement::of(scope, from, to, now);
-        let transaction = self.begin_read(scope).await?;
+        let transaction = self.begin_read_planned(scope, Planning::Generic).await?;
         let (mut total, incomplete) =
             Self::summary_in_one_statement(&transaction, statement).await?;
         let mut to_keep = Vec::new();

@@ -13,7 +13,7 @@ use otto_core::tenancy::{TenantScope, UserId};
 use otto_core::webhooks::Provider;
 use sea_orm::{ConnectionTrait, DatabaseBackend, QueryTrait, Statement};
 
-use super::{SqlStore, calls, dashboard, delivery_log, jobs, messages, sql, store_error};
+use super::{Planning, SqlStore, calls, dashboard, delivery_log, jobs, messages, sql, store_error};
 
 /// What the hot queries are asked about: a tenant (the biggest, to be meaningful), a
 /// point deep in its calls' cursor chain, and a customer with a message thread.
@@ -50,6 +50,9 @@ pub struct HotQuery {
     pub scope: HotQueryScope,
     /// The statement with its parameters, as the store sends it.
     pub statement: Statement,
+    /// Whether the store has it planned once for any values (`force_generic_plan`),
+    /// so that the plan to check is the generic one.
+    pub generic_plan: bool,
 }
 
 /// Rows per page in the sampled list requests (the API's default page).
@@ -65,11 +68,18 @@ impl SqlStore {
             name,
             scope: tenant(),
             statement: calls::list_query(backend, scope, &filter, cursor, PAGE).build(backend),
+            generic_plan: false,
         };
         let raw = |name, scope, (sql, values): (String, Vec<sea_orm::Value>)| HotQuery {
             name,
             scope,
             statement: Statement::from_sql_and_values(backend, sql, values),
+            generic_plan: false,
+        };
+        // The dashboard's reads, as `SqlStore::summary` plans them.
+        let dashboard = |name, query: (String, Vec<sea_orm::Value>)| HotQuery {
+            generic_plan: true,
+            ..raw(name, tenant(), query)
         };
         let counted_over = |days: i64| {
             move |sql: String, values: usize| {
@@ -152,37 +162,26 @@ impl SqlStore {
                 },
                 None,
             ),
-            raw(
-                "dashboard: 30 days in one statement",
-                tenant(),
-                summary_over(30),
-            ),
-            raw(
-                "dashboard: a year in one statement",
-                tenant(),
-                summary_over(365),
-            ),
-            raw("dashboard: a year's kept days", tenant(), kept_days),
-            raw("dashboard: the recent kept hours", tenant(), kept_hours),
-            raw(
+            dashboard("dashboard: 30 days in one statement", summary_over(30)),
+            dashboard("dashboard: a year in one statement", summary_over(365)),
+            dashboard("dashboard: a year's kept days", kept_days),
+            dashboard("dashboard: the recent kept hours", kept_hours),
+            dashboard(
                 "dashboard: a year's days counted once, calls",
-                tenant(),
                 year(
                     dashboard::per_period_calls(backend, dashboard::Grain::Day),
                     5,
                 ),
             ),
-            raw(
+            dashboard(
                 "dashboard: a year's days counted once, messages",
-                tenant(),
                 year(
                     dashboard::per_period_messages(backend, dashboard::Grain::Day),
                     3,
                 ),
             ),
-            raw(
+            dashboard(
                 "dashboard: the recent hours counted once, calls",
-                tenant(),
                 recent(
                     dashboard::per_period_calls(backend, dashboard::Grain::Hour),
                     5,
@@ -237,15 +236,21 @@ impl SqlStore {
 
     /// `query`'s plan as PostgreSQL executes it in its own scope (`EXPLAIN (ANALYZE,
     /// BUFFERS, FORMAT JSON)`), in a transaction that is rolled back, so a lease
-    /// leases nothing. PostgreSQL only.
+    /// leases nothing; a query the store plans once for any values is prepared and its
+    /// generic plan explained. PostgreSQL only.
     pub async fn explain(&self, query: &HotQuery) -> Result<serde_json::Value, StoreError> {
         if self.db.get_database_backend() != DatabaseBackend::Postgres {
             return Err(StoreError::Internal(
                 "plans are explained on PostgreSQL only".to_owned(),
             ));
         }
+        let planning = if query.generic_plan {
+            Planning::Generic
+        } else {
+            Planning::PerExecution
+        };
         let transaction = match &query.scope {
-            HotQueryScope::Tenant(scope) => self.begin_read(scope).await?,
+            HotQueryScope::Tenant(scope) => self.begin_read_planned(scope, planning).await?,
             HotQueryScope::Platform => self.begin_platform_read().await?,
         };
         let values = query
@@ -254,19 +259,51 @@ impl SqlStore {
             .clone()
             .map(|values| values.0)
             .unwrap_or_default();
-        let row = transaction
-            .query_one_raw(Statement::from_sql_and_values(
+        // A name of this call's own: a prepared statement outlives the rollback.
+        let prepared = query
+            .generic_plan
+            .then(|| format!("otto_hot_query_{}", uuid::Uuid::new_v4().simple()));
+        let explain = match &prepared {
+            Some(name) => {
+                transaction
+                    .execute_unprepared(&format!("PREPARE {name} AS {}", query.statement.sql))
+                    .await
+                    .map_err(store_error)?;
+                // `EXECUTE`'s arguments are not the outer statement's parameters, so
+                // the values are written into it as literals.
+                Statement::from_string(
+                    DatabaseBackend::Postgres,
+                    format!(
+                        "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}",
+                        Statement::from_sql_and_values(
+                            DatabaseBackend::Postgres,
+                            format!("EXECUTE {name}({})", sql::placeholders(1, values.len())),
+                            values,
+                        )
+                    ),
+                )
+            }
+            None => Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
                 format!(
                     "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}",
                     query.statement.sql
                 ),
                 values,
-            ))
+            ),
+        };
+        let row = transaction
+            .query_one_raw(explain)
             .await
             .map_err(store_error)?
             .ok_or_else(|| StoreError::Internal("EXPLAIN returned no plan".to_owned()))?;
         let plan = sql::column::<serde_json::Value>(&row, "QUERY PLAN")?;
+        if let Some(name) = prepared {
+            transaction
+                .execute_unprepared(&format!("DEALLOCATE {name}"))
+                .await
+                .map_err(store_error)?;
+        }
         transaction.rollback().await.map_err(store_error)?;
         Ok(plan)
     }

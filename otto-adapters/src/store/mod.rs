@@ -241,23 +241,40 @@ impl SqlStore {
     pub async fn begin(&self, scope: &TenantScope) -> Result<UnitOfWork, StoreError> {
         match self.join_write_group(Some(scope)).await? {
             Some(unit) => Ok(unit),
-            None => self.open_tenant_unit(scope).await,
+            None => self.open_tenant_unit(scope, Planning::PerExecution).await,
         }
     }
 
     /// Opens a transaction that only reads, for `scope`: it never waits for a turn
     /// to write (SQLite's readers run beside its writer).
     pub(crate) async fn begin_read(&self, scope: &TenantScope) -> Result<UnitOfWork, StoreError> {
-        self.open_tenant_unit(scope).await
+        self.begin_read_planned(scope, Planning::PerExecution).await
     }
 
-    async fn open_tenant_unit(&self, scope: &TenantScope) -> Result<UnitOfWork, StoreError> {
+    /// [`SqlStore::begin_read`], its statements planned as `planning` says.
+    pub(crate) async fn begin_read_planned(
+        &self,
+        scope: &TenantScope,
+        planning: Planning,
+    ) -> Result<UnitOfWork, StoreError> {
+        self.open_tenant_unit(scope, planning).await
+    }
+
+    async fn open_tenant_unit(
+        &self,
+        scope: &TenantScope,
+        planning: Planning,
+    ) -> Result<UnitOfWork, StoreError> {
         let span = self.unit_span(Some(scope));
-        let transaction = self.begin_tenant(scope).instrument(span).await?;
+        let transaction = self.begin_tenant(scope, planning).instrument(span).await?;
         Ok(UnitOfWork::new(transaction, None))
     }
 
-    async fn begin_tenant(&self, scope: &TenantScope) -> Result<DatabaseTransaction, StoreError> {
+    async fn begin_tenant(
+        &self,
+        scope: &TenantScope,
+        planning: Planning,
+    ) -> Result<DatabaseTransaction, StoreError> {
         let proof = if self.db.get_database_backend() == DatabaseBackend::Postgres {
             Some(
                 self.scope_key
@@ -271,12 +288,22 @@ impl SqlStore {
         let transaction = self.db.begin().await.map_err(store_error)?;
         if let Some(proof) = proof {
             // `set_config('role', ..., true)` is `SET LOCAL ROLE`: one prepared round
-            // trip sets the role, the tenant and its proof.
+            // trip sets the role, the tenant and its proof (and the plan cache's mode).
+            let settings = match planning {
+                Planning::PerExecution => {
+                    "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), \
+                     set_config('app.tenant_proof', $3, true)"
+                }
+                Planning::Generic => {
+                    "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), \
+                     set_config('app.tenant_proof', $3, true), \
+                     set_config('plan_cache_mode', 'force_generic_plan', true)"
+                }
+            };
             transaction
                 .execute_raw(Statement::from_sql_and_values(
                     DatabaseBackend::Postgres,
-                    "SELECT set_config('role', $1, true), set_config('app.tenant_id', $2, true), \
-                     set_config('app.tenant_proof', $3, true)",
+                    settings,
                     [
                         APP_ROLE.into(),
                         scope.tenant_id().as_str().into(),
@@ -377,6 +404,18 @@ impl SqlStore {
     fn new_id(&self) -> uuid::Uuid {
         self.ids.new_id()
     }
+}
+
+/// How PostgreSQL plans a transaction's prepared statements (SQLite has one way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Planning {
+    /// PostgreSQL's default: planned again for each execution's values until a plan
+    /// for any values looks as cheap; right when the values change the best plan.
+    PerExecution,
+    /// Planned once per connection for any values (`force_generic_plan`): for a
+    /// statement whose every plan is the same index seeks and whose planning costs more
+    /// than running it (the dashboard's, with its row-level security on four tables).
+    Generic,
 }
 
 impl SqlStore {
