@@ -16,7 +16,7 @@ use sea_orm::{DatabaseTransaction, QueryResult, Value};
 use uuid::Uuid;
 
 use super::sql::column;
-use super::{SqlStore, UnitOfWork, sql, store_error, stored_time};
+use super::{Planning, SqlStore, UnitOfWork, sql, store_error, stored_time};
 
 const COLUMNS: &str = "id, tenant_id, provider, route, event, external_id, outcome, conflict, \
      attempts, error, body_digest, body, body_redacted, content_type, message_id, accounts, \
@@ -135,10 +135,13 @@ impl Conditions {
 }
 
 impl SqlStore {
-    /// A transaction that only reads the log in `scope` (no turn to write).
+    /// A transaction that only reads the log in `scope` (no turn to write). A
+    /// tenant's reads are planned once per connection: each filter has one best index
+    /// whatever its values, and PostgreSQL otherwise planned a page for every request,
+    /// which took as long as reading it.
     async fn begin_log_read(&self, scope: &LogScope) -> Result<UnitOfWork, StoreError> {
         match scope {
-            LogScope::Tenant(scope) => self.begin_read(scope).await,
+            LogScope::Tenant(scope) => self.begin_read_planned(scope, Planning::Generic).await,
             LogScope::Platform => self.begin_platform_read().await,
         }
     }

@@ -76,8 +76,9 @@ impl SqlStore {
             statement: Statement::from_sql_and_values(backend, sql, values),
             generic_plan: false,
         };
-        // The dashboard's reads, as `SqlStore::summary` plans them.
-        let dashboard = |name, query: (String, Vec<sea_orm::Value>)| HotQuery {
+        // The dashboard's and the delivery log's reads, planned once per connection
+        // as the store runs them (`Planning::Generic`).
+        let planned_once = |name, query: (String, Vec<sea_orm::Value>)| HotQuery {
             generic_plan: true,
             ..raw(name, tenant(), query)
         };
@@ -162,25 +163,25 @@ impl SqlStore {
                 },
                 None,
             ),
-            dashboard("dashboard: 30 days in one statement", summary_over(30)),
-            dashboard("dashboard: a year in one statement", summary_over(365)),
-            dashboard("dashboard: a year's kept days", kept_days),
-            dashboard("dashboard: the recent kept hours", kept_hours),
-            dashboard(
+            planned_once("dashboard: 30 days in one statement", summary_over(30)),
+            planned_once("dashboard: a year in one statement", summary_over(365)),
+            planned_once("dashboard: a year's kept days", kept_days),
+            planned_once("dashboard: the recent kept hours", kept_hours),
+            planned_once(
                 "dashboard: a year's days counted once, calls",
                 year(
                     dashboard::per_period_calls(backend, dashboard::Grain::Day),
                     5,
                 ),
             ),
-            dashboard(
+            planned_once(
                 "dashboard: a year's days counted once, messages",
                 year(
                     dashboard::per_period_messages(backend, dashboard::Grain::Day),
                     3,
                 ),
             ),
-            dashboard(
+            planned_once(
                 "dashboard: the recent hours counted once, calls",
                 recent(
                     dashboard::per_period_calls(backend, dashboard::Grain::Hour),
@@ -202,14 +203,12 @@ impl SqlStore {
                     PAGE as usize,
                 ),
             ),
-            raw(
+            planned_once(
                 "delivery log: first page",
-                tenant(),
                 delivery_log::list_query(&log, &DeliveryFilter::default(), None, PAGE),
             ),
-            raw(
+            planned_once(
                 "delivery log: one provider",
-                tenant(),
                 delivery_log::list_query(
                     &log,
                     &DeliveryFilter {
