@@ -252,7 +252,7 @@ impl Figures {
         })
     }
 
-    /// The figures of a row with `call_figures!`' columns (no messages).
+    /// The figures of a row with [`call_figures`]' columns (no messages).
     fn of_calls_row(row: &sea_orm::QueryResult) -> Result<Self, StoreError> {
         Ok(Figures {
             calls: column(row, "calls")?,
@@ -404,42 +404,66 @@ impl SummaryStatement {
         let counted = plan.counted(from, to).into_iter().map(Part::Counted);
         let kept = plan.kept().map(|(grain, span)| Part::Kept(grain, span));
         let parts: Vec<Part> = counted.chain(kept).collect();
-        // `$1` the tenant, `$2` false and `$3` true, then each part's span.
-        let mut values: Vec<sea_orm::Value> =
-            vec![scope.tenant_id().as_str().into(), false.into(), true.into()];
-        let mut bind = |value: sea_orm::Value| {
-            values.push(value);
-            format!("${}", values.len())
-        };
+        let mut parameters = Parameters::default();
+        let tenant = parameters.bind(scope.tenant_id().as_str().into());
+        debug_assert_eq!(tenant, "$1", "the fragments name the tenant `$1`");
         let selects: Vec<String> = parts
             .iter()
             .enumerate()
             .map(|(index, part)| match *part {
                 Part::Counted((start, end)) => {
-                    let (start, end) = (
-                        bind(stored_time(start).into()),
-                        bind(stored_time(end).into()),
+                    let figures = range_figures(
+                        &parameters.bind(stored_time(start).into()),
+                        &parameters.bind(stored_time(end).into()),
+                        &parameters.boolean(false),
+                        &parameters.boolean(true),
                     );
                     format!(
                         "SELECT CAST({index} AS BIGINT) AS part, CAST(0 AS BIGINT) AS kept, t.* \
-                         FROM ({figures}) t",
-                        figures = range_figures(&start, &end, "$2", "$3"),
+                         FROM ({figures}) t"
                     )
                 }
                 Part::Kept(grain, (first, end)) => {
-                    let (first, end) = (bind(grain.key(first).into()), bind(grain.key(end).into()));
-                    format!(
-                        "SELECT CAST({index} AS BIGINT) AS part, t.* FROM ({total}) t",
-                        total = kept_total(grain, &first, &end, "$3"),
-                    )
+                    let total = kept_total(
+                        grain,
+                        &parameters.bind(grain.key(first).into()),
+                        &parameters.bind(grain.key(end).into()),
+                        &parameters.boolean(true),
+                    );
+                    format!("SELECT CAST({index} AS BIGINT) AS part, t.* FROM ({total}) t")
                 }
             })
             .collect();
         SummaryStatement {
             sql: selects.join(" UNION ALL "),
-            values,
+            values: parameters.values,
             parts,
         }
+    }
+}
+
+/// A statement's parameters, numbered `$1`, `$2`… as they are bound; each boolean is
+/// bound once, when first used (PostgreSQL must infer every parameter's type from its
+/// use, so none may go unused).
+#[derive(Debug, Default)]
+struct Parameters {
+    values: Vec<sea_orm::Value>,
+    booleans: [Option<String>; 2],
+}
+
+impl Parameters {
+    fn bind(&mut self, value: sea_orm::Value) -> String {
+        self.values.push(value);
+        format!("${}", self.values.len())
+    }
+
+    fn boolean(&mut self, value: bool) -> String {
+        if let Some(placeholder) = &self.booleans[usize::from(value)] {
+            return placeholder.clone();
+        }
+        let placeholder = self.bind(value.into());
+        self.booleans[usize::from(value)] = Some(placeholder.clone());
+        placeholder
     }
 }
 
@@ -501,6 +525,10 @@ impl SqlStore {
         transaction: &DatabaseTransaction,
         statement: SummaryStatement,
     ) -> Result<(Figures, Vec<(Grain, Span)>), StoreError> {
+        if statement.parts.is_empty() {
+            // An empty range (the API refuses one): nothing to read.
+            return Ok((Figures::default(), Vec::new()));
+        }
         let rows = sql::query(transaction, &statement.sql, statement.values).await?;
         if rows.len() != statement.parts.len() {
             return Err(StoreError::Internal(format!(

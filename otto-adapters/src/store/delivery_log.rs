@@ -135,15 +135,32 @@ impl Conditions {
 }
 
 impl SqlStore {
-    /// A transaction that only reads the log in `scope` (no turn to write). A
-    /// tenant's reads are planned once per connection: each filter has one best index
-    /// whatever its values, and PostgreSQL otherwise planned a page for every request,
-    /// which took as long as reading it.
-    async fn begin_log_read(&self, scope: &LogScope) -> Result<UnitOfWork, StoreError> {
+    /// A transaction that only reads the log in `scope` (no turn to write), its
+    /// statements planned as `planning` says for a tenant's (a platform read plans
+    /// each execution).
+    async fn begin_log_read(
+        &self,
+        scope: &LogScope,
+        planning: Planning,
+    ) -> Result<UnitOfWork, StoreError> {
         match scope {
-            LogScope::Tenant(scope) => self.begin_read_planned(scope, Planning::Generic).await,
+            LogScope::Tenant(scope) => self.begin_read_planned(scope, planning).await,
             LogScope::Platform => self.begin_platform_read().await,
         }
+    }
+}
+
+/// How a page of the log with `filter` is planned. Most filters have one best index
+/// whatever their values (the tenant's, or the tenant and provider's, newest first),
+/// and PostgreSQL, planning each page for its request's values, took as long to plan
+/// as to read it; so such a page is planned once per connection. An outcome is the
+/// exception: a rare one (`failed`) is best found through `(outcome, received_at)`,
+/// which only a plan that sees the value (and its statistics) would choose.
+pub(super) fn list_planning(filter: &DeliveryFilter) -> Planning {
+    if filter.outcome.is_some() {
+        Planning::PerExecution
+    } else {
+        Planning::Generic
     }
 }
 
@@ -232,7 +249,7 @@ impl DeliveryLog for SqlStore {
     ) -> Result<Page<LoggedDelivery, DeliveryCursor>, StoreError> {
         let limit = limit.clamp(1, otto_core::calls::MAX_PAGE_SIZE);
         let (statement, values) = list_query(scope, filter, cursor, limit);
-        let transaction = self.begin_log_read(scope).await?;
+        let transaction = self.begin_log_read(scope, list_planning(filter)).await?;
         let rows = sql::query(&transaction, &statement, values).await?;
         transaction.finish_read();
         let has_more = rows.len() > limit as usize;
@@ -252,7 +269,8 @@ impl DeliveryLog for SqlStore {
     async fn get(&self, scope: &LogScope, id: Uuid) -> Result<Option<LoggedDelivery>, StoreError> {
         let mut conditions = scoped(scope);
         conditions.add("id = ?", vec![id.into()]);
-        let transaction = self.begin_log_read(scope).await?;
+        // One row by its key, whatever the values.
+        let transaction = self.begin_log_read(scope, Planning::Generic).await?;
         let rows = sql::query(
             &transaction,
             &format!(

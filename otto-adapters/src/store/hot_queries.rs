@@ -8,10 +8,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use otto_core::calls::{CallCursor, CallFilter, CallSearch, Direction};
 use otto_core::jobs::JobKind;
-use otto_core::ports::{DeliveryFilter, LogScope, StoreError};
+use otto_core::ports::{DeliveryFilter, DeliveryOutcome, LogScope, StoreError};
 use otto_core::tenancy::{TenantScope, UserId};
 use otto_core::webhooks::Provider;
-use sea_orm::{ConnectionTrait, DatabaseBackend, QueryTrait, Statement};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, QueryTrait, Statement};
 
 use super::{Planning, SqlStore, calls, dashboard, delivery_log, jobs, messages, sql, store_error};
 
@@ -76,8 +76,8 @@ impl SqlStore {
             statement: Statement::from_sql_and_values(backend, sql, values),
             generic_plan: false,
         };
-        // The dashboard's and the delivery log's reads, planned once per connection
-        // as the store runs them (`Planning::Generic`).
+        // The dashboard's reads, planned once per connection as the store runs them
+        // (`Planning::Generic`).
         let planned_once = |name, query: (String, Vec<sea_orm::Value>)| HotQuery {
             generic_plan: true,
             ..raw(name, tenant(), query)
@@ -122,6 +122,14 @@ impl SqlStore {
             (statement.sql, statement.values)
         };
         let log = LogScope::Tenant(scope.clone());
+        let log_page = |name, filter: DeliveryFilter| HotQuery {
+            generic_plan: delivery_log::list_planning(&filter) == Planning::Generic,
+            ..raw(
+                name,
+                tenant(),
+                delivery_log::list_query(&log, &filter, None, PAGE),
+            )
+        };
         vec![
             calls_page("calls: first page", CallFilter::default(), None),
             calls_page(
@@ -203,21 +211,20 @@ impl SqlStore {
                     PAGE as usize,
                 ),
             ),
-            planned_once(
-                "delivery log: first page",
-                delivery_log::list_query(&log, &DeliveryFilter::default(), None, PAGE),
-            ),
-            planned_once(
+            log_page("delivery log: first page", DeliveryFilter::default()),
+            log_page(
                 "delivery log: one provider",
-                delivery_log::list_query(
-                    &log,
-                    &DeliveryFilter {
-                        provider: Some(Provider::Twilio),
-                        ..DeliveryFilter::default()
-                    },
-                    None,
-                    PAGE,
-                ),
+                DeliveryFilter {
+                    provider: Some(Provider::Twilio),
+                    ..DeliveryFilter::default()
+                },
+            ),
+            log_page(
+                "delivery log: failed deliveries",
+                DeliveryFilter {
+                    outcome: Some(DeliveryOutcome::Failed),
+                    ..DeliveryFilter::default()
+                },
             ),
             raw(
                 "jobs: lease",
@@ -258,52 +265,77 @@ impl SqlStore {
             .clone()
             .map(|values| values.0)
             .unwrap_or_default();
-        // A name of this call's own: a prepared statement outlives the rollback.
-        let prepared = query
-            .generic_plan
-            .then(|| format!("otto_hot_query_{}", uuid::Uuid::new_v4().simple()));
-        let explain = match &prepared {
-            Some(name) => {
-                transaction
-                    .execute_unprepared(&format!("PREPARE {name} AS {}", query.statement.sql))
-                    .await
-                    .map_err(store_error)?;
-                // `EXECUTE`'s arguments are not the outer statement's parameters, so
-                // the values are written into it as literals.
-                Statement::from_string(
+        let plan = if query.generic_plan {
+            Self::explain_generic(&transaction, &query.statement.sql, values).await?
+        } else {
+            Self::explain_statement(
+                &transaction,
+                Statement::from_sql_and_values(
                     DatabaseBackend::Postgres,
                     format!(
                         "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}",
-                        Statement::from_sql_and_values(
-                            DatabaseBackend::Postgres,
-                            format!("EXECUTE {name}({})", sql::placeholders(1, values.len())),
-                            values,
-                        )
+                        query.statement.sql
                     ),
-                )
-            }
-            None => Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                format!(
-                    "EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {}",
-                    query.statement.sql
+                    values,
                 ),
-                values,
-            ),
+            )
+            .await?
         };
+        transaction.rollback().await.map_err(store_error)?;
+        Ok(plan)
+    }
+
+    /// The generic plan of `sql` (as `Planning::Generic` runs it) for `values`: the
+    /// statement is prepared, and `EXECUTE`'s arguments, which cannot be the outer
+    /// statement's parameters, are written into it as literals.
+    async fn explain_generic(
+        transaction: &DatabaseTransaction,
+        sql: &str,
+        values: Vec<sea_orm::Value>,
+    ) -> Result<serde_json::Value, StoreError> {
+        // A name of this call's own: a prepared statement outlives the rollback.
+        let name = format!("otto_hot_query_{}", uuid::Uuid::new_v4().simple());
+        transaction
+            .execute_unprepared(&format!("PREPARE {name} AS {sql}"))
+            .await
+            .map_err(store_error)?;
+        let arguments = if values.is_empty() {
+            String::new()
+        } else {
+            format!("({})", sql::placeholders(1, values.len()))
+        };
+        let execute = Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            format!("EXECUTE {name}{arguments}"),
+            values,
+        );
+        let plan = Self::explain_statement(
+            transaction,
+            Statement::from_string(
+                DatabaseBackend::Postgres,
+                format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {execute}"),
+            ),
+        )
+        .await?;
+        // A failed EXPLAIN aborts the transaction, and the statement then stays with
+        // the connection (hence a name of its own).
+        transaction
+            .execute_unprepared(&format!("DEALLOCATE {name}"))
+            .await
+            .map_err(store_error)?;
+        Ok(plan)
+    }
+
+    /// The plan an `EXPLAIN … FORMAT JSON` statement returns.
+    async fn explain_statement(
+        transaction: &DatabaseTransaction,
+        explain: Statement,
+    ) -> Result<serde_json::Value, StoreError> {
         let row = transaction
             .query_one_raw(explain)
             .await
             .map_err(store_error)?
             .ok_or_else(|| StoreError::Internal("EXPLAIN returned no plan".to_owned()))?;
-        let plan = sql::column::<serde_json::Value>(&row, "QUERY PLAN")?;
-        if let Some(name) = prepared {
-            transaction
-                .execute_unprepared(&format!("DEALLOCATE {name}"))
-                .await
-                .map_err(store_error)?;
-        }
-        transaction.rollback().await.map_err(store_error)?;
-        Ok(plan)
+        sql::column::<serde_json::Value>(&row, "QUERY PLAN")
     }
 }

@@ -414,7 +414,7 @@ pub(crate) enum Planning {
     PerExecution,
     /// Planned once per connection for any values (`force_generic_plan`): for a
     /// statement whose every plan is the same index seeks and whose planning costs more
-    /// than running it (the dashboard's, with its row-level security on four tables).
+    /// than running it (the dashboard's, with row-level security on five tables).
     Generic,
 }
 
