@@ -25,6 +25,7 @@ mod m20261206_000015_dashboard_days;
 mod m20261206_000016_pending_live_events;
 mod m20261206_000017_search_term_order;
 mod m20261206_000018_dashboard_hours;
+mod m20261207_000019_dashboard_months;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
@@ -106,6 +107,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_pending_live_events::Migration),
             Box::new(m20261206_000017_search_term_order::Migration),
             Box::new(m20261206_000018_dashboard_hours::Migration),
+            Box::new(m20261207_000019_dashboard_months::Migration),
         ]
     }
 }

@@ -45,12 +45,16 @@ const FIGURES: &str = "generation bigint NOT NULL DEFAULT 0,
         PRIMARY KEY (tenant_id, utc_hour)";
 
 /// Marks the tenant's hour of `at` stale when it ended at least an hour ago and began
-/// less than four days ago, and its day as migration 15 did (ended before yesterday).
+/// less than four days ago, and its day as migration 15 did (ended before yesterday),
+/// with `settled_marks` (statements over `tenant` and `at_hour`) run beside the day's.
 /// The first test returns for the last two hours, where today's writes land. A mark
 /// that creates an hour's row also removes the tenant's hours older than five days,
 /// which no summary reads and no mark recreates: rows that only marks created (a
-/// tenant whose dashboard is never asked for) stay a few days' worth.
-const POSTGRES_MARK: &str = "CREATE OR REPLACE FUNCTION \
+/// tenant whose dashboard is never asked for) stay a few days' worth. Migration 19
+/// replaces it with its month's mark among `settled_marks`.
+pub(crate) fn postgres_mark(settled_marks: &str) -> String {
+    format!(
+        "CREATE OR REPLACE FUNCTION \
     otto_dashboard_day_changed(tenant varchar, at timestamptz)
         RETURNS void LANGUAGE plpgsql AS $$
         DECLARE
@@ -77,9 +81,11 @@ const POSTGRES_MARK: &str = "CREATE OR REPLACE FUNCTION \
                 INSERT INTO dashboard_days (tenant_id, day, generation, counted)
                 VALUES (tenant, to_char(at_hour, 'YYYY-MM-DD'), 1, false)
                 ON CONFLICT (tenant_id, day) DO UPDATE
-                    SET generation = dashboard_days.generation + 1, counted = false;
+                    SET generation = dashboard_days.generation + 1, counted = false;{settled_marks}
             END IF;
-        END $$;";
+        END $$;"
+    )
+}
 
 fn postgres_up() -> String {
     format!(
@@ -96,7 +102,8 @@ fn postgres_up() -> String {
             USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT});
         CREATE POLICY schema_owner ON dashboard_hours USING ({OWNER}) WITH CHECK ({OWNER});
         GRANT SELECT, INSERT, UPDATE, DELETE ON dashboard_hours TO {APP_ROLE};
-        {POSTGRES_MARK}"
+        {mark}",
+        mark = postgres_mark("")
     )
 }
 
@@ -108,7 +115,7 @@ fn postgres_down() -> String {
 /// PostgreSQL's, and removing the tenant's hours older than five days with each mark
 /// (one writer at a time, so no lock to spare). Times are stored as RFC 3339 text in
 /// UTC, so the hour is the first thirteen characters (`YYYY-MM-DDTHH`).
-fn sqlite_hour_mark(tenant: &str, at: &str) -> String {
+pub(crate) fn sqlite_hour_mark(tenant: &str, at: &str) -> String {
     let hour = format!("replace(substr({at}, 1, 13), ' ', 'T')");
     format!(
         "INSERT INTO dashboard_hours (tenant_id, utc_hour, generation, counted)
@@ -125,14 +132,17 @@ fn sqlite_hour_mark(tenant: &str, at: &str) -> String {
     )
 }
 
+/// The hour's mark and the day's, as this migration's SQLite triggers run them.
+/// Migration 19 restores these triggers when undone.
+pub(crate) fn sqlite_hour_and_day_mark(tenant: &str, at: &str) -> String {
+    format!(
+        "{} {}",
+        sqlite_hour_mark(tenant, at),
+        sqlite_day_mark(tenant, at)
+    )
+}
+
 fn sqlite_up() -> String {
-    let both = |tenant: &str, at: &str| {
-        format!(
-            "{} {}",
-            sqlite_hour_mark(tenant, at),
-            sqlite_day_mark(tenant, at)
-        )
-    };
     format!(
         "CREATE TABLE IF NOT EXISTS dashboard_hours (
             tenant_id varchar NOT NULL,
@@ -141,7 +151,7 @@ fn sqlite_up() -> String {
         );
         {SQLITE_DROP_TRIGGERS}
         {triggers}",
-        triggers = sqlite_triggers(&both)
+        triggers = sqlite_triggers(&sqlite_hour_and_day_mark)
     )
 }
 

@@ -55,6 +55,8 @@ const TENANT_TABLES: &[&str] = &[
     "outbound_actions",
     // A row per settled day with a change (the call above, 11 days old).
     "dashboard_days",
+    // And of its month.
+    "dashboard_months",
     // A row per recent hour with a change (the message below, three hours old).
     "dashboard_hours",
     // The call's `call.created`, pending until a stream reads (and numbers) it.

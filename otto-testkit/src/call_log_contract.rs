@@ -104,7 +104,8 @@ async fn ids(calls: &dyn CallRepository, scope: &TenantScope, filter: CallFilter
 /// Filters combine and narrow by time, direction, answer, recording, customer and
 /// rep; outcomes are written, cleared and read back per tenant; the latest recording
 /// is found; conversations group messages by customer newest first and page without
-/// gaps; the dashboard counts the range, late writes to its recent hours at once.
+/// gaps; the dashboard counts the range, and late writes to its recent hours and to
+/// its settled months at once.
 /// `tenant_a` and `tenant_b` must be fresh.
 pub async fn call_log_contract(stores: CallLogStores<'_>, tenant_a: &str, tenant_b: &str) {
     let (a, b) = (scope_of(tenant_a), scope_of(tenant_b));
@@ -116,6 +117,11 @@ pub async fn call_log_contract(stores: CallLogStores<'_>, tenant_a: &str, tenant
     the_dashboard_counts_late_writes_to_recent_hours(
         &stores,
         &scope_of(&format!("{tenant_a}_recent")),
+    )
+    .await;
+    the_dashboard_counts_late_writes_to_settled_months(
+        &stores,
+        &scope_of(&format!("{tenant_a}_months")),
     )
     .await;
     searches_page_newest_first(&stores, &scope_of(&format!("{tenant_a}_search"))).await;
@@ -382,6 +388,93 @@ async fn the_dashboard_counts_late_writes_to_recent_hours(
         "a late text of a missed call counts"
     );
     assert_eq!(after.messages, 1, "the text, sent four hours ago, counts");
+}
+
+/// Summaries of the last 100 days (which hold at least two whole months), each after
+/// a late write two months ago (which a store may have kept, with its month, since the
+/// summary before): every write counts at once.
+async fn the_dashboard_counts_late_writes_to_settled_months(
+    stores: &CallLogStores<'_>,
+    scope: &TenantScope,
+) {
+    let now = Utc::now();
+    let (from, to) = (now - Duration::days(100), now + Duration::hours(1));
+    let summary = || async {
+        stores
+            .dashboard
+            .summary(scope, from, to)
+            .await
+            .expect("counts")
+    };
+    let old_call = |id: &str, days_ago: i64| NewCall {
+        started_at: now - Duration::days(days_ago),
+        ..call(id, 0, Direction::Inbound, false, "Mo", "+15557790001")
+    };
+    let first = stores
+        .calls
+        .record(scope, old_call("M1", 60))
+        .await
+        .expect("recorded");
+    stores
+        .calls
+        .record(scope, old_call("M2", 75))
+        .await
+        .expect("recorded");
+    let before = summary().await;
+    assert_eq!((before.calls, before.missed), (2, 2));
+
+    let late = stores
+        .calls
+        .record(scope, old_call("M3", 61))
+        .await
+        .expect("recorded");
+    assert_eq!(
+        summary().await.calls,
+        3,
+        "a late call two months ago counts"
+    );
+
+    stores
+        .calls
+        .update_outcome(
+            scope,
+            late.id,
+            &OutcomeChange {
+                booked: Some(Some(true)),
+                ..OutcomeChange::default()
+            },
+        )
+        .await
+        .expect("updates");
+    assert_eq!(summary().await.booked, 1, "a late booking counts");
+
+    let sent = now - Duration::days(60);
+    let text = OutboundAction {
+        kind: OutboundKind::Sms,
+        key: format!("contract:months:{}", scope.tenant_id()),
+        call_id: Some(first.id),
+        to: "+15557790001".into(),
+        from: Some("+15550009999".into()),
+        text: "Sorry we missed you".into(),
+        started_at: sent,
+        provider_ref: None,
+    };
+    stores
+        .follow_ups
+        .begin_outbound(scope, &text)
+        .await
+        .expect("begins");
+    stores
+        .follow_ups
+        .complete_outbound(scope, OutboundKind::Sms, &text.key, "SMMONTHS", sent)
+        .await
+        .expect("completes");
+    let after = summary().await;
+    assert_eq!(
+        after.recovered_by_sms, 1,
+        "a late text of a missed call counts"
+    );
+    assert_eq!(after.messages, 1, "the text, sent two months ago, counts");
 }
 
 /// A search's pages: newest first (ties by id), each call once even when several of

@@ -1,16 +1,18 @@
 //! [`DashboardQueries`] over SQL, in time bounded by the range's days and recent hours
 //! rather than its calls.
 //!
-//! A range is cut at UTC day and hour boundaries ([`Plan`]):
+//! A range is cut at UTC month, day and hour boundaries ([`Plan`]):
 //! - its whole days that ended at least two days ago ("settled") are read from
-//!   `dashboard_days` (migration 15), one row per day;
+//!   `dashboard_days` (migration 15), one row per day, except its whole months of
+//!   settled days, which are read from `dashboard_months` (migration 19), one row per
+//!   month;
 //! - from there, its whole hours that ended at least three hours ago are read from
 //!   `dashboard_hours` (migration 18), one row per hour;
 //! - the rest (a partial first day, a partial last day when the range ends before the
 //!   recent days, the last three to four hours) is counted from the calls, which are
 //!   few.
 //!
-//! A kept day or hour not yet in its table, or marked stale by a late write (the
+//! A kept month, day or hour not yet in its table, or marked stale by a late write (the
 //! tables' triggers bump its `generation`), is counted from its calls and stored with
 //! the generation seen *before* counting: a write that lands meanwhile bumps the
 //! generation, and the stale counts are not kept (see [`store_periods`]).
@@ -18,7 +20,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, Datelike, Duration, Months, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use otto_core::dashboard::DashboardSummary;
 use otto_core::ports::{DashboardQueries, StoreError};
 use otto_core::tenancy::TenantScope;
@@ -73,6 +75,8 @@ const HOURS_KEPT_AFTER: Duration = Duration::hours(3);
 /// The periods figures are kept by, each in its own table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Grain {
+    /// `dashboard_months`, keyed `YYYY-MM`.
+    Month,
     /// `dashboard_days`, keyed `YYYY-MM-DD`.
     Day,
     /// `dashboard_hours`, keyed `YYYY-MM-DDTHH`.
@@ -82,6 +86,7 @@ pub(super) enum Grain {
 impl Grain {
     fn table(self) -> &'static str {
         match self {
+            Grain::Month => "dashboard_months",
             Grain::Day => "dashboard_days",
             Grain::Hour => "dashboard_hours",
         }
@@ -89,21 +94,29 @@ impl Grain {
 
     fn key_column(self) -> &'static str {
         match self {
+            Grain::Month => "utc_month",
             Grain::Day => "day",
             Grain::Hour => "utc_hour",
         }
     }
 
-    fn length(self) -> Duration {
+    /// The start of the period after the one starting at `start` (months differ in
+    /// length), if the calendar has one.
+    fn next(self, start: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
-            Grain::Day => Duration::days(1),
-            Grain::Hour => Duration::hours(1),
+            Grain::Month => start
+                .date_naive()
+                .checked_add_months(Months::new(1))
+                .map(start_of),
+            Grain::Day => start.checked_add_signed(Duration::days(1)),
+            Grain::Hour => start.checked_add_signed(Duration::hours(1)),
         }
     }
 
     /// The key of the period starting at `start`, as the triggers spell it.
     pub(super) fn key(self, start: DateTime<Utc>) -> String {
         match self {
+            Grain::Month => start.format("%Y-%m").to_string(),
             Grain::Day => start.format("%Y-%m-%d").to_string(),
             Grain::Hour => start.format("%Y-%m-%dT%H").to_string(),
         }
@@ -111,6 +124,9 @@ impl Grain {
 
     fn start_of_key(self, key: &str) -> Option<DateTime<Utc>> {
         match self {
+            Grain::Month => NaiveDate::parse_from_str(&format!("{key}-01"), "%Y-%m-%d")
+                .ok()
+                .map(start_of),
             Grain::Day => NaiveDate::parse_from_str(key, "%Y-%m-%d")
                 .ok()
                 .map(start_of),
@@ -124,12 +140,16 @@ impl Grain {
     /// (SQLite stores times as RFC 3339 text in UTC).
     fn sql_key(self, backend: DatabaseBackend, column: &str) -> String {
         match (backend, self) {
+            (DatabaseBackend::Postgres, Grain::Month) => {
+                format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM')")
+            }
             (DatabaseBackend::Postgres, Grain::Day) => {
                 format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
             }
             (DatabaseBackend::Postgres, Grain::Hour) => {
                 format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')")
             }
+            (_, Grain::Month) => format!("substr({column}, 1, 7)"),
             (_, Grain::Day) => format!("substr({column}, 1, 10)"),
             (_, Grain::Hour) => format!("replace(substr({column}, 1, 13), ' ', 'T')"),
         }
@@ -312,17 +332,41 @@ fn recent_start(now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         .map(start_of)
 }
 
-/// How a range divides: kept days, then kept hours right after them (either may be
-/// missing); the rest of the range is counted from the calls ([`Plan::counted`]).
+fn floor_month(time: DateTime<Utc>) -> DateTime<Utc> {
+    time.date_naive().with_day(1).map_or(time, start_of)
+}
+
+/// The first month boundary at or after `time`, if the calendar has one.
+fn ceil_month(time: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let floor = floor_month(time);
+    if floor == time {
+        Some(time)
+    } else {
+        Grain::Month.next(floor)
+    }
+}
+
+/// How a range divides: kept settled days, except their whole months, which are kept
+/// as months; then kept recent hours right after them. Any part may be missing; the
+/// kept ones meet, in this order, and the rest of the range is counted from the calls
+/// ([`Plan::counted`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Plan {
+    /// Settled days before the first whole month.
+    early_days: Option<Span>,
+    /// Whole months of settled days.
+    months: Option<Span>,
+    /// Settled days after the last whole month (all of them, without one).
     days: Option<Span>,
+    /// Recent hours, from the recent days' start at the earliest.
     hours: Option<Span>,
 }
 
 impl Plan {
     fn of(from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) -> Plan {
         let nothing = Plan {
+            early_days: None,
+            months: None,
             days: None,
             hours: None,
         };
@@ -334,35 +378,59 @@ impl Plan {
         } else {
             from.date_naive().succ_opt().map(start_of)
         };
-        let days = first_day.and_then(|first| {
+        let settled = first_day.and_then(|first| {
             let end = start_of(to.date_naive()).min(recent);
             (first < end).then_some((first, end))
         });
-        let after_days = days.map_or(from, |(_, end)| end);
-        let hours = ceil_hour(after_days).and_then(|first| {
+        let after_settled = settled.map_or(from, |(_, end)| end);
+        let hours = ceil_hour(after_settled).and_then(|first| {
             let first = first.max(recent);
             let end = floor_hour(to).min(floor_hour(now - HOURS_KEPT_AFTER));
             (first < end).then_some((first, end))
         });
-        Plan { days, hours }
+        let Some((first, end)) = settled else {
+            return Plan { hours, ..nothing };
+        };
+        let months = ceil_month(first).and_then(|start| {
+            let stop = floor_month(end);
+            (start < stop).then_some((start, stop))
+        });
+        match months {
+            Some((start, stop)) => Plan {
+                early_days: (first < start).then_some((first, start)),
+                months,
+                days: (stop < end).then_some((stop, end)),
+                hours,
+            },
+            None => Plan {
+                days: settled,
+                hours,
+                ..nothing
+            },
+        }
     }
 
-    /// The kept spans, each with its grain.
+    /// The kept spans, each with its grain, in order.
     fn kept(&self) -> impl Iterator<Item = (Grain, Span)> {
-        [(Grain::Day, self.days), (Grain::Hour, self.hours)]
-            .into_iter()
-            .filter_map(|(grain, span)| Some((grain, span?)))
+        [
+            (Grain::Day, self.early_days),
+            (Grain::Month, self.months),
+            (Grain::Day, self.days),
+            (Grain::Hour, self.hours),
+        ]
+        .into_iter()
+        .filter_map(|(grain, span)| Some((grain, span?)))
     }
 
     /// The parts of `[from, to)` outside the kept spans: at most two, since the kept
     /// ones meet.
     fn counted(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Span> {
-        let kept = match (self.days, self.hours) {
-            (Some((start, _)), Some((_, end))) => Some((start, end)),
-            (days, hours) => days.or(hours),
-        };
-        let pieces = match kept {
-            Some((start, end)) => vec![(from, start), (end, to)],
+        let mut kept = self.kept().map(|(_, span)| span);
+        let pieces = match kept.next() {
+            Some((start, end)) => {
+                let end = kept.last().map_or(end, |(_, end)| end);
+                vec![(from, start), (end, to)]
+            }
             None => vec![(from, to)],
         };
         pieces
@@ -469,10 +537,8 @@ impl Parameters {
 
 /// The starts of `span`'s periods of `grain`.
 fn periods_in(grain: Grain, (first, end): Span) -> impl Iterator<Item = DateTime<Utc>> + Clone {
-    std::iter::successors(Some(first), move |start| {
-        start.checked_add_signed(grain.length())
-    })
-    .take_while(move |start| *start < end)
+    std::iter::successors(Some(first), move |start| grain.next(*start))
+        .take_while(move |start| *start < end)
 }
 
 impl SqlStore {
@@ -572,7 +638,10 @@ impl SqlStore {
             return Ok(HashMap::new());
         };
         let backend = transaction.get_database_backend();
-        let span = summary_values(scope, first.start, last.start + grain.length());
+        let end = grain.next(last.start).ok_or_else(|| {
+            StoreError::Internal(format!("no period after {} in the calendar", last.start))
+        })?;
+        let span = summary_values(scope, first.start, end);
         let mut counted: HashMap<DateTime<Utc>, Figures> = periods
             .iter()
             .map(|period| (period.start, Figures::default()))
@@ -763,14 +832,89 @@ mod tests {
     }
 
     #[test]
+    fn a_year_keeps_its_whole_months_as_months_and_the_days_around_them_as_days() {
+        let now = at("2026-12-06T09:30:00Z");
+        let from = at("2025-12-06T09:30:00Z");
+        let plan = Plan::of(from, now, now);
+        assert_eq!(
+            plan.kept().collect::<Vec<_>>(),
+            vec![
+                (
+                    Grain::Day,
+                    (at("2025-12-07T00:00:00Z"), at("2026-01-01T00:00:00Z"))
+                ),
+                (
+                    Grain::Month,
+                    (at("2026-01-01T00:00:00Z"), at("2026-12-01T00:00:00Z"))
+                ),
+                (
+                    Grain::Day,
+                    (at("2026-12-01T00:00:00Z"), at("2026-12-04T00:00:00Z"))
+                ),
+                (
+                    Grain::Hour,
+                    (at("2026-12-04T00:00:00Z"), at("2026-12-06T06:00:00Z"))
+                ),
+            ]
+        );
+        let months = plan.months.expect("months");
+        assert_eq!(periods_in(Grain::Month, months).count(), 11);
+        assert_eq!(
+            periods_in(Grain::Month, months)
+                .map(|start| Grain::Month.key(start))
+                .collect::<Vec<_>>()[..3],
+            ["2026-01", "2026-02", "2026-03"]
+        );
+        // A range of whole months: months only, nothing counted.
+        let (from, to) = (at("2026-02-01T00:00:00Z"), at("2026-03-01T00:00:00Z"));
+        let plan = Plan::of(from, to, now);
+        assert_eq!(
+            plan.kept().collect::<Vec<_>>(),
+            vec![(Grain::Month, (from, to))]
+        );
+        assert!(plan.counted(from, to).is_empty());
+        // A month whose last days are not settled yet is kept as days.
+        let plan = Plan::of(at("2026-11-01T00:00:00Z"), now, now);
+        assert_eq!(
+            plan.months,
+            Some((at("2026-11-01T00:00:00Z"), at("2026-12-01T00:00:00Z")))
+        );
+        let plan = Plan::of(at("2026-11-01T00:00:00Z"), now, at("2026-12-02T09:30:00Z"));
+        assert_eq!(plan.months, None);
+        assert_eq!(
+            plan.days,
+            Some((at("2026-11-01T00:00:00Z"), at("2026-11-30T00:00:00Z")))
+        );
+    }
+
+    #[test]
+    fn a_month_key_reads_back_as_its_start() {
+        for key in ["2024-02", "2026-12", "0001-01", "9999-12"] {
+            let start = Grain::Month.start_of_key(key).expect("a month");
+            assert_eq!(Grain::Month.key(start), key);
+        }
+        assert_eq!(
+            Grain::Month.next(at("2024-02-01T00:00:00Z")),
+            Some(at("2024-03-01T00:00:00Z"))
+        );
+        assert_eq!(
+            Grain::Month.next(at("2026-12-01T00:00:00Z")),
+            Some(at("2027-01-01T00:00:00Z"))
+        );
+        assert_eq!(Grain::Month.start_of_key("2026-13"), None);
+    }
+
+    #[test]
     fn a_plan_covers_its_range_exactly_once() {
         let now = at("2026-12-06T09:30:00Z");
         let recent = recent_start(now).expect("a start");
-        // Ranges from 40 days ago to a day ahead, in steps that hit and miss
-        // boundaries.
-        let times: Vec<DateTime<Utc>> = (0..=41 * 24 * 4)
-            .step_by(37)
-            .map(|quarter| at("2026-10-27T00:00:00Z") + Duration::minutes(15 * quarter))
+        // Ranges from 100 days ago to a day ahead, in steps that hit and miss
+        // boundaries (of hours, days and months).
+        let times: Vec<DateTime<Utc>> = (0..=101 * 24 * 4)
+            .step_by(61)
+            // The first of September to December.
+            .chain([4, 34, 65, 95].map(|days| days * 24 * 4))
+            .map(|quarter| at("2026-08-28T00:00:00Z") + Duration::minutes(15 * quarter))
             .collect();
         for &from in &times {
             for &to in times.iter().filter(|to| **to > from) {
@@ -785,8 +929,19 @@ mod tests {
                     cursor = *end;
                 }
                 assert_eq!(cursor, to, "{from}..{to}: {plan:?}");
-                if let Some((_, end)) = plan.days {
-                    assert!(end <= recent, "days are settled");
+                for (grain, (start, end)) in plan.kept() {
+                    if grain != Grain::Hour {
+                        assert!(end <= recent, "days and months are settled");
+                    }
+                    if grain == Grain::Month {
+                        assert_eq!((floor_month(start), floor_month(end)), (start, end));
+                    }
+                }
+                if let (Some((start, end)), None) = (plan.days, plan.months) {
+                    assert!(
+                        ceil_month(start) >= Some(floor_month(end)),
+                        "{from}..{to}: a whole month of days is kept as a month"
+                    );
                 }
                 if let Some((start, end)) = plan.hours {
                     assert!(start >= recent, "hours are recent");
@@ -857,7 +1012,10 @@ mod tests {
             let now = Utc::now();
             let settled = start_of(now.date_naive() - Duration::days(30));
             let hour = floor_hour(now) - Duration::hours(5);
+            let month = floor_month(now - Duration::days(60));
+            let next_month = Grain::Month.next(month).expect("a month after");
             for (grain, span) in [
+                (Grain::Month, (month, next_month)),
                 (Grain::Day, (settled, settled + Duration::days(1))),
                 (Grain::Hour, (hour, hour + Duration::hours(1))),
             ] {
@@ -1005,7 +1163,8 @@ mod tests {
                 ("NOW", 0),
                 ("HOURS", 5),
                 ("DAYS", 24 * 10),
-                ("OLD", 24 * 40),
+                ("MONTHS", 24 * 60),
+                ("OLD", 24 * 140),
             ] {
                 store
                     .record(&scope, call(id, now - Duration::hours(hours_ago)))
@@ -1013,14 +1172,14 @@ mod tests {
                     .expect("records");
             }
             let range = (
-                now - Duration::days(30) - Duration::minutes(90),
+                now - Duration::days(100) - Duration::minutes(90),
                 now + Duration::minutes(1),
             );
             let first = store
                 .summary_as_of(&scope, range.0, range.1, now)
                 .await
                 .expect("a summary");
-            assert_eq!(first.calls, 3, "the call of 40 days ago is outside");
+            assert_eq!(first.calls, 4, "the call of 140 days ago is outside");
             let (again, incomplete) = in_one_statement(&store, &scope, range, now).await;
             assert_eq!(again, first);
             assert!(
@@ -1028,26 +1187,38 @@ mod tests {
                 "every kept period is summed: {incomplete:?}"
             );
 
-            // A late call on a kept day: the days are read one by one, and counted right.
-            store
-                .record(&scope, call("LATE", now - Duration::days(10)))
-                .await
-                .expect("records");
-            let (_, incomplete) = in_one_statement(&store, &scope, range, now).await;
-            assert_eq!(
-                incomplete
-                    .iter()
-                    .map(|(grain, _)| *grain)
-                    .collect::<Vec<_>>(),
-                vec![Grain::Day]
-            );
-            let summary = store
-                .summary_as_of(&scope, range.0, range.1, now)
-                .await
-                .expect("a summary");
-            assert_eq!(summary.calls, 4);
-            let (again, incomplete) = in_one_statement(&store, &scope, range, now).await;
-            assert_eq!((again.calls, incomplete.len()), (4, 0));
+            // A late call in a kept month (60 days ago always is: 100 days hold two
+            // whole months), then on a kept day or month 10 days ago: the grain
+            // holding it is read period by period, and counted right.
+            let plan = Plan::of(range.0, range.1, now);
+            for (late, days_ago, calls) in [("LATE1", 60, 5), ("LATE2", 10, 6)] {
+                let at = now - Duration::days(days_ago);
+                store.record(&scope, call(late, at)).await.expect("records");
+                let holding = plan
+                    .kept()
+                    .find(|(_, (start, end))| *start <= at && at < *end)
+                    .map(|(grain, _)| grain)
+                    .expect("a kept period");
+                if days_ago == 60 {
+                    assert_eq!(holding, Grain::Month);
+                }
+                let (_, incomplete) = in_one_statement(&store, &scope, range, now).await;
+                assert_eq!(
+                    incomplete
+                        .iter()
+                        .map(|(grain, _)| *grain)
+                        .collect::<Vec<_>>(),
+                    vec![holding],
+                    "{late}"
+                );
+                let summary = store
+                    .summary_as_of(&scope, range.0, range.1, now)
+                    .await
+                    .expect("a summary");
+                assert_eq!(summary.calls, calls, "{late}");
+                let (again, incomplete) = in_one_statement(&store, &scope, range, now).await;
+                assert_eq!((again.calls, incomplete.len()), (calls, 0), "{late}");
+            }
         }
 
         #[tokio::test]

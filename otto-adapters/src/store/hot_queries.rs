@@ -108,6 +108,10 @@ impl SqlStore {
             dashboard::Grain::Day,
             sample.now - chrono::Duration::days(365),
         );
+        let kept_months = kept(
+            dashboard::Grain::Month,
+            sample.now - chrono::Duration::days(365),
+        );
         let kept_hours = kept(
             dashboard::Grain::Hour,
             sample.now - chrono::Duration::days(3),
@@ -174,6 +178,7 @@ impl SqlStore {
             planned_once("dashboard: 30 days in one statement", summary_over(30)),
             planned_once("dashboard: a year in one statement", summary_over(365)),
             planned_once("dashboard: a year's kept days", kept_days),
+            planned_once("dashboard: a year's kept months", kept_months),
             planned_once("dashboard: the recent kept hours", kept_hours),
             planned_once(
                 "dashboard: a year's days counted once, calls",
@@ -187,6 +192,13 @@ impl SqlStore {
                 year(
                     dashboard::per_period_messages(backend, dashboard::Grain::Day),
                     3,
+                ),
+            ),
+            planned_once(
+                "dashboard: a year's months counted once, calls",
+                year(
+                    dashboard::per_period_calls(backend, dashboard::Grain::Month),
+                    5,
                 ),
             ),
             planned_once(

@@ -1,0 +1,145 @@
+//! `dashboard_months`: the dashboard's figures per tenant and UTC month, so a summary
+//! over a year reads about a dozen kept rows where it read some 360 kept days.
+//!
+//! The days a tenant's late writes (an import, a provider's backfill, or a seeded
+//! history) create lie interleaved with every other tenant's across
+//! `dashboard_days`, so a year of one tenant's days costs a page per few days. A month
+//! row stands for its month's days: the store keeps it the way it keeps days (a cache
+//! filled when a summary first needs a month whose every day is settled), and the same
+//! marks that make a settled day stale make its month stale (bump its `generation`),
+//! in the same statement. A summary reads the whole months of its settled days from
+//! here and only the days before and after them from `dashboard_days`.
+//!
+//! On PostgreSQL the marking function is replaced (migration 18's, with the month's
+//! mark beside the day's), so its triggers stay as they are; on SQLite the triggers
+//! are recreated with the three marks. An empty table, no backfill: only the brief
+//! locks of `CREATE TABLE` and `CREATE OR REPLACE FUNCTION` (SQLite: of its triggers).
+
+use sea_orm_migration::prelude::*;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
+
+use crate::m20261125_000002_tenant_data::APP_ROLE;
+use crate::m20261206_000015_dashboard_days::{SQLITE_DROP_TRIGGERS, sqlite_triggers};
+use crate::m20261206_000018_dashboard_hours::{postgres_mark, sqlite_hour_and_day_mark};
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+const TENANT: &str = "(SELECT otto_tenant())";
+/// The schema owner, as for `dashboard_days`.
+const OWNER: &str = "(SELECT pg_has_role(current_user, 'otto_platform', 'MEMBER'))";
+
+/// The figures' columns, as `dashboard_days` has them; `utc_month` is `YYYY-MM`.
+const FIGURES: &str = "generation bigint NOT NULL DEFAULT 0,
+        counted boolean NOT NULL DEFAULT false,
+        calls bigint NOT NULL DEFAULT 0,
+        missed bigint NOT NULL DEFAULT 0,
+        recovered_by_sms bigint NOT NULL DEFAULT 0,
+        booked bigint NOT NULL DEFAULT 0,
+        messages bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant_id, utc_month)";
+
+/// The month's mark, run where the marking function marks a settled day (over its
+/// `tenant` and `at_hour`): after the day's row, so that writers lock a day's row and
+/// then its month's, always in that order.
+const POSTGRES_MONTH_MARK: &str = "
+                INSERT INTO dashboard_months (tenant_id, utc_month, generation, counted)
+                VALUES (tenant, to_char(at_hour, 'YYYY-MM'), 1, false)
+                ON CONFLICT (tenant_id, utc_month) DO UPDATE
+                    SET generation = dashboard_months.generation + 1, counted = false;";
+
+fn postgres_up() -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS dashboard_months (
+            tenant_id varchar NOT NULL,
+            utc_month text COLLATE \"C\" NOT NULL,
+            {FIGURES}
+        );
+        ALTER TABLE dashboard_months ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE dashboard_months FORCE ROW LEVEL SECURITY;
+        DROP POLICY IF EXISTS tenant_isolation ON dashboard_months;
+        DROP POLICY IF EXISTS schema_owner ON dashboard_months;
+        CREATE POLICY tenant_isolation ON dashboard_months
+            USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT});
+        CREATE POLICY schema_owner ON dashboard_months USING ({OWNER}) WITH CHECK ({OWNER});
+        GRANT SELECT, INSERT, UPDATE, DELETE ON dashboard_months TO {APP_ROLE};
+        {mark}",
+        mark = postgres_mark(POSTGRES_MONTH_MARK)
+    )
+}
+
+fn postgres_down() -> String {
+    format!(
+        "{mark} DROP TABLE IF EXISTS dashboard_months;",
+        mark = postgres_mark("")
+    )
+}
+
+/// SQLite's statement marking the month of `at` stale under the day's rule (its day
+/// ended before yesterday). Times are stored as RFC 3339 text in UTC, so the month is
+/// the first seven characters (`YYYY-MM`).
+fn sqlite_month_mark(tenant: &str, at: &str) -> String {
+    format!(
+        "INSERT INTO dashboard_months (tenant_id, utc_month, generation, counted)
+             SELECT {tenant}, substr({at}, 1, 7), 1, 0
+             WHERE ({at}) IS NOT NULL AND substr({at}, 1, 10) < date('now', '-1 day')
+             ON CONFLICT (tenant_id, utc_month) DO UPDATE
+                 SET generation = generation + 1, counted = 0;"
+    )
+}
+
+/// The hour's, day's and month's marks, in the order PostgreSQL's function runs them.
+fn sqlite_marks(tenant: &str, at: &str) -> String {
+    format!(
+        "{} {}",
+        sqlite_hour_and_day_mark(tenant, at),
+        sqlite_month_mark(tenant, at)
+    )
+}
+
+fn sqlite_up() -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS dashboard_months (
+            tenant_id varchar NOT NULL,
+            utc_month text NOT NULL,
+            {FIGURES}
+        );
+        {SQLITE_DROP_TRIGGERS}
+        {triggers}",
+        triggers = sqlite_triggers(&sqlite_marks)
+    )
+}
+
+fn sqlite_down() -> String {
+    format!(
+        "{SQLITE_DROP_TRIGGERS} {triggers} DROP TABLE IF EXISTS dashboard_months;",
+        triggers = sqlite_triggers(&sqlite_hour_and_day_mark)
+    )
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let statements = match manager.get_database_backend() {
+            DatabaseBackend::Postgres => postgres_up(),
+            _ => sqlite_up(),
+        };
+        manager
+            .get_connection()
+            .execute_unprepared(&statements)
+            .await?;
+        Ok(())
+    }
+
+    async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        let statements = match manager.get_database_backend() {
+            DatabaseBackend::Postgres => postgres_down(),
+            _ => sqlite_down(),
+        };
+        manager
+            .get_connection()
+            .execute_unprepared(&statements)
+            .await?;
+        Ok(())
+    }
+}
