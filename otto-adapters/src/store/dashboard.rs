@@ -10,7 +10,8 @@
 //!   `dashboard_hours` (migration 18), one row per hour;
 //! - the rest (a partial first day, a partial last day when the range ends before the
 //!   recent days, the last three to four hours) is counted from the calls, which are
-//!   few.
+//!   few; of a partial settled day, the smaller side is counted: the part in the
+//!   range, or the part outside it, subtracted from the whole day kept.
 //!
 //! A kept month, day or hour not yet in its table, or marked stale by a late write (the
 //! tables' triggers bump its `generation`), is counted from its calls and stored with
@@ -264,6 +265,14 @@ impl Figures {
         self.messages += other.messages;
     }
 
+    fn subtract(&mut self, other: Figures) {
+        self.calls -= other.calls;
+        self.missed -= other.missed;
+        self.recovered_by_sms -= other.recovered_by_sms;
+        self.booked -= other.booked;
+        self.messages -= other.messages;
+    }
+
     /// The figures of a row with every column.
     fn of_row(row: &sea_orm::QueryResult) -> Result<Self, StoreError> {
         Ok(Figures {
@@ -350,8 +359,15 @@ fn ceil_month(time: DateTime<Utc>) -> Option<DateTime<Utc>> {
 /// as months; then kept recent hours right after them. Any part may be missing; the
 /// kept ones meet, in this order, and the rest of the range is counted from the calls
 /// ([`Plan::counted`]).
+///
+/// A range that starts (or ends) inside a settled day counts the smaller side of that
+/// day: the part inside the range, or the whole kept day less the part outside it
+/// (`trimmed`, counted and subtracted). Figures are counts of calls and messages by
+/// their time, so a kept day's figures are the sum of its two parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Plan {
+    /// The parts of the kept days outside the range: before its start, after its end.
+    trimmed: [Option<Span>; 2],
     /// Settled days before the first whole month.
     early_days: Option<Span>,
     /// Whole months of settled days.
@@ -365,6 +381,7 @@ struct Plan {
 impl Plan {
     fn of(from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) -> Plan {
         let nothing = Plan {
+            trimmed: [None, None],
             early_days: None,
             months: None,
             days: None,
@@ -391,19 +408,41 @@ impl Plan {
         let Some((first, end)) = settled else {
             return Plan { hours, ..nothing };
         };
+        let whole_day = |time: DateTime<Utc>| -> Option<Span> {
+            let start = start_of(time.date_naive());
+            Some((start, Grain::Day.next(start)?))
+        };
+        // The first day, kept whole with its part before `from` subtracted, when that
+        // part is the shorter (`first` is then the day after `from`'s, settled).
+        let (first, before) = match whole_day(from) {
+            Some((start, next)) if next == first && from - start < next - from => {
+                (start, Some((start, from)))
+            }
+            _ => (first, None),
+        };
+        // The last day likewise, when the range ends inside a settled day.
+        let (end, after) = match whole_day(to) {
+            Some((start, next)) if start == end && next <= recent && next - to < to - start => {
+                (next, Some((to, next)))
+            }
+            _ => (end, None),
+        };
+        let trimmed = [before, after];
         let months = ceil_month(first).and_then(|start| {
             let stop = floor_month(end);
             (start < stop).then_some((start, stop))
         });
         match months {
             Some((start, stop)) => Plan {
+                trimmed,
                 early_days: (first < start).then_some((first, start)),
                 months,
                 days: (stop < end).then_some((stop, end)),
                 hours,
             },
             None => Plan {
-                days: settled,
+                trimmed,
+                days: Some((first, end)),
                 hours,
                 ..nothing
             },
@@ -423,7 +462,7 @@ impl Plan {
     }
 
     /// The parts of `[from, to)` outside the kept spans: at most two, since the kept
-    /// ones meet.
+    /// ones meet (none at an end a kept day overhangs, [`Plan::trimmed`]).
     fn counted(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Span> {
         let mut kept = self.kept().map(|(_, span)| span);
         let pieces = match kept.next() {
@@ -445,6 +484,8 @@ impl Plan {
 enum Part {
     /// A span's figures, counted from its calls and messages.
     Counted(Span),
+    /// A span's figures, counted and subtracted: a kept day's part outside the range.
+    Trimmed(Span),
     /// A grain's kept and counted periods in a span: how many, and their figures.
     Kept(Grain, Span),
 }
@@ -470,8 +511,9 @@ impl SummaryStatement {
     ) -> Self {
         let plan = Plan::of(from, to, now);
         let counted = plan.counted(from, to).into_iter().map(Part::Counted);
+        let trimmed = plan.trimmed.into_iter().flatten().map(Part::Trimmed);
         let kept = plan.kept().map(|(grain, span)| Part::Kept(grain, span));
-        let parts: Vec<Part> = counted.chain(kept).collect();
+        let parts: Vec<Part> = counted.chain(trimmed).chain(kept).collect();
         let mut parameters = Parameters::default();
         let tenant = parameters.bind(scope.tenant_id().as_str().into());
         debug_assert_eq!(tenant, "$1", "the fragments name the tenant `$1`");
@@ -479,7 +521,7 @@ impl SummaryStatement {
             .iter()
             .enumerate()
             .map(|(index, part)| match *part {
-                Part::Counted((start, end)) => {
+                Part::Counted((start, end)) | Part::Trimmed((start, end)) => {
                     let figures = range_figures(
                         &parameters.bind(stored_time(start).into()),
                         &parameters.bind(stored_time(end).into()),
@@ -613,6 +655,7 @@ impl SqlStore {
                 .ok_or_else(|| StoreError::Internal(format!("no summary part {index}")))?;
             match *part {
                 Part::Counted(_) => total.add(Figures::of_row(row)?),
+                Part::Trimmed(_) => total.subtract(Figures::of_row(row)?),
                 Part::Kept(grain, span) => {
                     let kept: i64 = column(row, "kept")?;
                     let periods = periods_in(grain, span).count();
@@ -787,9 +830,9 @@ mod tests {
     #[test]
     fn a_range_keeps_settled_days_then_recent_hours_and_counts_the_rest() {
         let now = at("2026-12-06T09:30:00Z");
-        // Partial first day, whole days to the settled end (Dec 4 is not settled),
-        // then hours to the one that ended three hours ago.
-        let plan = Plan::of(at("2026-11-01T10:00:00Z"), now, now);
+        // Partial first day (its larger part), whole days to the settled end (Dec 4
+        // is not settled), then hours to the one that ended three hours ago.
+        let plan = Plan::of(at("2026-11-01T14:00:00Z"), now, now);
         assert_eq!(
             plan.days,
             Some((at("2026-11-02T00:00:00Z"), at("2026-12-04T00:00:00Z")))
@@ -799,12 +842,13 @@ mod tests {
             Some((at("2026-12-04T00:00:00Z"), at("2026-12-06T06:00:00Z")))
         );
         assert_eq!(
-            plan.counted(at("2026-11-01T10:00:00Z"), now),
+            plan.counted(at("2026-11-01T14:00:00Z"), now),
             vec![
-                (at("2026-11-01T10:00:00Z"), at("2026-11-02T00:00:00Z")),
+                (at("2026-11-01T14:00:00Z"), at("2026-11-02T00:00:00Z")),
                 (at("2026-12-06T06:00:00Z"), now),
             ]
         );
+        assert_eq!(plan.trimmed, [None, None]);
         // Day-aligned ends in the past: whole days only, nothing counted.
         let plan = Plan::of(at("2026-11-01T00:00:00Z"), at("2026-11-10T00:00:00Z"), now);
         assert_eq!(
@@ -832,6 +876,38 @@ mod tests {
     }
 
     #[test]
+    fn a_range_ending_inside_settled_days_counts_the_smaller_side_of_each() {
+        let now = at("2026-12-06T09:30:00Z");
+        // From 03:00: the whole kept day less its first three hours; to 20:00: the
+        // whole kept day less its last four.
+        let (from, to) = (at("2026-11-10T03:00:00Z"), at("2026-11-20T20:00:00Z"));
+        let plan = Plan::of(from, to, now);
+        assert_eq!(
+            plan.days,
+            Some((at("2026-11-10T00:00:00Z"), at("2026-11-21T00:00:00Z")))
+        );
+        assert_eq!(
+            plan.trimmed,
+            [
+                Some((at("2026-11-10T00:00:00Z"), from)),
+                Some((to, at("2026-11-21T00:00:00Z")))
+            ]
+        );
+        assert!(plan.counted(from, to).is_empty());
+        // At noon either side is as long: the part in the range is counted.
+        let (from, to) = (at("2026-11-10T12:00:00Z"), at("2026-11-20T12:00:00Z"));
+        let plan = Plan::of(from, to, now);
+        assert_eq!(plan.trimmed, [None, None]);
+        assert_eq!(plan.counted(from, to).len(), 2);
+        // A day that is not settled is never trimmed: Dec 4 is a recent day, kept in
+        // hours.
+        let to = at("2026-12-04T23:00:00Z");
+        let plan = Plan::of(from, to, now);
+        assert_eq!(plan.trimmed[1], None);
+        assert_eq!(plan.hours, Some((at("2026-12-04T00:00:00Z"), to)));
+    }
+
+    #[test]
     fn a_year_keeps_its_whole_months_as_months_and_the_days_around_them_as_days() {
         let now = at("2026-12-06T09:30:00Z");
         let from = at("2025-12-06T09:30:00Z");
@@ -841,7 +917,7 @@ mod tests {
             vec![
                 (
                     Grain::Day,
-                    (at("2025-12-07T00:00:00Z"), at("2026-01-01T00:00:00Z"))
+                    (at("2025-12-06T00:00:00Z"), at("2026-01-01T00:00:00Z"))
                 ),
                 (
                     Grain::Month,
@@ -856,6 +932,11 @@ mod tests {
                     (at("2026-12-04T00:00:00Z"), at("2026-12-06T06:00:00Z"))
                 ),
             ]
+        );
+        assert_eq!(
+            plan.trimmed,
+            [Some((at("2025-12-06T00:00:00Z"), from)), None],
+            "the first day's nine and a half hours before the range are subtracted"
         );
         let months = plan.months.expect("months");
         assert_eq!(periods_in(Grain::Month, months).count(), 11);
@@ -922,13 +1003,25 @@ mod tests {
                 let mut pieces: Vec<Span> = plan.counted(from, to);
                 pieces.extend(plan.kept().map(|(_, span)| span));
                 pieces.sort();
-                let mut cursor = from;
+                // Counted and kept pieces meet, from the first trimmed day's start (or
+                // `from`) to the last one's end (or `to`)...
+                let [before, after] = plan.trimmed;
+                let mut cursor = before.map_or(from, |(start, _)| start);
                 for (start, end) in &pieces {
                     assert_eq!(*start, cursor, "{from}..{to}: {plan:?}");
                     assert!(start < end);
                     cursor = *end;
                 }
-                assert_eq!(cursor, to, "{from}..{to}: {plan:?}");
+                assert_eq!(cursor, after.map_or(to, |(_, end)| end), "{plan:?}");
+                // ...and what is trimmed is outside the range, and shorter than the
+                // part of its day inside it.
+                for (start, end) in plan.trimmed.into_iter().flatten() {
+                    assert!(end <= from || start >= to, "{from}..{to}: {plan:?}");
+                    assert!(end - start < Duration::hours(12), "{from}..{to}: {plan:?}");
+                    assert!(end <= recent, "trimmed days are settled");
+                }
+                assert_eq!(before.map(|(_, end)| end).unwrap_or(from), from);
+                assert_eq!(after.map(|(start, _)| start).unwrap_or(to), to);
                 for (grain, (start, end)) in plan.kept() {
                     if grain != Grain::Hour {
                         assert!(end <= recent, "days and months are settled");
@@ -1219,6 +1312,43 @@ mod tests {
                 let (again, incomplete) = in_one_statement(&store, &scope, range, now).await;
                 assert_eq!((again.calls, incomplete.len()), (calls, 0), "{late}");
             }
+        }
+
+        #[tokio::test]
+        async fn a_range_inside_settled_days_counts_only_its_own_calls() {
+            let directory = tempfile::tempdir().expect("a directory");
+            let store = store(&directory).await;
+            let scope = TenantScope::for_job(TenantId::parse("org_acme").expect("a tenant"));
+            let now = Utc::now();
+            let first_day = start_of(now.date_naive() - Duration::days(20));
+            let last_day = start_of(now.date_naive() - Duration::days(10));
+            for (id, at) in [
+                ("BEFORE", first_day + Duration::hours(1)),
+                ("FIRST", first_day + Duration::hours(5)),
+                ("MIDDLE", first_day + Duration::days(5)),
+                ("LAST", last_day + Duration::hours(18)),
+                ("AFTER", last_day + Duration::hours(22)),
+            ] {
+                store.record(&scope, call(id, at)).await.expect("records");
+            }
+            let range = (
+                first_day + Duration::hours(3),
+                last_day + Duration::hours(20),
+            );
+            let plan = Plan::of(range.0, range.1, now);
+            assert!(
+                plan.trimmed.iter().all(Option::is_some),
+                "both ends are trimmed: {plan:?}"
+            );
+            // Counted from the calls the first time, then read in one statement; both
+            // leave out the calls of the kept days outside the range.
+            let first = store
+                .summary_as_of(&scope, range.0, range.1, now)
+                .await
+                .expect("a summary");
+            assert_eq!((first.calls, first.missed), (3, 3));
+            let (again, incomplete) = in_one_statement(&store, &scope, range, now).await;
+            assert_eq!((again, incomplete.len()), (first, 0));
         }
 
         #[tokio::test]
