@@ -46,7 +46,8 @@ const FIGURES: &str = "generation bigint NOT NULL DEFAULT 0,
 
 /// Marks the tenant's hour of `at` stale when it ended at least an hour ago and began
 /// less than four days ago, and its day as migration 15 did (ended before yesterday),
-/// with `settled_marks` (statements over `tenant` and `at_hour`) run beside the day's.
+/// with `settled_marks` (statements over `tenant` and `at_hour`, ending in a newline
+/// and the day's indent) run just before the day's.
 /// The first test returns for the last two hours, where today's writes land. A mark
 /// that creates an hour's row also removes the tenant's hours older than five days,
 /// which no summary reads and no mark recreates: rows that only marks created (a
@@ -78,10 +79,10 @@ pub(crate) fn postgres_mark(settled_marks: &str) -> String {
                 END IF;
             END IF;
             IF at_hour::date < now_utc::date - 1 THEN
-                INSERT INTO dashboard_days (tenant_id, day, generation, counted)
+                {settled_marks}INSERT INTO dashboard_days (tenant_id, day, generation, counted)
                 VALUES (tenant, to_char(at_hour, 'YYYY-MM-DD'), 1, false)
                 ON CONFLICT (tenant_id, day) DO UPDATE
-                    SET generation = dashboard_days.generation + 1, counted = false;{settled_marks}
+                    SET generation = dashboard_days.generation + 1, counted = false;
             END IF;
         END $$;"
     )

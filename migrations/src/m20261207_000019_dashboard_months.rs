@@ -40,13 +40,18 @@ const FIGURES: &str = "generation bigint NOT NULL DEFAULT 0,
         PRIMARY KEY (tenant_id, utc_month)";
 
 /// The month's mark, run where the marking function marks a settled day (over its
-/// `tenant` and `at_hour`): after the day's row, so that writers lock a day's row and
-/// then its month's, always in that order.
-const POSTGRES_MONTH_MARK: &str = "
-                INSERT INTO dashboard_months (tenant_id, utc_month, generation, counted)
+/// `tenant` and `at_hour`), just before the day's: a writer takes a day's row lock
+/// only while holding its month's, so no writer ever waits for a day's row (whoever
+/// holds it holds the month's, which the waiter would already need), and two
+/// transactions writing days of one month in opposite orders queue on the month where
+/// they would deadlock on the days. Late writes to one tenant's month queue on its row
+/// until commit, as those to one day did.
+const POSTGRES_MONTH_MARK: &str =
+    "INSERT INTO dashboard_months (tenant_id, utc_month, generation, counted)
                 VALUES (tenant, to_char(at_hour, 'YYYY-MM'), 1, false)
                 ON CONFLICT (tenant_id, utc_month) DO UPDATE
-                    SET generation = dashboard_months.generation + 1, counted = false;";
+                    SET generation = dashboard_months.generation + 1, counted = false;
+                ";
 
 fn postgres_up() -> String {
     format!(
@@ -88,7 +93,8 @@ fn sqlite_month_mark(tenant: &str, at: &str) -> String {
     )
 }
 
-/// The hour's, day's and month's marks, in the order PostgreSQL's function runs them.
+/// The hour's, day's and month's marks (one writer at a time: the order does not
+/// matter).
 fn sqlite_marks(tenant: &str, at: &str) -> String {
     format!(
         "{} {}",

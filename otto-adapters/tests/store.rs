@@ -10,7 +10,8 @@ use otto_adapters::test_support::TestDatabase;
 use otto_core::ports::{CallRepository, DashboardQueries, StoreError};
 use otto_testkit::contracts::{self, scope_of};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, Statement, TransactionTrait,
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, Statement,
+    TransactionTrait,
 };
 
 async fn migrated(url: &str) -> DatabaseConnection {
@@ -810,6 +811,56 @@ async fn postgres_a_late_call_marks_its_hour_and_old_hours_go() {
         .expect("a row");
     let hours: String = row.try_get("", "hours").expect("hours");
     assert_eq!(hours, format!("{}:false", late_at.format("%Y-%m-%dT%H")));
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}
+
+/// Two transactions marking days of one month in opposite orders, as two late writes
+/// of a tenant's history can (migration 19): the second queues on the month's row,
+/// which each takes before a day's, where marking the days first would deadlock and
+/// PostgreSQL would abort one of them.
+#[tokio::test]
+async fn postgres_late_writes_to_one_month_queue_rather_than_deadlock() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let connection = migrated(&test_database.url).await;
+    let mark = |day: &str| {
+        Statement::from_string(
+            DatabaseBackend::Postgres,
+            format!("SELECT otto_dashboard_day_changed('org_a', '2026-01-{day}T12:00:00Z')"),
+        )
+    };
+    let first = connection.begin().await.expect("begin");
+    first.execute_raw(mark("10")).await.expect("marks the 10th");
+    let second_connection = connection.clone();
+    let second = tokio::spawn(async move {
+        let second = second_connection.begin().await.expect("begin");
+        second.execute_raw(mark("20")).await?;
+        second.execute_raw(mark("10")).await?;
+        second.commit().await
+    });
+    // Long enough for the second to be waiting, well under the 1 s deadlock timeout.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    first.execute_raw(mark("20")).await.expect("marks the 20th");
+    first.commit().await.expect("commits");
+    second
+        .await
+        .expect("joins")
+        .expect("the second commits after the first");
+    let generations = connection
+        .query_one_raw(Statement::from_string(
+            DatabaseBackend::Postgres,
+            "SELECT (SELECT generation FROM dashboard_months WHERE tenant_id = 'org_a' \
+             AND utc_month = '2026-01') AS month, (SELECT CAST(SUM(generation) AS BIGINT) \
+             FROM dashboard_days WHERE tenant_id = 'org_a') AS days"
+                .to_owned(),
+        ))
+        .await
+        .expect("reads")
+        .expect("a row");
+    assert_eq!(generations.try_get::<i64>("", "month").expect("month"), 4);
+    assert_eq!(generations.try_get::<i64>("", "days").expect("days"), 4);
     connection.close().await.expect("close");
     test_database.drop_database().await;
 }

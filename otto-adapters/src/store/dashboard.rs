@@ -17,6 +17,10 @@
 //! tables' triggers bump its `generation`), is counted from its calls and stored with
 //! the generation seen *before* counting: a write that lands meanwhile bumps the
 //! generation, and the stale counts are not kept (see [`store_periods`]).
+//!
+//! A summary is one statement while every kept period it needs is there and current;
+//! otherwise it is read again in one snapshot (`REPEATABLE READ` on PostgreSQL), period
+//! by period.
 
 use std::collections::HashMap;
 
@@ -311,6 +315,10 @@ struct Uncounted {
     generation: i64,
 }
 
+/// A grain's periods counted by a summary, to keep: each with the generation seen
+/// before counting, and the figures by start.
+type ToKeep = (Grain, Vec<Uncounted>, HashMap<DateTime<Utc>, Figures>);
+
 /// A span of time, `[start, end)`.
 type Span = (DateTime<Utc>, DateTime<Utc>);
 
@@ -355,6 +363,54 @@ fn ceil_month(time: DateTime<Utc>) -> Option<DateTime<Utc>> {
     }
 }
 
+/// The day holding `time`: its start and the next day's.
+fn day_of(time: DateTime<Utc>) -> Option<Span> {
+    let start = start_of(time.date_naive());
+    Some((start, Grain::Day.next(start)?))
+}
+
+/// The settled days `[from, to)` keeps (they end at `recent` at the latest), and the
+/// parts of its end days it trims ([`Plan::trimmed`]). An end inside a settled day is
+/// trimmed when the part of that day outside the range is the shorter; when both ends
+/// are inside the same day, when both parts together are shorter than the range.
+fn settled_days(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    recent: DateTime<Utc>,
+) -> (Option<Span>, [Option<Span>; 2]) {
+    let (Some((from_day, from_next)), Some((to_day, to_next))) = (day_of(from), day_of(to)) else {
+        return (None, [None, None]);
+    };
+    let before = (from != from_day && from_next <= recent && from - from_day < from_next - from)
+        .then_some((from_day, from));
+    let after =
+        (to != to_day && to_next <= recent && to_next - to < to - to_day).then_some((to, to_next));
+    let [before, after] = match (before, after) {
+        (Some((start, from)), Some((to, next))) if from_day == to_day => {
+            let outside = (from - start) + (next - to);
+            if outside < to - from {
+                [before, after]
+            } else {
+                [None, None]
+            }
+        }
+        // One end inside the one day: nothing whole to keep.
+        _ if from_day == to_day => [None, None],
+        ends => [ends.0, ends.1],
+    };
+    let first = match before {
+        Some((start, _)) => start,
+        None if from == from_day => from,
+        None => from_next,
+    };
+    let end = after.map_or(to_day.min(recent), |(_, next)| next);
+    if first < end {
+        (Some((first, end)), [before, after])
+    } else {
+        (None, [None, None])
+    }
+}
+
 /// How a range divides: kept settled days, except their whole months, which are kept
 /// as months; then kept recent hours right after them. Any part may be missing; the
 /// kept ones meet, in this order, and the rest of the range is counted from the calls
@@ -390,15 +446,7 @@ impl Plan {
         let Some(recent) = recent_start(now) else {
             return nothing;
         };
-        let first_day = if start_of(from.date_naive()) == from {
-            Some(from)
-        } else {
-            from.date_naive().succ_opt().map(start_of)
-        };
-        let settled = first_day.and_then(|first| {
-            let end = start_of(to.date_naive()).min(recent);
-            (first < end).then_some((first, end))
-        });
+        let (settled, trimmed) = settled_days(from, to, recent);
         let after_settled = settled.map_or(from, |(_, end)| end);
         let hours = ceil_hour(after_settled).and_then(|first| {
             let first = first.max(recent);
@@ -408,26 +456,6 @@ impl Plan {
         let Some((first, end)) = settled else {
             return Plan { hours, ..nothing };
         };
-        let whole_day = |time: DateTime<Utc>| -> Option<Span> {
-            let start = start_of(time.date_naive());
-            Some((start, Grain::Day.next(start)?))
-        };
-        // The first day, kept whole with its part before `from` subtracted, when that
-        // part is the shorter (`first` is then the day after `from`'s, settled).
-        let (first, before) = match whole_day(from) {
-            Some((start, next)) if next == first && from - start < next - from => {
-                (start, Some((start, from)))
-            }
-            _ => (first, None),
-        };
-        // The last day likewise, when the range ends inside a settled day.
-        let (end, after) = match whole_day(to) {
-            Some((start, next)) if start == end && next <= recent && next - to < to - start => {
-                (next, Some((to, next)))
-            }
-            _ => (end, None),
-        };
-        let trimmed = [before, after];
         let months = ceil_month(first).and_then(|start| {
             let stop = floor_month(end);
             (start < stop).then_some((start, stop))
@@ -766,6 +794,31 @@ impl SqlStore {
         transaction.commit().await.map_err(store_error)
     }
 
+    /// The kept spans a summary's statement could not sum, read period by period: the
+    /// figures of the periods kept, and those of the periods missing or stale, counted
+    /// and to keep (`transaction` must read the statement's snapshot,
+    /// [`SqlStore::begin_read_in_one_snapshot`]).
+    async fn kept_spans_in_detail(
+        transaction: &DatabaseTransaction,
+        scope: &TenantScope,
+        incomplete: Vec<(Grain, Span)>,
+    ) -> Result<(Figures, Vec<ToKeep>), StoreError> {
+        let mut total = Figures::default();
+        let mut to_keep = Vec::new();
+        for (grain, span) in incomplete {
+            let (kept, uncounted) = Self::kept_in_detail(transaction, scope, grain, span).await?;
+            total.add(kept);
+            let counted = Self::count_periods(transaction, scope, grain, &uncounted).await?;
+            for figures in counted.values() {
+                total.add(*figures);
+            }
+            if !uncounted.is_empty() {
+                to_keep.push((grain, uncounted, counted));
+            }
+        }
+        Ok((total, to_keep))
+    }
+
     /// The summary of `[from, to)` as of `now`.
     async fn summary_as_of(
         &self,
@@ -776,20 +829,22 @@ impl SqlStore {
     ) -> Result<DashboardSummary, StoreError> {
         let statement = SummaryStatement::of(scope, from, to, now);
         let transaction = self.begin_read_planned(scope, Planning::Generic).await?;
+        let (total, incomplete) =
+            Self::summary_in_one_statement(&transaction, statement.clone()).await?;
+        transaction.finish_read();
+        if incomplete.is_empty() {
+            return Ok(total.summary());
+        }
+        // Some kept periods are missing or stale: read again, period by period, in one
+        // snapshot. A trimmed part is subtracted from its day as counted now, so both
+        // must see the same writes (PostgreSQL's statements see their own snapshots).
+        let transaction = self
+            .begin_read_in_one_snapshot(scope, Planning::Generic)
+            .await?;
         let (mut total, incomplete) =
             Self::summary_in_one_statement(&transaction, statement).await?;
-        let mut to_keep = Vec::new();
-        for (grain, span) in incomplete {
-            let (kept, uncounted) = Self::kept_in_detail(&transaction, scope, grain, span).await?;
-            total.add(kept);
-            let counted = Self::count_periods(&transaction, scope, grain, &uncounted).await?;
-            for figures in counted.values() {
-                total.add(*figures);
-            }
-            if !uncounted.is_empty() {
-                to_keep.push((grain, uncounted, counted));
-            }
-        }
+        let (kept, to_keep) = Self::kept_spans_in_detail(&transaction, scope, incomplete).await?;
+        total.add(kept);
         transaction.finish_read();
         if let Some(recent) = recent_start(now) {
             for (grain, uncounted, counted) in to_keep {
@@ -860,9 +915,18 @@ mod tests {
             plan.counted(at("2026-11-01T00:00:00Z"), at("2026-11-10T00:00:00Z"))
                 .is_empty()
         );
-        // Within one old day: counted from the calls.
-        let plan = Plan::of(at("2026-11-01T01:00:00Z"), at("2026-11-01T23:00:00Z"), now);
+        // Within one old day: counted from the calls (most of it: the kept day less
+        // its first and last hours).
+        let plan = Plan::of(at("2026-11-01T06:00:00Z"), at("2026-11-01T17:00:00Z"), now);
         assert_eq!((plan.days, plan.hours), (None, None));
+        let plan = Plan::of(at("2026-11-01T01:00:00Z"), at("2026-11-01T23:00:00Z"), now);
+        assert_eq!(
+            (plan.days, plan.hours),
+            (
+                Some((at("2026-11-01T00:00:00Z"), at("2026-11-02T00:00:00Z"))),
+                None
+            )
+        );
         // The last day: hours from its first whole one; the last hours counted.
         let plan = Plan::of(at("2026-12-05T09:30:00Z"), now, now);
         assert_eq!(plan.days, None);
@@ -899,6 +963,27 @@ mod tests {
         let plan = Plan::of(from, to, now);
         assert_eq!(plan.trimmed, [None, None]);
         assert_eq!(plan.counted(from, to).len(), 2);
+        // Within one settled day: both ends trimmed when together they are shorter.
+        let (from, to) = (at("2026-11-10T00:05:00Z"), at("2026-11-10T23:55:00Z"));
+        let plan = Plan::of(from, to, now);
+        assert_eq!(
+            plan.days,
+            Some((at("2026-11-10T00:00:00Z"), at("2026-11-11T00:00:00Z")))
+        );
+        assert!(plan.counted(from, to).is_empty());
+        let (from, to) = (at("2026-11-10T10:00:00Z"), at("2026-11-10T14:00:00Z"));
+        let plan = Plan::of(from, to, now);
+        assert_eq!((plan.trimmed, plan.days), ([None, None], None));
+        assert_eq!(plan.counted(from, to), vec![(from, to)]);
+        // The last settled day as a range's first: trimmed, with no whole day after it.
+        let from = at("2026-12-03T00:05:00Z");
+        let plan = Plan::of(from, now, now);
+        assert_eq!(plan.trimmed[0], Some((at("2026-12-03T00:00:00Z"), from)));
+        assert_eq!(
+            plan.days,
+            Some((at("2026-12-03T00:00:00Z"), at("2026-12-04T00:00:00Z")))
+        );
+        let from = at("2026-11-10T12:00:00Z");
         // A day that is not settled is never trimmed: Dec 4 is a recent day, kept in
         // hours.
         let to = at("2026-12-04T23:00:00Z");
@@ -1493,6 +1578,90 @@ mod tests {
                 .await
                 .expect("a summary");
             assert_eq!(summary.calls, 4);
+        }
+    }
+    mod on_postgres {
+        use std::sync::Arc;
+
+        use otto_core::calls::{Direction, NewCall};
+        use otto_core::ports::CallRepository;
+        use otto_core::tenancy::TenantId;
+
+        use super::*;
+        use crate::database::{self, PoolSettings};
+        use crate::system::UuidV7Ids;
+        use crate::test_support::TestDatabase;
+
+        fn call(id: &str, started_at: DateTime<Utc>) -> NewCall {
+            NewCall {
+                provider: "callrail".into(),
+                external_id: id.into(),
+                direction: Direction::Inbound,
+                customer_name: None,
+                customer_number: None,
+                answered: true,
+                duration_seconds: 30,
+                started_at,
+            }
+        }
+
+        /// A write that commits while a summary reads a stale day period by period,
+        /// in the part of a trimmed day the summary subtracts: the summary neither adds
+        /// it (with the whole day) nor subtracts it (with the trimmed part), since all
+        /// its statements read one snapshot. With a snapshot per statement it would
+        /// be added with the day but not subtracted, counting a call outside the range.
+        #[tokio::test]
+        async fn a_stale_day_is_read_in_detail_in_the_statement_s_snapshot() {
+            let Some(test_database) = TestDatabase::create().await else {
+                return;
+            };
+            let connection = database::connect(&test_database.url, &PoolSettings::default())
+                .await
+                .expect("connects");
+            database::migrate_up(&connection).await.expect("migrates");
+            let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+            let scope = TenantScope::for_job(TenantId::parse("org_acme").expect("a tenant"));
+            let now = Utc::now();
+            let day = start_of(now.date_naive() - Duration::days(20));
+            let (from, to) = (day + Duration::hours(3), now);
+            assert!(Plan::of(from, to, now).trimmed[0].is_some());
+            store
+                .record(&scope, call("INSIDE", day + Duration::hours(5)))
+                .await
+                .expect("records");
+            let first = store.summary_as_of(&scope, from, to, now).await;
+            assert_eq!(first.expect("a summary").calls, 1);
+            // A late call in the range marks the day stale.
+            store
+                .record(&scope, call("LATE", day + Duration::hours(6)))
+                .await
+                .expect("records");
+
+            let transaction = store
+                .begin_read_in_one_snapshot(&scope, Planning::Generic)
+                .await
+                .expect("reads");
+            let statement = SummaryStatement::of(&scope, from, to, now);
+            let (mut total, incomplete) =
+                SqlStore::summary_in_one_statement(&transaction, statement)
+                    .await
+                    .expect("one statement");
+            assert_eq!(incomplete.len(), 1, "the stale day's span");
+            store
+                .record(&scope, call("OUTSIDE", day + Duration::hours(1)))
+                .await
+                .expect("records meanwhile");
+            let (kept, _) = SqlStore::kept_spans_in_detail(&transaction, &scope, incomplete)
+                .await
+                .expect("in detail");
+            total.add(kept);
+            transaction.finish_read();
+            assert_eq!(total.summary().calls, 2, "INSIDE and LATE, not OUTSIDE");
+
+            let after = store.summary_as_of(&scope, from, to, now).await;
+            assert_eq!(after.expect("a summary").calls, 2);
+            connection.close().await.expect("closes");
+            test_database.drop_database().await;
         }
     }
 }

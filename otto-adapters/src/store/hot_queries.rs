@@ -202,6 +202,13 @@ impl SqlStore {
                 ),
             ),
             planned_once(
+                "dashboard: a year's months counted once, messages",
+                year(
+                    dashboard::per_period_messages(backend, dashboard::Grain::Month),
+                    3,
+                ),
+            ),
+            planned_once(
                 "dashboard: the recent hours counted once, calls",
                 recent(
                     dashboard::per_period_calls(backend, dashboard::Grain::Hour),

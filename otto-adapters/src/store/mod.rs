@@ -40,8 +40,8 @@ use otto_core::ports::{EventNotifier, IdGenerator, StoreError};
 use otto_core::tenancy::TenantScope;
 use scope_key::ScopeKey;
 use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, RuntimeErr,
-    SqlErr, Statement, TransactionTrait,
+    AccessMode, ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
+    IsolationLevel, RuntimeErr, SqlErr, Statement, TransactionTrait,
 };
 use std::sync::Arc;
 use tracing::Instrument;
@@ -241,7 +241,10 @@ impl SqlStore {
     pub async fn begin(&self, scope: &TenantScope) -> Result<UnitOfWork, StoreError> {
         match self.join_write_group(Some(scope)).await? {
             Some(unit) => Ok(unit),
-            None => self.open_tenant_unit(scope, Planning::PerExecution).await,
+            None => {
+                self.open_tenant_unit(scope, Planning::PerExecution, None)
+                    .await
+            }
         }
     }
 
@@ -257,16 +260,34 @@ impl SqlStore {
         scope: &TenantScope,
         planning: Planning,
     ) -> Result<UnitOfWork, StoreError> {
-        self.open_tenant_unit(scope, planning).await
+        self.open_tenant_unit(scope, planning, None).await
+    }
+
+    /// [`SqlStore::begin_read_planned`], its statements all reading one snapshot (on
+    /// PostgreSQL, a read-only `REPEATABLE READ` transaction: one round trip more;
+    /// SQLite's transactions read one snapshot already), for reads that combine
+    /// several statements' figures.
+    pub(crate) async fn begin_read_in_one_snapshot(
+        &self,
+        scope: &TenantScope,
+        planning: Planning,
+    ) -> Result<UnitOfWork, StoreError> {
+        let isolation = (self.db.get_database_backend() == DatabaseBackend::Postgres)
+            .then_some(IsolationLevel::RepeatableRead);
+        self.open_tenant_unit(scope, planning, isolation).await
     }
 
     async fn open_tenant_unit(
         &self,
         scope: &TenantScope,
         planning: Planning,
+        isolation: Option<IsolationLevel>,
     ) -> Result<UnitOfWork, StoreError> {
         let span = self.unit_span(Some(scope));
-        let transaction = self.begin_tenant(scope, planning).instrument(span).await?;
+        let transaction = self
+            .begin_tenant(scope, planning, isolation)
+            .instrument(span)
+            .await?;
         Ok(UnitOfWork::new(transaction, None))
     }
 
@@ -274,6 +295,7 @@ impl SqlStore {
         &self,
         scope: &TenantScope,
         planning: Planning,
+        isolation: Option<IsolationLevel>,
     ) -> Result<DatabaseTransaction, StoreError> {
         let proof = if self.db.get_database_backend() == DatabaseBackend::Postgres {
             Some(
@@ -285,7 +307,15 @@ impl SqlStore {
         } else {
             None
         };
-        let transaction = self.db.begin().await.map_err(store_error)?;
+        let transaction = match isolation {
+            Some(level) => {
+                self.db
+                    .begin_with_config(Some(level), Some(AccessMode::ReadOnly))
+                    .await
+            }
+            None => self.db.begin().await,
+        }
+        .map_err(store_error)?;
         if let Some(proof) = proof {
             // `set_config('role', ..., true)` is `SET LOCAL ROLE`: one prepared round
             // trip sets the role, the tenant and its proof (and the plan cache's mode).
