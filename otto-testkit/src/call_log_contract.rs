@@ -114,14 +114,34 @@ pub async fn call_log_contract(stores: CallLogStores<'_>, tenant_a: &str, tenant
     outcomes_are_written_per_tenant(&stores, &a, &b, &rep).await;
     conversations_group_messages(&stores, &a, &b).await;
     the_dashboard_counts_the_range(&stores, &a, &b).await;
-    the_dashboard_counts_late_writes_to_recent_hours(
+    // The last two days: hours that ended hours ago.
+    the_dashboard_counts_late_writes(
         &stores,
         &scope_of(&format!("{tenant_a}_recent")),
+        LateWrites {
+            name: "recent",
+            range: (-Duration::days(2), Duration::hours(1)),
+            first: Duration::hours(5),
+            other: Duration::hours(30),
+            late: Duration::hours(5),
+            text: Duration::hours(4),
+            number: "+15557780001",
+        },
     )
     .await;
-    the_dashboard_counts_late_writes_to_settled_months(
+    // The last 100 days, which hold at least two whole months: two months ago.
+    the_dashboard_counts_late_writes(
         &stores,
         &scope_of(&format!("{tenant_a}_months")),
+        LateWrites {
+            name: "months",
+            range: (-Duration::days(100), Duration::hours(1)),
+            first: Duration::days(60),
+            other: Duration::days(75),
+            late: Duration::days(61),
+            text: Duration::days(60),
+            number: "+15557790001",
+        },
     )
     .await;
     searches_page_newest_first(&stores, &scope_of(&format!("{tenant_a}_search"))).await;
@@ -298,15 +318,32 @@ async fn filters_narrow_the_list(stores: &CallLogStores<'_>, a: &TenantScope, b:
     searches_follow_the_customer_a_delivery_states(stores, a).await;
 }
 
-/// Summaries of the last two days, each after a late write to an hour that ended
-/// hours ago (which a store may have kept since the summary before): every write
-/// counts at once.
-async fn the_dashboard_counts_late_writes_to_recent_hours(
+/// Where a contract's late writes land, relative to now.
+struct LateWrites {
+    /// Names the calls, the text and its key.
+    name: &'static str,
+    /// The range summed, as (start, end) offsets from now.
+    range: (Duration, Duration),
+    /// How long ago the first call, another call, the late call and the text were.
+    first: Duration,
+    other: Duration,
+    late: Duration,
+    text: Duration,
+    /// The customer's number.
+    number: &'static str,
+}
+
+/// Summaries of `writes.range`, each after a late write (which a store may have kept
+/// the period of, since the summary before): a call, a booking, a completed text of a
+/// missed call. Every write counts at once.
+async fn the_dashboard_counts_late_writes(
     stores: &CallLogStores<'_>,
     scope: &TenantScope,
+    writes: LateWrites,
 ) {
     let now = Utc::now();
-    let (from, to) = (now - Duration::days(2), now + Duration::hours(1));
+    let (from, to) = (now + writes.range.0, now + writes.range.1);
+    let name = writes.name;
     let summary = || async {
         stores
             .dashboard
@@ -314,33 +351,36 @@ async fn the_dashboard_counts_late_writes_to_recent_hours(
             .await
             .expect("counts")
     };
-    let recent_call = |id: &str, hours_ago: i64| NewCall {
-        started_at: now - Duration::hours(hours_ago),
-        ..call(id, 0, Direction::Inbound, false, "Ro", "+15557780001")
+    let late_call = |n: u8, ago: Duration| NewCall {
+        started_at: now - ago,
+        ..call(
+            &format!("{name}{n}"),
+            0,
+            Direction::Inbound,
+            false,
+            "Ro",
+            writes.number,
+        )
     };
     let first = stores
         .calls
-        .record(scope, recent_call("R1", 5))
+        .record(scope, late_call(1, writes.first))
         .await
         .expect("recorded");
     stores
         .calls
-        .record(scope, recent_call("R2", 30))
+        .record(scope, late_call(2, writes.other))
         .await
         .expect("recorded");
     let before = summary().await;
-    assert_eq!((before.calls, before.missed), (2, 2));
+    assert_eq!((before.calls, before.missed), (2, 2), "{name}");
 
     let late = stores
         .calls
-        .record(scope, recent_call("R3", 5))
+        .record(scope, late_call(3, writes.late))
         .await
         .expect("recorded");
-    assert_eq!(
-        summary().await.calls,
-        3,
-        "a late call five hours ago counts"
-    );
+    assert_eq!(summary().await.calls, 3, "{name}: a late call counts");
 
     stores
         .calls
@@ -354,16 +394,17 @@ async fn the_dashboard_counts_late_writes_to_recent_hours(
         )
         .await
         .expect("updates");
-    assert_eq!(summary().await.booked, 1, "a late booking counts");
+    assert_eq!(summary().await.booked, 1, "{name}: a late booking counts");
 
+    let sent = now - writes.text;
     let text = OutboundAction {
         kind: OutboundKind::Sms,
-        key: format!("contract:recent:{}", scope.tenant_id()),
+        key: format!("contract:{name}:{}", scope.tenant_id()),
         call_id: Some(first.id),
-        to: "+15557780001".into(),
+        to: writes.number.into(),
         from: Some("+15550009999".into()),
         text: "Sorry we missed you".into(),
-        started_at: now - Duration::hours(4),
+        started_at: sent,
         provider_ref: None,
     };
     stores
@@ -377,104 +418,20 @@ async fn the_dashboard_counts_late_writes_to_recent_hours(
             scope,
             OutboundKind::Sms,
             &text.key,
-            "SMRECENT",
-            now - Duration::hours(4),
+            &format!("SM{name}"),
+            sent,
         )
         .await
         .expect("completes");
     let after = summary().await;
     assert_eq!(
         after.recovered_by_sms, 1,
-        "a late text of a missed call counts"
+        "{name}: a late text of a missed call counts"
     );
-    assert_eq!(after.messages, 1, "the text, sent four hours ago, counts");
-}
-
-/// Summaries of the last 100 days (which hold at least two whole months), each after
-/// a late write two months ago (which a store may have kept, with its month, since the
-/// summary before): every write counts at once.
-async fn the_dashboard_counts_late_writes_to_settled_months(
-    stores: &CallLogStores<'_>,
-    scope: &TenantScope,
-) {
-    let now = Utc::now();
-    let (from, to) = (now - Duration::days(100), now + Duration::hours(1));
-    let summary = || async {
-        stores
-            .dashboard
-            .summary(scope, from, to)
-            .await
-            .expect("counts")
-    };
-    let old_call = |id: &str, days_ago: i64| NewCall {
-        started_at: now - Duration::days(days_ago),
-        ..call(id, 0, Direction::Inbound, false, "Mo", "+15557790001")
-    };
-    let first = stores
-        .calls
-        .record(scope, old_call("M1", 60))
-        .await
-        .expect("recorded");
-    stores
-        .calls
-        .record(scope, old_call("M2", 75))
-        .await
-        .expect("recorded");
-    let before = summary().await;
-    assert_eq!((before.calls, before.missed), (2, 2));
-
-    let late = stores
-        .calls
-        .record(scope, old_call("M3", 61))
-        .await
-        .expect("recorded");
     assert_eq!(
-        summary().await.calls,
-        3,
-        "a late call two months ago counts"
+        after.messages, 1,
+        "{name}: the text, sent in the range, counts"
     );
-
-    stores
-        .calls
-        .update_outcome(
-            scope,
-            late.id,
-            &OutcomeChange {
-                booked: Some(Some(true)),
-                ..OutcomeChange::default()
-            },
-        )
-        .await
-        .expect("updates");
-    assert_eq!(summary().await.booked, 1, "a late booking counts");
-
-    let sent = now - Duration::days(60);
-    let text = OutboundAction {
-        kind: OutboundKind::Sms,
-        key: format!("contract:months:{}", scope.tenant_id()),
-        call_id: Some(first.id),
-        to: "+15557790001".into(),
-        from: Some("+15550009999".into()),
-        text: "Sorry we missed you".into(),
-        started_at: sent,
-        provider_ref: None,
-    };
-    stores
-        .follow_ups
-        .begin_outbound(scope, &text)
-        .await
-        .expect("begins");
-    stores
-        .follow_ups
-        .complete_outbound(scope, OutboundKind::Sms, &text.key, "SMMONTHS", sent)
-        .await
-        .expect("completes");
-    let after = summary().await;
-    assert_eq!(
-        after.recovered_by_sms, 1,
-        "a late text of a missed call counts"
-    );
-    assert_eq!(after.messages, 1, "the text, sent two months ago, counts");
 }
 
 /// A search's pages: newest first (ties by id), each call once even when several of

@@ -882,6 +882,20 @@ mod tests {
         text.parse().expect("a time")
     }
 
+    /// A missed inbound call.
+    fn call(id: &str, started_at: DateTime<Utc>) -> otto_core::calls::NewCall {
+        otto_core::calls::NewCall {
+            provider: "callrail".into(),
+            external_id: id.into(),
+            direction: otto_core::calls::Direction::Inbound,
+            customer_name: None,
+            customer_number: None,
+            answered: false,
+            duration_seconds: 0,
+            started_at,
+        }
+    }
+
     #[test]
     fn a_range_keeps_settled_days_then_recent_hours_and_counts_the_rest() {
         let now = at("2026-12-06T09:30:00Z");
@@ -1134,7 +1148,6 @@ mod tests {
     mod on_sqlite {
         use std::sync::Arc;
 
-        use otto_core::calls::{Direction, NewCall};
         use otto_core::ports::CallRepository;
         use otto_core::tenancy::TenantId;
 
@@ -1149,19 +1162,6 @@ mod tests {
                 .expect("connects");
             database::migrate_up(&connection).await.expect("migrates");
             SqlStore::new(connection, Arc::new(UuidV7Ids))
-        }
-
-        fn call(id: &str, started_at: DateTime<Utc>) -> NewCall {
-            NewCall {
-                provider: "callrail".into(),
-                external_id: id.into(),
-                direction: Direction::Inbound,
-                customer_name: None,
-                customer_number: None,
-                answered: false,
-                duration_seconds: 0,
-                started_at,
-            }
         }
 
         /// Counts `span`'s periods as a summary would, from a snapshot taken now.
@@ -1583,7 +1583,6 @@ mod tests {
     mod on_postgres {
         use std::sync::Arc;
 
-        use otto_core::calls::{Direction, NewCall};
         use otto_core::ports::CallRepository;
         use otto_core::tenancy::TenantId;
 
@@ -1591,19 +1590,6 @@ mod tests {
         use crate::database::{self, PoolSettings};
         use crate::system::UuidV7Ids;
         use crate::test_support::TestDatabase;
-
-        fn call(id: &str, started_at: DateTime<Utc>) -> NewCall {
-            NewCall {
-                provider: "callrail".into(),
-                external_id: id.into(),
-                direction: Direction::Inbound,
-                customer_name: None,
-                customer_number: None,
-                answered: true,
-                duration_seconds: 30,
-                started_at,
-            }
-        }
 
         /// A write that commits while a summary reads a stale day period by period,
         /// in the part of a trimmed day the summary subtracts: the summary neither adds
