@@ -87,6 +87,21 @@ impl TestDatabase {
         })
     }
 
+    /// A pooled connection to the database with every migration applied, and a store
+    /// over it (UUIDv7 ids).
+    pub async fn migrated_store(&self) -> (DatabaseConnection, crate::store::SqlStore) {
+        let settings = crate::database::PoolSettings::default();
+        let connection = crate::database::connect(&self.url, &settings)
+            .await
+            .expect("connects");
+        crate::database::migrate_up(&connection)
+            .await
+            .expect("migrates");
+        let ids = std::sync::Arc::new(crate::system::UuidV7Ids);
+        let store = crate::store::SqlStore::new(connection.clone(), ids);
+        (connection, store)
+    }
+
     /// Drops the database (closing other sessions on it first).
     pub async fn drop_database(self) {
         let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);

@@ -1580,15 +1580,12 @@ mod tests {
             assert_eq!(summary.calls, 4);
         }
     }
-    mod on_postgres {
-        use std::sync::Arc;
 
+    mod on_postgres {
         use otto_core::ports::CallRepository;
         use otto_core::tenancy::TenantId;
 
         use super::*;
-        use crate::database::{self, PoolSettings};
-        use crate::system::UuidV7Ids;
         use crate::test_support::TestDatabase;
 
         /// A write that commits while a summary reads a stale day period by period,
@@ -1601,11 +1598,7 @@ mod tests {
             let Some(test_database) = TestDatabase::create().await else {
                 return;
             };
-            let connection = database::connect(&test_database.url, &PoolSettings::default())
-                .await
-                .expect("connects");
-            database::migrate_up(&connection).await.expect("migrates");
-            let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+            let (connection, store) = test_database.migrated_store().await;
             let scope = TenantScope::for_job(TenantId::parse("org_acme").expect("a tenant"));
             let now = Utc::now();
             let day = start_of(now.date_naive() - Duration::days(20));

@@ -411,11 +411,8 @@ impl LiveEventLog for SqlStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::database::{self, PoolSettings};
-    use crate::system::UuidV7Ids;
     use crate::test_support::TestDatabase;
     use otto_core::live::call_created;
-    use std::sync::Arc;
     use std::time::Duration;
 
     /// One tenant's writers no longer take turns: a transaction that appended events
@@ -426,11 +423,7 @@ mod tests {
         let Some(test_database) = TestDatabase::create().await else {
             return;
         };
-        let connection = database::connect(&test_database.url, &PoolSettings::default())
-            .await
-            .expect("connects");
-        database::migrate_up(&connection).await.expect("migrates");
-        let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+        let (connection, store) = test_database.migrated_store().await;
         let tenant = TenantId::parse("org_acme").expect("a tenant");
         let scope = TenantScope::for_job(tenant.clone());
         let first = [call_created(Uuid::now_v7(), None)];
