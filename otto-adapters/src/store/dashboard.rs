@@ -118,6 +118,34 @@ impl Grain {
         }
     }
 
+    /// The start of the period holding `time`.
+    fn floor(self, time: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            Grain::Month => time.date_naive().with_day(1).map_or(time, start_of),
+            Grain::Day => start_of(time.date_naive()),
+            Grain::Hour => {
+                let seconds = time.timestamp();
+                DateTime::from_timestamp(seconds - seconds.rem_euclid(3600), 0).unwrap_or(time)
+            }
+        }
+    }
+
+    /// The first period boundary at or after `time`, if the calendar has one.
+    fn ceil(self, time: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let floor = self.floor(time);
+        if floor == time {
+            Some(time)
+        } else {
+            self.next(floor)
+        }
+    }
+
+    /// The period holding `time`: its start and the next one's.
+    fn period_of(self, time: DateTime<Utc>) -> Option<Span> {
+        let start = self.floor(time);
+        Some((start, self.next(start)?))
+    }
+
     /// The key of the period starting at `start`, as the triggers spell it.
     pub(super) fn key(self, start: DateTime<Utc>) -> String {
         match self {
@@ -326,47 +354,12 @@ fn start_of(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::MIN).and_utc()
 }
 
-fn floor_hour(time: DateTime<Utc>) -> DateTime<Utc> {
-    let seconds = time.timestamp();
-    DateTime::from_timestamp(seconds - seconds.rem_euclid(3600), 0).unwrap_or(time)
-}
-
-/// The first hour boundary at or after `time`, if the calendar has one.
-fn ceil_hour(time: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let floor = floor_hour(time);
-    if floor == time {
-        Some(time)
-    } else {
-        floor.checked_add_signed(Duration::hours(1))
-    }
-}
-
 /// The start of the recent days as of `now`: days before it are settled, and hours
 /// are kept from it on.
 fn recent_start(now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     now.date_naive()
         .checked_sub_signed(Duration::days(SETTLED_AFTER_DAYS - 1))
         .map(start_of)
-}
-
-fn floor_month(time: DateTime<Utc>) -> DateTime<Utc> {
-    time.date_naive().with_day(1).map_or(time, start_of)
-}
-
-/// The first month boundary at or after `time`, if the calendar has one.
-fn ceil_month(time: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let floor = floor_month(time);
-    if floor == time {
-        Some(time)
-    } else {
-        Grain::Month.next(floor)
-    }
-}
-
-/// The day holding `time`: its start and the next day's.
-fn day_of(time: DateTime<Utc>) -> Option<Span> {
-    let start = start_of(time.date_naive());
-    Some((start, Grain::Day.next(start)?))
 }
 
 /// The settled days `[from, to)` keeps (they end at `recent` at the latest), and the
@@ -378,7 +371,9 @@ fn settled_days(
     to: DateTime<Utc>,
     recent: DateTime<Utc>,
 ) -> (Option<Span>, [Option<Span>; 2]) {
-    let (Some((from_day, from_next)), Some((to_day, to_next))) = (day_of(from), day_of(to)) else {
+    let (Some((from_day, from_next)), Some((to_day, to_next))) =
+        (Grain::Day.period_of(from), Grain::Day.period_of(to))
+    else {
         return (None, [None, None]);
     };
     let before = (from != from_day && from_next <= recent && from - from_day < from_next - from)
@@ -448,16 +443,18 @@ impl Plan {
         };
         let (settled, trimmed) = settled_days(from, to, recent);
         let after_settled = settled.map_or(from, |(_, end)| end);
-        let hours = ceil_hour(after_settled).and_then(|first| {
+        let hours = Grain::Hour.ceil(after_settled).and_then(|first| {
             let first = first.max(recent);
-            let end = floor_hour(to).min(floor_hour(now - HOURS_KEPT_AFTER));
+            let end = Grain::Hour
+                .floor(to)
+                .min(Grain::Hour.floor(now - HOURS_KEPT_AFTER));
             (first < end).then_some((first, end))
         });
         let Some((first, end)) = settled else {
             return Plan { hours, ..nothing };
         };
-        let months = ceil_month(first).and_then(|start| {
-            let stop = floor_month(end);
+        let months = Grain::Month.ceil(first).and_then(|start| {
+            let stop = Grain::Month.floor(end);
             (start < stop).then_some((start, stop))
         });
         match months {
@@ -1126,20 +1123,23 @@ mod tests {
                         assert!(end <= recent, "days and months are settled");
                     }
                     if grain == Grain::Month {
-                        assert_eq!((floor_month(start), floor_month(end)), (start, end));
+                        assert_eq!(
+                            (Grain::Month.floor(start), Grain::Month.floor(end)),
+                            (start, end)
+                        );
                     }
                 }
                 if let (Some((start, end)), None) = (plan.days, plan.months) {
                     assert!(
-                        ceil_month(start) >= Some(floor_month(end)),
+                        Grain::Month.ceil(start) >= Some(Grain::Month.floor(end)),
                         "{from}..{to}: a whole month of days is kept as a month"
                     );
                 }
                 if let Some((start, end)) = plan.hours {
                     assert!(start >= recent, "hours are recent");
                     assert!(end <= now - HOURS_KEPT_AFTER, "hours ended three hours ago");
-                    assert_eq!(floor_hour(start), start);
-                    assert_eq!(floor_hour(end), end);
+                    assert_eq!(Grain::Hour.floor(start), start);
+                    assert_eq!(Grain::Hour.floor(end), end);
                 }
             }
         }
@@ -1189,8 +1189,8 @@ mod tests {
             let scope = TenantScope::for_job(TenantId::parse("org_acme").expect("a tenant"));
             let now = Utc::now();
             let settled = start_of(now.date_naive() - Duration::days(30));
-            let hour = floor_hour(now) - Duration::hours(5);
-            let month = floor_month(now - Duration::days(60));
+            let hour = Grain::Hour.floor(now) - Duration::hours(5);
+            let month = Grain::Month.floor(now - Duration::days(60));
             let next_month = Grain::Month.next(month).expect("a month after");
             for (grain, span) in [
                 (Grain::Month, (month, next_month)),
@@ -1275,7 +1275,7 @@ mod tests {
             let hours = kept_keys(&store, &scope, Grain::Hour).await;
             assert_eq!(
                 hours.first(),
-                Some(&Grain::Hour.key(floor_hour(now) - Duration::hours(4))),
+                Some(&Grain::Hour.key(Grain::Hour.floor(now) - Duration::hours(4))),
                 "the newest kept hour ended three hours ago or more"
             );
             // A late call in a kept hour marks it, and is counted at once.
@@ -1442,7 +1442,7 @@ mod tests {
             let store = store(&directory).await;
             let scope = TenantScope::for_job(TenantId::parse("org_acme").expect("a tenant"));
             let now = Utc::now();
-            let old = floor_hour(now) - Duration::days(5);
+            let old = Grain::Hour.floor(now) - Duration::days(5);
             store
                 .scoped_query(
                     &scope,
@@ -1466,7 +1466,7 @@ mod tests {
             // Without a summary: a late call makes its hour's row, which removes the
             // tenant's rows older than five days.
             let other = TenantScope::for_job(TenantId::parse("org_quiet").expect("a tenant"));
-            let older = floor_hour(now) - Duration::days(6);
+            let older = Grain::Hour.floor(now) - Duration::days(6);
             store
                 .scoped_query(
                     &other,
@@ -1504,7 +1504,10 @@ mod tests {
                 .collect();
             assert_eq!(
                 marked,
-                vec![(Grain::Hour.key(floor_hour(now - Duration::hours(5))), false)],
+                vec![(
+                    Grain::Hour.key(Grain::Hour.floor(now - Duration::hours(5))),
+                    false
+                )],
                 "only the late call's hour, marked"
             );
         }
