@@ -27,15 +27,43 @@ const TENANT: &str = "(SELECT otto_tenant())";
 /// reads or writes it.
 const OWNER: &str = "(SELECT pg_has_role(current_user, 'otto_platform', 'MEMBER'))";
 
-/// The figures' columns, shared by both databases.
-const FIGURES: &str = "generation bigint NOT NULL DEFAULT 0,
-        counted boolean NOT NULL DEFAULT false,
-        calls bigint NOT NULL DEFAULT 0,
-        missed bigint NOT NULL DEFAULT 0,
-        recovered_by_sms bigint NOT NULL DEFAULT 0,
-        booked bigint NOT NULL DEFAULT 0,
-        messages bigint NOT NULL DEFAULT 0,
-        PRIMARY KEY (tenant_id, day)";
+/// An empty table `table` of dashboard figures per tenant and period (`key`, text; on
+/// PostgreSQL compared bytewise), with the generation its marks bump. On PostgreSQL
+/// it is confined to the tenant like `calls` (forced row-level security), and open to
+/// the application role and to the schema owner. Migrations 18 and 19 make theirs the
+/// same way.
+pub(crate) fn figures_table(backend: DatabaseBackend, table: &str, key: &str) -> String {
+    let postgres = backend == DatabaseBackend::Postgres;
+    let collation = if postgres { " COLLATE \"C\"" } else { "" };
+    let create = format!(
+        "CREATE TABLE IF NOT EXISTS {table} (
+            tenant_id varchar NOT NULL,
+            {key} text{collation} NOT NULL,
+            generation bigint NOT NULL DEFAULT 0,
+            counted boolean NOT NULL DEFAULT false,
+            calls bigint NOT NULL DEFAULT 0,
+            missed bigint NOT NULL DEFAULT 0,
+            recovered_by_sms bigint NOT NULL DEFAULT 0,
+            booked bigint NOT NULL DEFAULT 0,
+            messages bigint NOT NULL DEFAULT 0,
+            PRIMARY KEY (tenant_id, {key})
+        );"
+    );
+    if !postgres {
+        return create;
+    }
+    format!(
+        "{create}
+        ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+        DROP POLICY IF EXISTS tenant_isolation ON {table};
+        DROP POLICY IF EXISTS schema_owner ON {table};
+        CREATE POLICY tenant_isolation ON {table}
+            USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT});
+        CREATE POLICY schema_owner ON {table} USING ({OWNER}) WITH CHECK ({OWNER});
+        GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE};"
+    )
+}
 
 /// `{old} IS DISTINCT FROM {new}` for each of `columns`, joined by OR: an update that
 /// names a column without changing it marks nothing.
@@ -107,19 +135,7 @@ fn postgres_up() -> String {
     let messages = postgres_day_trigger("messages", "sent_at", &["sent_at"]);
     let action_changed = changed(&["completed_at", "call_id", "kind"], "IS DISTINCT FROM");
     format!(
-        "CREATE TABLE IF NOT EXISTS dashboard_days (
-            tenant_id varchar NOT NULL,
-            day text COLLATE \"C\" NOT NULL,
-            {FIGURES}
-        );
-        ALTER TABLE dashboard_days ENABLE ROW LEVEL SECURITY;
-        ALTER TABLE dashboard_days FORCE ROW LEVEL SECURITY;
-        DROP POLICY IF EXISTS tenant_isolation ON dashboard_days;
-        DROP POLICY IF EXISTS schema_owner ON dashboard_days;
-        CREATE POLICY tenant_isolation ON dashboard_days
-            USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT});
-        CREATE POLICY schema_owner ON dashboard_days USING ({OWNER}) WITH CHECK ({OWNER});
-        GRANT SELECT, INSERT, UPDATE, DELETE ON dashboard_days TO {APP_ROLE};
+        "{table}
 
         {day_mark}
         REVOKE ALL ON FUNCTION otto_dashboard_day_changed(varchar, timestamptz) FROM PUBLIC;
@@ -157,6 +173,7 @@ fn postgres_up() -> String {
         {messages}",
         old_counts = counts_as_recovery("OLD"),
         new_counts = counts_as_recovery("NEW"),
+        table = figures_table(DatabaseBackend::Postgres, "dashboard_days", "day"),
         day_mark = POSTGRES_DAY_MARK,
     )
 }
@@ -188,12 +205,9 @@ pub(crate) fn sqlite_day_mark(tenant: &str, at: &str) -> String {
 
 fn sqlite_up() -> String {
     format!(
-        "CREATE TABLE IF NOT EXISTS dashboard_days (
-            tenant_id varchar NOT NULL,
-            day text NOT NULL,
-            {FIGURES}
-        );
+        "{table}
         {triggers}",
+        table = figures_table(DatabaseBackend::Sqlite, "dashboard_days", "day"),
         triggers = sqlite_triggers(&sqlite_day_mark)
     )
 }

@@ -21,28 +21,12 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
-use crate::m20261125_000002_tenant_data::APP_ROLE;
 use crate::m20261206_000015_dashboard_days::{
-    POSTGRES_DAY_MARK, SQLITE_DROP_TRIGGERS, sqlite_day_mark, sqlite_triggers,
+    POSTGRES_DAY_MARK, SQLITE_DROP_TRIGGERS, figures_table, sqlite_day_mark, sqlite_triggers,
 };
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-const TENANT: &str = "(SELECT otto_tenant())";
-/// The schema owner, as for `dashboard_days`.
-const OWNER: &str = "(SELECT pg_has_role(current_user, 'otto_platform', 'MEMBER'))";
-
-/// The figures' columns, as `dashboard_days` has them; `utc_hour` is
-/// `YYYY-MM-DDTHH`.
-const FIGURES: &str = "generation bigint NOT NULL DEFAULT 0,
-        counted boolean NOT NULL DEFAULT false,
-        calls bigint NOT NULL DEFAULT 0,
-        missed bigint NOT NULL DEFAULT 0,
-        recovered_by_sms bigint NOT NULL DEFAULT 0,
-        booked bigint NOT NULL DEFAULT 0,
-        messages bigint NOT NULL DEFAULT 0,
-        PRIMARY KEY (tenant_id, utc_hour)";
 
 /// Marks the tenant's hour of `at` stale when it ended at least an hour ago and began
 /// less than four days ago, and its day as migration 15 did (ended before yesterday),
@@ -90,20 +74,9 @@ pub(crate) fn postgres_mark(settled_marks: &str) -> String {
 
 fn postgres_up() -> String {
     format!(
-        "CREATE TABLE IF NOT EXISTS dashboard_hours (
-            tenant_id varchar NOT NULL,
-            utc_hour text COLLATE \"C\" NOT NULL,
-            {FIGURES}
-        );
-        ALTER TABLE dashboard_hours ENABLE ROW LEVEL SECURITY;
-        ALTER TABLE dashboard_hours FORCE ROW LEVEL SECURITY;
-        DROP POLICY IF EXISTS tenant_isolation ON dashboard_hours;
-        DROP POLICY IF EXISTS schema_owner ON dashboard_hours;
-        CREATE POLICY tenant_isolation ON dashboard_hours
-            USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT});
-        CREATE POLICY schema_owner ON dashboard_hours USING ({OWNER}) WITH CHECK ({OWNER});
-        GRANT SELECT, INSERT, UPDATE, DELETE ON dashboard_hours TO {APP_ROLE};
+        "{table}
         {mark}",
+        table = figures_table(DatabaseBackend::Postgres, "dashboard_hours", "utc_hour"),
         mark = postgres_mark("")
     )
 }
@@ -145,13 +118,10 @@ pub(crate) fn sqlite_hour_and_day_mark(tenant: &str, at: &str) -> String {
 
 fn sqlite_up() -> String {
     format!(
-        "CREATE TABLE IF NOT EXISTS dashboard_hours (
-            tenant_id varchar NOT NULL,
-            utc_hour text NOT NULL,
-            {FIGURES}
-        );
+        "{table}
         {SQLITE_DROP_TRIGGERS}
         {triggers}",
+        table = figures_table(DatabaseBackend::Sqlite, "dashboard_hours", "utc_hour"),
         triggers = sqlite_triggers(&sqlite_hour_and_day_mark)
     )
 }

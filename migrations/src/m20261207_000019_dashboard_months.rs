@@ -18,26 +18,13 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
 
-use crate::m20261125_000002_tenant_data::APP_ROLE;
-use crate::m20261206_000015_dashboard_days::{SQLITE_DROP_TRIGGERS, sqlite_triggers};
+use crate::m20261206_000015_dashboard_days::{
+    SQLITE_DROP_TRIGGERS, figures_table, sqlite_triggers,
+};
 use crate::m20261206_000018_dashboard_hours::{postgres_mark, sqlite_hour_and_day_mark};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
-
-const TENANT: &str = "(SELECT otto_tenant())";
-/// The schema owner, as for `dashboard_days`.
-const OWNER: &str = "(SELECT pg_has_role(current_user, 'otto_platform', 'MEMBER'))";
-
-/// The figures' columns, as `dashboard_days` has them; `utc_month` is `YYYY-MM`.
-const FIGURES: &str = "generation bigint NOT NULL DEFAULT 0,
-        counted boolean NOT NULL DEFAULT false,
-        calls bigint NOT NULL DEFAULT 0,
-        missed bigint NOT NULL DEFAULT 0,
-        recovered_by_sms bigint NOT NULL DEFAULT 0,
-        booked bigint NOT NULL DEFAULT 0,
-        messages bigint NOT NULL DEFAULT 0,
-        PRIMARY KEY (tenant_id, utc_month)";
 
 /// The month's mark, run where the marking function marks a settled day (over its
 /// `tenant` and `at_hour`), just before the day's: a writer takes a day's row lock
@@ -55,20 +42,9 @@ const POSTGRES_MONTH_MARK: &str =
 
 fn postgres_up() -> String {
     format!(
-        "CREATE TABLE IF NOT EXISTS dashboard_months (
-            tenant_id varchar NOT NULL,
-            utc_month text COLLATE \"C\" NOT NULL,
-            {FIGURES}
-        );
-        ALTER TABLE dashboard_months ENABLE ROW LEVEL SECURITY;
-        ALTER TABLE dashboard_months FORCE ROW LEVEL SECURITY;
-        DROP POLICY IF EXISTS tenant_isolation ON dashboard_months;
-        DROP POLICY IF EXISTS schema_owner ON dashboard_months;
-        CREATE POLICY tenant_isolation ON dashboard_months
-            USING (tenant_id = {TENANT}) WITH CHECK (tenant_id = {TENANT});
-        CREATE POLICY schema_owner ON dashboard_months USING ({OWNER}) WITH CHECK ({OWNER});
-        GRANT SELECT, INSERT, UPDATE, DELETE ON dashboard_months TO {APP_ROLE};
+        "{table}
         {mark}",
+        table = figures_table(DatabaseBackend::Postgres, "dashboard_months", "utc_month"),
         mark = postgres_mark(POSTGRES_MONTH_MARK)
     )
 }
@@ -105,13 +81,10 @@ fn sqlite_marks(tenant: &str, at: &str) -> String {
 
 fn sqlite_up() -> String {
     format!(
-        "CREATE TABLE IF NOT EXISTS dashboard_months (
-            tenant_id varchar NOT NULL,
-            utc_month text NOT NULL,
-            {FIGURES}
-        );
+        "{table}
         {SQLITE_DROP_TRIGGERS}
         {triggers}",
+        table = figures_table(DatabaseBackend::Sqlite, "dashboard_months", "utc_month"),
         triggers = sqlite_triggers(&sqlite_marks)
     )
 }
