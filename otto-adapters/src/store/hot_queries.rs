@@ -82,47 +82,33 @@ impl SqlStore {
             generic_plan: true,
             ..raw(name, tenant(), query)
         };
-        let counted_over = |days: i64| {
-            move |sql: String, values: usize| {
-                let mut bound = dashboard::summary_values(
-                    scope,
-                    sample.now - chrono::Duration::days(days),
-                    sample.now,
-                );
-                bound.truncate(values);
-                (sql, bound)
-            }
+        let days_ago = |days: i64| sample.now - chrono::Duration::days(days);
+        // A grain's periods of the last `days` counted once, as `count_periods` binds
+        // them: the calls with every value, the messages with the tenant and span.
+        let calls_per = |grain, days| {
+            (
+                dashboard::per_period_calls(backend, grain),
+                dashboard::summary_values(scope, days_ago(days), sample.now),
+            )
         };
-        let (year, recent) = (counted_over(365), counted_over(3));
-        let kept = |grain: dashboard::Grain, from: DateTime<Utc>| {
+        let messages_per = |grain, days| {
+            let mut values = dashboard::summary_values(scope, days_ago(days), sample.now);
+            values.truncate(3);
+            (dashboard::per_period_messages(backend, grain), values)
+        };
+        let kept = |grain: dashboard::Grain, days| {
             (
                 dashboard::kept_periods(grain),
                 vec![
                     scope.tenant_id().as_str().into(),
-                    grain.key(from).into(),
+                    grain.key(days_ago(days)).into(),
                     grain.key(sample.now).into(),
                 ],
             )
         };
-        let kept_days = kept(
-            dashboard::Grain::Day,
-            sample.now - chrono::Duration::days(365),
-        );
-        let kept_months = kept(
-            dashboard::Grain::Month,
-            sample.now - chrono::Duration::days(365),
-        );
-        let kept_hours = kept(
-            dashboard::Grain::Hour,
-            sample.now - chrono::Duration::days(3),
-        );
         let summary_over = |days: i64| {
-            let statement = dashboard::SummaryStatement::of(
-                scope,
-                sample.now - chrono::Duration::days(days),
-                sample.now,
-                sample.now,
-            );
+            let statement =
+                dashboard::SummaryStatement::of(scope, days_ago(days), sample.now, sample.now);
             (statement.sql, statement.values)
         };
         let log = LogScope::Tenant(scope.clone());
@@ -177,43 +163,37 @@ impl SqlStore {
             ),
             planned_once("dashboard: 30 days in one statement", summary_over(30)),
             planned_once("dashboard: a year in one statement", summary_over(365)),
-            planned_once("dashboard: a year's kept days", kept_days),
-            planned_once("dashboard: a year's kept months", kept_months),
-            planned_once("dashboard: the recent kept hours", kept_hours),
+            planned_once(
+                "dashboard: a year's kept days",
+                kept(dashboard::Grain::Day, 365),
+            ),
+            planned_once(
+                "dashboard: a year's kept months",
+                kept(dashboard::Grain::Month, 365),
+            ),
+            planned_once(
+                "dashboard: the recent kept hours",
+                kept(dashboard::Grain::Hour, 3),
+            ),
             planned_once(
                 "dashboard: a year's days counted once, calls",
-                year(
-                    dashboard::per_period_calls(backend, dashboard::Grain::Day),
-                    5,
-                ),
+                calls_per(dashboard::Grain::Day, 365),
             ),
             planned_once(
                 "dashboard: a year's days counted once, messages",
-                year(
-                    dashboard::per_period_messages(backend, dashboard::Grain::Day),
-                    3,
-                ),
+                messages_per(dashboard::Grain::Day, 365),
             ),
             planned_once(
                 "dashboard: a year's months counted once, calls",
-                year(
-                    dashboard::per_period_calls(backend, dashboard::Grain::Month),
-                    5,
-                ),
+                calls_per(dashboard::Grain::Month, 365),
             ),
             planned_once(
                 "dashboard: a year's months counted once, messages",
-                year(
-                    dashboard::per_period_messages(backend, dashboard::Grain::Month),
-                    3,
-                ),
+                messages_per(dashboard::Grain::Month, 365),
             ),
             planned_once(
                 "dashboard: the recent hours counted once, calls",
-                recent(
-                    dashboard::per_period_calls(backend, dashboard::Grain::Hour),
-                    5,
-                ),
+                calls_per(dashboard::Grain::Hour, 3),
             ),
             raw(
                 "messages: conversations",
