@@ -242,7 +242,7 @@ impl SqlStore {
         match self.join_write_group(Some(scope)).await? {
             Some(unit) => Ok(unit),
             None => {
-                self.open_tenant_unit(scope, Planning::PerExecution, None)
+                self.open_tenant_unit(scope, Planning::PerExecution, Snapshot::PerStatement)
                     .await
             }
         }
@@ -260,7 +260,8 @@ impl SqlStore {
         scope: &TenantScope,
         planning: Planning,
     ) -> Result<UnitOfWork, StoreError> {
-        self.open_tenant_unit(scope, planning, None).await
+        self.open_tenant_unit(scope, planning, Snapshot::PerStatement)
+            .await
     }
 
     /// [`SqlStore::begin_read_planned`], its statements all reading one snapshot (on
@@ -272,20 +273,19 @@ impl SqlStore {
         scope: &TenantScope,
         planning: Planning,
     ) -> Result<UnitOfWork, StoreError> {
-        let isolation = (self.db.get_database_backend() == DatabaseBackend::Postgres)
-            .then_some(IsolationLevel::RepeatableRead);
-        self.open_tenant_unit(scope, planning, isolation).await
+        self.open_tenant_unit(scope, planning, Snapshot::OneForReading)
+            .await
     }
 
     async fn open_tenant_unit(
         &self,
         scope: &TenantScope,
         planning: Planning,
-        isolation: Option<IsolationLevel>,
+        snapshot: Snapshot,
     ) -> Result<UnitOfWork, StoreError> {
         let span = self.unit_span(Some(scope));
         let transaction = self
-            .begin_tenant(scope, planning, isolation)
+            .begin_tenant(scope, planning, snapshot)
             .instrument(span)
             .await?;
         Ok(UnitOfWork::new(transaction, None))
@@ -295,9 +295,10 @@ impl SqlStore {
         &self,
         scope: &TenantScope,
         planning: Planning,
-        isolation: Option<IsolationLevel>,
+        snapshot: Snapshot,
     ) -> Result<DatabaseTransaction, StoreError> {
-        let proof = if self.db.get_database_backend() == DatabaseBackend::Postgres {
+        let postgres = self.db.get_database_backend() == DatabaseBackend::Postgres;
+        let proof = if postgres {
             Some(
                 self.scope_key
                     .get(&self.db)
@@ -307,13 +308,17 @@ impl SqlStore {
         } else {
             None
         };
-        let transaction = match isolation {
-            Some(level) => {
+        let transaction = match snapshot {
+            // PostgreSQL only: SQLite's transactions read one snapshot already.
+            Snapshot::OneForReading if postgres => {
                 self.db
-                    .begin_with_config(Some(level), Some(AccessMode::ReadOnly))
+                    .begin_with_config(
+                        Some(IsolationLevel::RepeatableRead),
+                        Some(AccessMode::ReadOnly),
+                    )
                     .await
             }
-            None => self.db.begin().await,
+            _ => self.db.begin().await,
         }
         .map_err(store_error)?;
         if let Some(proof) = proof {
@@ -434,6 +439,15 @@ impl SqlStore {
     fn new_id(&self) -> uuid::Uuid {
         self.ids.new_id()
     }
+}
+
+/// Which snapshots a PostgreSQL transaction's statements read (SQLite's read one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Snapshot {
+    /// Each statement its own (`READ COMMITTED`, PostgreSQL's default).
+    PerStatement,
+    /// One for every statement, in a read-only `REPEATABLE READ` transaction.
+    OneForReading,
 }
 
 /// How PostgreSQL plans a transaction's prepared statements (SQLite has one way).
