@@ -729,6 +729,66 @@ async fn postgres_a_finished_read_leaves_its_connection_clean() {
     test_database.drop_database().await;
 }
 
+/// An unfiltered page of calls is planned once per connection for any tenant and
+/// cursor. On one connection, alternating tenants past the point where PostgreSQL
+/// would keep a plan anyway, each page still shows its own tenant's calls only, and
+/// the cursor walks each tenant's calls in order without skipping or repeating one:
+/// the plan carries the tenant and the cursor as parameters, never as the first
+/// request's values.
+#[tokio::test]
+async fn postgres_a_page_planned_once_shows_each_tenant_its_own_calls() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    migrated(&test_database.url)
+        .await
+        .close()
+        .await
+        .expect("close");
+    let connection = database::connect(
+        &test_database.url,
+        &PoolSettings {
+            max_connections: 1,
+            ..PoolSettings::default()
+        },
+    )
+    .await
+    .expect("connects");
+    let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+    let tenants = [(scope_of("org_first"), 3), (scope_of("org_second"), 5)];
+    for (scope, count) in &tenants {
+        for minutes_ago in 0..*count {
+            let external_id = format!("{}-{minutes_ago}", scope.tenant_id().as_str());
+            store
+                .record(scope, contracts::new_call(&external_id, minutes_ago))
+                .await
+                .expect("records");
+        }
+    }
+    let unfiltered = otto_core::calls::CallFilter::default();
+    for _ in 0..4 {
+        for (scope, count) in &tenants {
+            let tenant = scope.tenant_id().as_str();
+            let (mut seen, mut cursor) = (Vec::new(), None);
+            loop {
+                let page = store
+                    .list(scope, &unfiltered, cursor, 2)
+                    .await
+                    .expect("lists");
+                seen.extend(page.items.iter().map(|call| call.external_id.clone()));
+                match page.next {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            let expected: Vec<String> = (0..*count).map(|n| format!("{tenant}-{n}")).collect();
+            assert_eq!(seen, expected, "{tenant}'s calls, newest first, each once");
+        }
+    }
+    connection.close().await.expect("close");
+    test_database.drop_database().await;
+}
+
 /// Two transactions locking the same rows in opposite orders: PostgreSQL breaks the
 /// deadlock by aborting one, and the store reports that as unavailable (503, retry),
 /// not as an internal error.

@@ -17,7 +17,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::calls;
-use super::{SqlStore, search_terms, store_error, stored_time};
+use super::{Planning, SqlStore, search_terms, store_error, stored_time};
 
 fn to_domain(row: calls::Model) -> Result<Call, StoreError> {
     Ok(Call {
@@ -198,6 +198,38 @@ pub(super) fn list_query(
     .limit(u64::from(limit) + 1)
 }
 
+/// How a page of calls with `filter` is planned. An unfiltered page (the first, or
+/// any page by cursor) has one best plan whatever its values: a seek on the tenant's
+/// newest-first index. PostgreSQL, planning it again for each request's tenant and
+/// cursor, spent longer planning than reading the page, so it is planned once per
+/// connection. Any filter keeps a plan per execution: a rep's calls, a time range or
+/// a search are best found by an index that only the values (and their statistics)
+/// choose.
+pub(super) fn list_planning(filter: &CallFilter) -> Planning {
+    // Destructured so that a new filter field cannot skip this decision.
+    let CallFilter {
+        started_from,
+        started_before,
+        direction,
+        answered,
+        has_recording,
+        search,
+        assigned_to,
+    } = filter;
+    let unfiltered = started_from.is_none()
+        && started_before.is_none()
+        && direction.is_none()
+        && answered.is_none()
+        && has_recording.is_none()
+        && search.is_none()
+        && assigned_to.is_none();
+    if unfiltered {
+        Planning::Generic
+    } else {
+        Planning::PerExecution
+    }
+}
+
 #[async_trait]
 impl CallRepository for SqlStore {
     async fn record(&self, scope: &TenantScope, call: NewCall) -> Result<Call, StoreError> {
@@ -273,7 +305,9 @@ impl CallRepository for SqlStore {
         limit: u32,
     ) -> Result<Page<Call, CallCursor>, StoreError> {
         let limit = limit.clamp(1, otto_core::calls::MAX_PAGE_SIZE);
-        let transaction = self.begin_read(scope).await?;
+        let transaction = self
+            .begin_read_planned(scope, list_planning(filter))
+            .await?;
         let rows = list_query(self.db.get_database_backend(), scope, filter, cursor, limit)
             .into_model::<CallRow>()
             .all(&*transaction)

@@ -67,8 +67,8 @@ impl SqlStore {
         let calls_page = |name, filter: CallFilter, cursor| HotQuery {
             name,
             scope: tenant(),
+            generic_plan: calls::list_planning(&filter) == Planning::Generic,
             statement: calls::list_query(backend, scope, &filter, cursor, PAGE).build(backend),
-            generic_plan: false,
         };
         let raw = |name, scope, (sql, values): (String, Vec<sea_orm::Value>)| HotQuery {
             name,
