@@ -67,10 +67,6 @@ DEEP_PAGES = 200
 PAGE = 50
 LEASE_RUNS = 5
 SLOWER = 0.8  # a ratio below this is flagged
-# Reads are measured in rounds, small then at size each round, and reported as
-# medians: on a shared machine throughput drifts by a quarter within minutes, and a
-# ratio of two runs minutes apart measured the drift as much as the table.
-ROUNDS = int(os.environ.get("OTTO_BENCH_ROUNDS", "3"))
 
 
 def log(message):
@@ -294,34 +290,16 @@ def measured(run, warm_up=None):
     return run(bench.SECONDS)
 
 
-def median(values):
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def in_rounds(runs):
-    """Each of `runs` (by database name) warmed up, then measured ROUNDS times, one
-    after the other within each round; per database the round of median throughput
-    (its p99 with it), every round's non-2xx answers counted, and the median of the
-    rounds' ratios (at size over small, each from runs seconds apart)."""
-    for run in runs.values():
-        run(bench.WARMUP)
-    rounds = {name: [] for name in runs}
-    for _ in range(ROUNDS):
-        for name, run in runs.items():
-            rounds[name].append(run(bench.SECONDS))
-    figures = {}
-    for name, measured_rounds in rounds.items():
-        by_rps = sorted(measured_rounds, key=lambda figures: figures["rps"])
-        chosen = dict(by_rps[len(by_rps) // 2])
-        chosen["non_2xx"] = sum(figures["non_2xx"] or 0 for figures in measured_rounds)
-        chosen["rounds"] = [figures["rps"] for figures in measured_rounds]
-        figures[name] = chosen
+    """`runs` (by database name) in rounds, small then at size each round
+    (run.in_rounds), and the median of
+    the rounds' ratios (at size over small, each from runs seconds apart)."""
+    figures = bench.in_rounds(runs)
     ratio = None
-    if set(rounds) == {"small", "size"}:
-        ratio = median([large["rps"] / small["rps"] if small["rps"] else float("nan")
-                        for small, large in zip(rounds["small"], rounds["size"])])
+    if set(figures) == {"small", "size"}:
+        ratio = statistics.median([large / small if small else float("nan")
+                        for small, large in zip(figures["small"]["rounds"],
+                                                figures["size"]["rounds"])])
     return figures, ratio
 
 
@@ -567,7 +545,7 @@ def markdown(rows, lease, purge, unique_at_size, seeded, rows_in, size, elapsed)
         + f"). Each scenario: {bench.WARMUP} s warm-up, then {bench.SECONDS} s of wrk "
         f"({bench.WRK_THREADS} threads, {bench.CONNECTIONS} connections), small first; "
         f"reads before webhooks, so the small database stays small. Reads run in "
-        f"{ROUNDS} rounds (small, then at size, each round) and show the round of median "
+        f"{bench.ROUNDS} rounds (small, then at size, each round) and show the round of median "
         f"throughput; their ratio is the median of the rounds' ratios (req/s at size over "
         f"req/s small, measured seconds apart). Webhooks run once (ratio of the two "
         f"runs). Below {SLOWER} a ratio is flagged.",

@@ -20,6 +20,7 @@ Needs perf (Debian: linux-perf), wrk, pgbench and psql, with PostgreSQL on loopb
 import argparse
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -81,10 +82,21 @@ BEFORE_AND_AFTER = [
     "does); since 2026-12-06 a read sends three, and ends with a ROLLBACK that travels "
     "with the ping sqlx sends as the connection returns to its pool "
     "(`UnitOfWork::finish_read`).",
-    "- What remains is spread: decoding rows by column name (sqlx's `try_get`), JSON, "
-    "tracing, HTTP; none above a tenth. pgbench's own figure moves by a third between "
-    "runs on this machine (3,422 and 5,210 transactions/s within one `make bench` on "
-    "2026-12-06), so read the ratio of one run beside the main table's.",
+    "- What remains is spread: decoding rows, JSON, tracing, HTTP; none above a tenth. "
+    "pgbench's own figure moves by a third between runs on this machine (3,422 and "
+    "5,210 transactions/s within one `make bench` on 2026-12-06), so read the ratio of "
+    "one run beside the main table's.",
+    "- PostgreSQL's side (2026-12-07): counting every side's CPU showed PostgreSQL "
+    "spending more per Otto request than per pgbench transaction of the same SQL "
+    "(454 to 539 µs against 362 to 441 µs, on the 19,388-call tenant of the main "
+    "table). Its log said why: it planned the page again for each request's tenant "
+    "and limit (`bind`, 0.2 ms), where pgbench's prepared statement is planned once. "
+    "An unfiltered page is now planned once per connection (`calls::list_planning`); "
+    "PostgreSQL's CPU per request fell to 364 to 389 µs (pgbench's 323 to 351 µs in "
+    "the same runs). The same binary before and after, five interleaved rounds of "
+    "10 s on that database beside pgbench (median 4,571 transactions/s): with the "
+    "Redis limiter 2,025 and 2,088 requests/s (ratio 0.44 and 0.46), with the "
+    "in-process limiter 2,201 and 2,382 requests/s (0.48 and 0.52).",
     "",
 ]
 
@@ -93,10 +105,35 @@ def log(message):
     print(f"profile: {message}", file=sys.stderr, flush=True)
 
 
-def cpu_ticks(pid):
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
+def cpu_ticks(pid, with_reaped_children=False):
+    """`pid`'s CPU time in clock ticks (utime + stime), and its reaped children's."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:  # it exited meanwhile: its time is now its parent's
+        return 0
+    own = int(fields[11]) + int(fields[12])
+    return own + (int(fields[13]) + int(fields[14]) if with_reaped_children else 0)
+
+
+def postgres_ticks():
+    """Every PostgreSQL process's CPU time in clock ticks; a backend that exited
+    (pgbench's, at its end) is counted in the postmaster's reaped children."""
+    pids = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True,
+                          text=True).stdout.split()
+    return sum(cpu_ticks(pid, with_reaped_children=True) for pid in pids)
+
+
+def accounted(run):
+    """`run()`'s figures, with the CPU seconds it cost the load generator it ran
+    (a reaped child of this process) and PostgreSQL."""
+    before = (resource.getrusage(resource.RUSAGE_CHILDREN), postgres_ticks())
+    figures = run()
+    after = (resource.getrusage(resource.RUSAGE_CHILDREN), postgres_ticks())
+    figures["client_cpu"] = (after[0].ru_utime + after[0].ru_stime
+                             - before[0].ru_utime - before[0].ru_stime)
+    figures["postgres_cpu"] = (after[1] - before[1]) / os.sysconf("SC_CLK_TCK")
+    return figures
 
 
 def categorise(report):
@@ -112,6 +149,11 @@ def categorise(report):
                 shares[name] += percent
                 break
     return shares
+
+
+def per_request(figures, key):
+    """µs of `figures[key]` (CPU seconds) per request or transaction."""
+    return f"{figures[key] / figures['requests'] * 1e6:.0f}" if figures["requests"] else "—"
 
 
 def run(binary):
@@ -149,8 +191,8 @@ def run(binary):
         headers = [f"Authorization: Bearer {token}"]
         bench.wrk(url, bench.CONNECTIONS, 3, headers=headers)  # warm up
 
-        baseline = bench.pgbench(bench.PGBENCH_CALLS.replace("{proof}", proof),
-                                 database=DATABASE)
+        baseline = accounted(lambda: bench.pgbench(
+            bench.PGBENCH_CALLS.replace("{proof}", proof), database=DATABASE))
 
         samples = os.path.join(work, "perf.data")
         before = cpu_ticks(server.process.pid)
@@ -158,7 +200,8 @@ def run(binary):
             ["perf", "record", "-F", "499", "-p", str(server.process.pid), "-o", samples,
              "--", "sleep", str(bench.SECONDS)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        figures = bench.wrk(url, bench.CONNECTIONS, bench.SECONDS, headers=headers)
+        figures = accounted(lambda: bench.wrk(url, bench.CONNECTIONS, bench.SECONDS,
+                                              headers=headers))
         perf.wait()
         ticks = cpu_ticks(server.process.pid) - before
         if figures["non_2xx"]:
@@ -188,6 +231,18 @@ def run(binary):
         f"| ratio (target ≥ 0.5) | {figures['rps'] / baseline['rps']:.2f} |",
         f"| Otto p99 | {figures['p99']:.2f} ms |",
         f"| server CPU per request | {cpu_us:.0f} µs |",
+        "",
+        "Where each request's CPU goes, on every side of the same measured runs "
+        "(µs per request; the load generator's from its rusage, PostgreSQL's summed "
+        "over its processes):",
+        "",
+        "| CPU per request | Otto | pgbench |",
+        "|---|---|---|",
+        f"| load generator (wrk; pgbench's own client) | {per_request(figures, 'client_cpu')} "
+        f"| {per_request(baseline, 'client_cpu')} |",
+        f"| otto-server (under perf) | {cpu_us:.0f} | — |",
+        f"| PostgreSQL | {per_request(figures, 'postgres_cpu')} "
+        f"| {per_request(baseline, 'postgres_cpu')} |",
         "",
         "| where the server's CPU goes | share | µs per request |",
         "|---|---|---|",
