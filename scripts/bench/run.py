@@ -392,23 +392,23 @@ def signed_webhooks(server, deliveries, unique=True, threads=WRK_THREADS,
     return run
 
 
-def calls_beside_pgbench(server, baseline_sql, credentials):
-    """The calls list with each of `credentials` (by name: an Authorization header)
-    and pgbench running the same SQL, in rounds; each row's baseline is pgbench's
-    median round."""
-    def calls(header):
+def calls_beside_pgbench(baseline_sql, variants):
+    """The calls list in each of `variants` (by name: a server and an Authorization
+    header) and pgbench running the same SQL, in rounds; each row's baseline is
+    pgbench's median round."""
+    def calls(server, header):
         return lambda seconds: wrk(f"{server.base}/api/v1/calls?limit=50", CONNECTIONS,
                                    seconds, headers=[header])
     runs = {"pgbench": lambda seconds: pgbench(baseline_sql, seconds=seconds)}
-    runs.update((name, calls(header)) for name, header in credentials.items())
+    runs.update((name, calls(*variant)) for name, variant in variants.items())
     figures = in_rounds(runs)
     baseline = figures.pop("pgbench")
     rounds = lambda values: ", ".join(f"{value:,.0f}" for value in values)
-    return [measured_row(server, f"GET /api/v1/calls?limit=50 ({name}, RLS)",
+    return [measured_row(variants[name][0], f"GET /api/v1/calls?limit=50 ({name}, RLS)",
                          "pgbench: same SELECT with set_config", measured, baseline=baseline,
                          target="≥ 0.5",
                          extra=f"{len(measured['rounds'])} rounds, each pgbench then "
-                               f"{' then '.join(credentials)}: Otto {rounds(measured['rounds'])}/s, "
+                               f"{' then '.join(variants)}: Otto {rounds(measured['rounds'])}/s, "
                                f"pgbench {rounds(baseline['rounds'])}/s; the medians are compared")
             for name, measured in figures.items()]
 
@@ -465,8 +465,21 @@ def main():
                             baseline=baseline, target="≥ 0.6"))
         # Fresh statistics for both sides: the tables were just filled.
         psql("ANALYZE", DATABASE)
-        rows.extend(calls_beside_pgbench(pg, PGBENCH_CALLS.replace('{proof}', proof),
-                                         {"API token": auth, "Clerk session JWT": session_auth}))
+        # The same database behind a server deciding rate limits in process: what the
+        # Redis round trip costs the calls list, in the same rounds.
+        in_process_env = dict(pg_env, PORT="18150", OTTO_WORKER_PORT="19150",
+                              OTTO_DATA_DIR=os.path.join(work, "pg-in-process-limiter"))
+        del in_process_env["REDIS_URL"]
+        os.makedirs(in_process_env["OTTO_DATA_DIR"])
+        in_process = Server("postgres", 18150, in_process_env)
+        servers.append(in_process)
+        rows.extend(calls_beside_pgbench(PGBENCH_CALLS.replace('{proof}', proof), {
+            "API token": (pg, auth),
+            "Clerk session JWT": (pg, session_auth),
+            "API token, in-process limiter": (in_process, auth),
+        }))
+        in_process.stop()
+        servers.remove(in_process)
         sha = redis_cli("SCRIPT", "LOAD", open_gcra_script()).strip()
         baseline = redis_benchmark(sha)
         wrk(f"{pg.base}/api/v1/me", CONNECTIONS, WARMUP, headers=[auth])
@@ -644,12 +657,13 @@ METHOD = """### Method, and what limits each ratio
   commit, PostgreSQL defaults); the baseline's transaction has the claim, the call and
   the delivery-log row only.
 - The calls list and its pgbench baseline run in rounds (OTTO_BENCH_ROUNDS, default 3):
-  pgbench, then the API token, then the session JWT, each round, after one warm-up of
-  each; each row shows its median round beside pgbench's median, and lists every
-  round. Both run on the tenant the webhook scenarios filled (some 20,000 calls). Otto
-  also decides each request's rate limits in Redis (one `EVALSHA`), which pgbench does
-  not: measured beside the in-process limiter on 2026-12-06, that round trip was 11
-  to 18% of the calls list's throughput.
+  pgbench, then the API token, then the session JWT, then the API token against a
+  second server on the same database deciding rate limits in process, each round,
+  after one warm-up of each; each row shows its median round beside pgbench's median,
+  and lists every round. All run on the tenant the webhook scenarios filled (some
+  20,000 calls). The first two rows' server decides each request's rate limits in
+  Redis (one `EVALSHA`), which pgbench does not; the third row shows what that round
+  trip costs.
 - Baselines run the same SQL with pgbench (prepared statements, the same connection
   count and duration; the transaction sets `otto_app`, `app.tenant_id` and the tenant's
   proof as Otto does, so row-level security applies) and the limiter's Lua script with redis-benchmark
