@@ -730,11 +730,11 @@ async fn postgres_a_finished_read_leaves_its_connection_clean() {
 }
 
 /// An unfiltered page of calls is planned once per connection for any tenant and
-/// cursor. On one connection, alternating tenants past the point where PostgreSQL
-/// would keep a plan anyway, each page still shows its own tenant's calls only, and
-/// the cursor walks each tenant's calls in order without skipping or repeating one:
-/// the plan carries the tenant and the cursor as parameters, never as the first
-/// request's values.
+/// cursor: on one connection, alternating tenants, PostgreSQL reports only generic
+/// plans for the pages' statements. Each page still shows its own tenant's calls
+/// only, and the cursor walks each tenant's calls newest first (calls starting at
+/// the same instant by id) without skipping or repeating one: the plan carries the
+/// tenant and the cursor as parameters, never as the first request's values.
 #[tokio::test]
 async fn postgres_a_page_planned_once_shows_each_tenant_its_own_calls() {
     let Some(test_database) = TestDatabase::create().await else {
@@ -755,19 +755,23 @@ async fn postgres_a_page_planned_once_shows_each_tenant_its_own_calls() {
     .await
     .expect("connects");
     let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
-    let tenants = [(scope_of("org_first"), 3), (scope_of("org_second"), 5)];
-    for (scope, count) in &tenants {
-        for minutes_ago in 0..*count {
-            let external_id = format!("{}-{minutes_ago}", scope.tenant_id().as_str());
+    // Minutes before noon of each tenant's calls; two of the second's start together.
+    let tenants = [
+        (scope_of("org_first"), vec![0, 1, 2]),
+        (scope_of("org_second"), vec![0, 1, 1, 2, 3]),
+    ];
+    for (scope, starts) in &tenants {
+        for (n, minutes_ago) in starts.iter().enumerate() {
+            let external_id = format!("{}-{n}", scope.tenant_id().as_str());
             store
-                .record(scope, contracts::new_call(&external_id, minutes_ago))
+                .record(scope, contracts::new_call(&external_id, *minutes_ago))
                 .await
                 .expect("records");
         }
     }
     let unfiltered = otto_core::calls::CallFilter::default();
     for _ in 0..4 {
-        for (scope, count) in &tenants {
+        for (scope, starts) in &tenants {
             let tenant = scope.tenant_id().as_str();
             let (mut seen, mut cursor) = (Vec::new(), None);
             loop {
@@ -775,16 +779,61 @@ async fn postgres_a_page_planned_once_shows_each_tenant_its_own_calls() {
                     .list(scope, &unfiltered, cursor, 2)
                     .await
                     .expect("lists");
-                seen.extend(page.items.iter().map(|call| call.external_id.clone()));
+                seen.extend(page.items);
                 match page.next {
                     Some(next) => cursor = Some(next),
                     None => break,
                 }
             }
-            let expected: Vec<String> = (0..*count).map(|n| format!("{tenant}-{n}")).collect();
-            assert_eq!(seen, expected, "{tenant}'s calls, newest first, each once");
+            assert!(
+                seen.iter().all(|call| call.tenant_id == *scope.tenant_id()),
+                "only {tenant}'s calls"
+            );
+            assert!(
+                seen.windows(2)
+                    .all(|pair| (pair[0].started_at, pair[0].id) > (pair[1].started_at, pair[1].id)),
+                "{tenant}'s calls newest first, ties by id, none twice"
+            );
+            let mut external_ids: Vec<String> =
+                seen.into_iter().map(|call| call.external_id).collect();
+            external_ids.sort();
+            let expected: Vec<String> =
+                (0..starts.len()).map(|n| format!("{tenant}-{n}")).collect();
+            assert_eq!(external_ids, expected, "every one of {tenant}'s calls");
         }
     }
+    // The pool's one connection prepared the pages' statements (the first page's and
+    // the cursor's) and ran each with its generic plan only, never one made for the
+    // values of a request.
+    let plans = connection
+        .query_all_raw(Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT generic_plans, custom_plans, statement FROM pg_prepared_statements \
+             WHERE statement LIKE 'SELECT \"calls\".\"id\"%ORDER BY \"calls\".\"started_at\" DESC%'",
+        ))
+        .await
+        .expect("the connection's prepared statements");
+    let plans: Vec<(i64, i64, String)> = plans
+        .iter()
+        .map(|row| {
+            (
+                row.try_get("", "generic_plans").expect("generic plans"),
+                row.try_get("", "custom_plans").expect("custom plans"),
+                row.try_get("", "statement").expect("statement"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        plans.len(),
+        2,
+        "the first page's statement and the cursor's: {plans:#?}"
+    );
+    assert!(
+        plans
+            .iter()
+            .all(|(generic, custom, _)| *generic > 0 && *custom == 0),
+        "{plans:#?}"
+    );
     connection.close().await.expect("close");
     test_database.drop_database().await;
 }

@@ -292,8 +292,8 @@ def measured(run, warm_up=None):
 
 def in_rounds(runs):
     """`runs` (by database name) in rounds, small then at size each round
-    (run.in_rounds), and the median of
-    the rounds' ratios (at size over small, each from runs seconds apart)."""
+    (run.in_rounds), and the median of the rounds' ratios (at size over small, each
+    from runs seconds apart)."""
     figures = bench.in_rounds(runs)
     ratio = None
     if set(figures) == {"small", "size"}:

@@ -10,11 +10,16 @@ per second beside pgbench running the same SQL in the same run (prepared, with t
 role, tenant and proof settings, as in the main table), the server's CPU time per
 request (from /proc/<pid>/stat), and that time split by where it is spent, from the
 symbols perf saw: each sample is given to the first category whose pattern its symbol
-or object matches (the table below lists them in that order).
+or object matches (the table below lists them in that order). Beside it, the CPU per
+request of every side of the same runs, for Otto and for pgbench: the load generator's
+(its rusage), the server's, and PostgreSQL's (every `postgres` process on the machine,
+found with pgrep, with the backends that exited counted in the postmaster's reaped
+children; on a machine running other clusters, theirs too).
 
 Run alone:  python3 scripts/bench/cpu_profile.py [--bin target/release/otto-server]
             [--update-docs]
-Needs perf (Debian: linux-perf), wrk, pgbench and psql, with PostgreSQL on loopback.
+Needs perf (Debian: linux-perf), wrk, pgbench, psql and pgrep, with PostgreSQL on
+loopback on this machine.
 """
 
 import argparse
@@ -121,18 +126,35 @@ def postgres_ticks():
     (pgbench's, at its end) is counted in the postmaster's reaped children."""
     pids = subprocess.run(["pgrep", "-x", "postgres"], capture_output=True,
                           text=True).stdout.split()
+    if not pids:
+        return None  # PostgreSQL is not a process this machine shows
     return sum(cpu_ticks(pid, with_reaped_children=True) for pid in pids)
+
+
+def load_generators_gone():
+    """Waits (up to 5 s) until pgbench's backends have exited: one still exiting when
+    PostgreSQL's time is read would be counted nowhere."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and bench.psql_value(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgbench'",
+            "postgres") != "0":
+        time.sleep(0.05)
 
 
 def accounted(run):
     """`run()`'s figures, with the CPU seconds it cost the load generator it ran
     (a reaped child of this process) and PostgreSQL."""
+    # perf, also a child of this process, is reaped only after this returns: its
+    # time is not the load generator's.
     before = (resource.getrusage(resource.RUSAGE_CHILDREN), postgres_ticks())
     figures = run()
+    load_generators_gone()
     after = (resource.getrusage(resource.RUSAGE_CHILDREN), postgres_ticks())
     figures["client_cpu"] = (after[0].ru_utime + after[0].ru_stime
                              - before[0].ru_utime - before[0].ru_stime)
-    figures["postgres_cpu"] = (after[1] - before[1]) / os.sysconf("SC_CLK_TCK")
+    figures["postgres_cpu"] = (
+        (after[1] - before[1]) / os.sysconf("SC_CLK_TCK")
+        if None not in (before[1], after[1]) else None)
     return figures
 
 
@@ -153,13 +175,15 @@ def categorise(report):
 
 def per_request(figures, key):
     """µs of `figures[key]` (CPU seconds) per request or transaction."""
-    return f"{figures[key] / figures['requests'] * 1e6:.0f}" if figures["requests"] else "—"
+    if figures[key] is None or not figures["requests"]:
+        return "—"
+    return f"{figures[key] / figures['requests'] * 1e6:.0f}"
 
 
 def run(binary):
     """Profiles the calls list; returns the Markdown section."""
     binary = os.path.abspath(binary)
-    bench.need("wrk", "pgbench", "psql", "perf")
+    bench.need("wrk", "pgbench", "psql", "perf", "pgrep")
     if not os.path.exists(binary):
         sys.exit(f"profile: {binary} is missing: cargo build --release -p otto-server")
     work = tempfile.mkdtemp(prefix="otto-profile-")

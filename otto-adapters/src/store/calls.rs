@@ -422,3 +422,50 @@ impl SqlStore {
         row.map(to_domain).transpose()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use otto_core::calls::{CallSearch, Direction};
+    use otto_core::tenancy::UserId;
+
+    use super::*;
+
+    #[test]
+    fn only_an_unfiltered_page_is_planned_once_for_any_values() {
+        assert_eq!(list_planning(&CallFilter::default()), Planning::Generic);
+        let at = Utc::now();
+        let filtered = [
+            CallFilter {
+                started_from: Some(at),
+                ..CallFilter::default()
+            },
+            CallFilter {
+                started_before: Some(at),
+                ..CallFilter::default()
+            },
+            CallFilter {
+                direction: Some(Direction::Inbound),
+                ..CallFilter::default()
+            },
+            CallFilter {
+                answered: Some(false),
+                ..CallFilter::default()
+            },
+            CallFilter {
+                has_recording: Some(true),
+                ..CallFilter::default()
+            },
+            CallFilter {
+                search: CallSearch::parse("smith"),
+                ..CallFilter::default()
+            },
+            CallFilter {
+                assigned_to: Some(UserId::parse("user_rep").expect("a user id")),
+                ..CallFilter::default()
+            },
+        ];
+        for filter in filtered {
+            assert_eq!(list_planning(&filter), Planning::PerExecution, "{filter:?}");
+        }
+    }
+}
