@@ -642,14 +642,9 @@ async fn sqlite_a_lock_held_by_another_process_is_unavailable_not_internal() {
         .expect("releases the lock");
 }
 
-/// A read ends without `COMMIT`: its `ROLLBACK` goes out with the ping the pool sends
-/// as the connection comes back. The next unit of work on that connection must find
-/// it outside any transaction, as the login role, with no tenant set.
-#[tokio::test]
-async fn postgres_a_finished_read_leaves_its_connection_clean() {
-    let Some(test_database) = TestDatabase::create().await else {
-        return;
-    };
+/// `test_database` migrated, and a store on a pool of one connection: every unit of
+/// work runs in the same PostgreSQL session, which then shows what they left behind.
+async fn on_one_connection(test_database: &TestDatabase) -> (DatabaseConnection, SqlStore) {
     migrated(&test_database.url)
         .await
         .close()
@@ -665,6 +660,18 @@ async fn postgres_a_finished_read_leaves_its_connection_clean() {
     .await
     .expect("connects");
     let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+    (connection, store)
+}
+
+/// A read ends without `COMMIT`: its `ROLLBACK` goes out with the ping the pool sends
+/// as the connection comes back. The next unit of work on that connection must find
+/// it outside any transaction, as the login role, with no tenant set.
+#[tokio::test]
+async fn postgres_a_finished_read_leaves_its_connection_clean() {
+    let Some(test_database) = TestDatabase::create().await else {
+        return;
+    };
+    let (connection, store) = on_one_connection(&test_database).await;
     let scope = scope_of("org_reader");
     store
         .record(&scope, contracts::new_call("R1", 1))
@@ -740,21 +747,7 @@ async fn postgres_a_page_planned_once_shows_each_tenant_its_own_calls() {
     let Some(test_database) = TestDatabase::create().await else {
         return;
     };
-    migrated(&test_database.url)
-        .await
-        .close()
-        .await
-        .expect("close");
-    let connection = database::connect(
-        &test_database.url,
-        &PoolSettings {
-            max_connections: 1,
-            ..PoolSettings::default()
-        },
-    )
-    .await
-    .expect("connects");
-    let store = SqlStore::new(connection.clone(), Arc::new(UuidV7Ids));
+    let (connection, store) = on_one_connection(&test_database).await;
     // Minutes before noon of each tenant's calls; two of the second's start together.
     let tenants = [
         (scope_of("org_first"), vec![0, 1, 2]),
