@@ -102,6 +102,12 @@ BEFORE_AND_AFTER = [
     "10 s on that database beside pgbench (median 4,571 transactions/s): with the "
     "Redis limiter 2,025 and 2,088 requests/s (ratio 0.44 and 0.46), with the "
     "in-process limiter 2,201 and 2,382 requests/s (0.48 and 0.52).",
+    "- One round trip more or less (2026-12-07): a build sending one more statement "
+    "per read (`SELECT 1` after the settings, for this experiment only) served the "
+    "calls list at 2,646 requests/s against 2,601 without it (four interleaved "
+    "rounds, pgbench 5,453), so folding `BEGIN` into the settings' round trip, which "
+    "sea-orm's transactions do not allow, was not pursued: the server's time goes to "
+    "its own work, not to waiting.",
     "",
 ]
 
