@@ -645,6 +645,7 @@ async fn sqlite_a_lock_held_by_another_process_is_unavailable_not_internal() {
 /// `test_database` migrated, and a store on a pool of one connection: every unit of
 /// work runs in the same PostgreSQL session, which then shows what they left behind.
 async fn on_one_connection(test_database: &TestDatabase) -> (DatabaseConnection, SqlStore) {
+    // Migrated on a pool of its own: migrations need more than one connection.
     migrated(&test_database.url)
         .await
         .close()
