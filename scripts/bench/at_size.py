@@ -297,9 +297,7 @@ def in_rounds(runs):
     figures = bench.in_rounds(runs)
     ratio = None
     if set(figures) == {"small", "size"}:
-        ratio = statistics.median([large / small if small else float("nan")
-                        for small, large in zip(figures["small"]["rounds"],
-                                                figures["size"]["rounds"])])
+        ratio = bench.paired_ratio(figures["size"]["rounds"], figures["small"]["rounds"])
     return figures, ratio
 
 

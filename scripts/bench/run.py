@@ -343,6 +343,13 @@ def in_rounds(runs, rounds=ROUNDS):
     return figures
 
 
+def paired_ratio(numerators, denominators):
+    """The median of the rounds' own ratios: each round's figure over the same round's
+    other figure, measured seconds apart."""
+    return statistics.median(numerator / denominator if denominator else float("nan")
+                             for numerator, denominator in zip(numerators, denominators))
+
+
 def measured_row(server, name, baseline_name, figures, baseline=None, target=None, extra=""):
     row = {"scenario": name, "server": server.name, **figures,
            "rss": server.peak_rss_mib(), "baseline_name": baseline_name,
@@ -415,10 +422,7 @@ def calls_beside_pgbench(baseline_sql, variants):
                                  f"{rounds(measured['rounds'])}/s, pgbench "
                                  f"{rounds(baseline['rounds'])}/s; the ratio is the median "
                                  f"of each round's own")
-        # Each round's Otto over the same round's pgbench, seconds apart.
-        row["ratio"] = statistics.median(
-            otto / database if database else float("nan")
-            for otto, database in zip(measured["rounds"], baseline["rounds"]))
+        row["ratio"] = paired_ratio(measured["rounds"], baseline["rounds"])
         rows.append(row)
     return rows
 
