@@ -26,6 +26,7 @@ mod m20261206_000016_pending_live_events;
 mod m20261206_000017_search_term_order;
 mod m20261206_000018_dashboard_hours;
 mod m20261207_000019_dashboard_months;
+mod m20261207_000020_dashboard_last_hour;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
@@ -108,6 +109,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000017_search_term_order::Migration),
             Box::new(m20261206_000018_dashboard_hours::Migration),
             Box::new(m20261207_000019_dashboard_months::Migration),
+            Box::new(m20261207_000020_dashboard_last_hour::Migration),
         ]
     }
 }

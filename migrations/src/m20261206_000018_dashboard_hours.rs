@@ -28,16 +28,27 @@ use crate::m20261206_000015_dashboard_days::{
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// Marks the tenant's hour of `at` stale when it ended at least an hour ago and began
-/// less than four days ago, and its day as migration 15 did (ended before yesterday),
-/// with `settled_marks` (statements over `tenant` and `at_hour`, ending in a newline
-/// and the day's indent) run just before the day's.
-/// The first test returns for the last two hours, where today's writes land. A mark
-/// that creates an hour's row also removes the tenant's hours older than five days,
-/// which no summary reads and no mark recreates: rows that only marks created (a
-/// tenant whose dashboard is never asked for) stay a few days' worth. Migration 19
-/// replaces it with its month's mark among `settled_marks`.
+/// This migration's test for a write whose hour is not watched: the hour began less
+/// than two hours ago (it ended less than an hour ago, or has not ended).
+pub(crate) const POSTGRES_UNWATCHED_LAST_TWO_HOURS: &str = "at_hour > now_utc - interval '2 hours'";
+
+/// [`postgres_mark_unwatched`] with this migration's watch: hours that ended at least
+/// an hour ago. Migration 19 replaces the function with its month's mark among
+/// `settled_marks`.
 pub(crate) fn postgres_mark(settled_marks: &str) -> String {
+    postgres_mark_unwatched(POSTGRES_UNWATCHED_LAST_TWO_HOURS, settled_marks)
+}
+
+/// Marks the tenant's hour of `at` stale unless `unwatched` (a test over `at_hour` and
+/// `now_utc`) holds or it began four days ago or more, and its day as migration 15 did
+/// (ended before yesterday), with `settled_marks` (statements over `tenant` and
+/// `at_hour`, ending in a newline and the day's indent) run just before the day's.
+/// The first test returns for the unwatched recent hours, where today's writes land. A
+/// mark that creates an hour's row also removes the tenant's hours older than five
+/// days, which no summary reads and no mark recreates: rows that only marks created (a
+/// tenant whose dashboard is never asked for) stay a few days' worth. Migration 20
+/// watches every hour that ended.
+pub(crate) fn postgres_mark_unwatched(unwatched: &str, settled_marks: &str) -> String {
     format!(
         "CREATE OR REPLACE FUNCTION \
     otto_dashboard_day_changed(tenant varchar, at timestamptz)
@@ -47,7 +58,7 @@ pub(crate) fn postgres_mark(settled_marks: &str) -> String {
             now_utc timestamp := statement_timestamp() AT TIME ZONE 'UTC';
             created boolean;
         BEGIN
-            IF at IS NULL OR at_hour > now_utc - interval '2 hours' THEN
+            IF at IS NULL OR {unwatched} THEN
                 RETURN;
             END IF;
             IF at_hour >= now_utc - interval '4 days' THEN
@@ -85,21 +96,31 @@ fn postgres_down() -> String {
     format!("{POSTGRES_DAY_MARK} DROP TABLE IF EXISTS dashboard_hours;")
 }
 
+/// This migration's bound on the newest hour SQLite watches (compared with its key):
+/// the one that began two hours ago.
+const SQLITE_WATCHED_TO_TWO_HOURS_AGO: &str = "<= strftime('%Y-%m-%dT%H', 'now', '-2 hours')";
+
 /// SQLite's statements marking the hour of `at` stale, under the same rule as
 /// PostgreSQL's, and removing the tenant's hours older than five days with each mark
-/// (one writer at a time, so no lock to spare). Times are stored as RFC 3339 text in
-/// UTC, so the hour is the first thirteen characters (`YYYY-MM-DDTHH`).
+/// (one writer at a time, so no lock to spare).
 pub(crate) fn sqlite_hour_mark(tenant: &str, at: &str) -> String {
+    sqlite_hour_mark_watched(tenant, at, SQLITE_WATCHED_TO_TWO_HOURS_AGO)
+}
+
+/// [`sqlite_hour_mark`] watching hours from four days ago to the one whose key compares
+/// with `newest` (a comparison and a key: `< strftime(...)`). Times are stored as RFC
+/// 3339 text in UTC, so the hour is the first thirteen characters (`YYYY-MM-DDTHH`).
+pub(crate) fn sqlite_hour_mark_watched(tenant: &str, at: &str, newest: &str) -> String {
     let hour = format!("replace(substr({at}, 1, 13), ' ', 'T')");
     format!(
         "INSERT INTO dashboard_hours (tenant_id, utc_hour, generation, counted)
              SELECT {tenant}, {hour}, 1, 0
              WHERE ({at}) IS NOT NULL
-                 AND {hour} <= strftime('%Y-%m-%dT%H', 'now', '-2 hours')
+                 AND {hour} {newest}
                  AND {hour} >= strftime('%Y-%m-%dT%H', 'now', '-4 days')
              ON CONFLICT (tenant_id, utc_hour) DO UPDATE
                  SET generation = generation + 1, counted = 0;
-         DELETE FROM dashboard_hours WHERE {hour} <= strftime('%Y-%m-%dT%H', 'now', '-2 hours')
+         DELETE FROM dashboard_hours WHERE {hour} {newest}
              AND {hour} >= strftime('%Y-%m-%dT%H', 'now', '-4 days')
              AND tenant_id = {tenant}
              AND utc_hour < strftime('%Y-%m-%dT%H', 'now', '-5 days');"

@@ -33,7 +33,7 @@ pub struct Migration;
 /// transactions writing days of one month in opposite orders queue on the month where
 /// they would deadlock on the days. Late writes to one tenant's month queue on its row
 /// until commit, as those to one day did.
-const POSTGRES_MONTH_MARK: &str =
+pub(crate) const POSTGRES_MONTH_MARK: &str =
     "INSERT INTO dashboard_months (tenant_id, utc_month, generation, counted)
                 VALUES (tenant, to_char(at_hour, 'YYYY-MM'), 1, false)
                 ON CONFLICT (tenant_id, utc_month) DO UPDATE
@@ -59,7 +59,7 @@ fn postgres_down() -> String {
 /// SQLite's statement marking the month of `at` stale under the day's rule (its day
 /// ended before yesterday). Times are stored as RFC 3339 text in UTC, so the month is
 /// the first seven characters (`YYYY-MM`).
-fn sqlite_month_mark(tenant: &str, at: &str) -> String {
+pub(crate) fn sqlite_month_mark(tenant: &str, at: &str) -> String {
     format!(
         "INSERT INTO dashboard_months (tenant_id, utc_month, generation, counted)
              SELECT {tenant}, substr({at}, 1, 7), 1, 0
@@ -71,7 +71,7 @@ fn sqlite_month_mark(tenant: &str, at: &str) -> String {
 
 /// The hour's, day's and month's marks (one writer at a time: the order does not
 /// matter).
-fn sqlite_marks(tenant: &str, at: &str) -> String {
+pub(crate) fn sqlite_marks(tenant: &str, at: &str) -> String {
     format!(
         "{} {}",
         sqlite_hour_and_day_mark(tenant, at),

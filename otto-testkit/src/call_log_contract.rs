@@ -2,7 +2,7 @@
 //! outcomes ([`CallRepository`]), recordings ([`InsightStore::recording_of`]),
 //! conversations ([`MessageLog`]) and the dashboard's counts ([`DashboardQueries`]).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use otto_core::calls::{CallFilter, CallSearch, Direction, NewCall, OutcomeChange, Page};
 use otto_core::dashboard::DashboardSummary;
 use otto_core::ports::{
@@ -104,8 +104,8 @@ async fn ids(calls: &dyn CallRepository, scope: &TenantScope, filter: CallFilter
 /// Filters combine and narrow by time, direction, answer, recording, customer and
 /// rep; outcomes are written, cleared and read back per tenant; the latest recording
 /// is found; conversations group messages by customer newest first and page without
-/// gaps; the dashboard counts the range, and late writes to its recent hours and to
-/// its settled months at once.
+/// gaps; the dashboard counts the range, and late writes to its recent hours, to the
+/// last hour that ended and to its settled months at once.
 /// `tenant_a` and `tenant_b` must be fresh.
 pub async fn call_log_contract(stores: CallLogStores<'_>, tenant_a: &str, tenant_b: &str) {
     let (a, b) = (scope_of(tenant_a), scope_of(tenant_b));
@@ -126,6 +126,24 @@ pub async fn call_log_contract(stores: CallLogStores<'_>, tenant_a: &str, tenant
             late: Duration::hours(5),
             text: Duration::hours(4),
             number: "+15557780001",
+        },
+    )
+    .await;
+    // The last hour that ended, which a store keeps from a quarter of an hour after its
+    // end: calls that began in it and are reported after it (its :20 and :40).
+    let now = Utc::now();
+    let into_the_hour = now - now.duration_trunc(Duration::hours(1)).expect("an hour");
+    the_dashboard_counts_late_writes(
+        &stores,
+        &scope_of(&format!("{tenant_a}_last_hour")),
+        LateWrites {
+            name: "last_hour",
+            range: (-Duration::days(2), Duration::hours(1)),
+            first: into_the_hour + Duration::minutes(40),
+            other: Duration::hours(30),
+            late: into_the_hour + Duration::minutes(20),
+            text: into_the_hour + Duration::minutes(30),
+            number: "+15557800001",
         },
     )
     .await;
