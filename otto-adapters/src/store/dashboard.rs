@@ -73,8 +73,10 @@ const SETTLED_AFTER_DAYS: i64 = 3;
 /// Hours that ended at least this long ago are kept. The triggers watch every hour that
 /// ended (migration 20; and began less than four days ago, which the recent days this
 /// store keeps hours of are well inside), so a count is never kept for an hour a write
-/// could still change unmarked, with clocks (and a writer's transaction from its insert
-/// to its commit) up to a quarter of an hour apart. Migration 18's triggers watched
+/// could still change unmarked while the application's clock runs ahead of the
+/// database's by less than this, less the time a write takes from its statement to its
+/// commit (Otto's commit within their store call; a webhook's within its request
+/// timeout, at most ten minutes). Migration 18's triggers watched
 /// hours from an hour after they ended, and this was three hours: a summary counted its
 /// last three to four hours from the calls, a busy tenant's densest.
 const HOURS_KEPT_AFTER: Duration = Duration::minutes(15);
