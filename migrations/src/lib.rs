@@ -82,6 +82,24 @@ async fn quoted_schema(connection: &SchemaManagerConnection<'_>) -> Result<Strin
         .try_get::<String>("", "schema")
 }
 
+/// Runs `statements` for the backend the migration runs on: a migration whose SQL is
+/// written out per backend (the dashboard's tables and triggers).
+async fn execute_per_backend(
+    manager: &SchemaManager<'_>,
+    postgres: impl FnOnce() -> String,
+    sqlite: impl FnOnce() -> String,
+) -> Result<(), DbErr> {
+    let statements = match manager.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => postgres(),
+        _ => sqlite(),
+    };
+    manager
+        .get_connection()
+        .execute_unprepared(&statements)
+        .await
+        .map(|_| ())
+}
+
 /// Runs Otto's migrations in order.
 #[derive(Debug)]
 pub struct Migrator;

@@ -14,7 +14,7 @@
 //! triggers: no backfill, and only the brief lock `CREATE TRIGGER` takes.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
+use sea_orm_migration::sea_orm::DatabaseBackend;
 
 use crate::m20261125_000002_tenant_data::APP_ROLE;
 
@@ -280,26 +280,15 @@ pub(crate) const SQLITE_DROP_TRIGGERS: &str = "DROP TRIGGER IF EXISTS calls_dash
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = match manager.get_database_backend() {
-            DatabaseBackend::Postgres => postgres_up(),
-            _ => sqlite_up(),
-        };
-        manager
-            .get_connection()
-            .execute_unprepared(&statements)
-            .await?;
-        Ok(())
+        crate::execute_per_backend(manager, postgres_up, sqlite_up).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = match manager.get_database_backend() {
-            DatabaseBackend::Postgres => POSTGRES_DOWN.to_owned(),
-            _ => format!("{SQLITE_DROP_TRIGGERS} DROP TABLE IF EXISTS dashboard_days;"),
-        };
-        manager
-            .get_connection()
-            .execute_unprepared(&statements)
-            .await?;
-        Ok(())
+        crate::execute_per_backend(
+            manager,
+            || POSTGRES_DOWN.to_owned(),
+            || format!("{SQLITE_DROP_TRIGGERS} DROP TABLE IF EXISTS dashboard_days;"),
+        )
+        .await
     }
 }

@@ -19,7 +19,7 @@
 //! `CREATE OR REPLACE FUNCTION` (SQLite: of its triggers).
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
+use sea_orm_migration::sea_orm::DatabaseBackend;
 
 use crate::m20261206_000015_dashboard_days::{
     POSTGRES_DAY_MARK, SQLITE_DROP_TRIGGERS, figures_table, sqlite_day_mark, sqlite_triggers,
@@ -157,26 +157,10 @@ fn sqlite_down() -> String {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = match manager.get_database_backend() {
-            DatabaseBackend::Postgres => postgres_up(),
-            _ => sqlite_up(),
-        };
-        manager
-            .get_connection()
-            .execute_unprepared(&statements)
-            .await?;
-        Ok(())
+        crate::execute_per_backend(manager, postgres_up, sqlite_up).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = match manager.get_database_backend() {
-            DatabaseBackend::Postgres => postgres_down(),
-            _ => sqlite_down(),
-        };
-        manager
-            .get_connection()
-            .execute_unprepared(&statements)
-            .await?;
-        Ok(())
+        crate::execute_per_backend(manager, postgres_down, sqlite_down).await
     }
 }

@@ -16,7 +16,7 @@
 //! locks of `CREATE TABLE` and `CREATE OR REPLACE FUNCTION` (SQLite: of its triggers).
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend};
+use sea_orm_migration::sea_orm::DatabaseBackend;
 
 use crate::m20261206_000015_dashboard_days::{
     SQLITE_DROP_TRIGGERS, figures_table, sqlite_triggers,
@@ -99,26 +99,10 @@ fn sqlite_down() -> String {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = match manager.get_database_backend() {
-            DatabaseBackend::Postgres => postgres_up(),
-            _ => sqlite_up(),
-        };
-        manager
-            .get_connection()
-            .execute_unprepared(&statements)
-            .await?;
-        Ok(())
+        crate::execute_per_backend(manager, postgres_up, sqlite_up).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = match manager.get_database_backend() {
-            DatabaseBackend::Postgres => postgres_down(),
-            _ => sqlite_down(),
-        };
-        manager
-            .get_connection()
-            .execute_unprepared(&statements)
-            .await?;
-        Ok(())
+        crate::execute_per_backend(manager, postgres_down, sqlite_down).await
     }
 }
