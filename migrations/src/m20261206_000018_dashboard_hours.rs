@@ -30,7 +30,7 @@ pub struct Migration;
 
 /// This migration's test for a write whose hour is not watched: the hour began less
 /// than two hours ago (it ended less than an hour ago, or has not ended).
-pub(crate) const POSTGRES_UNWATCHED_LAST_TWO_HOURS: &str = "at_hour > now_utc - interval '2 hours'";
+const POSTGRES_UNWATCHED_LAST_TWO_HOURS: &str = "at_hour > now_utc - interval '2 hours'";
 
 /// [`postgres_mark_unwatched`] with this migration's watch: hours that ended at least
 /// an hour ago. Migration 19 replaces the function with its month's mark among

@@ -64,6 +64,9 @@ SIZE = {"tenants": 1000, "calls": 1_000_000, "keys": 1_000_000, "deliveries": 1_
         "messages": 200_000, "jobs": 100_000}  # the seed's defaults
 TTL_DAYS = 90  # IDEMPOTENCY_TTL_DAYS and WEBHOOK_LOG_RETENTION_DAYS, set explicitly
 DEEP_PAGES = 200
+# The store keeps an hour's dashboard figures this long after it ends
+# (HOURS_KEPT_AFTER in otto-adapters/src/store/dashboard.rs).
+HOURS_KEPT_AFTER = datetime.timedelta(minutes=15)
 PAGE = 50
 LEASE_RUNS = 5
 SLOWER = 0.8  # a ratio below this is flagged
@@ -526,8 +529,7 @@ def counted_from_calls(now, days):
     start = now - datetime.timedelta(days=days)
     into_day = start - start.replace(hour=0, minute=0, second=0, microsecond=0)
     first_day = min(into_day, datetime.timedelta(days=1) - into_day)
-    kept_to = (now - datetime.timedelta(minutes=15)).replace(minute=0, second=0,
-                                                            microsecond=0)
+    kept_to = (now - HOURS_KEPT_AFTER).replace(minute=0, second=0, microsecond=0)
     return first_day.total_seconds() / 3600, (now - kept_to).total_seconds() / 60
 
 
