@@ -27,6 +27,7 @@ mod m20261206_000017_search_term_order;
 mod m20261206_000018_dashboard_hours;
 mod m20261207_000019_dashboard_months;
 mod m20261207_000020_dashboard_last_hour;
+mod m20261207_000021_dashboard_settled_hours;
 
 pub use m20261125_000002_tenant_data::APP_ROLE;
 pub use m20261125_000003_webhooks::PLATFORM_KEY_OWNER;
@@ -128,6 +129,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000018_dashboard_hours::Migration),
             Box::new(m20261207_000019_dashboard_months::Migration),
             Box::new(m20261207_000020_dashboard_last_hour::Migration),
+            Box::new(m20261207_000021_dashboard_settled_hours::Migration),
         ]
     }
 }

@@ -60,6 +60,8 @@ const TENANT_TABLES: &[&str] = &[
     "dashboard_months",
     // A row per recent hour with a change (the message below, three hours old).
     "dashboard_hours",
+    // A row per hour of a settled day a summary counted (written below).
+    "dashboard_settled_hours",
     // The call's `call.created`, pending until a stream reads (and numbers) it.
     "pending_live_events",
 ];
@@ -181,6 +183,9 @@ async fn postgres_row_level_security_confines_raw_sql_to_the_tenant() {
             ),
             format!(
                 "INSERT INTO outbound_actions (id, tenant_id, kind, follow_up_key, to_number, body, started_at) VALUES (gen_random_uuid(), '{tenant}', 'sms', 'k1', '+15550000000', 'hi', now())"
+            ),
+            format!(
+                "INSERT INTO dashboard_settled_hours (tenant_id, utc_hour, counted, kept_on) VALUES ('{tenant}', '2026-11-01T05', true, '2026-12-01')"
             ),
         ] {
             transaction

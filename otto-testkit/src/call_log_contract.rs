@@ -105,7 +105,8 @@ async fn ids(calls: &dyn CallRepository, scope: &TenantScope, filter: CallFilter
 /// rep; outcomes are written, cleared and read back per tenant; the latest recording
 /// is found; conversations group messages by customer newest first and page without
 /// gaps; the dashboard counts the range, and late writes to its recent hours, to the
-/// last hour that ended and to its settled months at once.
+/// last hour that ended, to the settled day it starts inside and to its settled
+/// months at once.
 /// `tenant_a` and `tenant_b` must be fresh.
 pub async fn call_log_contract(stores: CallLogStores<'_>, tenant_a: &str, tenant_b: &str) {
     let (a, b) = (scope_of(tenant_a), scope_of(tenant_b));
@@ -146,6 +147,24 @@ pub async fn call_log_contract(stores: CallLogStores<'_>, tenant_a: &str, tenant
             late: into_the_hour + Duration::minutes(20),
             text: into_the_hour + Duration::minutes(30),
             number: "+15557800001",
+        },
+    )
+    .await;
+    // From half past midnight 30 days ago: the hours of that settled day after the
+    // range's start, which a store keeps from the first summary (its :05, :06 and :07).
+    let into_the_day = now - now.duration_trunc(Duration::days(1)).expect("a day");
+    let first_day = Duration::days(30) + into_the_day;
+    the_dashboard_counts_late_writes(
+        &stores,
+        &scope_of(&format!("{tenant_a}_first_day")),
+        LateWrites {
+            name: "first_day",
+            range: (Duration::minutes(30) - first_day, Duration::hours(1)),
+            first: first_day - Duration::hours(5),
+            other: first_day - Duration::hours(10),
+            late: first_day - Duration::hours(7),
+            text: first_day - Duration::hours(6),
+            number: "+15557810001",
         },
     )
     .await;

@@ -523,14 +523,15 @@ def run(binary, size=None):
 
 def counted_from_calls(now, days):
     """What a summary of the last `days` days, asked at `now`, counts from its calls
-    rather than kept rows (the store's plan: the smaller side of its partial first day,
-    and the hours not yet kept, which end a quarter of an hour after they do):
-    (hours of the first day, minutes at the end)."""
+    rather than kept rows (the store's plan: the minutes before the first whole hour of
+    its first day, a settled one whose whole hours are kept, and the hours not yet kept,
+    which end a quarter of an hour after they do): (minutes at the start, minutes at
+    the end)."""
     start = now - datetime.timedelta(days=days)
-    into_day = start - start.replace(hour=0, minute=0, second=0, microsecond=0)
-    first_day = min(into_day, datetime.timedelta(days=1) - into_day)
+    into_hour = start - start.replace(minute=0, second=0, microsecond=0)
+    first = (datetime.timedelta(hours=1) - into_hour) % datetime.timedelta(hours=1)
     kept_to = (now - HOURS_KEPT_AFTER).replace(minute=0, second=0, microsecond=0)
-    return first_day.total_seconds() / 3600, (now - kept_to).total_seconds() / 60
+    return first.total_seconds() / 60, (now - kept_to).total_seconds() / 60
 
 
 def number(value, digits=0):
@@ -539,7 +540,7 @@ def number(value, digits=0):
 
 def markdown(rows, lease, purge, unique_at_size, seeded, rows_in, size, elapsed, counted):
     seconds, purge_out, during, loaded, before, after = purge
-    first_day_hours, last_minutes = counted
+    first_minutes, last_minutes = counted
     lines = [
         "### Cost growth with data size (PostgreSQL + Redis)",
         "",
@@ -618,14 +619,17 @@ def markdown(rows, lease, purge, unique_at_size, seeded, rows_in, size, elapsed,
         f"{PAGE} calls each; the small database has {SMALL['calls']} calls, so its "
         "deepest page is its last. The message thread is the big tenant's longest.",
         "- Dashboard: settled days are read from `dashboard_days`, their whole months "
-        "from `dashboard_months` (migration 19) and the recent days' hours from "
-        "`dashboard_hours` (migration 18), which the warm-up fills (the seed leaves them "
-        "without counts, as a freshly migrated database has none); what remains per "
-        "request is the smaller side of the range's partial first day (the part in the "
-        "range, or the part before it subtracted from the kept day) and the hours not "
-        "kept yet, counted from their calls. In this run the 30-day range counted "
-        f"{first_day_hours:.1f} hours of its first day and its last {last_minutes:.0f} "
-        "minutes. An hour is kept a quarter of an hour after it ends, since the "
+        "from `dashboard_months` (migration 19), the whole hours of the settled day a "
+        "range starts inside from `dashboard_settled_hours` (migration 21) and the "
+        "recent days' hours from `dashboard_hours` (migration 18), which the warm-up "
+        "fills (the seed leaves them without counts, as a freshly migrated database has "
+        "none); what remains per request is under an hour at the start and the hours "
+        "not kept yet, counted from their calls. In this run the 30-day range counted "
+        f"its first {first_minutes:.0f} minutes and its last {last_minutes:.0f} "
+        "minutes. Before migration 21 it counted the smaller side of its first day (the "
+        "part in the range, or the part before it subtracted from the kept day): 10.7 "
+        "hours of it gave 30 days 0.81 of small in the run of 2026-12-07 10:32Z. "
+        "An hour is kept a quarter of an hour after it ends, since the "
         "triggers watch every hour that ended (migration 20); before, it was kept three "
         "hours after, and a summary counted its last three to four hours, where the "
         "seed is densest (some 260 of the big tenant's calls): 30 days at size 0.72 of "

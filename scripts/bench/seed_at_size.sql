@@ -53,6 +53,8 @@
 -- - tenants, tenant_settings, provider_accounts (a CallRail company and a Twilio
 --   account per tenant, no signing key), users and memberships (an owner and 2-8
 --   reps per tenant). live_event_sequences needs no row (taken by upsert).
+-- - dashboard_settled_hours, when that table exists (migration 21): the hours of the
+--   first days of the last 7, 30, 90 and 365 days for every tenant, not counted.
 -- - call_search_terms, when that table exists (migration 13): the terms of every
 --   call (with its start, from migration 17), by otto_core::calls::search_terms's
 --   rule written in SQL, which agrees with
@@ -576,6 +578,28 @@ BEGIN
     IF unchecked THEN
         PERFORM set_config('session_replication_role', 'origin', true);
     END IF;
+END
+$$;
+
+-- The hours of settled days a day of dashboards leaves (migration 21), when that
+-- table exists: for every tenant, the hours of the first days of the last 7, 30, 90
+-- and 365 days, kept today. Not counted: the seed counts nothing for the dashboard
+-- (a summary counts them and keeps the figures, as it would in production).
+DO $$
+BEGIN
+    IF to_regclass('public.dashboard_settled_hours') IS NULL THEN
+        RETURN;
+    END IF;
+    INSERT INTO dashboard_settled_hours (tenant_id, utc_hour, generation, counted, kept_on)
+    SELECT t.id, to_char(day + make_interval(hours => hour), 'YYYY-MM-DD"T"HH24'), 0, false,
+           to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD')
+      FROM tenants t,
+           unnest(ARRAY[7, 30, 90, 365]) AS ago,
+           LATERAL (SELECT date_trunc('day', now() AT TIME ZONE 'UTC')
+                           - make_interval(days => ago) AS day) AS first_day,
+           generate_series(0, 23) AS hour
+     ORDER BY 1, 2;
+    ANALYZE dashboard_settled_hours;
 END
 $$;
 

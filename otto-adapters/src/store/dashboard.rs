@@ -6,17 +6,19 @@
 //!   `dashboard_days` (migration 15), one row per day, except its whole months of
 //!   settled days, which are read from `dashboard_months` (migration 19), one row per
 //!   month;
-//! - from there, its whole hours that ended at least a quarter of an hour ago are read
-//!   from `dashboard_hours` (migration 18), one row per hour;
-//! - the rest (a partial first day, a partial last day when the range ends before the
-//!   recent days, the last quarter of an hour to an hour and a quarter) is counted from
-//!   the calls, which are few; of a partial settled day, the smaller side is counted:
-//!   the part in the range, or the part outside it, subtracted from the whole day kept.
+//! - the whole hours in the range of a settled day it starts or ends inside are read
+//!   from `dashboard_settled_hours` (migration 21), one row per hour;
+//! - from the settled days on, its whole hours that ended at least a quarter of an
+//!   hour ago are read from `dashboard_hours` (migration 18), one row per hour;
+//! - the rest (under an hour at either end, and the last quarter of an hour to an hour
+//!   and a quarter) is counted from the calls, which are few.
 //!
 //! A kept month, day or hour not yet in its table, or marked stale by a late write (the
 //! tables' triggers bump its `generation`), is counted from its calls and stored with
 //! the generation seen *before* counting: a write that lands meanwhile bumps the
-//! generation, and the stale counts are not kept (see [`store_periods`]).
+//! generation, and the stale counts are not kept (see [`store_periods`]). A settled
+//! day's hours have no marks of their own: each holds its day's generation, and is
+//! valid while the day's is still that one ([`Grain::SettledHour`]).
 //!
 //! A summary is one statement while every kept period it needs is there and current;
 //! otherwise it is read again in one snapshot (`REPEATABLE READ` on PostgreSQL), period
@@ -88,8 +90,14 @@ pub(super) enum Grain {
     Month,
     /// `dashboard_days`, keyed `YYYY-MM-DD`.
     Day,
-    /// `dashboard_hours`, keyed `YYYY-MM-DDTHH`.
+    /// `dashboard_hours`, keyed `YYYY-MM-DDTHH`: hours of the recent days.
     Hour,
+    /// `dashboard_settled_hours`, keyed `YYYY-MM-DDTHH`: hours of settled days. No
+    /// trigger marks them; a row's `generation` is its day's in `dashboard_days` when
+    /// it was counted (0 without a day row), and the row is valid while the day's is
+    /// still that one: every write that changes a settled day's figures bumps it, and
+    /// day rows are never deleted, so a generation never repeats.
+    SettledHour,
 }
 
 impl Grain {
@@ -98,6 +106,7 @@ impl Grain {
             Grain::Month => "dashboard_months",
             Grain::Day => "dashboard_days",
             Grain::Hour => "dashboard_hours",
+            Grain::SettledHour => "dashboard_settled_hours",
         }
     }
 
@@ -105,7 +114,7 @@ impl Grain {
         match self {
             Grain::Month => "utc_month",
             Grain::Day => "day",
-            Grain::Hour => "utc_hour",
+            Grain::Hour | Grain::SettledHour => "utc_hour",
         }
     }
 
@@ -118,7 +127,7 @@ impl Grain {
                 .checked_add_months(Months::new(1))
                 .map(start_of),
             Grain::Day => start.checked_add_signed(Duration::days(1)),
-            Grain::Hour => start.checked_add_signed(Duration::hours(1)),
+            Grain::Hour | Grain::SettledHour => start.checked_add_signed(Duration::hours(1)),
         }
     }
 
@@ -127,7 +136,7 @@ impl Grain {
         match self {
             Grain::Month => time.date_naive().with_day(1).map_or(time, start_of),
             Grain::Day => start_of(time.date_naive()),
-            Grain::Hour => {
+            Grain::Hour | Grain::SettledHour => {
                 let seconds = time.timestamp();
                 DateTime::from_timestamp(seconds - seconds.rem_euclid(3600), 0).unwrap_or(time)
             }
@@ -155,7 +164,7 @@ impl Grain {
         match self {
             Grain::Month => start.format("%Y-%m").to_string(),
             Grain::Day => start.format("%Y-%m-%d").to_string(),
-            Grain::Hour => start.format("%Y-%m-%dT%H").to_string(),
+            Grain::Hour | Grain::SettledHour => start.format("%Y-%m-%dT%H").to_string(),
         }
     }
 
@@ -167,9 +176,11 @@ impl Grain {
             Grain::Day => NaiveDate::parse_from_str(key, "%Y-%m-%d")
                 .ok()
                 .map(start_of),
-            Grain::Hour => NaiveDateTime::parse_from_str(&format!("{key}:00"), "%Y-%m-%dT%H:%M")
-                .ok()
-                .map(|start| start.and_utc()),
+            Grain::Hour | Grain::SettledHour => {
+                NaiveDateTime::parse_from_str(&format!("{key}:00"), "%Y-%m-%dT%H:%M")
+                    .ok()
+                    .map(|start| start.and_utc())
+            }
         }
     }
 
@@ -183,12 +194,14 @@ impl Grain {
             (DatabaseBackend::Postgres, Grain::Day) => {
                 format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')")
             }
-            (DatabaseBackend::Postgres, Grain::Hour) => {
+            (DatabaseBackend::Postgres, Grain::Hour | Grain::SettledHour) => {
                 format!("to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24')")
             }
             (_, Grain::Month) => format!("substr({column}, 1, 7)"),
             (_, Grain::Day) => format!("substr({column}, 1, 10)"),
-            (_, Grain::Hour) => format!("replace(substr({column}, 1, 13), ' ', 'T')"),
+            (_, Grain::Hour | Grain::SettledHour) => {
+                format!("replace(substr({column}, 1, 13), ' ', 'T')")
+            }
         }
     }
 }
@@ -206,11 +219,26 @@ fn kept_total(grain: Grain, first: &str, end: &str, yes: &str) -> String {
         CAST(COALESCE(SUM(booked), 0) AS BIGINT) AS booked, \
         CAST(COALESCE(SUM(messages), 0) AS BIGINT) AS messages \
         FROM {table} WHERE tenant_id = $1 AND {key} >= {first} AND {key} < {end} \
-        AND counted = {yes}",
+        AND counted = {yes}{valid}",
         table = grain.table(),
         key = grain.key_column(),
+        valid = if grain == Grain::SettledHour {
+            SETTLED_HOUR_IS_VALID
+        } else {
+            ""
+        },
     )
 }
+
+/// A settled day's hour (a row of `dashboard_settled_hours`) is valid while its day's
+/// generation is the one it was counted at.
+const SETTLED_HOUR_IS_VALID: &str = " AND generation = COALESCE((SELECT d.generation \
+    FROM dashboard_days d WHERE d.tenant_id = $1 AND d.day = substr(utc_hour, 1, 10)), 0)";
+
+/// The generations of `$1`'s days from `$2` to `$3` (keys, both included) that have a
+/// row: the others are at 0.
+const DAY_GENERATIONS: &str = "SELECT day AS period, generation FROM dashboard_days \
+    WHERE tenant_id = $1 AND day >= $2 AND day <= $3";
 
 /// The periods of `$1` in `[$2, $3)` (keys) kept so far.
 pub(super) fn kept_periods(grain: Grain) -> String {
@@ -244,27 +272,47 @@ pub(super) fn per_period_messages(backend: DatabaseBackend, grain: Grain) -> Str
 }
 
 /// Stores counted periods: `$1` tenant, then per period (`rows`) its key, the
-/// generation seen before counting, and its figures. A period whose generation moved
-/// on since (a write marked it stale meanwhile) keeps its mark, and is counted again
-/// next time.
+/// generation seen before counting, and its figures (and for a settled day's hour, the
+/// day it was counted on). A period whose generation moved on since (a write marked it
+/// stale meanwhile) keeps its mark, and is counted again next time; a settled day's
+/// hour is replaced unless it holds a newer day generation (a row of an older one is
+/// not valid anyway).
 fn store_periods(grain: Grain, rows: &str) -> String {
+    let (kept_on, set_kept_on, keep_when) = if grain == Grain::SettledHour {
+        (
+            ", kept_on",
+            ", generation = excluded.generation, kept_on = excluded.kept_on",
+            "<=",
+        )
+    } else {
+        ("", "", "=")
+    };
     format!(
         "INSERT INTO {table} (tenant_id, {key}, generation, counted, calls, missed, \
-        recovered_by_sms, booked, messages) VALUES {rows} \
+        recovered_by_sms, booked, messages{kept_on}) VALUES {rows} \
         ON CONFLICT (tenant_id, {key}) DO UPDATE SET counted = excluded.counted, \
         calls = excluded.calls, missed = excluded.missed, \
         recovered_by_sms = excluded.recovered_by_sms, booked = excluded.booked, \
-        messages = excluded.messages \
-        WHERE {table}.generation = excluded.generation",
+        messages = excluded.messages{set_kept_on} \
+        WHERE {table}.generation {keep_when} excluded.generation",
         table = grain.table(),
         key = grain.key_column(),
     )
 }
 
-/// Removes `$1`'s hours before `$2` (a key).
+/// Removes `$1`'s recent hours before `$2` (a key).
 const FORGET_OLD_HOURS: &str = "DELETE FROM dashboard_hours WHERE tenant_id = $1 AND utc_hour < $2";
 
-/// Periods stored per statement (eight parameters each).
+/// Removes `$1`'s settled days' hours counted before the day `$2` (a key).
+const FORGET_OLD_SETTLED_HOURS: &str =
+    "DELETE FROM dashboard_settled_hours WHERE tenant_id = $1 AND kept_on < $2";
+
+/// A settled day's hours are kept until the day after the one they were counted on
+/// ends: a range's first day moves on by a day each day, and the hours it reads with
+/// it.
+const SETTLED_HOURS_KEPT_FOR: Duration = Duration::days(1);
+
+/// Periods stored per statement (at most nine parameters each).
 const PERIODS_PER_STATEMENT: usize = 200;
 
 /// The parameters of [`per_period_calls`] for `scope`'s range `[from, to)`.
@@ -299,14 +347,6 @@ impl Figures {
         self.recovered_by_sms += other.recovered_by_sms;
         self.booked += other.booked;
         self.messages += other.messages;
-    }
-
-    fn subtract(&mut self, other: Figures) {
-        self.calls -= other.calls;
-        self.missed -= other.missed;
-        self.recovered_by_sms -= other.recovered_by_sms;
-        self.booked -= other.booked;
-        self.messages -= other.messages;
     }
 
     /// The figures of a row with every column.
@@ -366,69 +406,43 @@ fn recent_start(now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         .map(start_of)
 }
 
-/// The settled days `[from, to)` keeps (they end at `recent` at the latest), and the
-/// parts of its end days it trims ([`Plan::trimmed`]). An end inside a settled day is
-/// trimmed when the part of that day outside the range is the shorter; when both ends
-/// are inside the same day, when both parts together are shorter than the range.
-fn settled_days(
+/// The whole hours in `[from, to)` of `day` (a span), if it is settled (ends at
+/// `recent` at the latest) and the range starts or ends inside it.
+fn settled_hours_of(
+    day: Span,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     recent: DateTime<Utc>,
-) -> (Option<Span>, [Option<Span>; 2]) {
-    let (Some((from_day, from_next)), Some((to_day, to_next))) =
-        (Grain::Day.period_of(from), Grain::Day.period_of(to))
-    else {
-        return (None, [None, None]);
-    };
-    let before = (from != from_day && from_next <= recent && from - from_day < from_next - from)
-        .then_some((from_day, from));
-    let after =
-        (to != to_day && to_next <= recent && to_next - to < to - to_day).then_some((to, to_next));
-    let [before, after] = match (before, after) {
-        (Some((start, from)), Some((to, next))) if from_day == to_day => {
-            let outside = (from - start) + (next - to);
-            if outside < to - from {
-                [before, after]
-            } else {
-                [None, None]
-            }
-        }
-        // One end inside the one day: nothing whole to keep.
-        _ if from_day == to_day => [None, None],
-        ends => [ends.0, ends.1],
-    };
-    let first = match before {
-        Some((start, _)) => start,
-        None if from == from_day => from,
-        None => from_next,
-    };
-    let end = after.map_or(to_day.min(recent), |(_, next)| next);
-    if first < end {
-        (Some((first, end)), [before, after])
-    } else {
-        (None, [None, None])
+) -> Option<Span> {
+    let (day_start, day_end) = day;
+    let inside = (day_start < from && from < day_end) || (day_start < to && to < day_end);
+    if !inside || day_end > recent {
+        return None;
     }
+    let start = Grain::Hour.ceil(from.max(day_start))?;
+    let end = Grain::Hour.floor(to.min(day_end));
+    (start < end).then_some((start, end))
 }
 
-/// How a range divides: kept settled days, except their whole months, which are kept
-/// as months; then kept recent hours right after them. Any part may be missing; the
-/// kept ones meet, in this order, and the rest of the range is counted from the calls
+/// How a range divides: the whole hours of a settled day it starts inside; kept
+/// settled days, except their whole months, which are kept as months; the whole hours
+/// of a settled day it ends inside, or else kept recent hours. Any part may be
+/// missing; the kept ones meet, in this order, and the rest of the range (under an
+/// hour at either end, and the recent hours not kept yet) is counted from the calls
 /// ([`Plan::counted`]).
-///
-/// A range that starts (or ends) inside a settled day counts the smaller side of that
-/// day: the part inside the range, or the whole kept day less the part outside it
-/// (`trimmed`, counted and subtracted). Figures are counts of calls and messages by
-/// their time, so a kept day's figures are the sum of its two parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Plan {
-    /// The parts of the kept days outside the range: before its start, after its end.
-    trimmed: [Option<Span>; 2],
+    /// Whole hours of the settled day the range starts inside.
+    first_hours: Option<Span>,
     /// Settled days before the first whole month.
     early_days: Option<Span>,
     /// Whole months of settled days.
     months: Option<Span>,
     /// Settled days after the last whole month (all of them, without one).
     days: Option<Span>,
+    /// Whole hours of the settled day the range ends inside (not the one it starts
+    /// inside: those are `first_hours`).
+    last_hours: Option<Span>,
     /// Recent hours, from the recent days' start at the earliest.
     hours: Option<Span>,
 }
@@ -436,17 +450,32 @@ struct Plan {
 impl Plan {
     fn of(from: DateTime<Utc>, to: DateTime<Utc>, now: DateTime<Utc>) -> Plan {
         let nothing = Plan {
-            trimmed: [None, None],
+            first_hours: None,
             early_days: None,
             months: None,
             days: None,
+            last_hours: None,
             hours: None,
         };
-        let Some(recent) = recent_start(now) else {
+        let (Some(recent), Some(from_day), Some(to_day)) = (
+            recent_start(now),
+            Grain::Day.period_of(from),
+            Grain::Day.period_of(to),
+        ) else {
             return nothing;
         };
-        let (settled, trimmed) = settled_days(from, to, recent);
-        let after_settled = settled.map_or(from, |(_, end)| end);
+        let first_hours = settled_hours_of(from_day, from, to, recent);
+        let last_hours = (from_day != to_day)
+            .then(|| settled_hours_of(to_day, from, to, recent))
+            .flatten();
+        let days = Grain::Day.ceil(from).and_then(|first| {
+            let end = to_day.0.min(recent);
+            (first < end).then_some((first, end))
+        });
+        let after_settled = last_hours
+            .or(days)
+            .or(first_hours)
+            .map_or(from, |(_, end)| end);
         let hours = Grain::Hour.ceil(after_settled).and_then(|first| {
             let first = first.max(recent);
             let end = Grain::Hour
@@ -454,8 +483,14 @@ impl Plan {
                 .min(Grain::Hour.floor(now - HOURS_KEPT_AFTER));
             (first < end).then_some((first, end))
         });
-        let Some((first, end)) = settled else {
-            return Plan { hours, ..nothing };
+        let plan = Plan {
+            first_hours,
+            last_hours,
+            hours,
+            ..nothing
+        };
+        let Some((first, end)) = days else {
+            return plan;
         };
         let months = Grain::Month.ceil(first).and_then(|start| {
             let stop = Grain::Month.floor(end);
@@ -463,27 +498,23 @@ impl Plan {
         });
         match months {
             Some((start, stop)) => Plan {
-                trimmed,
                 early_days: (first < start).then_some((first, start)),
                 months,
                 days: (stop < end).then_some((stop, end)),
-                hours,
+                ..plan
             },
-            None => Plan {
-                trimmed,
-                days: Some((first, end)),
-                hours,
-                ..nothing
-            },
+            None => Plan { days, ..plan },
         }
     }
 
     /// The kept spans, each with its grain, in order.
     fn kept(&self) -> impl Iterator<Item = (Grain, Span)> {
         [
+            (Grain::SettledHour, self.first_hours),
             (Grain::Day, self.early_days),
             (Grain::Month, self.months),
             (Grain::Day, self.days),
+            (Grain::SettledHour, self.last_hours),
             (Grain::Hour, self.hours),
         ]
         .into_iter()
@@ -491,7 +522,7 @@ impl Plan {
     }
 
     /// The parts of `[from, to)` outside the kept spans: at most two, since the kept
-    /// ones meet (none at an end a kept day overhangs, [`Plan::trimmed`]).
+    /// ones meet.
     fn counted(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Span> {
         let mut kept = self.kept().map(|(_, span)| span);
         let pieces = match kept.next() {
@@ -513,8 +544,6 @@ impl Plan {
 enum Part {
     /// A span's figures, counted from its calls and messages.
     Counted(Span),
-    /// A span's figures, counted and subtracted: a kept day's part outside the range.
-    Trimmed(Span),
     /// A grain's kept and counted periods in a span: how many, and their figures.
     Kept(Grain, Span),
 }
@@ -540,9 +569,8 @@ impl SummaryStatement {
     ) -> Self {
         let plan = Plan::of(from, to, now);
         let counted = plan.counted(from, to).into_iter().map(Part::Counted);
-        let trimmed = plan.trimmed.into_iter().flatten().map(Part::Trimmed);
         let kept = plan.kept().map(|(grain, span)| Part::Kept(grain, span));
-        let parts: Vec<Part> = counted.chain(trimmed).chain(kept).collect();
+        let parts: Vec<Part> = counted.chain(kept).collect();
         let mut parameters = Parameters::default();
         let tenant = parameters.bind(scope.tenant_id().as_str().into());
         debug_assert_eq!(tenant, "$1", "the fragments name the tenant `$1`");
@@ -550,7 +578,7 @@ impl SummaryStatement {
             .iter()
             .enumerate()
             .map(|(index, part)| match *part {
-                Part::Counted((start, end)) | Part::Trimmed((start, end)) => {
+                Part::Counted((start, end)) => {
                     let figures = range_figures(
                         &parameters.bind(stored_time(start).into()),
                         &parameters.bind(stored_time(end).into()),
@@ -638,22 +666,56 @@ impl SqlStore {
                 ),
             );
         }
+        let day_generations = if grain == Grain::SettledHour {
+            Self::day_generations(transaction, scope, span).await?
+        } else {
+            HashMap::new()
+        };
         let mut total = Figures::default();
         let mut uncounted = Vec::new();
         for start in periods_in(grain, span) {
+            // What the period's generation must be to be valid, if it is not its own.
+            let required = (grain == Grain::SettledHour).then(|| {
+                let day = Grain::Day.key(start);
+                day_generations.get(&day).copied().unwrap_or(0)
+            });
             match seen.get(&grain.key(start)) {
-                Some((_, true, figures)) => total.add(*figures),
-                Some((generation, false, _)) => uncounted.push(Uncounted {
+                Some((generation, true, figures))
+                    if required.is_none_or(|required| required == *generation) =>
+                {
+                    total.add(*figures);
+                }
+                Some((generation, _, _)) => uncounted.push(Uncounted {
                     start,
-                    generation: *generation,
+                    generation: required.unwrap_or(*generation),
                 }),
                 None => uncounted.push(Uncounted {
                     start,
-                    generation: 0,
+                    generation: required.unwrap_or(0),
                 }),
             }
         }
         Ok((total, uncounted))
+    }
+
+    /// The generations of the days holding `span` (of hours), by day key, for those
+    /// with a row.
+    async fn day_generations(
+        transaction: &DatabaseTransaction,
+        scope: &TenantScope,
+        (first, end): Span,
+    ) -> Result<HashMap<String, i64>, StoreError> {
+        let last = end - Duration::hours(1);
+        let values: Vec<sea_orm::Value> = vec![
+            scope.tenant_id().as_str().into(),
+            Grain::Day.key(first).into(),
+            Grain::Day.key(last).into(),
+        ];
+        let mut generations = HashMap::new();
+        for row in sql::query(transaction, DAY_GENERATIONS, values).await? {
+            generations.insert(column(&row, "period")?, column(&row, "generation")?);
+        }
+        Ok(generations)
     }
 
     /// Reads [`SummaryStatement`]: the figures of its counted spans and complete kept
@@ -684,7 +746,6 @@ impl SqlStore {
                 .ok_or_else(|| StoreError::Internal(format!("no summary part {index}")))?;
             match *part {
                 Part::Counted(_) => total.add(Figures::of_row(row)?),
-                Part::Trimmed(_) => total.subtract(Figures::of_row(row)?),
                 Part::Kept(grain, span) => {
                     let kept: i64 = column(row, "kept")?;
                     let periods = periods_in(grain, span).count();
@@ -738,17 +799,19 @@ impl SqlStore {
         Ok(counted)
     }
 
-    /// Keeps `counted` for the periods whose generation is still the one seen; with
-    /// hours, forgets the tenant's hours from before the day before `recent` (the
-    /// recent days' start), which no summary reads.
+    /// Keeps `counted` for the periods whose generation is still the one seen, as of
+    /// `now`; with recent hours, forgets the tenant's hours from before the day before
+    /// the recent days, which no summary reads; with a settled day's hours, forgets
+    /// those counted before yesterday ([`SETTLED_HOURS_KEPT_FOR`]).
     async fn keep(
         &self,
         scope: &TenantScope,
         grain: Grain,
         periods: &[Uncounted],
         counted: &HashMap<DateTime<Utc>, Figures>,
-        recent: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let columns = if grain == Grain::SettledHour { 9 } else { 8 };
         let transaction = self.begin(scope).await?;
         if transaction.get_database_backend() == DatabaseBackend::Postgres {
             // Keeping is optional: rather than wait behind a writer's lock on a
@@ -762,7 +825,7 @@ impl SqlStore {
             for period in chunk {
                 let figures = counted.get(&period.start).copied().unwrap_or_default();
                 let at = values.len();
-                rows.push(format!("($1, {})", sql::placeholders(at + 1, 8)));
+                rows.push(format!("($1, {})", sql::placeholders(at + 1, columns)));
                 values.extend([
                     grain.key(period.start).into(),
                     period.generation.into(),
@@ -773,6 +836,9 @@ impl SqlStore {
                     figures.booked.into(),
                     figures.messages.into(),
                 ]);
+                if grain == Grain::SettledHour {
+                    values.push(Grain::Day.key(now).into());
+                }
             }
             sql::execute(
                 &transaction,
@@ -781,16 +847,25 @@ impl SqlStore {
             )
             .await?;
         }
-        if grain == Grain::Hour {
+        let forget = match (grain, recent_start(now)) {
             // A day before the recent ones, so that no summary still reads an hour
             // removed here (with clocks up to a day apart): a row deleted and then
             // recreated by a mark starts again at generation 1, and a summary that
             // read generation 1 before the delete could keep stale counts.
-            let values = vec![
-                scope.tenant_id().as_str().into(),
-                Grain::Hour.key(recent - Duration::days(1)).into(),
-            ];
-            sql::execute(&transaction, FORGET_OLD_HOURS, values).await?;
+            (Grain::Hour, Some(recent)) => Some((
+                FORGET_OLD_HOURS,
+                Grain::Hour.key(recent - Duration::days(1)),
+            )),
+            // Their validity is their day's generation, which no delete here touches.
+            (Grain::SettledHour, _) => Some((
+                FORGET_OLD_SETTLED_HOURS,
+                Grain::Day.key(now - SETTLED_HOURS_KEPT_FOR),
+            )),
+            _ => None,
+        };
+        if let Some((statement, before)) = forget {
+            let values = vec![scope.tenant_id().as_str().into(), before.into()];
+            sql::execute(&transaction, statement, values).await?;
         }
         transaction.commit().await.map_err(store_error)
     }
@@ -847,16 +922,14 @@ impl SqlStore {
         let (kept, to_keep) = Self::kept_spans_in_detail(&transaction, scope, incomplete).await?;
         total.add(kept);
         transaction.finish_read();
-        if let Some(recent) = recent_start(now) {
-            for (grain, uncounted, counted) in to_keep {
-                // Keeping is an optimisation: a summary is right without it.
-                if let Err(error) = self.keep(scope, grain, &uncounted, &counted, recent).await {
-                    tracing::warn!(
-                        error = %error,
-                        table = grain.table(),
-                        "dashboard periods not kept; counted again next time"
-                    );
-                }
+        for (grain, uncounted, counted) in to_keep {
+            // Keeping is an optimisation: a summary is right without it.
+            if let Err(error) = self.keep(scope, grain, &uncounted, &counted, now).await {
+                tracing::warn!(
+                    error = %error,
+                    table = grain.table(),
+                    "dashboard periods not kept; counted again next time"
+                );
             }
         }
         Ok(total.summary())
@@ -900,10 +973,15 @@ mod tests {
     #[test]
     fn a_range_keeps_settled_days_then_recent_hours_and_counts_the_rest() {
         let now = at("2026-12-06T09:30:00Z");
-        // Partial first day (its larger part), whole days to the settled end (Dec 4
-        // is not settled), then hours to the last one that ended a quarter of an hour
-        // ago.
-        let plan = Plan::of(at("2026-11-01T14:00:00Z"), now, now);
+        // The first day's whole hours in the range, whole days to the settled end
+        // (Dec 4 is not settled), then hours to the last one that ended a quarter of
+        // an hour ago.
+        let from = at("2026-11-01T14:20:00Z");
+        let plan = Plan::of(from, now, now);
+        assert_eq!(
+            plan.first_hours,
+            Some((at("2026-11-01T15:00:00Z"), at("2026-11-02T00:00:00Z")))
+        );
         assert_eq!(
             plan.days,
             Some((at("2026-11-02T00:00:00Z"), at("2026-12-04T00:00:00Z")))
@@ -913,39 +991,29 @@ mod tests {
             Some((at("2026-12-04T00:00:00Z"), at("2026-12-06T09:00:00Z")))
         );
         assert_eq!(
-            plan.counted(at("2026-11-01T14:00:00Z"), now),
+            plan.counted(from, now),
             vec![
-                (at("2026-11-01T14:00:00Z"), at("2026-11-02T00:00:00Z")),
+                (from, at("2026-11-01T15:00:00Z")),
                 (at("2026-12-06T09:00:00Z"), now),
             ]
         );
-        assert_eq!(plan.trimmed, [None, None]);
         // Day-aligned ends in the past: whole days only, nothing counted.
         let plan = Plan::of(at("2026-11-01T00:00:00Z"), at("2026-11-10T00:00:00Z"), now);
         assert_eq!(
             plan.days,
             Some((at("2026-11-01T00:00:00Z"), at("2026-11-10T00:00:00Z")))
         );
-        assert_eq!(plan.hours, None);
+        assert_eq!(
+            (plan.first_hours, plan.last_hours, plan.hours),
+            (None, None, None)
+        );
         assert!(
             plan.counted(at("2026-11-01T00:00:00Z"), at("2026-11-10T00:00:00Z"))
                 .is_empty()
         );
-        // Within one old day: counted from the calls (most of it: the kept day less
-        // its first and last hours).
-        let plan = Plan::of(at("2026-11-01T06:00:00Z"), at("2026-11-01T17:00:00Z"), now);
-        assert_eq!((plan.days, plan.hours), (None, None));
-        let plan = Plan::of(at("2026-11-01T01:00:00Z"), at("2026-11-01T23:00:00Z"), now);
-        assert_eq!(
-            (plan.days, plan.hours),
-            (
-                Some((at("2026-11-01T00:00:00Z"), at("2026-11-02T00:00:00Z"))),
-                None
-            )
-        );
         // The last day: hours from its first whole one; the current hour counted.
         let plan = Plan::of(at("2026-12-05T09:30:00Z"), now, now);
-        assert_eq!(plan.days, None);
+        assert_eq!((plan.first_hours, plan.days), (None, None));
         assert_eq!(
             plan.hours,
             Some((at("2026-12-05T10:00:00Z"), at("2026-12-06T09:00:00Z")))
@@ -969,55 +1037,67 @@ mod tests {
     }
 
     #[test]
-    fn a_range_ending_inside_settled_days_counts_the_smaller_side_of_each() {
+    fn a_range_ending_inside_settled_days_keeps_their_whole_hours_in_it() {
         let now = at("2026-12-06T09:30:00Z");
-        // From 03:00: the whole kept day less its first three hours; to 20:00: the
-        // whole kept day less its last four.
-        let (from, to) = (at("2026-11-10T03:00:00Z"), at("2026-11-20T20:00:00Z"));
+        let (from, to) = (at("2026-11-10T03:00:00Z"), at("2026-11-20T20:40:00Z"));
         let plan = Plan::of(from, to, now);
         assert_eq!(
-            plan.days,
-            Some((at("2026-11-10T00:00:00Z"), at("2026-11-21T00:00:00Z")))
-        );
-        assert_eq!(
-            plan.trimmed,
-            [
-                Some((at("2026-11-10T00:00:00Z"), from)),
-                Some((to, at("2026-11-21T00:00:00Z")))
+            plan.kept().collect::<Vec<_>>(),
+            vec![
+                (Grain::SettledHour, (from, at("2026-11-11T00:00:00Z"))),
+                (
+                    Grain::Day,
+                    (at("2026-11-11T00:00:00Z"), at("2026-11-20T00:00:00Z"))
+                ),
+                (
+                    Grain::SettledHour,
+                    (at("2026-11-20T00:00:00Z"), at("2026-11-20T20:00:00Z"))
+                ),
             ]
         );
-        assert!(plan.counted(from, to).is_empty());
-        // At noon either side is as long: the part in the range is counted.
-        let (from, to) = (at("2026-11-10T12:00:00Z"), at("2026-11-20T12:00:00Z"));
-        let plan = Plan::of(from, to, now);
-        assert_eq!(plan.trimmed, [None, None]);
-        assert_eq!(plan.counted(from, to).len(), 2);
-        // Within one settled day: both ends trimmed when together they are shorter.
+        assert_eq!(
+            plan.counted(from, to),
+            vec![(at("2026-11-20T20:00:00Z"), to)]
+        );
+        // Within one settled day: its whole hours in the range, the minutes around
+        // them counted.
         let (from, to) = (at("2026-11-10T00:05:00Z"), at("2026-11-10T23:55:00Z"));
         let plan = Plan::of(from, to, now);
         assert_eq!(
-            plan.days,
-            Some((at("2026-11-10T00:00:00Z"), at("2026-11-11T00:00:00Z")))
+            plan.kept().collect::<Vec<_>>(),
+            vec![(
+                Grain::SettledHour,
+                (at("2026-11-10T01:00:00Z"), at("2026-11-10T23:00:00Z"))
+            )]
         );
-        assert!(plan.counted(from, to).is_empty());
-        let (from, to) = (at("2026-11-10T10:00:00Z"), at("2026-11-10T14:00:00Z"));
+        assert_eq!(
+            plan.counted(from, to),
+            vec![
+                (from, at("2026-11-10T01:00:00Z")),
+                (at("2026-11-10T23:00:00Z"), to)
+            ]
+        );
+        // Inside one hour: counted.
+        let (from, to) = (at("2026-11-10T10:05:00Z"), at("2026-11-10T10:55:00Z"));
         let plan = Plan::of(from, to, now);
-        assert_eq!((plan.trimmed, plan.days), ([None, None], None));
+        assert_eq!(plan.kept().count(), 0);
         assert_eq!(plan.counted(from, to), vec![(from, to)]);
-        // The last settled day as a range's first: trimmed, with no whole day after it.
+        // From the last settled day: its hours, then the recent ones.
         let from = at("2026-12-03T00:05:00Z");
         let plan = Plan::of(from, now, now);
-        assert_eq!(plan.trimmed[0], Some((at("2026-12-03T00:00:00Z"), from)));
         assert_eq!(
-            plan.days,
-            Some((at("2026-12-03T00:00:00Z"), at("2026-12-04T00:00:00Z")))
+            plan.first_hours,
+            Some((at("2026-12-03T01:00:00Z"), at("2026-12-04T00:00:00Z")))
         );
-        let from = at("2026-11-10T12:00:00Z");
-        // A day that is not settled is never trimmed: Dec 4 is a recent day, kept in
-        // hours.
-        let to = at("2026-12-04T23:00:00Z");
+        assert_eq!(plan.days, None);
+        assert_eq!(
+            plan.hours,
+            Some((at("2026-12-04T00:00:00Z"), at("2026-12-06T09:00:00Z")))
+        );
+        // A day that is not settled is kept in recent hours, never in settled ones.
+        let (from, to) = (at("2026-11-10T12:00:00Z"), at("2026-12-04T23:00:00Z"));
         let plan = Plan::of(from, to, now);
-        assert_eq!(plan.trimmed[1], None);
+        assert_eq!(plan.last_hours, None);
         assert_eq!(plan.hours, Some((at("2026-12-04T00:00:00Z"), to)));
     }
 
@@ -1030,8 +1110,12 @@ mod tests {
             plan.kept().collect::<Vec<_>>(),
             vec![
                 (
+                    Grain::SettledHour,
+                    (at("2025-12-06T10:00:00Z"), at("2025-12-07T00:00:00Z"))
+                ),
+                (
                     Grain::Day,
-                    (at("2025-12-06T00:00:00Z"), at("2026-01-01T00:00:00Z"))
+                    (at("2025-12-07T00:00:00Z"), at("2026-01-01T00:00:00Z"))
                 ),
                 (
                     Grain::Month,
@@ -1046,11 +1130,6 @@ mod tests {
                     (at("2026-12-04T00:00:00Z"), at("2026-12-06T09:00:00Z"))
                 ),
             ]
-        );
-        assert_eq!(
-            plan.trimmed,
-            [Some((at("2025-12-06T00:00:00Z"), from)), None],
-            "the first day's nine and a half hours before the range are subtracted"
         );
         let months = plan.months.expect("months");
         assert_eq!(periods_in(Grain::Month, months).count(), 11);
@@ -1100,7 +1179,7 @@ mod tests {
     }
 
     #[test]
-    fn a_plan_covers_its_range_exactly_once() {
+    fn a_plan_covers_its_range_exactly_once_and_counts_little_of_it() {
         let now = at("2026-12-06T09:30:00Z");
         let recent = recent_start(now).expect("a start");
         // Ranges from 100 days ago to a day ahead, in steps that hit and miss
@@ -1114,37 +1193,52 @@ mod tests {
         for &from in &times {
             for &to in times.iter().filter(|to| **to > from) {
                 let plan = Plan::of(from, to, now);
-                let mut pieces: Vec<Span> = plan.counted(from, to);
+                let counted = plan.counted(from, to);
+                let mut pieces: Vec<Span> = counted.clone();
                 pieces.extend(plan.kept().map(|(_, span)| span));
                 pieces.sort();
-                // Counted and kept pieces meet, from the first trimmed day's start (or
-                // `from`) to the last one's end (or `to`)...
-                let [before, after] = plan.trimmed;
-                let mut cursor = before.map_or(from, |(start, _)| start);
+                // Counted and kept pieces meet, from `from` to `to`...
+                let mut cursor = from;
                 for (start, end) in &pieces {
                     assert_eq!(*start, cursor, "{from}..{to}: {plan:?}");
                     assert!(start < end);
                     cursor = *end;
                 }
-                assert_eq!(cursor, after.map_or(to, |(_, end)| end), "{plan:?}");
-                // ...and what is trimmed is outside the range, and shorter than the
-                // part of its day inside it.
-                for (start, end) in plan.trimmed.into_iter().flatten() {
-                    assert!(end <= from || start >= to, "{from}..{to}: {plan:?}");
-                    assert!(end - start < Duration::hours(12), "{from}..{to}: {plan:?}");
-                    assert!(end <= recent, "trimmed days are settled");
+                assert_eq!(cursor, to, "{plan:?}");
+                // ...and what is counted from the calls (before now) is under an hour
+                // at either end, or the recent hours not kept yet.
+                for (start, end) in counted {
+                    assert!(
+                        start >= now || end.min(now) - start < Duration::minutes(75),
+                        "{from}..{to} counts {start}..{end}: {plan:?}"
+                    );
                 }
-                assert_eq!(before.map(|(_, end)| end).unwrap_or(from), from);
-                assert_eq!(after.map(|(start, _)| start).unwrap_or(to), to);
                 for (grain, (start, end)) in plan.kept() {
-                    if grain != Grain::Hour {
-                        assert!(end <= recent, "days and months are settled");
+                    match grain {
+                        Grain::Month => {
+                            assert!(end <= recent, "months are settled");
+                            assert_eq!(
+                                (Grain::Month.floor(start), Grain::Month.floor(end)),
+                                (start, end)
+                            );
+                        }
+                        Grain::Day => assert!(end <= recent, "days are settled"),
+                        Grain::SettledHour => {
+                            let day = Grain::Day.floor(start);
+                            assert!(end <= day + Duration::days(1), "in one day");
+                            assert!(day + Duration::days(1) <= recent, "of a settled day");
+                        }
+                        Grain::Hour => {
+                            assert!(start >= recent, "hours are recent");
+                            assert!(
+                                end <= now - HOURS_KEPT_AFTER,
+                                "hours ended a quarter of an hour ago"
+                            );
+                        }
                     }
-                    if grain == Grain::Month {
-                        assert_eq!(
-                            (Grain::Month.floor(start), Grain::Month.floor(end)),
-                            (start, end)
-                        );
+                    if matches!(grain, Grain::Hour | Grain::SettledHour) {
+                        assert_eq!(Grain::Hour.floor(start), start);
+                        assert_eq!(Grain::Hour.floor(end), end);
                     }
                 }
                 if let (Some((start, end)), None) = (plan.days, plan.months) {
@@ -1152,15 +1246,6 @@ mod tests {
                         Grain::Month.ceil(start) >= Some(Grain::Month.floor(end)),
                         "{from}..{to}: a whole month of days is kept as a month"
                     );
-                }
-                if let Some((start, end)) = plan.hours {
-                    assert!(start >= recent, "hours are recent");
-                    assert!(
-                        end <= now - HOURS_KEPT_AFTER,
-                        "hours ended a quarter of an hour ago"
-                    );
-                    assert_eq!(Grain::Hour.floor(start), start);
-                    assert_eq!(Grain::Hour.floor(end), end);
                 }
             }
         }
@@ -1254,6 +1339,83 @@ mod tests {
         assert_eq!((summary.missed, summary.recovered_by_sms), (4, 1));
     }
 
+    /// What one statement reads of `[from, to)` now: its figures and the kept spans
+    /// it could not sum.
+    async fn in_one_statement(
+        store: &SqlStore,
+        scope: &TenantScope,
+        (from, to): Span,
+        now: DateTime<Utc>,
+    ) -> (DashboardSummary, Vec<(Grain, Span)>) {
+        let transaction = store.begin_read(scope).await.expect("reads");
+        let statement = SummaryStatement::of(scope, from, to, now);
+        let (figures, incomplete) = SqlStore::summary_in_one_statement(&transaction, statement)
+            .await
+            .expect("one statement");
+        transaction.finish_read();
+        (figures.summary(), incomplete)
+    }
+
+    /// A range from and to the middle of settled days: its calls only, with the whole
+    /// hours of both end days kept (and read in one statement), until a late write to
+    /// one of those days, before the range or in it, which makes that day's hours stale
+    /// at once (it bumps the day's generation; no trigger marks them).
+    async fn a_range_inside_settled_days_keeps_their_hours_until_a_late_write(store: &SqlStore) {
+        use otto_core::ports::CallRepository;
+        let scope = TenantScope::for_job(
+            otto_core::tenancy::TenantId::parse("org_acme").expect("a tenant"),
+        );
+        let now = Utc::now();
+        let first_day = start_of(now.date_naive() - Duration::days(20));
+        let last_day = start_of(now.date_naive() - Duration::days(10));
+        for (id, at) in [
+            ("BEFORE", first_day + Duration::hours(1)),
+            ("FIRST", first_day + Duration::hours(5)),
+            ("MIDDLE", first_day + Duration::days(5)),
+            ("LAST", last_day + Duration::hours(18)),
+            ("AFTER", last_day + Duration::hours(22)),
+        ] {
+            store.record(&scope, call(id, at)).await.expect("records");
+        }
+        let range = (
+            first_day + Duration::hours(3) + Duration::minutes(30),
+            last_day + Duration::hours(20) + Duration::minutes(30),
+        );
+        let plan = Plan::of(range.0, range.1, now);
+        let (Some(first_hours), Some(last_hours)) = (plan.first_hours, plan.last_hours) else {
+            panic!("both end days' hours are kept: {plan:?}");
+        };
+        // Counted from the calls the first time, then read in one statement; both leave
+        // out the calls of the end days outside the range.
+        let first = store
+            .summary_as_of(&scope, range.0, range.1, now)
+            .await
+            .expect("a summary");
+        assert_eq!((first.calls, first.missed), (3, 3));
+        let hours = kept_keys(store, &scope, Grain::SettledHour).await;
+        assert_eq!(hours.len(), 20 + 20, "the end days' whole hours: {hours:?}");
+        let (again, incomplete) = in_one_statement(store, &scope, range, now).await;
+        assert_eq!((again, incomplete.len()), (first, 0));
+
+        // A late call in the first day's kept hours; then one on the last day, after the
+        // range: each makes its day's hours stale, and only the first counts.
+        for (late, at, span, calls) in [
+            ("LATE_IN", first_day + Duration::hours(7), first_hours, 4),
+            ("LATE_OUT", last_day + Duration::hours(23), last_hours, 4),
+        ] {
+            store.record(&scope, call(late, at)).await.expect("records");
+            let (_, incomplete) = in_one_statement(store, &scope, range, now).await;
+            assert_eq!(incomplete, vec![(Grain::SettledHour, span)], "{late}");
+            let summary = store
+                .summary_as_of(&scope, range.0, range.1, now)
+                .await
+                .expect("a summary");
+            assert_eq!(summary.calls, calls, "{late}");
+            let (again, incomplete) = in_one_statement(store, &scope, range, now).await;
+            assert_eq!((again.calls, incomplete.len()), (calls, 0), "{late}");
+        }
+    }
+
     mod on_sqlite {
         use std::sync::Arc;
 
@@ -1305,6 +1467,10 @@ mod tests {
                 (Grain::Month, (month, next_month)),
                 (Grain::Day, (settled, settled + Duration::days(1))),
                 (Grain::Hour, (hour, hour + Duration::hours(1))),
+                (
+                    Grain::SettledHour,
+                    (settled + Duration::hours(5), settled + Duration::hours(6)),
+                ),
             ] {
                 let (from, to) = span;
                 store
@@ -1327,9 +1493,8 @@ mod tests {
                     )
                     .await
                     .expect("records");
-                let recent = recent_start(now).expect("a start");
                 store
-                    .keep(&scope, grain, &uncounted, &counted, recent)
+                    .keep(&scope, grain, &uncounted, &counted, now)
                     .await
                     .expect("keeps what it may");
 
@@ -1351,23 +1516,6 @@ mod tests {
             let directory = tempfile::tempdir().expect("a directory");
             let store = store(&directory).await;
             super::the_last_hour_is_kept_and_a_late_call_in_it_counts_at_once(&store).await;
-        }
-
-        /// What one statement reads of `[from, to)` now: its figures and the kept spans
-        /// it could not sum.
-        async fn in_one_statement(
-            store: &SqlStore,
-            scope: &TenantScope,
-            (from, to): Span,
-            now: DateTime<Utc>,
-        ) -> (DashboardSummary, Vec<(Grain, Span)>) {
-            let transaction = store.begin_read(scope).await.expect("reads");
-            let statement = SummaryStatement::of(scope, from, to, now);
-            let (figures, incomplete) = SqlStore::summary_in_one_statement(&transaction, statement)
-                .await
-                .expect("one statement");
-            transaction.finish_read();
-            (figures.summary(), incomplete)
         }
 
         #[tokio::test]
@@ -1439,40 +1587,61 @@ mod tests {
         }
 
         #[tokio::test]
-        async fn a_range_inside_settled_days_counts_only_its_own_calls() {
+        async fn a_range_inside_settled_days_keeps_their_hours_until_a_late_write() {
+            let directory = tempfile::tempdir().expect("a directory");
+            let store = store(&directory).await;
+            super::a_range_inside_settled_days_keeps_their_hours_until_a_late_write(&store).await;
+        }
+
+        #[tokio::test]
+        async fn settled_hours_counted_two_days_ago_are_forgotten_as_new_ones_are_kept() {
             let directory = tempfile::tempdir().expect("a directory");
             let store = store(&directory).await;
             let scope = TenantScope::for_job(TenantId::parse("org_acme").expect("a tenant"));
             let now = Utc::now();
-            let first_day = start_of(now.date_naive() - Duration::days(20));
-            let last_day = start_of(now.date_naive() - Duration::days(10));
-            for (id, at) in [
-                ("BEFORE", first_day + Duration::hours(1)),
-                ("FIRST", first_day + Duration::hours(5)),
-                ("MIDDLE", first_day + Duration::days(5)),
-                ("LAST", last_day + Duration::hours(18)),
-                ("AFTER", last_day + Duration::hours(22)),
+            let long_ago = Grain::Hour.floor(now - Duration::days(200));
+            for (hour, kept_on) in [
+                (long_ago, now - Duration::days(2)),
+                (long_ago + Duration::hours(1), now - SETTLED_HOURS_KEPT_FOR),
             ] {
-                store.record(&scope, call(id, at)).await.expect("records");
+                store
+                    .scoped_query(
+                        &scope,
+                        "INSERT INTO dashboard_settled_hours \
+                         (tenant_id, utc_hour, counted, kept_on) \
+                         VALUES ($1, $2, $3, $4) RETURNING utc_hour",
+                        vec![
+                            "org_acme".into(),
+                            Grain::Hour.key(hour).into(),
+                            true.into(),
+                            Grain::Day.key(kept_on).into(),
+                        ],
+                    )
+                    .await
+                    .expect("a kept hour");
             }
-            let range = (
-                first_day + Duration::hours(3),
-                last_day + Duration::hours(20),
-            );
-            let plan = Plan::of(range.0, range.1, now);
-            assert!(
-                plan.trimmed.iter().all(Option::is_some),
-                "both ends are trimmed: {plan:?}"
-            );
-            // Counted from the calls the first time, then read in one statement; both
-            // leave out the calls of the kept days outside the range.
-            let first = store
-                .summary_as_of(&scope, range.0, range.1, now)
+            let from = start_of(now.date_naive() - Duration::days(30)) + Duration::minutes(630);
+            let plan = Plan::of(from, now, now);
+            assert!(plan.first_hours.is_some(), "{plan:?}");
+            store
+                .summary_as_of(&scope, from, now, now)
                 .await
                 .expect("a summary");
-            assert_eq!((first.calls, first.missed), (3, 3));
-            let (again, incomplete) = in_one_statement(&store, &scope, range, now).await;
-            assert_eq!((again, incomplete.len()), (first, 0));
+            let hours = kept_keys(&store, &scope, Grain::SettledHour).await;
+            let mut expected: Vec<String> = plan
+                .first_hours
+                .map(|span| periods_in(Grain::SettledHour, span).collect::<Vec<_>>())
+                .unwrap_or_default()
+                .into_iter()
+                .chain([long_ago + Duration::hours(1)])
+                .map(|start| Grain::Hour.key(start))
+                .collect();
+            expected.sort();
+            expected.reverse();
+            assert_eq!(
+                hours, expected,
+                "the first day's hours, and the one counted yesterday"
+            );
         }
 
         #[tokio::test]
@@ -1630,13 +1799,12 @@ mod tests {
         use super::*;
         use crate::test_support::TestDatabase;
 
-        /// A write that commits while a summary reads a stale day period by period,
-        /// in the part of a trimmed day the summary subtracts: the summary neither adds
-        /// it (with the whole day) nor subtracts it (with the trimmed part), since all
-        /// its statements read one snapshot. With a snapshot per statement it would
-        /// be added with the day but not subtracted, counting a call outside the range.
+        /// A write that commits while a summary reads a settled day's stale hours period
+        /// by period is not in that summary, since all its statements read one
+        /// snapshot; and the hours it counted, kept after the write, are not read as
+        /// valid: the write bumped their day's generation.
         #[tokio::test]
-        async fn a_stale_day_is_read_in_detail_in_the_statement_s_snapshot() {
+        async fn a_settled_day_s_stale_hours_are_read_in_the_statement_s_snapshot() {
             let Some(test_database) = TestDatabase::create().await else {
                 return;
             };
@@ -1645,14 +1813,14 @@ mod tests {
             let now = Utc::now();
             let day = start_of(now.date_naive() - Duration::days(20));
             let (from, to) = (day + Duration::hours(3), now);
-            assert!(Plan::of(from, to, now).trimmed[0].is_some());
+            let first_hours = Plan::of(from, to, now).first_hours.expect("kept hours");
             store
                 .record(&scope, call("INSIDE", day + Duration::hours(5)))
                 .await
                 .expect("records");
             let first = store.summary_as_of(&scope, from, to, now).await;
             assert_eq!(first.expect("a summary").calls, 1);
-            // A late call in the range marks the day stale.
+            // A late call in the range makes the day's hours stale.
             store
                 .record(&scope, call("LATE", day + Duration::hours(6)))
                 .await
@@ -1667,20 +1835,41 @@ mod tests {
                 SqlStore::summary_in_one_statement(&transaction, statement)
                     .await
                     .expect("one statement");
-            assert_eq!(incomplete.len(), 1, "the stale day's span");
+            assert_eq!(incomplete, vec![(Grain::SettledHour, first_hours)]);
             store
-                .record(&scope, call("OUTSIDE", day + Duration::hours(1)))
+                .record(&scope, call("MEANWHILE", day + Duration::hours(7)))
                 .await
                 .expect("records meanwhile");
-            let (kept, _) = SqlStore::kept_spans_in_detail(&transaction, &scope, incomplete)
+            let (kept, to_keep) = SqlStore::kept_spans_in_detail(&transaction, &scope, incomplete)
                 .await
                 .expect("in detail");
             total.add(kept);
             transaction.finish_read();
-            assert_eq!(total.summary().calls, 2, "INSIDE and LATE, not OUTSIDE");
+            assert_eq!(total.summary().calls, 2, "INSIDE and LATE, not MEANWHILE");
+            for (grain, uncounted, counted) in to_keep {
+                store
+                    .keep(&scope, grain, &uncounted, &counted, now)
+                    .await
+                    .expect("keeps");
+            }
 
             let after = store.summary_as_of(&scope, from, to, now).await;
-            assert_eq!(after.expect("a summary").calls, 2);
+            assert_eq!(
+                after.expect("a summary").calls,
+                3,
+                "the kept hours were stale"
+            );
+            connection.close().await.expect("closes");
+            test_database.drop_database().await;
+        }
+
+        #[tokio::test]
+        async fn a_range_inside_settled_days_keeps_their_hours_until_a_late_write() {
+            let Some(test_database) = TestDatabase::create().await else {
+                return;
+            };
+            let (connection, store) = test_database.migrated_store().await;
+            super::a_range_inside_settled_days_keeps_their_hours_until_a_late_write(&store).await;
             connection.close().await.expect("closes");
             test_database.drop_database().await;
         }

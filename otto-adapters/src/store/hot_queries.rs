@@ -176,6 +176,10 @@ impl SqlStore {
                 kept(dashboard::Grain::Hour, 3),
             ),
             planned_once(
+                "dashboard: a settled day's kept hours",
+                kept(dashboard::Grain::SettledHour, 30),
+            ),
+            planned_once(
                 "dashboard: a year's days counted once, calls",
                 calls_per(dashboard::Grain::Day, 365),
             ),
