@@ -30,9 +30,19 @@ const OWNER: &str = "(SELECT pg_has_role(current_user, 'otto_platform', 'MEMBER'
 /// An empty table `table` of dashboard figures per tenant and period (`key`, text; on
 /// PostgreSQL compared bytewise), with the generation its marks bump. On PostgreSQL
 /// it is confined to the tenant like `calls` (forced row-level security), and open to
-/// the application role and to the schema owner. Migrations 18 and 19 make theirs the
-/// same way.
+/// the application role and to the schema owner. Migrations 18, 19 and 21 make
+/// theirs the same way.
 pub(crate) fn figures_table(backend: DatabaseBackend, table: &str, key: &str) -> String {
+    figures_table_with(backend, table, key, "")
+}
+
+/// [`figures_table`] with `extra` columns (each `name type ...,`) after the figures.
+pub(crate) fn figures_table_with(
+    backend: DatabaseBackend,
+    table: &str,
+    key: &str,
+    extra: &str,
+) -> String {
     let postgres = backend == DatabaseBackend::Postgres;
     let collation = if postgres { " COLLATE \"C\"" } else { "" };
     let create = format!(
@@ -45,7 +55,7 @@ pub(crate) fn figures_table(backend: DatabaseBackend, table: &str, key: &str) ->
             missed bigint NOT NULL DEFAULT 0,
             recovered_by_sms bigint NOT NULL DEFAULT 0,
             booked bigint NOT NULL DEFAULT 0,
-            messages bigint NOT NULL DEFAULT 0,
+            messages bigint NOT NULL DEFAULT 0,{extra}
             PRIMARY KEY (tenant_id, {key})
         );"
     );

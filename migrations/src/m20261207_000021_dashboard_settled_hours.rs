@@ -5,7 +5,7 @@
 //! A range's first day is almost always partial (the last 30 days start at this time
 //! of day, 30 days ago), and the store counted the smaller side of it: up to twelve
 //! hours of calls per summary, about a hundred at the biggest seeded tenant, which kept
-//! a 30-day summary at 0.8 of its cost on a small database.
+//! a 30-day summary at 0.8 of its throughput on a small database.
 //!
 //! No triggers mark these rows. A row holds the `generation` its day's
 //! `dashboard_days` row had when the hour was counted (0 without a row), and is valid
@@ -21,7 +21,7 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DatabaseBackend;
 
-use crate::m20261206_000015_dashboard_days::figures_table;
+use crate::m20261206_000015_dashboard_days::figures_table_with;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -29,10 +29,11 @@ pub struct Migration;
 const TABLE: &str = "dashboard_settled_hours";
 
 fn up(backend: DatabaseBackend) -> String {
-    format!(
-        "{table}
-        ALTER TABLE {TABLE} ADD COLUMN kept_on text NOT NULL DEFAULT '';",
-        table = figures_table(backend, TABLE, "utc_hour"),
+    figures_table_with(
+        backend,
+        TABLE,
+        "utc_hour",
+        "\n            kept_on text NOT NULL DEFAULT '',",
     )
 }
 

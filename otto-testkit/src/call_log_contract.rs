@@ -151,7 +151,8 @@ pub async fn call_log_contract(stores: CallLogStores<'_>, tenant_a: &str, tenant
     )
     .await;
     // From half past midnight 30 days ago: the hours of that settled day after the
-    // range's start, which a store keeps from the first summary (its :05, :06 and :07).
+    // range's start, which a store keeps from the first summary (the calls and the text
+    // are in its 05:00, 06:00, 07:00 and 10:00 hours).
     let into_the_day = now - now.duration_trunc(Duration::days(1)).expect("a day");
     let first_day = Duration::days(30) + into_the_day;
     the_dashboard_counts_late_writes(

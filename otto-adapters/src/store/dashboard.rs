@@ -233,11 +233,12 @@ fn kept_total(grain: Grain, first: &str, end: &str, yes: &str) -> String {
 /// A settled day's hour (a row of `dashboard_settled_hours`) is valid while its day's
 /// generation is the one it was counted at.
 const SETTLED_HOUR_IS_VALID: &str = " AND generation = COALESCE((SELECT d.generation \
-    FROM dashboard_days d WHERE d.tenant_id = $1 AND d.day = substr(utc_hour, 1, 10)), 0)";
+    FROM dashboard_days d WHERE d.tenant_id = $1 \
+    AND d.day = substr(dashboard_settled_hours.utc_hour, 1, 10)), 0)";
 
 /// The generations of `$1`'s days from `$2` to `$3` (keys, both included) that have a
 /// row: the others are at 0.
-const DAY_GENERATIONS: &str = "SELECT day AS period, generation FROM dashboard_days \
+pub(super) const DAY_GENERATIONS: &str = "SELECT day AS period, generation FROM dashboard_days \
     WHERE tenant_id = $1 AND day >= $2 AND day <= $3";
 
 /// The periods of `$1` in `[$2, $3)` (keys) kept so far.
@@ -912,8 +913,9 @@ impl SqlStore {
             return Ok(total.summary());
         }
         // Some kept periods are missing or stale: read again, period by period, in one
-        // snapshot. A trimmed part is subtracted from its day as counted now, so both
-        // must see the same writes (PostgreSQL's statements see their own snapshots).
+        // snapshot (PostgreSQL's statements see their own snapshots otherwise): the
+        // generations a period is stored with must be read no later than its counts,
+        // and a settled day's hours hold their day's generation as of those counts.
         let transaction = self
             .begin_read_in_one_snapshot(scope, Planning::Generic)
             .await?;
@@ -1183,70 +1185,90 @@ mod tests {
         let now = at("2026-12-06T09:30:00Z");
         let recent = recent_start(now).expect("a start");
         // Ranges from 100 days ago to a day ahead, in steps that hit and miss
-        // boundaries (of hours, days and months).
+        // boundaries (of hours, days and months)...
         let times: Vec<DateTime<Utc>> = (0..=101 * 24 * 4)
             .step_by(61)
             // The first of September to December.
             .chain([4, 34, 65, 95].map(|days| days * 24 * 4))
             .map(|quarter| at("2026-08-28T00:00:00Z") + Duration::minutes(15 * quarter))
             .collect();
-        for &from in &times {
-            for &to in times.iter().filter(|to| **to > from) {
-                let plan = Plan::of(from, to, now);
-                let counted = plan.counted(from, to);
-                let mut pieces: Vec<Span> = counted.clone();
-                pieces.extend(plan.kept().map(|(_, span)| span));
-                pieces.sort();
-                // Counted and kept pieces meet, from `from` to `to`...
-                let mut cursor = from;
-                for (start, end) in &pieces {
-                    assert_eq!(*start, cursor, "{from}..{to}: {plan:?}");
-                    assert!(start < end);
-                    cursor = *end;
-                }
-                assert_eq!(cursor, to, "{plan:?}");
-                // ...and what is counted from the calls (before now) is under an hour
-                // at either end, or the recent hours not kept yet.
-                for (start, end) in counted {
+        // ...and short ones around a settled midnight, the recent days' start and now,
+        // every ten minutes.
+        let near: Vec<DateTime<Utc>> = [at("2026-11-10T00:00:00Z"), recent, now]
+            .into_iter()
+            .flat_map(|time| (-15..=15).map(move |step| time + Duration::minutes(10 * step)))
+            .collect();
+        let ranges = times
+            .iter()
+            .flat_map(|from| times.iter().map(move |to| (*from, *to)))
+            .chain(
+                near.iter()
+                    .flat_map(|from| near.iter().map(move |to| (*from, *to))),
+            )
+            .filter(|(from, to)| from < to);
+        for (from, to) in ranges {
+            let plan = Plan::of(from, to, now);
+            let counted = plan.counted(from, to);
+            let mut pieces: Vec<Span> = counted.clone();
+            pieces.extend(plan.kept().map(|(_, span)| span));
+            pieces.sort();
+            // Counted and kept pieces meet, from `from` to `to`...
+            let mut cursor = from;
+            for (start, end) in &pieces {
+                assert_eq!(*start, cursor, "{from}..{to}: {plan:?}");
+                assert!(start < end);
+                cursor = *end;
+            }
+            assert_eq!(cursor, to, "{plan:?}");
+            // ...and no whole hour is counted from the calls that could be kept:
+            // only those that ended less than a quarter of an hour ago (or have
+            // not ended).
+            for (start, end) in counted {
+                let whole_hours = periods_in(
+                    Grain::Hour,
+                    (Grain::Hour.ceil(start).expect("an hour"), end),
+                )
+                .filter(|hour| *hour + Duration::hours(1) <= end);
+                for hour in whole_hours {
                     assert!(
-                        start >= now || end.min(now) - start < Duration::minutes(75),
-                        "{from}..{to} counts {start}..{end}: {plan:?}"
+                        hour + Duration::hours(1) > now - HOURS_KEPT_AFTER,
+                        "{from}..{to} counts the hour {hour}: {plan:?}"
                     );
                 }
-                for (grain, (start, end)) in plan.kept() {
-                    match grain {
-                        Grain::Month => {
-                            assert!(end <= recent, "months are settled");
-                            assert_eq!(
-                                (Grain::Month.floor(start), Grain::Month.floor(end)),
-                                (start, end)
-                            );
-                        }
-                        Grain::Day => assert!(end <= recent, "days are settled"),
-                        Grain::SettledHour => {
-                            let day = Grain::Day.floor(start);
-                            assert!(end <= day + Duration::days(1), "in one day");
-                            assert!(day + Duration::days(1) <= recent, "of a settled day");
-                        }
-                        Grain::Hour => {
-                            assert!(start >= recent, "hours are recent");
-                            assert!(
-                                end <= now - HOURS_KEPT_AFTER,
-                                "hours ended a quarter of an hour ago"
-                            );
-                        }
+            }
+            for (grain, (start, end)) in plan.kept() {
+                match grain {
+                    Grain::Month => {
+                        assert!(end <= recent, "months are settled");
+                        assert_eq!(
+                            (Grain::Month.floor(start), Grain::Month.floor(end)),
+                            (start, end)
+                        );
                     }
-                    if matches!(grain, Grain::Hour | Grain::SettledHour) {
-                        assert_eq!(Grain::Hour.floor(start), start);
-                        assert_eq!(Grain::Hour.floor(end), end);
+                    Grain::Day => assert!(end <= recent, "days are settled"),
+                    Grain::SettledHour => {
+                        let day = Grain::Day.floor(start);
+                        assert!(end <= day + Duration::days(1), "in one day");
+                        assert!(day + Duration::days(1) <= recent, "of a settled day");
+                    }
+                    Grain::Hour => {
+                        assert!(start >= recent, "hours are recent");
+                        assert!(
+                            end <= now - HOURS_KEPT_AFTER,
+                            "hours ended a quarter of an hour ago"
+                        );
                     }
                 }
-                if let (Some((start, end)), None) = (plan.days, plan.months) {
-                    assert!(
-                        Grain::Month.ceil(start) >= Some(Grain::Month.floor(end)),
-                        "{from}..{to}: a whole month of days is kept as a month"
-                    );
+                if matches!(grain, Grain::Hour | Grain::SettledHour) {
+                    assert_eq!(Grain::Hour.floor(start), start);
+                    assert_eq!(Grain::Hour.floor(end), end);
                 }
+            }
+            if let (Some((start, end)), None) = (plan.days, plan.months) {
+                assert!(
+                    Grain::Month.ceil(start) >= Some(Grain::Month.floor(end)),
+                    "{from}..{to}: a whole month of days is kept as a month"
+                );
             }
         }
     }
@@ -1414,6 +1436,39 @@ mod tests {
             let (again, incomplete) = in_one_statement(store, &scope, range, now).await;
             assert_eq!((again.calls, incomplete.len()), (calls, 0), "{late}");
         }
+    }
+
+    /// A settled day that had no row when its hours were counted (its calls were all
+    /// recorded on time): the hours hold generation 0, and the first late write to the
+    /// day, which creates its row at generation 1, makes them stale at once.
+    async fn a_settled_day_without_a_row_keeps_its_hours_until_a_write_makes_one(store: &SqlStore) {
+        use otto_core::ports::CallRepository;
+        let scope = TenantScope::for_job(
+            otto_core::tenancy::TenantId::parse("org_quiet").expect("a tenant"),
+        );
+        let now = Utc::now();
+        let day = start_of(now.date_naive() - Duration::days(40));
+        let range = (day + Duration::minutes(210), day + Duration::days(2));
+        let first_hours = Plan::of(range.0, range.1, now)
+            .first_hours
+            .expect("the first day's hours");
+        let summary = || async {
+            store
+                .summary_as_of(&scope, range.0, range.1, now)
+                .await
+                .expect("a summary")
+        };
+        assert_eq!(summary().await.calls, 0);
+        let (_, incomplete) = in_one_statement(store, &scope, range, now).await;
+        assert!(incomplete.is_empty(), "kept: {incomplete:?}");
+
+        store
+            .record(&scope, call("LATE", day + Duration::hours(7)))
+            .await
+            .expect("records");
+        let (_, incomplete) = in_one_statement(store, &scope, range, now).await;
+        assert_eq!(incomplete, vec![(Grain::SettledHour, first_hours)]);
+        assert_eq!(summary().await.calls, 1, "the late call counts at once");
     }
 
     mod on_sqlite {
@@ -1594,24 +1649,37 @@ mod tests {
         }
 
         #[tokio::test]
+        async fn a_settled_day_without_a_row_keeps_its_hours_until_a_write_makes_one() {
+            let directory = tempfile::tempdir().expect("a directory");
+            let store = store(&directory).await;
+            super::a_settled_day_without_a_row_keeps_its_hours_until_a_write_makes_one(&store)
+                .await;
+        }
+
+        #[tokio::test]
         async fn settled_hours_counted_two_days_ago_are_forgotten_as_new_ones_are_kept() {
             let directory = tempfile::tempdir().expect("a directory");
             let store = store(&directory).await;
             let scope = TenantScope::for_job(TenantId::parse("org_acme").expect("a tenant"));
             let now = Utc::now();
             let long_ago = Grain::Hour.floor(now - Duration::days(200));
-            for (hour, kept_on) in [
-                (long_ago, now - Duration::days(2)),
-                (long_ago + Duration::hours(1), now - SETTLED_HOURS_KEPT_FOR),
+            for (tenant, hour, kept_on) in [
+                ("org_acme", long_ago, now - Duration::days(2)),
+                (
+                    "org_acme",
+                    long_ago + Duration::hours(1),
+                    now - SETTLED_HOURS_KEPT_FOR,
+                ),
+                ("org_other", long_ago, now - Duration::days(2)),
             ] {
                 store
                     .scoped_query(
-                        &scope,
+                        &TenantScope::for_job(TenantId::parse(tenant).expect("a tenant")),
                         "INSERT INTO dashboard_settled_hours \
                          (tenant_id, utc_hour, counted, kept_on) \
                          VALUES ($1, $2, $3, $4) RETURNING utc_hour",
                         vec![
-                            "org_acme".into(),
+                            tenant.into(),
                             Grain::Hour.key(hour).into(),
                             true.into(),
                             Grain::Day.key(kept_on).into(),
@@ -1627,6 +1695,28 @@ mod tests {
                 .summary_as_of(&scope, from, now, now)
                 .await
                 .expect("a summary");
+            let other = store
+                .scoped_query(
+                    &scope,
+                    "SELECT utc_hour FROM dashboard_settled_hours WHERE tenant_id = $1",
+                    vec!["org_other".into()],
+                )
+                .await
+                .expect("reads");
+            assert_eq!(
+                other.len(),
+                1,
+                "another tenant's hours are its own to forget"
+            );
+            store
+                .scoped_query(
+                    &scope,
+                    "DELETE FROM dashboard_settled_hours WHERE tenant_id = $1 \
+                     RETURNING utc_hour",
+                    vec!["org_other".into()],
+                )
+                .await
+                .expect("deletes");
             let hours = kept_keys(&store, &scope, Grain::SettledHour).await;
             let mut expected: Vec<String> = plan
                 .first_hours
@@ -1870,6 +1960,18 @@ mod tests {
             };
             let (connection, store) = test_database.migrated_store().await;
             super::a_range_inside_settled_days_keeps_their_hours_until_a_late_write(&store).await;
+            connection.close().await.expect("closes");
+            test_database.drop_database().await;
+        }
+
+        #[tokio::test]
+        async fn a_settled_day_without_a_row_keeps_its_hours_until_a_write_makes_one() {
+            let Some(test_database) = TestDatabase::create().await else {
+                return;
+            };
+            let (connection, store) = test_database.migrated_store().await;
+            super::a_settled_day_without_a_row_keeps_its_hours_until_a_write_makes_one(&store)
+                .await;
             connection.close().await.expect("closes");
             test_database.drop_database().await;
         }

@@ -106,6 +106,19 @@ impl SqlStore {
                 ],
             )
         };
+        // A tenant's statement over keys `$2` and `$3`.
+        let between_keys = |sql: String, first: String, end: String| {
+            (
+                sql,
+                vec![scope.tenant_id().as_str().into(), first.into(), end.into()],
+            )
+        };
+        // The 30-day range's first day (settled), whose whole hours the store reads.
+        let first_day = dashboard::Grain::Day.key(days_ago(30));
+        let first_day_start = days_ago(30)
+            .date_naive()
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc();
         let summary_over = |days: i64| {
             let statement =
                 dashboard::SummaryStatement::of(scope, days_ago(days), sample.now, sample.now);
@@ -177,7 +190,19 @@ impl SqlStore {
             ),
             planned_once(
                 "dashboard: a settled day's kept hours",
-                kept(dashboard::Grain::SettledHour, 30),
+                between_keys(
+                    dashboard::kept_periods(dashboard::Grain::SettledHour),
+                    dashboard::Grain::Hour.key(first_day_start + chrono::Duration::hours(1)),
+                    dashboard::Grain::Hour.key(first_day_start + chrono::Duration::days(1)),
+                ),
+            ),
+            planned_once(
+                "dashboard: a settled day's generation",
+                between_keys(
+                    dashboard::DAY_GENERATIONS.to_owned(),
+                    first_day.clone(),
+                    first_day,
+                ),
             ),
             planned_once(
                 "dashboard: a year's days counted once, calls",
