@@ -102,6 +102,19 @@ impl TestDatabase {
         (connection, store)
     }
 
+    /// Runs `test` on a store over a new, migrated database, then drops the database;
+    /// does nothing (after reporting) when the server is unreachable and services are
+    /// not required.
+    pub async fn with_migrated_store(test: impl AsyncFnOnce(&crate::store::SqlStore)) {
+        let Some(test_database) = TestDatabase::create().await else {
+            return;
+        };
+        let (connection, store) = test_database.migrated_store().await;
+        test(&store).await;
+        connection.close().await.expect("closes");
+        test_database.drop_database().await;
+    }
+
     /// Drops the database (closing other sessions on it first).
     pub async fn drop_database(self) {
         let statement = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);

@@ -212,7 +212,13 @@ impl Grain {
 /// key: the hours of a span are all of one day). When every period of the span is
 /// among them, which is the rule once a range was asked for, this one row is all a
 /// summary reads of them.
-fn kept_total(grain: Grain, first: &str, end: &str, yes: &str, settled_day: &str) -> String {
+fn kept_total(
+    grain: Grain,
+    first: &str,
+    end: &str,
+    yes: &str,
+    settled_day: Option<&str>,
+) -> String {
     format!(
         "SELECT COUNT(*) AS kept, \
         CAST(COALESCE(SUM(calls), 0) AS BIGINT) AS calls, \
@@ -224,31 +230,30 @@ fn kept_total(grain: Grain, first: &str, end: &str, yes: &str, settled_day: &str
         AND counted = {yes}{valid}",
         table = grain.table(),
         key = grain.key_column(),
-        valid = if grain == Grain::SettledHour {
-            settled_hour_is_valid(settled_day)
-        } else {
-            String::new()
-        },
+        // A settled day's hour is valid while its day's generation is the one it was
+        // counted at.
+        valid = settled_day
+            .map(|day| format!(" AND generation = {}", day_generation(day)))
+            .unwrap_or_default(),
     )
 }
 
-/// A settled day's hour (a row of `dashboard_settled_hours`) is valid while its day's
-/// generation (`day`, the placeholder of its key) is the one it was counted at. The
-/// day is bound rather than taken from each row's key: under row-level security a
-/// comparison with `substr(utc_hour, …)` (not leakproof) cannot seek the day's index
-/// entry, and read every day of the tenant for each hour (5 ms a summary at 1,100
-/// days).
-fn settled_hour_is_valid(day: &str) -> String {
+/// The generation of `$1`'s day `day` (the placeholder of its key), 0 without a row.
+/// The day is bound rather than taken from a settled hour's key: under row-level
+/// security a comparison with `substr(utc_hour, …)` (not leakproof) cannot seek the
+/// day's index entry, and read every day of the tenant for each hour (5 ms a summary
+/// at 1,100 days).
+fn day_generation(day: &str) -> String {
     format!(
-        " AND generation = COALESCE((SELECT d.generation FROM dashboard_days d \
+        "COALESCE((SELECT d.generation FROM dashboard_days d \
         WHERE d.tenant_id = $1 AND d.day = {day}), 0)"
     )
 }
 
-/// The generations of `$1`'s days from `$2` to `$3` (keys, both included) that have a
-/// row: the others are at 0.
-pub(super) const DAY_GENERATIONS: &str = "SELECT day AS period, generation FROM dashboard_days \
-    WHERE tenant_id = $1 AND day >= $2 AND day <= $3";
+/// The generation of `$1`'s day `$2` (a key), as the summary checks it.
+pub(super) fn day_generation_of_one_day() -> String {
+    format!("SELECT {} AS generation", day_generation("$2"))
+}
 
 /// The periods of `$1` in `[$2, $3)` (keys) kept so far.
 pub(super) fn kept_periods(grain: Grain) -> String {
@@ -604,17 +609,16 @@ impl SummaryStatement {
                     let first_key = parameters.bind(grain.key(first).into());
                     let end_key = parameters.bind(grain.key(end).into());
                     let yes = parameters.boolean(true);
-                    let settled_day = if grain == Grain::SettledHour {
+                    let settled_day = (grain == Grain::SettledHour).then(|| {
                         debug_assert_eq!(
                             Grain::Day.floor(first),
                             Grain::Day.floor(end - Duration::hours(1)),
                             "one day's hours"
                         );
                         parameters.bind(Grain::Day.key(first).into())
-                    } else {
-                        String::new()
-                    };
-                    let total = kept_total(grain, &first_key, &end_key, &yes, &settled_day);
+                    });
+                    let total =
+                        kept_total(grain, &first_key, &end_key, &yes, settled_day.as_deref());
                     format!("SELECT CAST({index} AS BIGINT) AS part, t.* FROM ({total}) t")
                 }
             })
@@ -684,19 +688,16 @@ impl SqlStore {
                 ),
             );
         }
-        let day_generations = if grain == Grain::SettledHour {
-            Self::day_generations(transaction, scope, span).await?
+        // What a period's generation must be to be valid, if it is not its own: a
+        // settled day's hours (all of one day) hold their day's.
+        let required = if grain == Grain::SettledHour {
+            Some(Self::day_generation(transaction, scope, span.0).await?)
         } else {
-            HashMap::new()
+            None
         };
         let mut total = Figures::default();
         let mut uncounted = Vec::new();
         for start in periods_in(grain, span) {
-            // What the period's generation must be to be valid, if it is not its own.
-            let required = (grain == Grain::SettledHour).then(|| {
-                let day = Grain::Day.key(start);
-                day_generations.get(&day).copied().unwrap_or(0)
-            });
             match seen.get(&grain.key(start)) {
                 Some((generation, true, figures))
                     if required.is_none_or(|required| required == *generation) =>
@@ -716,24 +717,21 @@ impl SqlStore {
         Ok((total, uncounted))
     }
 
-    /// The generations of the days holding `span` (of hours), by day key, for those
-    /// with a row.
-    async fn day_generations(
+    /// The generation of the day holding `time` ([`day_generation`]).
+    async fn day_generation(
         transaction: &DatabaseTransaction,
         scope: &TenantScope,
-        (first, end): Span,
-    ) -> Result<HashMap<String, i64>, StoreError> {
-        let last = end - Duration::hours(1);
+        time: DateTime<Utc>,
+    ) -> Result<i64, StoreError> {
         let values: Vec<sea_orm::Value> = vec![
             scope.tenant_id().as_str().into(),
-            Grain::Day.key(first).into(),
-            Grain::Day.key(last).into(),
+            Grain::Day.key(time).into(),
         ];
-        let mut generations = HashMap::new();
-        for row in sql::query(transaction, DAY_GENERATIONS, values).await? {
-            generations.insert(column(&row, "period")?, column(&row, "generation")?);
-        }
-        Ok(generations)
+        let rows = sql::query(transaction, &day_generation_of_one_day(), values).await?;
+        let row = rows
+            .first()
+            .ok_or_else(|| StoreError::Internal("no day generation read".into()))?;
+        column(row, "generation")
     }
 
     /// Reads [`SummaryStatement`]: the figures of its counted spans and complete kept
@@ -1972,36 +1970,26 @@ mod tests {
 
         #[tokio::test]
         async fn a_range_inside_settled_days_keeps_their_hours_until_a_late_write() {
-            let Some(test_database) = TestDatabase::create().await else {
-                return;
-            };
-            let (connection, store) = test_database.migrated_store().await;
-            super::a_range_inside_settled_days_keeps_their_hours_until_a_late_write(&store).await;
-            connection.close().await.expect("closes");
-            test_database.drop_database().await;
+            TestDatabase::with_migrated_store(
+                super::a_range_inside_settled_days_keeps_their_hours_until_a_late_write,
+            )
+            .await;
         }
 
         #[tokio::test]
         async fn a_settled_day_without_a_row_keeps_its_hours_until_a_write_makes_one() {
-            let Some(test_database) = TestDatabase::create().await else {
-                return;
-            };
-            let (connection, store) = test_database.migrated_store().await;
-            super::a_settled_day_without_a_row_keeps_its_hours_until_a_write_makes_one(&store)
-                .await;
-            connection.close().await.expect("closes");
-            test_database.drop_database().await;
+            TestDatabase::with_migrated_store(
+                super::a_settled_day_without_a_row_keeps_its_hours_until_a_write_makes_one,
+            )
+            .await;
         }
 
         #[tokio::test]
         async fn the_last_hour_is_kept_and_a_late_call_in_it_counts_at_once() {
-            let Some(test_database) = TestDatabase::create().await else {
-                return;
-            };
-            let (connection, store) = test_database.migrated_store().await;
-            super::the_last_hour_is_kept_and_a_late_call_in_it_counts_at_once(&store).await;
-            connection.close().await.expect("closes");
-            test_database.drop_database().await;
+            TestDatabase::with_migrated_store(
+                super::the_last_hour_is_kept_and_a_late_call_in_it_counts_at_once,
+            )
+            .await;
         }
     }
 }

@@ -96,25 +96,18 @@ impl SqlStore {
             values.truncate(3);
             (dashboard::per_period_messages(backend, grain), values)
         };
-        let kept = |grain: dashboard::Grain, days| {
+        // A grain's kept periods of `[first, end)`.
+        let kept = |grain: dashboard::Grain, first, end| {
             (
                 dashboard::kept_periods(grain),
                 vec![
                     scope.tenant_id().as_str().into(),
-                    grain.key(days_ago(days)).into(),
-                    grain.key(sample.now).into(),
+                    grain.key(first).into(),
+                    grain.key(end).into(),
                 ],
             )
         };
-        // A tenant's statement over keys `$2` and `$3`.
-        let between_keys = |sql: String, first: String, end: String| {
-            (
-                sql,
-                vec![scope.tenant_id().as_str().into(), first.into(), end.into()],
-            )
-        };
         // The 30-day range's first day (settled), whose whole hours the store reads.
-        let first_day = dashboard::Grain::Day.key(days_ago(30));
         let first_day_start = days_ago(30)
             .date_naive()
             .and_time(chrono::NaiveTime::MIN)
@@ -178,30 +171,32 @@ impl SqlStore {
             planned_once("dashboard: a year in one statement", summary_over(365)),
             planned_once(
                 "dashboard: a year's kept days",
-                kept(dashboard::Grain::Day, 365),
+                kept(dashboard::Grain::Day, days_ago(365), sample.now),
             ),
             planned_once(
                 "dashboard: a year's kept months",
-                kept(dashboard::Grain::Month, 365),
+                kept(dashboard::Grain::Month, days_ago(365), sample.now),
             ),
             planned_once(
                 "dashboard: the recent kept hours",
-                kept(dashboard::Grain::Hour, 3),
+                kept(dashboard::Grain::Hour, days_ago(3), sample.now),
             ),
             planned_once(
                 "dashboard: a settled day's kept hours",
-                between_keys(
-                    dashboard::kept_periods(dashboard::Grain::SettledHour),
-                    dashboard::Grain::Hour.key(first_day_start + chrono::Duration::hours(1)),
-                    dashboard::Grain::Hour.key(first_day_start + chrono::Duration::days(1)),
+                kept(
+                    dashboard::Grain::SettledHour,
+                    first_day_start + chrono::Duration::hours(1),
+                    first_day_start + chrono::Duration::days(1),
                 ),
             ),
             planned_once(
                 "dashboard: a settled day's generation",
-                between_keys(
-                    dashboard::DAY_GENERATIONS.to_owned(),
-                    first_day.clone(),
-                    first_day,
+                (
+                    dashboard::day_generation_of_one_day(),
+                    vec![
+                        scope.tenant_id().as_str().into(),
+                        dashboard::Grain::Day.key(days_ago(30)).into(),
+                    ],
                 ),
             ),
             planned_once(
